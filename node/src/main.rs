@@ -1,0 +1,292 @@
+//! The `kino-node` binary: `probe` and `render` (no server) today; one process, one store.
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use kino_node::media::{probe, MediaError};
+use kino_node::pipeline::job::{self, JobError};
+use kino_node::pipeline::{run_job, JobOptions, JobOutcome};
+use kino_node::store::Store;
+use kino_shared::{AudioMode, JobSpec, OutputSpec, ProgressEvent, StageSpec, VideoCodec};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "kino-node", version, about = "Kino render node: AI video enhancement with FFmpeg, chunked and resumable")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print streams, duration, frame rate (or VFR), size, colour/HDR info and keyframe count as JSON.
+    Probe {
+        input: PathBuf,
+    },
+    /// Render a file without a server; run again with the same arguments to resume.
+    Render(RenderArgs),
+}
+
+#[derive(Args)]
+struct RenderArgs {
+    input: PathBuf,
+    /// Output file (.mp4, .mov, .mkv or .webm).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// h264, h265, av1 or vp9.
+    #[arg(long, default_value = "h264", value_parser = parse_codec)]
+    codec: VideoCodec,
+    /// Constant quality (0 = lossless for h264/h265).
+    #[arg(long, default_value_t = 20)]
+    crf: u8,
+    /// Encoder preset (ultrafast … placebo).
+    #[arg(long, default_value = "medium")]
+    preset: String,
+    /// Audio: auto (copy if the container allows, else re-encode), copy, aac, opus or none.
+    #[arg(long, default_value = "auto", value_parser = parse_audio)]
+    audio: AudioMode,
+    /// An enhancement stage, in order: KIND[:key=value,...], e.g. `scale:width=1280` or
+    /// `color:saturation=1.2,gamma=1.1`. Repeat for several.
+    #[arg(long = "stage", value_parser = parse_stage)]
+    stages: Vec<StageSpec>,
+    /// Target chunk length in seconds (chunks start at keyframes); 0 renders in one piece.
+    #[arg(long, default_value_t = 4.0)]
+    chunk_seconds: f64,
+    /// Chunks rendered in parallel (default: what cores and --max-memory-mb allow).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Memory budget for parallel chunks, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    max_memory_mb: u64,
+    /// Where the job store and chunk files live.
+    #[arg(long, env = "KINO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Attempts per chunk before the job fails.
+    #[arg(long, default_value_t = 3)]
+    max_attempts: u32,
+    /// Keep chunk files after assembly.
+    #[arg(long)]
+    keep_chunks: bool,
+    /// Print progress events as JSON lines on stdout (for scripts), instead of a progress bar.
+    #[arg(long)]
+    events: bool,
+}
+
+fn parse_codec(s: &str) -> Result<VideoCodec, String> {
+    VideoCodec::parse(s).ok_or_else(|| format!("unknown codec '{s}' (h264, h265, av1, vp9)"))
+}
+
+fn parse_audio(s: &str) -> Result<AudioMode, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| format!("unknown audio mode '{s}' (auto, copy, aac, opus, none)"))
+}
+
+/// `kind:key=value,...` → a stage, through the same serde types the API uses.
+fn parse_stage(s: &str) -> Result<StageSpec, String> {
+    let (kind, rest) = s.split_once(':').unwrap_or((s, ""));
+    let mut obj = serde_json::Map::new();
+    obj.insert("kind".into(), kind.trim().into());
+    for pair in rest.split(',').filter(|p| !p.trim().is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| format!("'{pair}' is not key=value"))?;
+        let v = v.trim();
+        let value = serde_json::from_str::<serde_json::Value>(v).unwrap_or_else(|_| v.into());
+        obj.insert(k.trim().into(), value);
+    }
+    serde_json::from_value(obj.into()).map_err(|e| format!("stage '{s}': {e}"))
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(x).join("kino");
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/kino")).unwrap_or_else(|| PathBuf::from(".kino"))
+}
+
+/// Exit codes: 1 render failed, 2 bad parameters, 3 bad input, 130 interrupted.
+fn exit_code_for(e: &anyhow::Error) -> u8 {
+    if let Some(j) = e.downcast_ref::<JobError>() {
+        return match j {
+            JobError::Invalid(_) | JobError::Stage(_) => 2,
+            JobError::Media(m) => media_code(m),
+            _ => 1,
+        };
+    }
+    if let Some(m) = e.downcast_ref::<MediaError>() {
+        return media_code(m);
+    }
+    1
+}
+
+fn media_code(m: &MediaError) -> u8 {
+    match m {
+        MediaError::EncoderMissing(_) | MediaError::Output { .. } => 2,
+        MediaError::Encode(_) | MediaError::Io { .. } => 1,
+        _ => 3,
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_env("KINO_LOG")).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Probe { input } => cmd_probe(&input),
+        Command::Render(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")
+            .and_then(|rt| rt.block_on(cmd_render(args))),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            // One line: the chain of causes joined.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("kino-node: error: {msg}");
+            ExitCode::from(exit_code_for(&e))
+        }
+    }
+}
+
+fn cmd_probe(input: &Path) -> Result<u8> {
+    let p = probe::probe(input, true)?;
+    println!("{}", serde_json::to_string_pretty(&p.info)?);
+    Ok(0)
+}
+
+/// Identifies "the same render": input identity, spec and output path.
+fn job_key(input: &Path, spec: &JobSpec, output: &Path) -> Result<String> {
+    let meta = std::fs::metadata(input).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => MediaError::NotFound(input.display().to_string()),
+        _ => MediaError::Io { path: input.display().to_string(), source: e },
+    })?;
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+    let mut h = Sha256::new();
+    h.update(input.display().to_string());
+    h.update(meta.len().to_le_bytes());
+    h.update(mtime.to_le_bytes());
+    h.update(serde_json::to_vec(spec)?);
+    h.update(output.display().to_string());
+    Ok(hex::encode(h.finalize()))
+}
+
+async fn cmd_render(a: RenderArgs) -> Result<u8> {
+    let input = std::path::absolute(&a.input).with_context(|| format!("input path {}", a.input.display()))?;
+    let output = std::path::absolute(&a.output).with_context(|| format!("output path {}", a.output.display()))?;
+    let spec = JobSpec {
+        input: input.display().to_string(),
+        stages: a.stages,
+        output: OutputSpec { codec: a.codec, crf: a.crf, preset: a.preset, audio: a.audio },
+        chunk_seconds: a.chunk_seconds,
+    };
+    job::preflight(&spec, &output)?;
+    // Fail fast on bad input, before anything is stored.
+    let info = {
+        let input = input.clone();
+        tokio::task::spawn_blocking(move || probe::probe(&input, false)).await??.info
+    };
+    let video = info.video.as_ref().ok_or_else(|| anyhow!("no video stream"))?;
+    if output.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+        return Err(MediaError::Output { path: output.display().to_string(), reason: "its folder does not exist".into() }.into());
+    }
+
+    let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data folder {}", data_dir.display()))?;
+    let store = Store::open_sqlite(&data_dir).await.context("opening the job store")?;
+    let key = job_key(&input, &spec, &output)?;
+    let job_id = match store.find_resumable(&key).await? {
+        Some(id) => id,
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            store.create_job(&id, &key, &spec, &input.display().to_string(), &output.display().to_string()).await?;
+            id
+        }
+    };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = a.jobs.unwrap_or_else(|| job::workers_for_memory(video.width, video.height, cores, a.max_memory_mb * 1024 * 1024)).max(1);
+    let opts = JobOptions {
+        workers,
+        threads: (cores / workers).max(1),
+        lease_ms: 30_000,
+        max_attempts: a.max_attempts.max(1),
+        keep_chunks: a.keep_chunks,
+        data_dir,
+    };
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.store(true, Ordering::Relaxed);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+    }
+    let (tx, rx) = tokio::sync::broadcast::channel(4096);
+    let printer = tokio::spawn(show_progress(rx, a.events));
+    let outcome = run_job(&store, &job_id, &opts, tx, cancel).await;
+    let _ = printer.await;
+    match outcome? {
+        JobOutcome::Done { output, frames, chunks, resumed } => {
+            eprintln!("kino-node: wrote {output} ({frames} frames, {chunks} chunks, {resumed} resumed from an earlier run)");
+            Ok(0)
+        }
+        JobOutcome::Failed(reason) => {
+            eprintln!("kino-node: error: render failed: {reason}");
+            Ok(1)
+        }
+        JobOutcome::Cancelled => {
+            eprintln!("kino-node: interrupted; run the same command again to resume");
+            Ok(130)
+        }
+    }
+}
+
+/// Draws the progress bar (or prints JSON lines) until the event stream closes.
+async fn show_progress(mut rx: tokio::sync::broadcast::Receiver<ProgressEvent>, json: bool) {
+    let bar = ProgressBar::hidden();
+    if !json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    }
+    let (mut chunks_done, mut chunks_total) = (0u32, 0u32);
+    loop {
+        let ev = match rx.recv().await {
+            Ok(ev) => ev,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+        };
+        if json {
+            if let Ok(s) = serde_json::to_string(&ev) {
+                println!("{s}");
+            }
+        }
+        match &ev {
+            ProgressEvent::Planned { chunks, frames, resumed, .. } => {
+                chunks_total = *chunks;
+                chunks_done = *resumed;
+                bar.set_length(*frames);
+            }
+            ProgressEvent::ChunkDone { .. } => chunks_done += 1,
+            ProgressEvent::Frames { frames_done, fps, eta_seconds, .. } => {
+                bar.set_position(*frames_done);
+                let eta = eta_seconds.map(|s| format!("{:02}:{:02}", (s as u64) / 60, (s as u64) % 60)).unwrap_or_else(|| "--:--".into());
+                bar.set_message(format!("| {fps:.1} fps | chunks {chunks_done}/{chunks_total} | ETA {eta}"));
+            }
+            ProgressEvent::Warning { message, .. } => bar.println(format!("warning: {message}")),
+            ProgressEvent::Done { .. } | ProgressEvent::Failed { .. } => {
+                bar.finish_and_clear();
+            }
+            _ => {}
+        }
+    }
+    bar.finish_and_clear();
+}

@@ -1,0 +1,345 @@
+//! Running a job end to end: plan once, render pending chunks on a bounded pool of workers with
+//! leases, then assemble. Safe to call again after any interruption: finished chunks are kept.
+
+use crate::media::{self, assemble, encode, probe, MediaError};
+use crate::pipeline::{plan_chunks, render};
+use crate::stages;
+use crate::store::{owner_id, Store, StoreError};
+use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::broadcast;
+
+#[derive(Debug, Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Stage(#[from] stages::StageError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// How a job runs on this process.
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    /// Chunk workers in parallel.
+    pub workers: usize,
+    /// Encoder threads per worker.
+    pub threads: usize,
+    pub lease_ms: i64,
+    pub max_attempts: u32,
+    /// Keep chunk files after assembly (for inspection).
+    pub keep_chunks: bool,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    Done { output: String, frames: u64, chunks: u32, resumed: u32 },
+    Failed(String),
+    Cancelled,
+}
+
+/// Where a job's chunk files live.
+pub fn chunk_dir(data_dir: &Path, job: &str) -> PathBuf {
+    data_dir.join("jobs").join(job)
+}
+
+fn chunk_path(dir: &Path, index: u32) -> PathBuf {
+    dir.join(format!("chunk-{index:05}.mp4"))
+}
+
+/// Workers that fit in `memory_bytes` for frames of `w`×`h` (x264 holds ~lookahead frames each).
+pub fn workers_for_memory(w: u32, h: u32, cores: usize, memory_bytes: u64) -> usize {
+    let frame = w as u64 * h as u64 * 3 / 2;
+    let per_worker = frame * 60 + 64 * 1024 * 1024;
+    ((memory_bytes / per_worker.max(1)) as usize).clamp(1, cores.max(1))
+}
+
+fn send(events: &broadcast::Sender<ProgressEvent>, e: ProgressEvent) {
+    let _ = events.send(e);
+}
+
+/// Plans the job if it has no chunks yet. Returns the probe's report for the output checks.
+async fn ensure_planned(store: &Store, job: &str, spec: &JobSpec, input: &Path) -> Result<(), JobError> {
+    let status = store.job(job).await?;
+    if status.chunks_total > 0 {
+        return Ok(());
+    }
+    let path = input.to_owned();
+    let stage_list = stages::build(&spec.stages)?;
+    let margin = stages::total_margin(&stage_list).before;
+    let chunk_seconds = spec.chunk_seconds;
+    let plan = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
+        let p = probe::probe(&path, true)?;
+        Ok(plan_chunks(&p.index, chunk_seconds, margin))
+    })
+    .await
+    .map_err(|e| JobError::Internal(e.to_string()))??;
+    store.save_plan(job, &plan).await?;
+    Ok(())
+}
+
+/// Checks what can be checked before any work: spec values, output container and codec.
+pub fn preflight(spec: &JobSpec, output: &Path) -> Result<(), JobError> {
+    spec.validate().map_err(|e| JobError::Invalid(e.to_string()))?;
+    let muxer = assemble::muxer_for(output)?;
+    if muxer == "webm" && !matches!(spec.output.codec, kino_shared::VideoCodec::Vp9 | kino_shared::VideoCodec::Av1) {
+        return Err(JobError::Invalid("WebM output needs --codec vp9 or av1".into()));
+    }
+    encode::find_encoder(spec.output.codec)?;
+    Ok(())
+}
+
+/// Runs (or resumes) job `job` to completion, failure or cancellation.
+pub async fn run_job(
+    store: &Store,
+    job: &str,
+    opts: &JobOptions,
+    events: broadcast::Sender<ProgressEvent>,
+    cancel: Arc<AtomicBool>,
+) -> Result<JobOutcome, JobError> {
+    media::init();
+    let status = store.job(job).await?;
+    let spec = status.spec.clone();
+    let (input, output) = store.job_input_output(job).await?;
+    let (input, output) = (PathBuf::from(input), PathBuf::from(output));
+    preflight(&spec, &output)?;
+    ensure_planned(store, job, &spec, &input).await?;
+
+    let dir = chunk_dir(&opts.data_dir, job);
+    std::fs::create_dir_all(&dir).map_err(|e| MediaError::Io { path: dir.display().to_string(), source: e })?;
+    store.reap_dead_local_leases(job).await?;
+    // A chunk recorded as done must still have its file; otherwise it is rendered again.
+    for c in store.chunks(job).await? {
+        if c.state == ChunkState::Done && !chunk_path(&dir, c.plan.index).is_file() {
+            store.reset_chunk(job, c.plan.index).await?;
+        }
+        if c.state == ChunkState::Failed {
+            store.reset_chunk(job, c.plan.index).await?;
+        }
+    }
+    let chunks = store.chunks(job).await?;
+    let resumed = chunks.iter().filter(|c| c.state == ChunkState::Done).count() as u32;
+    let frames_total: u64 = chunks.iter().map(|c| c.plan.frames).sum();
+    let frames_before: u64 = chunks.iter().filter(|c| c.state == ChunkState::Done).map(|c| c.plan.frames).sum();
+    send(&events, ProgressEvent::Planned { job: job.into(), chunks: chunks.len() as u32, frames: frames_total, resumed });
+    store.set_job_state(job, JobState::Rendering, None).await?;
+    send(&events, ProgressEvent::JobState { job: job.into(), state: JobState::Rendering });
+
+    let owner = owner_id();
+    let frames_now = Arc::new(AtomicU64::new(0));
+    let failed: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // Lease renewal and progress ticks run beside the workers.
+    let renew = {
+        let (store, owner, lease_ms) = (store.clone(), owner.clone(), opts.lease_ms);
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(Duration::from_millis((lease_ms / 3).max(100) as u64));
+            loop {
+                t.tick().await;
+                let _ = store.renew_leases(&owner, lease_ms).await;
+            }
+        })
+    };
+    let ticker = {
+        let (frames_now, events, job) = (frames_now.clone(), events.clone(), job.to_owned());
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let mut window: std::collections::VecDeque<(Instant, u64)> = Default::default();
+            let mut t = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                t.tick().await;
+                let now = Instant::now();
+                let done = frames_now.load(Ordering::Relaxed);
+                window.push_back((now, done));
+                while window.len() > 2 && now.duration_since(window[0].0) > Duration::from_secs(5) {
+                    window.pop_front();
+                }
+                let (t0, f0) = window[0];
+                let secs = now.duration_since(t0).as_secs_f64();
+                let fps = if secs > 0.2 { (done - f0) as f64 / secs } else { done as f64 / start.elapsed().as_secs_f64().max(1e-3) };
+                let done_all = frames_before + done;
+                let left = frames_total.saturating_sub(done_all);
+                let eta = (fps > 0.0).then(|| left as f64 / fps);
+                let _ = events.send(ProgressEvent::Frames { job: job.clone(), frames_done: done_all, frames_total, fps, eta_seconds: eta });
+            }
+        })
+    };
+
+    let mut workers = Vec::new();
+    for _ in 0..opts.workers.max(1) {
+        let ctx = WorkerCtx {
+            store: store.clone(),
+            job: job.to_owned(),
+            owner: owner.clone(),
+            opts: opts.clone(),
+            spec: spec.clone(),
+            input: input.clone(),
+            dir: dir.clone(),
+            events: events.clone(),
+            frames_now: frames_now.clone(),
+            failed: failed.clone(),
+            stop: stop.clone(),
+            cancel: cancel.clone(),
+        };
+        workers.push(tokio::spawn(worker(ctx)));
+    }
+    let mut worker_error = None;
+    for w in workers {
+        match w.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => worker_error = Some(e),
+            Err(e) => worker_error = Some(JobError::Internal(e.to_string())),
+        }
+    }
+    renew.abort();
+    ticker.abort();
+    if cancel.load(Ordering::Relaxed) {
+        store.release_leases(&owner).await?;
+        return Ok(JobOutcome::Cancelled);
+    }
+    if let Some(e) = worker_error {
+        store.release_leases(&owner).await?;
+        return Err(e);
+    }
+    let failure = failed.lock().ok().and_then(|f| f.clone());
+    if let Some(reason) = failure {
+        store.set_job_state(job, JobState::Failed, Some(&reason)).await?;
+        send(&events, ProgressEvent::Failed { job: job.into(), error: reason.clone() });
+        return Ok(JobOutcome::Failed(reason));
+    }
+
+    store.set_job_state(job, JobState::Assembling, None).await?;
+    send(&events, ProgressEvent::JobState { job: job.into(), state: JobState::Assembling });
+    let chunks = store.chunks(job).await?;
+    let files: Vec<PathBuf> = chunks.iter().map(|c| chunk_path(&dir, c.plan.index)).collect();
+    let (src, out, audio) = (input.clone(), output.clone(), spec.output.audio);
+    let assembled = tokio::task::spawn_blocking(move || assemble::assemble(&src, &files, &out, audio))
+        .await
+        .map_err(|e| JobError::Internal(e.to_string()))?;
+    let assembled = match assembled {
+        Ok(a) => a,
+        Err(e) => {
+            let reason = format!("assembly failed: {e}");
+            store.set_job_state(job, JobState::Failed, Some(&reason)).await?;
+            send(&events, ProgressEvent::Failed { job: job.into(), error: reason.clone() });
+            return Ok(JobOutcome::Failed(reason));
+        }
+    };
+    for w in assembled.warnings {
+        send(&events, ProgressEvent::Warning { job: job.into(), message: w });
+    }
+    if assembled.video_packets != frames_total {
+        send(&events, ProgressEvent::Warning {
+            job: job.into(),
+            message: format!("output has {} video frames, input index listed {frames_total}", assembled.video_packets),
+        });
+    }
+    store.set_job_state(job, JobState::Done, None).await?;
+    let output_s = output.display().to_string();
+    send(&events, ProgressEvent::Done { job: job.into(), output: output_s.clone() });
+    if !opts.keep_chunks {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(JobOutcome::Done { output: output_s, frames: assembled.video_packets, chunks: chunks.len() as u32, resumed })
+}
+
+struct WorkerCtx {
+    store: Store,
+    job: String,
+    owner: String,
+    opts: JobOptions,
+    spec: JobSpec,
+    input: PathBuf,
+    dir: PathBuf,
+    events: broadcast::Sender<ProgressEvent>,
+    frames_now: Arc<AtomicU64>,
+    failed: Arc<std::sync::Mutex<Option<String>>>,
+    stop: Arc<AtomicBool>,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Claims and renders chunks until none is left (waiting for chunks other processes hold).
+async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
+    loop {
+        if ctx.stop.load(Ordering::Relaxed) || ctx.cancel.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let Some(chunk) = ctx.store.claim_chunk(&ctx.job, &ctx.owner, ctx.opts.lease_ms).await? else {
+            let all = ctx.store.chunks(&ctx.job).await?;
+            if all.iter().all(|c| matches!(c.state, ChunkState::Done | ChunkState::Failed)) {
+                return Ok(());
+            }
+            // Someone else holds a lease: wait for it to finish or expire.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        let index = chunk.plan.index;
+        send(&ctx.events, ProgressEvent::ChunkClaimed { job: ctx.job.clone(), chunk: index, worker: ctx.owner.clone() });
+        let part = ctx.dir.join(format!("chunk-{index:05}.part.mp4"));
+        let done_path = chunk_path(&ctx.dir, index);
+        let counted = Arc::new(AtomicU64::new(0));
+        let result = {
+            let (input, spec, plan, threads) = (ctx.input.clone(), ctx.spec.clone(), chunk.plan.clone(), ctx.opts.threads);
+            let (part, frames_now, counted, cancel) = (part.clone(), ctx.frames_now.clone(), counted.clone(), ctx.cancel.clone());
+            tokio::task::spawn_blocking(move || {
+                let on_frame = |n: u64| {
+                    frames_now.fetch_add(n, Ordering::Relaxed);
+                    counted.fetch_add(n, Ordering::Relaxed);
+                };
+                let r = render::render_chunk(&input, &plan, &spec, threads, &part, &on_frame, &cancel);
+                // Durable before it is recorded as done.
+                r.and_then(|o| {
+                    std::fs::File::open(&part).and_then(|f| f.sync_all()).map_err(|e| MediaError::Io { path: part.display().to_string(), source: e })?;
+                    Ok(o)
+                })
+            })
+            .await
+            .map_err(|e| JobError::Internal(e.to_string()))?
+        };
+        match result {
+            Ok(outcome) => {
+                std::fs::rename(&part, &done_path).map_err(|e| MediaError::Io { path: done_path.display().to_string(), source: e })?;
+                if outcome.frames != chunk.plan.frames || outcome.dropped > 0 {
+                    send(&ctx.events, ProgressEvent::Warning {
+                        job: ctx.job.clone(),
+                        message: format!("chunk {index}: encoded {} frames, planned {} ({} dropped)", outcome.frames, chunk.plan.frames, outcome.dropped),
+                    });
+                }
+                if ctx.store.complete_chunk(&ctx.job, index, &ctx.owner).await? {
+                    send(&ctx.events, ProgressEvent::ChunkDone { job: ctx.job.clone(), chunk: index, frames: outcome.frames });
+                }
+            }
+            Err(render::RenderError::Cancelled) => {
+                ctx.frames_now.fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+                let _ = std::fs::remove_file(&part);
+                return Ok(());
+            }
+            Err(e) => {
+                ctx.frames_now.fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+                let _ = std::fs::remove_file(&part);
+                let msg = e.to_string();
+                let state = ctx.store.fail_chunk(&ctx.job, index, &ctx.owner, &msg, ctx.opts.max_attempts).await?;
+                send(&ctx.events, ProgressEvent::ChunkFailed { job: ctx.job.clone(), chunk: index, attempt: chunk.attempts, error: msg.clone() });
+                if state == ChunkState::Failed {
+                    if let Ok(mut f) = ctx.failed.lock() {
+                        f.get_or_insert_with(|| format!("chunk {index} failed after {} attempts: {msg}", chunk.attempts));
+                    }
+                    ctx.stop.store(true, Ordering::Relaxed);
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(200 * chunk.attempts as u64)).await;
+            }
+        }
+    }
+}

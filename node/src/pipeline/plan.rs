@@ -1,0 +1,105 @@
+//! Chunk planning: split the frame index at keyframes into chunks of about `chunk_seconds`.
+
+use crate::media::probe::FrameIndex;
+
+/// One chunk: the frames with pts in `[start_pts, end_pts)`, decoded from the keyframe at
+/// `decode_from_pts` (earlier when a temporal stage needs context or the GOP is open).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkPlan {
+    pub index: u32,
+    pub start_pts: i64,
+    /// Exclusive; `i64::MAX` for the last chunk.
+    pub end_pts: i64,
+    pub decode_from_pts: i64,
+    pub frames: u64,
+}
+
+/// Plans chunks. `margin_before` frames of context must be decodable before each chunk's start.
+pub fn plan_chunks(index: &FrameIndex, chunk_seconds: f64, margin_before: usize) -> Vec<ChunkPlan> {
+    let frames = &index.frames;
+    if frames.is_empty() {
+        return Vec::new();
+    }
+    let tb = index.time_base;
+    let ticks = if chunk_seconds <= 0.0 {
+        i64::MAX
+    } else {
+        (chunk_seconds * tb.denominator() as f64 / tb.numerator().max(1) as f64).max(1.0) as i64
+    };
+    // Chunk starts: the first frame, then each clean keyframe at least `ticks` after the last start.
+    let mut starts = vec![0usize];
+    for (i, f) in frames.iter().enumerate().skip(1) {
+        let last = frames[*starts.last().unwrap_or(&0)].pts;
+        if f.key && f.clean_start && f.pts.saturating_sub(last) >= ticks {
+            starts.push(i);
+        }
+    }
+    // Avoid a tiny last chunk: merge it when shorter than a quarter of the target.
+    if starts.len() > 1 && ticks != i64::MAX {
+        let last_start = frames[starts[starts.len() - 1]].pts;
+        if index.end_pts() - last_start < ticks / 4 {
+            starts.pop();
+        }
+    }
+    let keyframe_at_or_before = |i: usize| -> i64 {
+        let k = frames[..=i].iter().rposition(|f| f.key && f.clean_start).unwrap_or(0);
+        if k == 0 {
+            // Decode from the very start of the stream.
+            i64::MIN
+        } else {
+            frames[k].pts
+        }
+    };
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &s)| {
+            let end_idx = starts.get(n + 1).copied().unwrap_or(frames.len());
+            ChunkPlan {
+                index: n as u32,
+                start_pts: if n == 0 { i64::MIN } else { frames[s].pts },
+                end_pts: if end_idx == frames.len() { i64::MAX } else { frames[end_idx].pts },
+                decode_from_pts: if n == 0 { i64::MIN } else { keyframe_at_or_before(s.saturating_sub(margin_before)) },
+                frames: (end_idx - s) as u64,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::ffmpeg::Rational;
+    use crate::media::probe::FrameEntry;
+
+    fn index(n: usize, gop: usize) -> FrameIndex {
+        FrameIndex {
+            time_base: Rational(1, 25),
+            frames: (0..n).map(|i| FrameEntry { pts: i as i64, duration: 1, key: i % gop == 0, clean_start: i % gop == 0 }).collect(),
+        }
+    }
+
+    #[test]
+    fn chunks_cover_every_frame_once_and_start_at_keyframes() {
+        let idx = index(1000, 50);
+        let plan = plan_chunks(&idx, 4.0, 0);
+        assert_eq!(plan.iter().map(|c| c.frames).sum::<u64>(), 1000);
+        assert_eq!(plan.len(), 10);
+        assert!(plan.windows(2).all(|w| w[0].end_pts == w[1].start_pts));
+        assert!(plan[1..].iter().all(|c| c.start_pts % 50 == 0 && c.decode_from_pts == c.start_pts));
+    }
+
+    #[test]
+    fn margin_moves_decode_start_back_one_gop() {
+        let plan = plan_chunks(&index(400, 50), 4.0, 3);
+        assert_eq!(plan[1].start_pts, 100);
+        assert_eq!(plan[1].decode_from_pts, 50);
+    }
+
+    #[test]
+    fn zero_seconds_is_one_chunk() {
+        let plan = plan_chunks(&index(300, 50), 0.0, 0);
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].frames, 300);
+    }
+}

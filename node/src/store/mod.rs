@@ -1,0 +1,450 @@
+//! Jobs and chunks in SQL through sqlx's `Any` driver: SQLite in the data folder by default, with
+//! queries written so PostgreSQL can run them too. A chunk is claimed with a lease its worker renews;
+//! an expired lease, or one held by a dead process on this host, is claimed again.
+
+use kino_shared::{ChunkState, ChunkStatus, JobSpec, JobState, JobStatus};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+use crate::pipeline::ChunkPlan;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("job {0} not found")]
+    NotFound(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS jobs (
+        id TEXT PRIMARY KEY,
+        job_key TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        input TEXT NOT NULL,
+        output TEXT NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        frames_total BIGINT NOT NULL DEFAULT 0,
+        planned BIGINT NOT NULL DEFAULT 0,
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS jobs_key ON jobs (job_key)",
+    "CREATE TABLE IF NOT EXISTS chunks (
+        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        idx BIGINT NOT NULL,
+        start_pts BIGINT NOT NULL,
+        end_pts BIGINT NOT NULL,
+        decode_from_pts BIGINT NOT NULL,
+        frames BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        renders BIGINT NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until_ms BIGINT NOT NULL DEFAULT 0,
+        error TEXT,
+        updated_ms BIGINT NOT NULL,
+        PRIMARY KEY (job_id, idx)
+    )",
+];
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// A chunk row as the pipeline needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRow {
+    pub plan: ChunkPlan,
+    pub state: ChunkState,
+    pub attempts: u32,
+    /// How many times this chunk was rendered to completion (1 in a healthy job).
+    pub renders: u32,
+    pub lease_owner: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite store `kino.db` in `data_dir`.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Self> {
+        let path = data_dir.join("kino.db");
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// Connects to a store by URL (`sqlite://…` or `postgres://…`) and creates the schema.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        if is_sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
+        for stmt in SCHEMA {
+            sqlx::query(stmt).execute(&pool).await?;
+        }
+        Ok(Store { pool })
+    }
+
+    pub async fn create_job(&self, id: &str, key: &str, spec: &JobSpec, input: &str, output: &str) -> Result<()> {
+        let now = now_ms();
+        let spec_json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO jobs (id, job_key, spec, input, output, state, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(id)
+        .bind(key)
+        .bind(spec_json)
+        .bind(input)
+        .bind(output)
+        .bind(JobState::Queued.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest unfinished job with this key (same input, spec and output), for resuming.
+    pub async fn find_resumable(&self, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT id FROM jobs WHERE job_key = $1 AND state NOT IN ('done', 'cancelled') ORDER BY created_ms DESC LIMIT 1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?)
+    }
+
+    pub async fn job(&self, id: &str) -> Result<JobStatus> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = row.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        let counts = sqlx::query(
+            "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0) AS done,
+                    COALESCE(SUM(CASE WHEN state = 'done' THEN frames ELSE 0 END), 0) AS frames_done
+             FROM chunks WHERE job_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        job_from_row(&row, &counts)
+    }
+
+    pub async fn job_input_output(&self, id: &str) -> Result<(String, String)> {
+        let row = sqlx::query("SELECT input, output FROM jobs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = row.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        Ok((row.try_get("input")?, row.try_get("output")?))
+    }
+
+    pub async fn set_job_state(&self, id: &str, state: JobState, error: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = $1, error = $2, updated_ms = $3 WHERE id = $4")
+            .bind(state.as_str())
+            .bind(error)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the plan once: chunks and total frames, in one transaction.
+    pub async fn save_plan(&self, id: &str, chunks: &[ChunkPlan]) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let planned: i64 = sqlx::query("SELECT planned FROM jobs WHERE id = $1").bind(id).fetch_one(&mut *tx).await?.try_get("planned")?;
+        if planned != 0 {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        for c in chunks {
+            sqlx::query(
+                "INSERT INTO chunks (job_id, idx, start_pts, end_pts, decode_from_pts, frames, state, updated_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+            )
+            .bind(id)
+            .bind(c.index as i64)
+            .bind(c.start_pts)
+            .bind(c.end_pts)
+            .bind(c.decode_from_pts)
+            .bind(c.frames as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let total: i64 = chunks.iter().map(|c| c.frames as i64).sum();
+        sqlx::query("UPDATE jobs SET planned = 1, frames_total = $1, updated_ms = $2 WHERE id = $3")
+            .bind(total)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn chunks(&self, id: &str) -> Result<Vec<ChunkRow>> {
+        let rows = sqlx::query("SELECT * FROM chunks WHERE job_id = $1 ORDER BY idx").bind(id).fetch_all(&self.pool).await?;
+        rows.iter().map(chunk_from_row).collect()
+    }
+
+    pub async fn chunk_statuses(&self, id: &str) -> Result<Vec<ChunkStatus>> {
+        Ok(self
+            .chunks(id)
+            .await?
+            .into_iter()
+            .map(|c| ChunkStatus {
+                index: c.plan.index,
+                state: c.state,
+                start_pts: c.plan.start_pts,
+                end_pts: c.plan.end_pts,
+                frames: c.plan.frames,
+                attempts: c.attempts,
+                worker: c.lease_owner,
+                error: c.error,
+            })
+            .collect())
+    }
+
+    /// Returns chunks whose lease holder is a process of this host that no longer runs to the queue.
+    pub async fn reap_dead_local_leases(&self, id: &str) -> Result<u64> {
+        let host = host_name();
+        let mut reaped = 0;
+        for c in self.chunks(id).await? {
+            let Some(owner) = c.lease_owner.as_deref() else { continue };
+            if c.state != ChunkState::Running {
+                continue;
+            }
+            let Some((h, pid)) = parse_owner(owner) else { continue };
+            if h == host && !pid_alive(pid) {
+                let r = sqlx::query("UPDATE chunks SET state = 'pending', lease_owner = NULL, lease_until_ms = 0 WHERE job_id = $1 AND idx = $2 AND lease_owner = $3")
+                    .bind(id)
+                    .bind(c.plan.index as i64)
+                    .bind(owner)
+                    .execute(&self.pool)
+                    .await?;
+                reaped += r.rows_affected();
+            }
+        }
+        Ok(reaped)
+    }
+
+    /// Claims the next pending (or lease-expired) chunk of a job for `owner`.
+    pub async fn claim_chunk(&self, id: &str, owner: &str, lease_ms: i64) -> Result<Option<ChunkRow>> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE chunks SET state = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, updated_ms = $3
+             WHERE job_id = $4 AND idx = (
+                SELECT idx FROM chunks WHERE job_id = $4
+                  AND (state = 'pending' OR (state = 'running' AND lease_until_ms < $3))
+                ORDER BY idx LIMIT 1)
+             RETURNING *",
+        )
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(chunk_from_row).transpose()
+    }
+
+    /// Extends every lease `owner` holds.
+    pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<u64> {
+        let r = sqlx::query("UPDATE chunks SET lease_until_ms = $1 WHERE lease_owner = $2 AND state = 'running'")
+            .bind(now_ms() + lease_ms)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Marks a chunk done if `owner` still holds it; false when the lease was lost meanwhile.
+    pub async fn complete_chunk(&self, id: &str, index: u32, owner: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE chunks SET state = 'done', renders = renders + 1, lease_owner = NULL, error = NULL, updated_ms = $1
+             WHERE job_id = $2 AND idx = $3 AND lease_owner = $4 AND state = 'running'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(index as i64)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records a failed attempt: back to pending while attempts remain, else failed.
+    pub async fn fail_chunk(&self, id: &str, index: u32, owner: &str, error: &str, max_attempts: u32) -> Result<ChunkState> {
+        let r = sqlx::query(
+            "UPDATE chunks SET state = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'pending' END,
+                lease_owner = NULL, lease_until_ms = 0, error = $2, updated_ms = $3
+             WHERE job_id = $4 AND idx = $5 AND lease_owner = $6
+             RETURNING state",
+        )
+        .bind(max_attempts as i64)
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .bind(index as i64)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        match r {
+            Some(row) => {
+                let s: String = row.try_get("state")?;
+                ChunkState::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("chunk state {s}")))
+            }
+            None => Ok(ChunkState::Pending),
+        }
+    }
+
+    /// Releases `owner`'s leases (on Ctrl-C) so another run can claim them at once.
+    pub async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let r = sqlx::query("UPDATE chunks SET state = 'pending', lease_owner = NULL, lease_until_ms = 0 WHERE lease_owner = $1 AND state = 'running'")
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Puts a chunk back to pending (its file vanished, say) so it is rendered again.
+    pub async fn reset_chunk(&self, id: &str, index: u32) -> Result<()> {
+        sqlx::query("UPDATE chunks SET state = 'pending', lease_owner = NULL, lease_until_ms = 0, attempts = 0 WHERE job_id = $1 AND idx = $2")
+            .bind(id)
+            .bind(index as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
+    Ok(row.try_get::<i64, _>(col)?)
+}
+
+fn chunk_from_row(row: &AnyRow) -> Result<ChunkRow> {
+    let state: String = row.try_get("state")?;
+    Ok(ChunkRow {
+        plan: ChunkPlan {
+            index: get_i64(row, "idx")? as u32,
+            start_pts: get_i64(row, "start_pts")?,
+            end_pts: get_i64(row, "end_pts")?,
+            decode_from_pts: get_i64(row, "decode_from_pts")?,
+            frames: get_i64(row, "frames")? as u64,
+        },
+        state: ChunkState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("chunk state {state}")))?,
+        attempts: get_i64(row, "attempts")? as u32,
+        renders: get_i64(row, "renders")? as u32,
+        lease_owner: row.try_get("lease_owner")?,
+        error: row.try_get("error")?,
+    })
+}
+
+fn job_from_row(row: &AnyRow, counts: &AnyRow) -> Result<JobStatus> {
+    let state: String = row.try_get("state")?;
+    let spec: String = row.try_get("spec")?;
+    let output: String = row.try_get("output")?;
+    let state = JobState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("job state {state}")))?;
+    Ok(JobStatus {
+        id: row.try_get("id")?,
+        state,
+        spec: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        frames_total: get_i64(row, "frames_total")? as u64,
+        frames_done: get_i64(counts, "frames_done")? as u64,
+        chunks_total: get_i64(counts, "total")? as u32,
+        chunks_done: get_i64(counts, "done")? as u32,
+        error: row.try_get("error")?,
+        output: (state == JobState::Done).then_some(output),
+        created_ms: get_i64(row, "created_ms")?,
+        updated_ms: get_i64(row, "updated_ms")?,
+    })
+}
+
+/// This host's name, for lease owners.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
+}
+
+/// A lease owner id: `host:pid:random`.
+pub fn owner_id() -> String {
+    format!("{}:{}:{}", host_name(), std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+fn parse_owner(owner: &str) -> Option<(&str, i32)> {
+    let mut parts = owner.rsplitn(3, ':');
+    let _rand = parts.next()?;
+    let pid = parts.next()?.parse().ok()?;
+    Some((parts.next()?, pid))
+}
+
+fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(n: u32) -> Vec<ChunkPlan> {
+        (0..n).map(|i| ChunkPlan { index: i, start_pts: i as i64 * 10, end_pts: i as i64 * 10 + 10, decode_from_pts: i as i64 * 10, frames: 10 }).collect()
+    }
+
+    #[tokio::test]
+    async fn claims_are_exclusive_and_leases_expire() {
+        let dir = std::env::temp_dir().join(format!("kino-store-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open_sqlite(&dir).await.unwrap();
+        let spec: JobSpec = serde_json::from_str(r#"{"input":"x.mp4"}"#).unwrap();
+        store.create_job("j1", "k", &spec, "x.mp4", "y.mp4").await.unwrap();
+        store.save_plan("j1", &plan(3)).await.unwrap();
+        store.save_plan("j1", &plan(3)).await.unwrap();
+        assert_eq!(store.chunks("j1").await.unwrap().len(), 3);
+
+        let a = store.claim_chunk("j1", "h:1:a", 60_000).await.unwrap().unwrap();
+        let b = store.claim_chunk("j1", "h:2:b", 60_000).await.unwrap().unwrap();
+        assert_ne!(a.plan.index, b.plan.index);
+        // An expired lease is taken over.
+        let c = store.claim_chunk("j1", "h:3:c", -1).await.unwrap().unwrap();
+        let d = store.claim_chunk("j1", "h:4:d", 60_000).await.unwrap().unwrap();
+        assert_eq!(d.plan.index, c.plan.index);
+        assert!(!store.complete_chunk("j1", c.plan.index, "h:3:c").await.unwrap(), "lost lease must not complete");
+        assert!(store.complete_chunk("j1", d.plan.index, "h:4:d").await.unwrap());
+        assert_eq!(store.fail_chunk("j1", a.plan.index, "h:1:a", "boom", 1).await.unwrap(), ChunkState::Failed);
+        let job = store.job("j1").await.unwrap();
+        assert_eq!((job.chunks_total, job.chunks_done, job.frames_done), (3, 1, 10));
+        assert_eq!(store.find_resumable("k").await.unwrap().as_deref(), Some("j1"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn owners_parse() {
+        assert_eq!(parse_owner("my-host:123:abcd"), Some(("my-host", 123)));
+        assert!(pid_alive(std::process::id() as i32));
+    }
+}

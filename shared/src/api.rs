@@ -1,0 +1,609 @@
+//! Every type that crosses the wire between the editor, the node and the CLI.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Largest width or height a stage may produce (16K).
+pub const MAX_DIMENSION: u32 = 16_384;
+
+/// What to render: an input, the ordered enhancement stages, and how to encode the result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Input file: a path on the node (CLI) or an upload id (service).
+    pub input: String,
+    /// Stages, applied in order to every frame.
+    #[serde(default)]
+    pub stages: Vec<StageSpec>,
+    #[serde(default)]
+    pub output: OutputSpec,
+    /// Target chunk length in seconds; chunks start at keyframes. 0 renders the video as one chunk.
+    #[serde(default = "default_chunk_seconds")]
+    pub chunk_seconds: f64,
+}
+
+fn default_chunk_seconds() -> f64 {
+    4.0
+}
+
+/// One enhancement stage with its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StageSpec {
+    /// Classic resize (Lanczos-3 or bicubic), per plane with correct chroma siting.
+    Scale(ScaleParams),
+    /// Manual colour adjustment: brightness, contrast, saturation, gamma.
+    Color(ColorParams),
+}
+
+impl StageSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StageSpec::Scale(_) => "scale",
+            StageSpec::Color(_) => "color",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeFilter {
+    #[default]
+    Lanczos3,
+    Bicubic,
+}
+
+/// Target size: `width` and/or `height` in pixels, or a `factor`. With one side given the other keeps
+/// the aspect ratio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleParams {
+    #[serde(default)]
+    pub width: Option<u32>,
+    #[serde(default)]
+    pub height: Option<u32>,
+    #[serde(default)]
+    pub factor: Option<f64>,
+    #[serde(default)]
+    pub filter: ResizeFilter,
+}
+
+impl ScaleParams {
+    /// Output size for an input of `w`×`h`, rounded to a multiple of `align` (2 for 4:2:0 video).
+    pub fn target_size(&self, w: u32, h: u32, align: u32) -> Result<(u32, u32), SpecError> {
+        let (fw, fh) = match (self.width, self.height, self.factor) {
+            (Some(tw), Some(th), None) => (tw as f64, th as f64),
+            (Some(tw), None, None) => (tw as f64, tw as f64 * h as f64 / w as f64),
+            (None, Some(th), None) => (th as f64 * w as f64 / h as f64, th as f64),
+            (None, None, Some(f)) => (w as f64 * f, h as f64 * f),
+            _ => {
+                return Err(SpecError::new(
+                    "stages.scale",
+                    "give width and/or height, or factor (not both)",
+                ))
+            }
+        };
+        let align = align.max(1) as f64;
+        let round = |v: f64| ((v / align).round() * align).max(align) as u32;
+        let (ow, oh) = (round(fw), round(fh));
+        if ow > MAX_DIMENSION || oh > MAX_DIMENSION {
+            return Err(SpecError::new(
+                "stages.scale",
+                format!("target {ow}x{oh} exceeds the {MAX_DIMENSION} pixel limit"),
+            ));
+        }
+        Ok((ow, oh))
+    }
+
+    fn validate(&self) -> Result<(), SpecError> {
+        for (name, v) in [("width", self.width), ("height", self.height)] {
+            if let Some(v) = v {
+                if v == 0 || v > MAX_DIMENSION {
+                    return Err(SpecError::new(
+                        format!("stages.scale.{name}"),
+                        format!("must be between 1 and {MAX_DIMENSION}, got {v}"),
+                    ));
+                }
+            }
+        }
+        if let Some(f) = self.factor {
+            if !(f.is_finite() && f > 0.0 && f <= 16.0) {
+                return Err(SpecError::new(
+                    "stages.scale.factor",
+                    format!("must be in (0, 16], got {f}"),
+                ));
+            }
+        }
+        // Reject ambiguous combinations early, with a representative size.
+        self.target_size(1920, 1080, 1).map(|_| ())
+    }
+}
+
+/// Manual colour adjustment. The identity is brightness 0, contrast 1, saturation 1, gamma 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColorParams {
+    /// Added to normalised luma, −1…1.
+    #[serde(default)]
+    pub brightness: f32,
+    /// Luma contrast around mid-grey, 0…4.
+    #[serde(default = "one")]
+    pub contrast: f32,
+    /// Chroma gain, 0 (grey) … 4.
+    #[serde(default = "one")]
+    pub saturation: f32,
+    /// Luma gamma, 0.1…10 (>1 brightens mid-tones).
+    #[serde(default = "one")]
+    pub gamma: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+impl Default for ColorParams {
+    fn default() -> Self {
+        ColorParams {
+            brightness: 0.0,
+            contrast: 1.0,
+            saturation: 1.0,
+            gamma: 1.0,
+        }
+    }
+}
+
+impl ColorParams {
+    fn validate(&self) -> Result<(), SpecError> {
+        let checks = [
+            ("brightness", self.brightness, -1.0, 1.0),
+            ("contrast", self.contrast, 0.0, 4.0),
+            ("saturation", self.saturation, 0.0, 4.0),
+            ("gamma", self.gamma, 0.1, 10.0),
+        ];
+        for (name, v, lo, hi) in checks {
+            if !(v.is_finite() && v >= lo && v <= hi) {
+                return Err(SpecError::new(
+                    format!("stages.color.{name}"),
+                    format!("must be between {lo} and {hi}, got {v}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoCodec {
+    #[default]
+    H264,
+    H265,
+    Av1,
+    Vp9,
+}
+
+impl VideoCodec {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "h264" | "avc" | "x264" => Some(Self::H264),
+            "h265" | "hevc" | "x265" => Some(Self::H265),
+            "av1" => Some(Self::Av1),
+            "vp9" => Some(Self::Vp9),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to the input's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AudioMode {
+    /// Copy when the container accepts the codec, else re-encode (AAC, or Opus for WebM).
+    #[default]
+    Auto,
+    Copy,
+    Aac,
+    Opus,
+    /// Drop audio.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    #[serde(default)]
+    pub codec: VideoCodec,
+    /// Constant-quality factor (0 = lossless for x264/x265).
+    #[serde(default = "default_crf")]
+    pub crf: u8,
+    /// Encoder speed preset (x264/x265 names; mapped for AV1/VP9).
+    #[serde(default = "default_preset")]
+    pub preset: String,
+    #[serde(default)]
+    pub audio: AudioMode,
+}
+
+fn default_crf() -> u8 {
+    20
+}
+fn default_preset() -> String {
+    "medium".into()
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            codec: VideoCodec::H264,
+            crf: default_crf(),
+            preset: default_preset(),
+            audio: AudioMode::Auto,
+        }
+    }
+}
+
+/// x264/x265 preset names, fastest first.
+pub const PRESETS: [&str; 10] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+impl OutputSpec {
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let max_crf = match self.codec {
+            VideoCodec::H264 | VideoCodec::H265 => 51,
+            VideoCodec::Av1 | VideoCodec::Vp9 => 63,
+        };
+        if self.crf > max_crf {
+            return Err(SpecError::new(
+                "output.crf",
+                format!("must be 0..={max_crf} for {:?}, got {}", self.codec, self.crf),
+            ));
+        }
+        if !PRESETS.contains(&self.preset.as_str()) {
+            return Err(SpecError::new(
+                "output.preset",
+                format!("unknown preset '{}': one of {}", self.preset, PRESETS.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl JobSpec {
+    /// Checks every parameter; the error names the offending field.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.input.trim().is_empty() {
+            return Err(SpecError::new("input", "must not be empty"));
+        }
+        if !(self.chunk_seconds.is_finite() && (0.0..=3600.0).contains(&self.chunk_seconds)) {
+            return Err(SpecError::new(
+                "chunk_seconds",
+                format!("must be between 0 and 3600, got {}", self.chunk_seconds),
+            ));
+        }
+        for stage in &self.stages {
+            match stage {
+                StageSpec::Scale(p) => p.validate()?,
+                StageSpec::Color(p) => p.validate()?,
+            }
+        }
+        self.output.validate()
+    }
+}
+
+/// A parameter that is out of range or inconsistent, with the field it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[error("{field}: {message}")]
+pub struct SpecError {
+    pub field: String,
+    pub message: String,
+}
+
+impl SpecError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        SpecError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Rendering,
+    Assembling,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Rendering => "rendering",
+            JobState::Assembling => "assembling",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => JobState::Queued,
+            "rendering" => JobState::Rendering,
+            "assembling" => JobState::Assembling,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            "cancelled" => JobState::Cancelled,
+            _ => return None,
+        })
+    }
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed | JobState::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl ChunkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChunkState::Pending => "pending",
+            ChunkState::Running => "running",
+            ChunkState::Done => "done",
+            ChunkState::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => ChunkState::Pending,
+            "running" => ChunkState::Running,
+            "done" => ChunkState::Done,
+            "failed" => ChunkState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One chunk of a job: frames with presentation timestamps in `[start_pts, end_pts)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkStatus {
+    pub index: u32,
+    pub state: ChunkState,
+    pub start_pts: i64,
+    pub end_pts: i64,
+    pub frames: u64,
+    pub attempts: u32,
+    pub worker: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A job as the node reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub id: String,
+    pub state: JobState,
+    pub spec: JobSpec,
+    pub frames_total: u64,
+    pub frames_done: u64,
+    pub chunks_total: u32,
+    pub chunks_done: u32,
+    pub error: Option<String>,
+    pub output: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// Live progress, in order, as the node emits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    JobState {
+        job: String,
+        state: JobState,
+    },
+    /// The job was planned; `resumed` chunks were already done by an earlier run.
+    Planned {
+        job: String,
+        chunks: u32,
+        frames: u64,
+        resumed: u32,
+    },
+    ChunkClaimed {
+        job: String,
+        chunk: u32,
+        worker: String,
+    },
+    ChunkDone {
+        job: String,
+        chunk: u32,
+        frames: u64,
+    },
+    ChunkFailed {
+        job: String,
+        chunk: u32,
+        attempt: u32,
+        error: String,
+    },
+    Frames {
+        job: String,
+        frames_done: u64,
+        frames_total: u64,
+        fps: f64,
+        eta_seconds: Option<f64>,
+    },
+    Warning {
+        job: String,
+        message: String,
+    },
+    Done {
+        job: String,
+        output: String,
+    },
+    Failed {
+        job: String,
+        error: String,
+    },
+}
+
+/// The JSON body of every error the node returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Stable machine-readable code, e.g. `invalid_parameter`, `not_found`.
+    pub code: String,
+    pub message: String,
+    /// The request field at fault, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl From<SpecError> for ApiError {
+    fn from(e: SpecError) -> Self {
+        ApiError {
+            code: "invalid_parameter".into(),
+            message: e.to_string(),
+            field: Some(e.field),
+        }
+    }
+}
+
+/// What `probe` reports about a media file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    pub format: String,
+    pub duration_seconds: Option<f64>,
+    pub size_bytes: u64,
+    pub bit_rate: Option<u64>,
+    pub video: Option<VideoInfo>,
+    pub audio: Vec<AudioInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoInfo {
+    pub stream_index: usize,
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub pixel_format: String,
+    pub bit_depth: u8,
+    /// Stream time base as `[num, den]`.
+    pub time_base: [i32; 2],
+    /// Average frame rate as `[num, den]`.
+    pub avg_frame_rate: [i32; 2],
+    pub fps: f64,
+    /// True when frame durations differ (variable frame rate).
+    pub variable_frame_rate: bool,
+    pub frames: u64,
+    pub keyframes: u64,
+    pub duration_seconds: f64,
+    pub start_seconds: f64,
+    /// Display rotation in degrees (counter-clockwise), from the display matrix.
+    pub rotation_degrees: f64,
+    pub colour: ColourTags,
+    pub hdr: HdrInfo,
+}
+
+/// FFmpeg's names for the colour tags, `unknown` when untagged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColourTags {
+    pub matrix: String,
+    pub transfer: String,
+    pub primaries: String,
+    pub range: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HdrInfo {
+    /// `sdr`, `pq` (HDR10) or `hlg`.
+    pub kind: String,
+    pub mastering_display: bool,
+    pub content_light_level: Option<[u32; 2]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioInfo {
+    pub stream_index: usize,
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u32,
+    pub duration_seconds: Option<f64>,
+    pub language: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_round_trips_and_defaults() {
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"input":"a.mp4","stages":[{"kind":"scale","width":1280},{"kind":"color","saturation":1.2}]}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.chunk_seconds, 4.0);
+        assert_eq!(spec.output.crf, 20);
+        assert_eq!(spec.stages.len(), 2);
+        spec.validate().unwrap();
+        let back: JobSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn unknown_stage_and_fields_are_rejected() {
+        assert!(serde_json::from_str::<JobSpec>(r#"{"input":"a","stages":[{"kind":"warp"}]}"#).is_err());
+        assert!(serde_json::from_str::<JobSpec>(r#"{"input":"a","colour":1}"#).is_err());
+    }
+
+    #[test]
+    fn out_of_range_parameters_name_the_field() {
+        let mut spec = JobSpec {
+            input: "a".into(),
+            stages: vec![StageSpec::Scale(ScaleParams { width: Some(0), ..Default::default() })],
+            output: OutputSpec::default(),
+            chunk_seconds: 4.0,
+        };
+        assert_eq!(spec.validate().unwrap_err().field, "stages.scale.width");
+        spec.stages = vec![StageSpec::Scale(ScaleParams { factor: Some(40.0), ..Default::default() })];
+        assert_eq!(spec.validate().unwrap_err().field, "stages.scale.factor");
+        spec.stages = vec![StageSpec::Color(ColorParams { contrast: -1.0, ..Default::default() })];
+        assert_eq!(spec.validate().unwrap_err().field, "stages.color.contrast");
+        spec.stages = vec![];
+        spec.output.preset = "warp9".into();
+        assert_eq!(spec.validate().unwrap_err().field, "output.preset");
+    }
+
+    #[test]
+    fn scale_keeps_aspect_and_alignment() {
+        let p = ScaleParams { width: Some(1280), ..Default::default() };
+        assert_eq!(p.target_size(1920, 1080, 2).unwrap(), (1280, 720));
+        let p = ScaleParams { factor: Some(0.5), ..Default::default() };
+        assert_eq!(p.target_size(765, 575, 2).unwrap(), (382, 288));
+        let p = ScaleParams { factor: Some(16.0), ..Default::default() };
+        assert!(p.target_size(1920, 1080, 2).is_err());
+    }
+
+    #[test]
+    fn events_are_tagged() {
+        let e = ProgressEvent::ChunkDone { job: "j".into(), chunk: 3, frames: 100 };
+        let s = serde_json::to_string(&e).unwrap();
+        assert!(s.contains(r#""type":"chunk_done""#), "{s}");
+    }
+}

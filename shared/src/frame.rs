@@ -1,0 +1,111 @@
+//! The frame both sides hold: planar YUV (or grey) at 8 or 16-bit storage, with its colour metadata.
+
+use serde::{Deserialize, Serialize};
+
+/// How chroma is subsampled; planar in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChromaLayout {
+    Yuv420,
+    Yuv422,
+    Yuv444,
+    /// Luma only.
+    Gray,
+}
+
+impl ChromaLayout {
+    /// log2 of the horizontal and vertical chroma subsampling.
+    pub fn log2_subsampling(self) -> (u32, u32) {
+        match self {
+            ChromaLayout::Yuv420 => (1, 1),
+            ChromaLayout::Yuv422 => (1, 0),
+            ChromaLayout::Yuv444 | ChromaLayout::Gray => (0, 0),
+        }
+    }
+    pub fn planes(self) -> usize {
+        if self == ChromaLayout::Gray {
+            1
+        } else {
+            3
+        }
+    }
+    /// Size of chroma planes for a `w`×`h` picture (rounded up, as FFmpeg does).
+    pub fn chroma_size(self, w: usize, h: usize) -> (usize, usize) {
+        let (sx, sy) = self.log2_subsampling();
+        (w.div_ceil(1 << sx), h.div_ceil(1 << sy))
+    }
+}
+
+/// Colour metadata, carried through every stage so the encoder tags the output right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ColourInfo {
+    /// True for full-range ("JPEG") samples, false for limited (16–235 at 8 bits).
+    pub full_range: bool,
+    /// ITU-T H.273 code points, as FFmpeg stores them (2 = unspecified).
+    pub matrix: u8,
+    pub transfer: u8,
+    pub primaries: u8,
+}
+
+/// Plane samples; 16-bit storage holds 9–16-bit video in its low bits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Samples {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+}
+
+/// One tightly packed plane (no stride padding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plane {
+    pub width: usize,
+    pub height: usize,
+    pub samples: Samples,
+}
+
+impl Plane {
+    pub fn new_u8(width: usize, height: usize) -> Self {
+        Plane { width, height, samples: Samples::U8(vec![0; width * height]) }
+    }
+    pub fn new_u16(width: usize, height: usize) -> Self {
+        Plane { width, height, samples: Samples::U16(vec![0; width * height]) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub width: usize,
+    pub height: usize,
+    pub layout: ChromaLayout,
+    /// Significant bits per sample (8, 10, 12 or 16).
+    pub bit_depth: u8,
+    pub planes: Vec<Plane>,
+    pub colour: ColourInfo,
+}
+
+impl Frame {
+    /// A black frame of the given geometry.
+    pub fn new(width: usize, height: usize, layout: ChromaLayout, bit_depth: u8, colour: ColourInfo) -> Self {
+        let (cw, ch) = layout.chroma_size(width, height);
+        let max = (1u32 << bit_depth) - 1;
+        let (black, mid) = if colour.full_range {
+            (0, (max + 1) / 2)
+        } else {
+            (16 << (bit_depth - 8), 128 << (bit_depth - 8))
+        };
+        let mut planes = Vec::with_capacity(layout.planes());
+        for i in 0..layout.planes() {
+            let (w, h, v) = if i == 0 { (width, height, black) } else { (cw, ch, mid) };
+            let samples = if bit_depth > 8 {
+                Samples::U16(vec![v as u16; w * h])
+            } else {
+                Samples::U8(vec![v as u8; w * h])
+            };
+            planes.push(Plane { width: w, height: h, samples });
+        }
+        Frame { width, height, layout, bit_depth, planes, colour }
+    }
+
+    /// Largest sample value at this depth.
+    pub fn max_value(&self) -> u32 {
+        (1u32 << self.bit_depth) - 1
+    }
+}

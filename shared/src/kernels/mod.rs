@@ -1,0 +1,57 @@
+//! Per-frame pixel work that must look identical in the browser preview and the final render.
+
+pub mod color;
+pub mod resize;
+
+/// A sample type the kernels work on (8-bit and 16-bit storage).
+pub trait Sample: Copy + Send + Sync + 'static {
+    fn to_f32(self) -> f32;
+    fn to_u32(self) -> u32;
+    fn from_u32(v: u32) -> Self;
+}
+
+impl Sample for u8 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    #[inline(always)]
+    fn to_u32(self) -> u32 {
+        self as u32
+    }
+    #[inline(always)]
+    fn from_u32(v: u32) -> Self {
+        v as u8
+    }
+}
+
+impl Sample for u16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    #[inline(always)]
+    fn to_u32(self) -> u32 {
+        self as u32
+    }
+    #[inline(always)]
+    fn from_u32(v: u32) -> Self {
+        v as u16
+    }
+}
+
+/// Runs `f` over chunks of rows, in parallel with the `parallel` feature.
+pub(crate) fn for_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) + Send + Sync) {
+    if row_len == 0 {
+        return;
+    }
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(row_len).enumerate().for_each(|(y, row)| f(y, row));
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        out.chunks_mut(row_len).enumerate().for_each(|(y, row)| f(y, row));
+    }
+}
