@@ -250,33 +250,59 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
     Ok(result)
 }
 
-/// Packets of stream 0 of each chunk file in turn, with their time base.
+/// Packets of stream 0 of each chunk file in turn, with their time base. Demuxed MP4 packets carry
+/// no duration; the muxer derives all but the last one's from dts steps, so each chunk's last packet
+/// gets its duration from the chunk's own length.
 struct ChunkPackets {
     paths: Vec<PathBuf>,
     next: usize,
     current: Option<ffmpeg::format::context::Input>,
+    held: Option<(ffmpeg::Packet, ffmpeg::Rational)>,
+    first_dts: Option<i64>,
 }
 
 impl ChunkPackets {
     fn new(paths: Vec<PathBuf>, first: ffmpeg::format::context::Input) -> Self {
-        ChunkPackets { paths, next: 1, current: Some(first) }
+        ChunkPackets { paths, next: 1, current: Some(first), held: None, first_dts: None }
     }
 
     fn next(&mut self) -> Result<Option<(ffmpeg::Packet, ffmpeg::Rational)>> {
         loop {
-            let Some(ctx) = self.current.as_mut() else { return Ok(None) };
+            let Some(ctx) = self.current.as_mut() else { return Ok(self.held.take()) };
             let mut pkt = ffmpeg::Packet::empty();
             match pkt.read(ctx) {
                 Ok(()) => {
                     let tb = ctx.stream(pkt.stream()).map(|s| s.time_base()).unwrap_or(ffmpeg::Rational(1, 1));
-                    return Ok(Some((pkt, tb)));
+                    if self.first_dts.is_none() {
+                        self.first_dts = pkt.dts();
+                    }
+                    let prev = self.held.replace((pkt, tb));
+                    if let Some((mut p, ptb)) = prev {
+                        if p.duration() <= 0 {
+                            if let (Some(a), Some(b)) = (p.dts(), self.held.as_ref().and_then(|h| h.0.dts())) {
+                                p.set_duration((b - a).max(1));
+                            }
+                        }
+                        return Ok(Some((p, ptb)));
+                    }
                 }
                 Err(ffmpeg::Error::Eof) => {
+                    let length = ctx.stream(0).map(|s| s.duration()).unwrap_or(0);
+                    let last = self.held.take();
+                    let first_dts = self.first_dts.take();
                     self.current = match self.paths.get(self.next) {
                         Some(p) => Some(input::open(p)?),
                         None => None,
                     };
                     self.next += 1;
+                    if let Some((mut p, ptb)) = last {
+                        if let (true, Some(f), Some(d)) = (p.duration() <= 0, first_dts, p.dts()) {
+                            if length > 0 {
+                                p.set_duration((f + length - d).max(1));
+                            }
+                        }
+                        return Ok(Some((p, ptb)));
+                    }
                 }
                 Err(e) => {
                     let p = self.paths.get(self.next.saturating_sub(1)).map(|p| p.display().to_string()).unwrap_or_default();
