@@ -2,6 +2,8 @@
 //! jobs, `stages` are the enhancements, `store` keeps jobs and chunks in SQL so nothing finished is lost.
 
 pub mod media;
+pub mod api;
 pub mod pipeline;
+pub mod service;
 pub mod stages;
 pub mod store;

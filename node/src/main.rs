@@ -7,7 +7,7 @@ use kino_node::media::{probe, MediaError};
 use kino_node::pipeline::job::{self, JobError};
 use kino_node::pipeline::{run_job, JobOptions, JobOutcome};
 use kino_node::store::Store;
-use kino_shared::{AudioMode, JobSpec, OutputSpec, ProgressEvent, StageSpec, VideoCodec};
+use kino_shared::{AudioMode, Container, JobSpec, OutputSpec, ProgressEvent, StageSpec, VideoCodec};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "kino-node", version, about = "Kino render node: AI video enhancement with FFmpeg, chunked and resumable")]
+#[command(
+    name = "kino-node",
+    version,
+    about = "Kino render node: AI video enhancement with FFmpeg, chunked and resumable"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,11 +28,38 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print streams, duration, frame rate (or VFR), size, colour/HDR info and keyframe count as JSON.
-    Probe {
-        input: PathBuf,
-    },
+    Probe { input: PathBuf },
     /// Render a file without a server; run again with the same arguments to resume.
     Render(RenderArgs),
+    /// Run the node: HTTP API, uploads, job queue and workers.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the address is printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Bearer token required on every route but /api/health (required off loopback).
+    #[arg(long, env = "KINO_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[arg(long, env = "KINO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Largest upload accepted, in bytes (default 50 GiB).
+    #[arg(long, default_value_t = 50 * 1024 * 1024 * 1024)]
+    max_upload_bytes: u64,
+    /// Jobs rendering at once.
+    #[arg(long, default_value_t = 2)]
+    max_jobs: usize,
+    /// Chunk workers shared by all jobs (default: cores / 2, at least 1).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Attempts per chunk before its job fails.
+    #[arg(long, default_value_t = 3)]
+    max_attempts: u32,
+    /// The built web editor to serve at / (default: web/dist when present).
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -81,7 +112,8 @@ fn parse_codec(s: &str) -> Result<VideoCodec, String> {
 }
 
 fn parse_audio(s: &str) -> Result<AudioMode, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| format!("unknown audio mode '{s}' (auto, copy, aac, opus, none)"))
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("unknown audio mode '{s}' (auto, copy, aac, opus, none)"))
 }
 
 /// `kind:key=value,...` → a stage, through the same serde types the API uses.
@@ -90,7 +122,9 @@ fn parse_stage(s: &str) -> Result<StageSpec, String> {
     let mut obj = serde_json::Map::new();
     obj.insert("kind".into(), kind.trim().into());
     for pair in rest.split(',').filter(|p| !p.trim().is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or_else(|| format!("'{pair}' is not key=value"))?;
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("'{pair}' is not key=value"))?;
         let v = v.trim();
         let value = serde_json::from_str::<serde_json::Value>(v).unwrap_or_else(|_| v.into());
         obj.insert(k.trim().into(), value);
@@ -102,11 +136,16 @@ fn default_data_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
         return PathBuf::from(x).join("kino");
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/kino")).unwrap_or_else(|| PathBuf::from(".kino"))
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".local/share/kino"))
+        .unwrap_or_else(|| PathBuf::from(".kino"))
 }
 
 /// Exit codes: 1 render failed, 2 bad parameters, 3 bad input, 130 interrupted.
 fn exit_code_for(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        return 2;
+    }
     if let Some(j) = e.downcast_ref::<JobError>() {
         return match j {
             JobError::Invalid(_) | JobError::Stage(_) => 2,
@@ -129,7 +168,10 @@ fn media_code(m: &MediaError) -> u8 {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_env("KINO_LOG")).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("KINO_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Probe { input } => cmd_probe(&input),
@@ -138,6 +180,11 @@ fn main() -> ExitCode {
             .build()
             .context("starting the runtime")
             .and_then(|rt| rt.block_on(cmd_render(args))),
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the runtime")
+            .and_then(|rt| rt.block_on(cmd_serve(args))),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -150,6 +197,62 @@ fn main() -> ExitCode {
     }
 }
 
+/// A usage problem found before any work (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+async fn cmd_serve(a: ServeArgs) -> Result<u8> {
+    use kino_node::api::{self, ApiConfig, AppState};
+    use kino_node::service::{Service, ServiceConfig};
+    let token = a.token.filter(|t| !t.is_empty());
+    if !a.listen.ip().is_loopback() && token.is_none() {
+        return Err(UsageError(format!(
+            "refusing to listen on {} without a token: set --token or KINO_TOKEN (or listen on 127.0.0.1)",
+            a.listen
+        ))
+        .into());
+    }
+    let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data folder {}", data_dir.display()))?;
+    let store = Store::open_sqlite(&data_dir).await.context("opening the job store")?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = a.workers.unwrap_or((cores / 2).max(1)).max(1);
+    let svc = Service::new(
+        store,
+        ServiceConfig {
+            data_dir: data_dir.clone(),
+            max_jobs: a.max_jobs.max(1),
+            chunk_slots: workers,
+            threads: (cores / workers).max(1),
+            max_attempts: a.max_attempts.max(1),
+            lease_ms: 30_000,
+        },
+    );
+    let root = std::env::current_exe().ok().and_then(|e| e.parent().and_then(|p| p.parent()).and_then(|p| p.parent()).map(Path::to_path_buf));
+    let find = |rel: &str| -> Option<PathBuf> {
+        [PathBuf::from(rel), root.clone().unwrap_or_default().join(rel)].into_iter().find(|p| p.is_dir())
+    };
+    let web_dir = a.web_dir.or_else(|| find("web/dist"));
+    let static_dir = find("static").unwrap_or_else(|| PathBuf::from("static"));
+    let state = AppState {
+        svc,
+        config: Arc::new(ApiConfig { token, max_upload_bytes: a.max_upload_bytes, web_dir, static_dir }),
+        uploads: Arc::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("listening on {}", a.listen))?;
+    let addr = listener.local_addr()?;
+    println!("kino-node: listening on http://{addr}");
+    eprintln!("kino-node: serving http://{addr} (API docs at /api/docs), data in {}", data_dir.display());
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving")?;
+    Ok(0)
+}
+
 fn cmd_probe(input: &Path) -> Result<u8> {
     let p = probe::probe(input, true)?;
     println!("{}", serde_json::to_string_pretty(&p.info)?);
@@ -160,9 +263,17 @@ fn cmd_probe(input: &Path) -> Result<u8> {
 fn job_key(input: &Path, spec: &JobSpec, output: &Path) -> Result<String> {
     let meta = std::fs::metadata(input).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => MediaError::NotFound(input.display().to_string()),
-        _ => MediaError::Io { path: input.display().to_string(), source: e },
+        _ => MediaError::Io {
+            path: input.display().to_string(),
+            source: e,
+        },
     })?;
-    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let mut h = Sha256::new();
     h.update(input.display().to_string());
     h.update(meta.len().to_le_bytes());
@@ -173,39 +284,89 @@ fn job_key(input: &Path, spec: &JobSpec, output: &Path) -> Result<String> {
 }
 
 async fn cmd_render(a: RenderArgs) -> Result<u8> {
-    let input = std::path::absolute(&a.input).with_context(|| format!("input path {}", a.input.display()))?;
-    let output = std::path::absolute(&a.output).with_context(|| format!("output path {}", a.output.display()))?;
+    let input = std::path::absolute(&a.input)
+        .with_context(|| format!("input path {}", a.input.display()))?;
+    let output = std::path::absolute(&a.output)
+        .with_context(|| format!("output path {}", a.output.display()))?;
     let spec = JobSpec {
         input: input.display().to_string(),
         stages: a.stages,
-        output: OutputSpec { codec: a.codec, crf: a.crf, preset: a.preset, audio: a.audio },
+        output: OutputSpec {
+            codec: a.codec,
+            crf: a.crf,
+            preset: a.preset,
+            audio: a.audio,
+            container: output
+                .extension()
+                .and_then(|e| e.to_str())
+                .and_then(Container::from_extension)
+                .ok_or_else(|| MediaError::Output {
+                    path: output.display().to_string(),
+                    reason: "unsupported output extension (use .mp4, .m4v, .mov, .mkv or .webm)".into(),
+                })?,
+        },
         chunk_seconds: a.chunk_seconds,
     };
     job::preflight(&spec, &output)?;
     // Fail fast on bad input, before anything is stored.
     let info = {
         let input = input.clone();
-        tokio::task::spawn_blocking(move || probe::probe(&input, false)).await??.info
+        tokio::task::spawn_blocking(move || probe::probe(&input, false))
+            .await??
+            .info
     };
-    let video = info.video.as_ref().ok_or_else(|| anyhow!("no video stream"))?;
-    if output.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
-        return Err(MediaError::Output { path: output.display().to_string(), reason: "its folder does not exist".into() }.into());
+    let video = info
+        .video
+        .as_ref()
+        .ok_or_else(|| anyhow!("no video stream"))?;
+    if output
+        .parent()
+        .is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir())
+    {
+        return Err(MediaError::Output {
+            path: output.display().to_string(),
+            reason: "its folder does not exist".into(),
+        }
+        .into());
     }
 
     let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data folder {}", data_dir.display()))?;
-    let store = Store::open_sqlite(&data_dir).await.context("opening the job store")?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+    let store = Store::open_sqlite(&data_dir)
+        .await
+        .context("opening the job store")?;
     let key = job_key(&input, &spec, &output)?;
     let job_id = match store.find_resumable(&key).await? {
         Some(id) => id,
         None => {
             let id = uuid::Uuid::new_v4().to_string();
-            store.create_job(&id, &key, &spec, &input.display().to_string(), &output.display().to_string()).await?;
+            store
+                .create_job(
+                    &id,
+                    &key,
+                    &spec,
+                    &input.display().to_string(),
+                    &output.display().to_string(),
+                )
+                .await?;
             id
         }
     };
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let workers = a.jobs.unwrap_or_else(|| job::workers_for_memory(video.width, video.height, cores, a.max_memory_mb * 1024 * 1024)).max(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let workers = a
+        .jobs
+        .unwrap_or_else(|| {
+            job::workers_for_memory(
+                video.width,
+                video.height,
+                cores,
+                a.max_memory_mb * 1024 * 1024,
+            )
+        })
+        .max(1);
     let opts = JobOptions {
         workers,
         threads: (cores / workers).max(1),
@@ -213,6 +374,8 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         max_attempts: a.max_attempts.max(1),
         keep_chunks: a.keep_chunks,
         data_dir,
+        slots: None,
+        output_link: None,
     };
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -232,7 +395,12 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     let outcome = run_job(&store, &job_id, &opts, tx, cancel).await;
     let _ = printer.await;
     match outcome? {
-        JobOutcome::Done { output, frames, chunks, resumed } => {
+        JobOutcome::Done {
+            output,
+            frames,
+            chunks,
+            resumed,
+        } => {
             eprintln!("kino-node: wrote {output} ({frames} frames, {chunks} chunks, {resumed} resumed from an earlier run)");
             Ok(0)
         }
@@ -253,8 +421,10 @@ async fn show_progress(mut rx: tokio::sync::broadcast::Receiver<ProgressEvent>, 
     if !json {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
     }
     let (mut chunks_done, mut chunks_total) = (0u32, 0u32);
@@ -270,16 +440,30 @@ async fn show_progress(mut rx: tokio::sync::broadcast::Receiver<ProgressEvent>, 
             }
         }
         match &ev {
-            ProgressEvent::Planned { chunks, frames, resumed, .. } => {
+            ProgressEvent::Planned {
+                chunks,
+                frames,
+                resumed,
+                ..
+            } => {
                 chunks_total = *chunks;
                 chunks_done = *resumed;
                 bar.set_length(*frames);
             }
             ProgressEvent::ChunkDone { .. } => chunks_done += 1,
-            ProgressEvent::Frames { frames_done, fps, eta_seconds, .. } => {
+            ProgressEvent::Frames {
+                frames_done,
+                fps,
+                eta_seconds,
+                ..
+            } => {
                 bar.set_position(*frames_done);
-                let eta = eta_seconds.map(|s| format!("{:02}:{:02}", (s as u64) / 60, (s as u64) % 60)).unwrap_or_else(|| "--:--".into());
-                bar.set_message(format!("| {fps:.1} fps | chunks {chunks_done}/{chunks_total} | ETA {eta}"));
+                let eta = eta_seconds
+                    .map(|s| format!("{:02}:{:02}", (s as u64) / 60, (s as u64) % 60))
+                    .unwrap_or_else(|| "--:--".into());
+                bar.set_message(format!(
+                    "| {fps:.1} fps | chunks {chunks_done}/{chunks_total} | ETA {eta}"
+                ));
             }
             ProgressEvent::Warning { message, .. } => bar.println(format!("warning: {message}")),
             ProgressEvent::Done { .. } | ProgressEvent::Failed { .. } => {

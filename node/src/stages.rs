@@ -12,7 +12,10 @@ pub enum StageError {
     #[error(transparent)]
     Spec(#[from] SpecError),
     #[error("stage {stage}: {message}")]
-    Failed { stage: &'static str, message: String },
+    Failed {
+        stage: &'static str,
+        message: String,
+    },
 }
 
 /// Frames of context a stage needs around the frame it produces.
@@ -81,7 +84,10 @@ pub fn build(specs: &[StageSpec]) -> Result<Vec<Box<dyn Stage>>, StageError> {
 
 /// Total context the chain needs: margins add up through the stages.
 pub fn total_margin(stages: &[Box<dyn Stage>]) -> Margin {
-    stages.iter().fold(Margin::default(), |m, s| Margin { before: m.before + s.margin().before, after: m.after + s.margin().after })
+    stages.iter().fold(Margin::default(), |m, s| Margin {
+        before: m.before + s.margin().before,
+        after: m.after + s.margin().after,
+    })
 }
 
 /// A frame with its presentation timestamp.
@@ -101,7 +107,16 @@ pub struct Chain {
 
 impl Chain {
     pub fn new(stages: Vec<Box<dyn Stage>>) -> Self {
-        Chain { slots: stages.into_iter().map(|stage| Slot { stage, inputs: VecDeque::new(), next: 0 }).collect() }
+        Chain {
+            slots: stages
+                .into_iter()
+                .map(|stage| Slot {
+                    stage,
+                    inputs: VecDeque::new(),
+                    next: 0,
+                })
+                .collect(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -118,13 +133,19 @@ impl Chain {
         self.run(0, Vec::new(), true)
     }
 
-    fn run(&mut self, from: usize, mut frames: Vec<Timed>, eos: bool) -> Result<Vec<Timed>, StageError> {
+    fn run(
+        &mut self,
+        from: usize,
+        mut frames: Vec<Timed>,
+        eos: bool,
+    ) -> Result<Vec<Timed>, StageError> {
         for i in from..self.slots.len() {
             let slot = &mut self.slots[i];
             slot.inputs.extend(frames.drain(..));
             let m = slot.stage.margin();
             let mut out = Vec::new();
-            while slot.next < slot.inputs.len() && (eos || slot.next + m.after < slot.inputs.len()) {
+            while slot.next < slot.inputs.len() && (eos || slot.next + m.after < slot.inputs.len())
+            {
                 let lo = slot.next.saturating_sub(m.before);
                 let hi = (slot.next + m.after + 1).min(slot.inputs.len());
                 let window: Vec<&Frame> = slot.inputs.range(lo..hi).map(|(_, f)| f).collect();
@@ -156,17 +177,23 @@ mod tests {
             "mean"
         }
         fn margin(&self) -> Margin {
-            Margin { before: self.0, after: self.0 }
+            Margin {
+                before: self.0,
+                after: self.0,
+            }
         }
         fn output_size(&self, w: usize, h: usize, _: u32) -> Result<(usize, usize), StageError> {
             Ok((w, h))
         }
         fn process(&mut self, window: &[&Frame], current: usize) -> Result<Frame, StageError> {
             let mut f = window[current].clone();
-            let sum: u32 = window.iter().map(|w| match &w.planes[0].samples {
-                Samples::U8(d) => d[0] as u32,
-                _ => 0,
-            }).sum();
+            let sum: u32 = window
+                .iter()
+                .map(|w| match &w.planes[0].samples {
+                    Samples::U8(d) => d[0] as u32,
+                    _ => 0,
+                })
+                .sum();
             if let Samples::U8(d) = &mut f.planes[0].samples {
                 d[0] = (sum / window.len() as u32) as u8;
             }
@@ -191,7 +218,9 @@ mod tests {
         let pts: Vec<i64> = out.iter().map(|(p, _)| *p).collect();
         assert_eq!(pts, (0..10).collect::<Vec<_>>());
         // Middle frames of a linear ramp are unchanged by symmetric means.
-        let Samples::U8(d) = &out[5].1.planes[0].samples else { panic!() };
+        let Samples::U8(d) = &out[5].1.planes[0].samples else {
+            panic!()
+        };
         assert_eq!(d[0], 50);
     }
 }

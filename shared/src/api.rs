@@ -7,6 +7,7 @@ use thiserror::Error;
 pub const MAX_DIMENSION: u32 = 16_384;
 
 /// What to render: an input, the ordered enhancement stages, and how to encode the result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
@@ -27,6 +28,7 @@ fn default_chunk_seconds() -> f64 {
 }
 
 /// One enhancement stage with its settings.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum StageSpec {
@@ -45,6 +47,7 @@ impl StageSpec {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ResizeFilter {
@@ -55,6 +58,7 @@ pub enum ResizeFilter {
 
 /// Target size: `width` and/or `height` in pixels, or a `factor`. With one side given the other keeps
 /// the aspect ratio.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ScaleParams {
@@ -120,6 +124,7 @@ impl ScaleParams {
 }
 
 /// Manual colour adjustment. The identity is brightness 0, contrast 1, saturation 1, gamma 1.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColorParams {
@@ -172,6 +177,7 @@ impl ColorParams {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum VideoCodec {
@@ -195,6 +201,7 @@ impl VideoCodec {
 }
 
 /// What happens to the input's audio.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AudioMode {
@@ -208,6 +215,7 @@ pub enum AudioMode {
     None,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
@@ -221,6 +229,41 @@ pub struct OutputSpec {
     pub preset: String,
     #[serde(default)]
     pub audio: AudioMode,
+    /// Container of the rendered file (the CLI takes it from the output extension).
+    #[serde(default)]
+    pub container: Container,
+}
+
+/// Output container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Container {
+    #[default]
+    Mp4,
+    Mov,
+    Mkv,
+    Webm,
+}
+
+impl Container {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Container::Mp4 => "mp4",
+            Container::Mov => "mov",
+            Container::Mkv => "mkv",
+            Container::Webm => "webm",
+        }
+    }
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        Some(match ext.to_ascii_lowercase().as_str() {
+            "mp4" | "m4v" => Container::Mp4,
+            "mov" => Container::Mov,
+            "mkv" => Container::Mkv,
+            "webm" => Container::Webm,
+            _ => return None,
+        })
+    }
 }
 
 fn default_crf() -> u8 {
@@ -237,6 +280,7 @@ impl Default for OutputSpec {
             crf: default_crf(),
             preset: default_preset(),
             audio: AudioMode::Auto,
+            container: Container::Mp4,
         }
     }
 }
@@ -264,13 +308,23 @@ impl OutputSpec {
         if self.crf > max_crf {
             return Err(SpecError::new(
                 "output.crf",
-                format!("must be 0..={max_crf} for {:?}, got {}", self.codec, self.crf),
+                format!(
+                    "must be 0..={max_crf} for {:?}, got {}",
+                    self.codec, self.crf
+                ),
             ));
+        }
+        if self.container == Container::Webm && !matches!(self.codec, VideoCodec::Vp9 | VideoCodec::Av1) {
+            return Err(SpecError::new("output.container", "WebM needs codec vp9 or av1"));
         }
         if !PRESETS.contains(&self.preset.as_str()) {
             return Err(SpecError::new(
                 "output.preset",
-                format!("unknown preset '{}': one of {}", self.preset, PRESETS.join(", ")),
+                format!(
+                    "unknown preset '{}': one of {}",
+                    self.preset,
+                    PRESETS.join(", ")
+                ),
             ));
         }
         Ok(())
@@ -316,6 +370,7 @@ impl SpecError {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
@@ -350,10 +405,14 @@ impl JobState {
         })
     }
     pub fn is_final(self) -> bool {
-        matches!(self, JobState::Done | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Done | JobState::Failed | JobState::Cancelled
+        )
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChunkState {
@@ -384,6 +443,7 @@ impl ChunkState {
 }
 
 /// One chunk of a job: frames with presentation timestamps in `[start_pts, end_pts)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChunkStatus {
     pub index: u32,
@@ -397,6 +457,7 @@ pub struct ChunkStatus {
 }
 
 /// A job as the node reports it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobStatus {
     pub id: String,
@@ -414,8 +475,15 @@ pub struct JobStatus {
 
 /// Live progress, in order, as the node emits it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProgressEvent {
+    /// The current state of a job, sent first to every new listener.
+    Snapshot {
+        job: String,
+        status: Box<JobStatus>,
+        chunks: Vec<ChunkStatus>,
+    },
     JobState {
         job: String,
         state: JobState,
@@ -454,6 +522,7 @@ pub enum ProgressEvent {
         job: String,
         message: String,
     },
+    /// The job finished; `output` is where to get the result (a URL on the node, a path in the CLI).
     Done {
         job: String,
         output: String,
@@ -464,7 +533,26 @@ pub enum ProgressEvent {
     },
 }
 
+impl ProgressEvent {
+    /// The job the event concerns.
+    pub fn job(&self) -> &str {
+        match self {
+            ProgressEvent::Snapshot { job, .. }
+            | ProgressEvent::JobState { job, .. }
+            | ProgressEvent::Planned { job, .. }
+            | ProgressEvent::ChunkClaimed { job, .. }
+            | ProgressEvent::ChunkDone { job, .. }
+            | ProgressEvent::ChunkFailed { job, .. }
+            | ProgressEvent::Frames { job, .. }
+            | ProgressEvent::Warning { job, .. }
+            | ProgressEvent::Done { job, .. }
+            | ProgressEvent::Failed { job, .. } => job,
+        }
+    }
+}
+
 /// The JSON body of every error the node returns.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `invalid_parameter`, `not_found`.
@@ -486,6 +574,7 @@ impl From<SpecError> for ApiError {
 }
 
 /// What `probe` reports about a media file.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaInfo {
     pub format: String,
@@ -496,6 +585,7 @@ pub struct MediaInfo {
     pub audio: Vec<AudioInfo>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoInfo {
     pub stream_index: usize,
@@ -522,6 +612,7 @@ pub struct VideoInfo {
 }
 
 /// FFmpeg's names for the colour tags, `unknown` when untagged.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColourTags {
     pub matrix: String,
@@ -530,6 +621,7 @@ pub struct ColourTags {
     pub range: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HdrInfo {
     /// `sdr`, `pq` (HDR10) or `hlg`.
@@ -538,6 +630,7 @@ pub struct HdrInfo {
     pub content_light_level: Option<[u32; 2]>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioInfo {
     pub stream_index: usize,
@@ -568,7 +661,9 @@ mod tests {
 
     #[test]
     fn unknown_stage_and_fields_are_rejected() {
-        assert!(serde_json::from_str::<JobSpec>(r#"{"input":"a","stages":[{"kind":"warp"}]}"#).is_err());
+        assert!(
+            serde_json::from_str::<JobSpec>(r#"{"input":"a","stages":[{"kind":"warp"}]}"#).is_err()
+        );
         assert!(serde_json::from_str::<JobSpec>(r#"{"input":"a","colour":1}"#).is_err());
     }
 
@@ -576,14 +671,23 @@ mod tests {
     fn out_of_range_parameters_name_the_field() {
         let mut spec = JobSpec {
             input: "a".into(),
-            stages: vec![StageSpec::Scale(ScaleParams { width: Some(0), ..Default::default() })],
+            stages: vec![StageSpec::Scale(ScaleParams {
+                width: Some(0),
+                ..Default::default()
+            })],
             output: OutputSpec::default(),
             chunk_seconds: 4.0,
         };
         assert_eq!(spec.validate().unwrap_err().field, "stages.scale.width");
-        spec.stages = vec![StageSpec::Scale(ScaleParams { factor: Some(40.0), ..Default::default() })];
+        spec.stages = vec![StageSpec::Scale(ScaleParams {
+            factor: Some(40.0),
+            ..Default::default()
+        })];
         assert_eq!(spec.validate().unwrap_err().field, "stages.scale.factor");
-        spec.stages = vec![StageSpec::Color(ColorParams { contrast: -1.0, ..Default::default() })];
+        spec.stages = vec![StageSpec::Color(ColorParams {
+            contrast: -1.0,
+            ..Default::default()
+        })];
         assert_eq!(spec.validate().unwrap_err().field, "stages.color.contrast");
         spec.stages = vec![];
         spec.output.preset = "warp9".into();
@@ -592,18 +696,39 @@ mod tests {
 
     #[test]
     fn scale_keeps_aspect_and_alignment() {
-        let p = ScaleParams { width: Some(1280), ..Default::default() };
+        let p = ScaleParams {
+            width: Some(1280),
+            ..Default::default()
+        };
         assert_eq!(p.target_size(1920, 1080, 2).unwrap(), (1280, 720));
-        let p = ScaleParams { factor: Some(0.5), ..Default::default() };
+        let p = ScaleParams {
+            factor: Some(0.5),
+            ..Default::default()
+        };
         assert_eq!(p.target_size(765, 575, 2).unwrap(), (382, 288));
-        let p = ScaleParams { factor: Some(16.0), ..Default::default() };
+        let p = ScaleParams {
+            factor: Some(16.0),
+            ..Default::default()
+        };
         assert!(p.target_size(1920, 1080, 2).is_err());
     }
 
     #[test]
     fn events_are_tagged() {
-        let e = ProgressEvent::ChunkDone { job: "j".into(), chunk: 3, frames: 100 };
+        let e = ProgressEvent::ChunkDone {
+            job: "j".into(),
+            chunk: 3,
+            frames: 100,
+        };
         let s = serde_json::to_string(&e).unwrap();
         assert!(s.contains(r#""type":"chunk_done""#), "{s}");
+    }
+
+    #[test]
+    fn webm_needs_a_webm_codec() {
+        let mut o = OutputSpec { container: Container::Webm, ..Default::default() };
+        assert_eq!(o.validate().unwrap_err().field, "output.container");
+        o.codec = VideoCodec::Vp9;
+        o.validate().unwrap();
     }
 }

@@ -63,10 +63,18 @@ pub struct Plane {
 
 impl Plane {
     pub fn new_u8(width: usize, height: usize) -> Self {
-        Plane { width, height, samples: Samples::U8(vec![0; width * height]) }
+        Plane {
+            width,
+            height,
+            samples: Samples::U8(vec![0; width * height]),
+        }
     }
     pub fn new_u16(width: usize, height: usize) -> Self {
-        Plane { width, height, samples: Samples::U16(vec![0; width * height]) }
+        Plane {
+            width,
+            height,
+            samples: Samples::U16(vec![0; width * height]),
+        }
     }
 }
 
@@ -83,25 +91,45 @@ pub struct Frame {
 
 impl Frame {
     /// A black frame of the given geometry.
-    pub fn new(width: usize, height: usize, layout: ChromaLayout, bit_depth: u8, colour: ColourInfo) -> Self {
+    pub fn new(
+        width: usize,
+        height: usize,
+        layout: ChromaLayout,
+        bit_depth: u8,
+        colour: ColourInfo,
+    ) -> Self {
         let (cw, ch) = layout.chroma_size(width, height);
-        let max = (1u32 << bit_depth) - 1;
         let (black, mid) = if colour.full_range {
-            (0, (max + 1) / 2)
+            (0, 1u32 << (bit_depth - 1))
         } else {
             (16 << (bit_depth - 8), 128 << (bit_depth - 8))
         };
         let mut planes = Vec::with_capacity(layout.planes());
         for i in 0..layout.planes() {
-            let (w, h, v) = if i == 0 { (width, height, black) } else { (cw, ch, mid) };
+            let (w, h, v) = if i == 0 {
+                (width, height, black)
+            } else {
+                (cw, ch, mid)
+            };
             let samples = if bit_depth > 8 {
                 Samples::U16(vec![v as u16; w * h])
             } else {
                 Samples::U8(vec![v as u8; w * h])
             };
-            planes.push(Plane { width: w, height: h, samples });
+            planes.push(Plane {
+                width: w,
+                height: h,
+                samples,
+            });
         }
-        Frame { width, height, layout, bit_depth, planes, colour }
+        Frame {
+            width,
+            height,
+            layout,
+            bit_depth,
+            planes,
+            colour,
+        }
     }
 
     /// Largest sample value at this depth.

@@ -19,7 +19,11 @@ pub struct Assembled {
 
 /// The muxer name for an output path, from its extension.
 pub fn muxer_for(path: &Path) -> Result<&'static str> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     Ok(match ext.as_str() {
         "mp4" | "m4v" => "mp4",
         "mov" => "mov",
@@ -35,31 +39,63 @@ pub fn muxer_for(path: &Path) -> Result<&'static str> {
 }
 
 enum AudioPlan {
-    Copy { in_index: usize, out_index: usize, in_tb: ffmpeg::Rational },
-    Encode { in_index: usize, out_index: usize, tx: Box<AudioTranscoder> },
+    Copy {
+        in_index: usize,
+        out_index: usize,
+        in_tb: ffmpeg::Rational,
+    },
+    Encode {
+        in_index: usize,
+        out_index: usize,
+        tx: Box<AudioTranscoder>,
+    },
 }
 
 /// Joins `chunks` (in order) into `output`, taking audio, metadata and side data from `source`.
-pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMode) -> Result<Assembled> {
+pub fn assemble(
+    source: &Path,
+    chunks: &[PathBuf],
+    output: &Path,
+    audio: AudioMode,
+) -> Result<Assembled> {
     let muxer = muxer_for(output)?;
     let out_shown = output.display().to_string();
-    let file_name = output.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+    let file_name = output
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("output");
     let tmp = output.with_file_name(format!(".{file_name}.kino-tmp"));
-    let first = chunks.first().ok_or_else(|| MediaError::Output { path: out_shown.clone(), reason: "no chunks to assemble".into() })?;
+    let first = chunks.first().ok_or_else(|| MediaError::Output {
+        path: out_shown.clone(),
+        reason: "no chunks to assemble".into(),
+    })?;
     let chunk0 = input::open(first)?;
     let (vparams, chunk_tb) = {
-        let s = chunk0.stream(0).ok_or_else(|| MediaError::Truncated(format!("chunk {} has no stream", first.display())))?;
+        let s = chunk0.stream(0).ok_or_else(|| {
+            MediaError::Truncated(format!("chunk {} has no stream", first.display()))
+        })?;
         (s.parameters(), s.time_base())
     };
     let mut src = input::open(source)?;
-    let vsrc = src.streams().best(ffmpeg::media::Type::Video).map(|s| s.index());
-    let mut octx = ffmpeg::format::output_as(&tmp, muxer).map_err(|e| MediaError::Output { path: out_shown.clone(), reason: e.to_string() })?;
-    let global_header = octx.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+    let vsrc = src
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .map(|s| s.index());
+    let mut octx = ffmpeg::format::output_as(&tmp, muxer).map_err(|e| MediaError::Output {
+        path: out_shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let global_header = octx
+        .format()
+        .flags()
+        .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
     let mut result = Assembled::default();
 
     // Video stream: the chunks' codec parameters, the source's side data.
     {
-        let mut ost = octx.add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None)).map_err(MediaError::ff("adding video stream"))?;
+        let mut ost = octx
+            .add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))
+            .map_err(MediaError::ff("adding video stream"))?;
         ost.set_parameters(vparams);
         ost.set_time_base(chunk_tb);
         // SAFETY: codecpar valid; side data copied with FFmpeg's own allocator.
@@ -72,10 +108,13 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
                         let sd = &*(*ist).side_data.offset(i);
                         let dst = ffi::av_stream_new_side_data(ost.as_mut_ptr(), sd.type_, sd.size);
                         if !dst.is_null() {
-                            std::ptr::copy_nonoverlapping(sd.data, dst, sd.size as usize);
+                            std::ptr::copy_nonoverlapping(sd.data, dst, sd.size);
                         }
                     }
-                    if let Some(lang) = src.stream(vi).and_then(|s| s.metadata().get("language").map(str::to_owned)) {
+                    if let Some(lang) = src
+                        .stream(vi)
+                        .and_then(|s| s.metadata().get("language").map(str::to_owned))
+                    {
                         let mut md = ffmpeg::Dictionary::new();
                         md.set("language", &lang);
                         ost.set_metadata(md);
@@ -90,17 +129,28 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
     if audio != AudioMode::None {
         // SAFETY: the muxer description is static.
         let ofmt = unsafe { octx.format().as_ptr() };
-        let audio_streams: Vec<usize> = src.streams().filter(|s| s.parameters().medium() == ffmpeg::media::Type::Audio).map(|s| s.index()).collect();
+        let audio_streams: Vec<usize> = src
+            .streams()
+            .filter(|s| s.parameters().medium() == ffmpeg::media::Type::Audio)
+            .map(|s| s.index())
+            .collect();
         for in_index in audio_streams {
-            let stream = src.stream(in_index).ok_or_else(|| MediaError::Decode("audio stream vanished".into()))?;
+            let stream = src
+                .stream(in_index)
+                .ok_or_else(|| MediaError::Decode("audio stream vanished".into()))?;
             let params = stream.parameters();
             // SAFETY: ofmt is the muxer's static description.
-            let accepted = unsafe { ffi::avformat_query_codec(ofmt, params.id().into(), ffi::FF_COMPLIANCE_NORMAL) } == 1;
+            let accepted = unsafe {
+                ffi::avformat_query_codec(ofmt, params.id().into(), ffi::FF_COMPLIANCE_NORMAL)
+            } == 1;
             let encode_to = match audio {
                 AudioMode::Copy if !accepted => {
                     return Err(MediaError::Output {
                         path: out_shown,
-                        reason: format!("{muxer} cannot carry {:?} audio as a copy; choose aac or opus", params.id()),
+                        reason: format!(
+                            "{muxer} cannot carry {:?} audio as a copy; choose aac or opus",
+                            params.id()
+                        ),
                     })
                 }
                 AudioMode::Copy => None,
@@ -115,7 +165,9 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
             match encode_to {
                 None => {
                     let in_tb = stream.time_base();
-                    let mut ost = octx.add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None)).map_err(MediaError::ff("adding audio stream"))?;
+                    let mut ost = octx
+                        .add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))
+                        .map_err(MediaError::ff("adding audio stream"))?;
                     ost.set_parameters(params);
                     ost.set_time_base(in_tb);
                     // SAFETY: codecpar valid.
@@ -125,14 +177,23 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
                         md.set("language", l);
                         ost.set_metadata(md);
                     }
-                    plans.push(AudioPlan::Copy { in_index, out_index, in_tb });
+                    plans.push(AudioPlan::Copy {
+                        in_index,
+                        out_index,
+                        in_tb,
+                    });
                 }
                 Some(kind) => {
                     if muxer == "webm" && kind == AudioEncoder::Aac {
-                        return Err(MediaError::Output { path: out_shown, reason: "WebM cannot carry AAC audio; choose opus".into() });
+                        return Err(MediaError::Output {
+                            path: out_shown,
+                            reason: "WebM cannot carry AAC audio; choose opus".into(),
+                        });
                     }
                     let tx = AudioTranscoder::new(&stream, kind, global_header)?;
-                    let mut ost = octx.add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None)).map_err(MediaError::ff("adding audio stream"))?;
+                    let mut ost = octx
+                        .add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))
+                        .map_err(MediaError::ff("adding audio stream"))?;
                     ost.set_parameters(tx.encoder());
                     ost.set_time_base(tx.enc_tb);
                     if let Some(l) = &lang {
@@ -140,8 +201,15 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
                         md.set("language", l);
                         ost.set_metadata(md);
                     }
-                    result.warnings.push(format!("audio stream {in_index} ({:?}) re-encoded to {kind:?}", params.id()));
-                    plans.push(AudioPlan::Encode { in_index, out_index, tx: Box::new(tx) });
+                    result.warnings.push(format!(
+                        "audio stream {in_index} ({:?}) re-encoded to {kind:?}",
+                        params.id()
+                    ));
+                    plans.push(AudioPlan::Encode {
+                        in_index,
+                        out_index,
+                        tx: Box::new(tx),
+                    });
                 }
             }
         }
@@ -152,13 +220,18 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
     if muxer == "mp4" || muxer == "mov" {
         header_opts.set("movflags", "+faststart");
     }
-    octx.write_header_with(header_opts).map_err(|e| MediaError::Output { path: out_shown.clone(), reason: e.to_string() })?;
+    octx.write_header_with(header_opts)
+        .map_err(|e| MediaError::Output {
+            path: out_shown.clone(),
+            reason: e.to_string(),
+        })?;
     let out_tbs: Vec<ffmpeg::Rational> = octx.streams().map(|s| s.time_base()).collect();
 
     // Merge video packets (chunk after chunk) and audio packets in dts order, so the muxer's
     // interleaving queue stays small whatever the length.
     let mut video = ChunkPackets::new(chunks.to_vec(), chunk0);
-    let mut pending_audio: std::collections::VecDeque<(usize, ffmpeg::Packet, ffmpeg::Rational)> = Default::default();
+    let mut pending_audio: std::collections::VecDeque<(usize, ffmpeg::Packet, ffmpeg::Rational)> =
+        Default::default();
     let mut audio_eof = plans.is_empty();
     let mut last_dts: Option<i64> = None;
     let vtb = out_tbs[0];
@@ -183,17 +256,27 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
                 }
                 Err(ffmpeg::Error::Other { errno }) if errno == libc::EAGAIN => continue,
                 Err(e) => {
-                    result.warnings.push(format!("audio read stopped early: {e}"));
+                    result
+                        .warnings
+                        .push(format!("audio read stopped early: {e}"));
                     audio_eof = true;
                     break;
                 }
             }
             for plan in plans.iter_mut() {
                 match plan {
-                    AudioPlan::Copy { in_index, out_index, in_tb } if *in_index == pkt.stream() => {
+                    AudioPlan::Copy {
+                        in_index,
+                        out_index,
+                        in_tb,
+                    } if *in_index == pkt.stream() => {
                         pending_audio.push_back((*out_index, pkt.clone(), *in_tb));
                     }
-                    AudioPlan::Encode { in_index, out_index, tx } if *in_index == pkt.stream() => {
+                    AudioPlan::Encode {
+                        in_index,
+                        out_index,
+                        tx,
+                    } if *in_index == pkt.stream() => {
                         tx.push(&pkt)?;
                         while let Some(p) = tx.pop() {
                             pending_audio.push_back((*out_index, p, tx.enc_tb));
@@ -215,7 +298,9 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
             }
         };
         if take_video {
-            let Some((mut pkt, tb_in)) = next_video.take() else { break };
+            let Some((mut pkt, tb_in)) = next_video.take() else {
+                break;
+            };
             pkt.rescale_ts(tb_in, vtb);
             pkt.set_stream(0);
             pkt.set_position(-1);
@@ -229,23 +314,41 @@ pub fn assemble(source: &Path, chunks: &[PathBuf], output: &Path, audio: AudioMo
                 }
             }
             last_dts = pkt.dts();
-            pkt.write_interleaved(&mut octx).map_err(|e| MediaError::Output { path: out_shown.clone(), reason: e.to_string() })?;
+            pkt.write_interleaved(&mut octx)
+                .map_err(|e| MediaError::Output {
+                    path: out_shown.clone(),
+                    reason: e.to_string(),
+                })?;
             result.video_packets += 1;
             next_video = video.next()?;
         } else if let Some((out_index, mut pkt, tb_in)) = pending_audio.pop_front() {
             pkt.rescale_ts(tb_in, out_tbs[out_index]);
             pkt.set_stream(out_index);
             pkt.set_position(-1);
-            pkt.write_interleaved(&mut octx).map_err(|e| MediaError::Output { path: out_shown.clone(), reason: e.to_string() })?;
+            pkt.write_interleaved(&mut octx)
+                .map_err(|e| MediaError::Output {
+                    path: out_shown.clone(),
+                    reason: e.to_string(),
+                })?;
             result.audio_packets += 1;
         }
     }
-    octx.write_trailer().map_err(|e| MediaError::Output { path: out_shown.clone(), reason: e.to_string() })?;
+    octx.write_trailer().map_err(|e| MediaError::Output {
+        path: out_shown.clone(),
+        reason: e.to_string(),
+    })?;
     drop(octx);
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(MediaError::io(tmp.display().to_string()))?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(MediaError::io(tmp.display().to_string()))?;
     std::fs::rename(&tmp, output).map_err(MediaError::io(&out_shown))?;
     if let Some(dir) = output.parent() {
-        let _ = std::fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }).and_then(|d| d.sync_all());
+        let _ = std::fs::File::open(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })
+        .and_then(|d| d.sync_all());
     }
     Ok(result)
 }
@@ -263,23 +366,36 @@ struct ChunkPackets {
 
 impl ChunkPackets {
     fn new(paths: Vec<PathBuf>, first: ffmpeg::format::context::Input) -> Self {
-        ChunkPackets { paths, next: 1, current: Some(first), held: None, first_dts: None }
+        ChunkPackets {
+            paths,
+            next: 1,
+            current: Some(first),
+            held: None,
+            first_dts: None,
+        }
     }
 
     fn next(&mut self) -> Result<Option<(ffmpeg::Packet, ffmpeg::Rational)>> {
         loop {
-            let Some(ctx) = self.current.as_mut() else { return Ok(self.held.take()) };
+            let Some(ctx) = self.current.as_mut() else {
+                return Ok(self.held.take());
+            };
             let mut pkt = ffmpeg::Packet::empty();
             match pkt.read(ctx) {
                 Ok(()) => {
-                    let tb = ctx.stream(pkt.stream()).map(|s| s.time_base()).unwrap_or(ffmpeg::Rational(1, 1));
+                    let tb = ctx
+                        .stream(pkt.stream())
+                        .map(|s| s.time_base())
+                        .unwrap_or(ffmpeg::Rational(1, 1));
                     if self.first_dts.is_none() {
                         self.first_dts = pkt.dts();
                     }
                     let prev = self.held.replace((pkt, tb));
                     if let Some((mut p, ptb)) = prev {
                         if p.duration() <= 0 {
-                            if let (Some(a), Some(b)) = (p.dts(), self.held.as_ref().and_then(|h| h.0.dts())) {
+                            if let (Some(a), Some(b)) =
+                                (p.dts(), self.held.as_ref().and_then(|h| h.0.dts()))
+                            {
                                 p.set_duration((b - a).max(1));
                             }
                         }
@@ -305,7 +421,11 @@ impl ChunkPackets {
                     }
                 }
                 Err(e) => {
-                    let p = self.paths.get(self.next.saturating_sub(1)).map(|p| p.display().to_string()).unwrap_or_default();
+                    let p = self
+                        .paths
+                        .get(self.next.saturating_sub(1))
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
                     return Err(MediaError::Truncated(format!("chunk file {p}: {e}")));
                 }
             }

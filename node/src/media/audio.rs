@@ -35,13 +35,22 @@ pub struct AudioTranscoder {
 
 impl AudioTranscoder {
     /// Sets up decoder, filter graph and encoder for `stream`; `global_header` as the muxer needs.
-    pub fn new(stream: &ffmpeg::format::stream::Stream, kind: AudioEncoder, global_header: bool) -> Result<Self> {
-        let ctx = ffmpeg::codec::Context::from_parameters(stream.parameters()).map_err(MediaError::ff("audio decoder"))?;
-        let mut dec = ctx.decoder().audio().map_err(MediaError::ff("audio decoder"))?;
+    pub fn new(
+        stream: &ffmpeg::format::stream::Stream,
+        kind: AudioEncoder,
+        global_header: bool,
+    ) -> Result<Self> {
+        let ctx = ffmpeg::codec::Context::from_parameters(stream.parameters())
+            .map_err(MediaError::ff("audio decoder"))?;
+        let mut dec = ctx
+            .decoder()
+            .audio()
+            .map_err(MediaError::ff("audio decoder"))?;
         // SAFETY: plain field write; decoders need the packet time base for timestamps.
         unsafe { (*dec.as_mut_ptr()).pkt_timebase = stream.time_base().into() };
-        let codec = ffmpeg::encoder::find_by_name(kind.name())
-            .ok_or_else(|| MediaError::EncoderMissing(format!("{} is not in this FFmpeg build", kind.name())))?;
+        let codec = ffmpeg::encoder::find_by_name(kind.name()).ok_or_else(|| {
+            MediaError::EncoderMissing(format!("{} is not in this FFmpeg build", kind.name()))
+        })?;
         let audio_caps = codec.audio().map_err(MediaError::ff("audio encoder"))?;
         let in_rate = dec.rate().max(1);
         let rates: Vec<i32> = audio_caps.rates().map(|r| r.collect()).unwrap_or_default();
@@ -51,12 +60,20 @@ impl AudioTranscoder {
             in_rate as i32
         } else {
             // The smallest supported rate at or above the input's (AAC has no 11.024 kHz, say).
-            rates.iter().copied().filter(|&r| r >= in_rate as i32).min().unwrap_or(48_000)
+            rates
+                .iter()
+                .copied()
+                .filter(|&r| r >= in_rate as i32)
+                .min()
+                .unwrap_or(48_000)
         };
-        let sample_fmt = audio_caps
-            .formats()
-            .and_then(|mut f| f.next())
-            .unwrap_or(ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Planar));
+        let sample_fmt =
+            audio_caps
+                .formats()
+                .and_then(|mut f| f.next())
+                .unwrap_or(ffmpeg::format::Sample::F32(
+                    ffmpeg::format::sample::Type::Planar,
+                ));
         let channels = dec.channels().clamp(1, 8) as i32;
         let layout = ffmpeg::ChannelLayout::default(channels);
         let mut enc = ffmpeg::codec::Context::new_with_codec(codec)
@@ -67,27 +84,42 @@ impl AudioTranscoder {
         enc.set_format(sample_fmt);
         enc.set_channel_layout(layout);
         enc.set_time_base(ffmpeg::Rational(1, rate));
-        enc.set_bit_rate(64_000 * channels.min(2) as usize + 32_000 * (channels - 2).max(0) as usize);
+        enc.set_bit_rate(
+            64_000 * channels.min(2) as usize + 32_000 * (channels - 2).max(0) as usize,
+        );
         if global_header {
             // SAFETY: plain field write before opening.
             unsafe { (*enc.as_mut_ptr()).flags |= ffmpeg::ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32 };
         }
-        let enc = enc
-            .open_as(codec)
-            .map_err(|e| MediaError::Encode(format!("opening {} ({rate} Hz, {channels} ch): {e}", kind.name())))?;
+        let enc = enc.open_as(codec).map_err(|e| {
+            MediaError::Encode(format!(
+                "opening {} ({rate} Hz, {channels} ch): {e}",
+                kind.name()
+            ))
+        })?;
         let frame_size = enc.frame_size();
 
         let mut graph = ffmpeg::filter::Graph::new();
-        let in_layout = if dec.channel_layout().is_empty() { ffmpeg::ChannelLayout::default(dec.channels() as i32) } else { dec.channel_layout() };
+        let in_layout = if dec.channel_layout().is_empty() {
+            ffmpeg::ChannelLayout::default(dec.channels() as i32)
+        } else {
+            dec.channel_layout()
+        };
         let args = format!(
             "time_base=1/{in_rate}:sample_rate={in_rate}:sample_fmt={}:channel_layout=0x{:x}",
             dec.format().name(),
             in_layout.bits(),
         );
-        let abuffer = ffmpeg::filter::find("abuffer").ok_or_else(|| MediaError::Encode("abuffer filter missing".into()))?;
-        let sink = ffmpeg::filter::find("abuffersink").ok_or_else(|| MediaError::Encode("abuffersink filter missing".into()))?;
-        graph.add(&abuffer, "in", &args).map_err(MediaError::ff("audio filter input"))?;
-        graph.add(&sink, "out", "").map_err(MediaError::ff("audio filter output"))?;
+        let abuffer = ffmpeg::filter::find("abuffer")
+            .ok_or_else(|| MediaError::Encode("abuffer filter missing".into()))?;
+        let sink = ffmpeg::filter::find("abuffersink")
+            .ok_or_else(|| MediaError::Encode("abuffersink filter missing".into()))?;
+        graph
+            .add(&abuffer, "in", &args)
+            .map_err(MediaError::ff("audio filter input"))?;
+        graph
+            .add(&sink, "out", "")
+            .map_err(MediaError::ff("audio filter output"))?;
         let spec = format!(
             "aresample={rate},aformat=sample_fmts={}:sample_rates={rate}:channel_layouts=0x{:x}",
             sample_fmt.name(),
@@ -98,7 +130,9 @@ impl AudioTranscoder {
             .and_then(|p| p.input("out", 0))
             .and_then(|p| p.parse(&spec))
             .map_err(MediaError::ff("audio filter graph"))?;
-        graph.validate().map_err(MediaError::ff("audio filter graph"))?;
+        graph
+            .validate()
+            .map_err(MediaError::ff("audio filter graph"))?;
         if frame_size > 0 {
             if let Some(mut out) = graph.get("out") {
                 out.sink().set_frame_size(frame_size);
@@ -132,7 +166,9 @@ impl AudioTranscoder {
     fn pull_decoded(&mut self) -> Result<()> {
         let mut frame = AvAudio::empty();
         while self.dec.receive_frame(&mut frame).is_ok() {
-            let ts = frame.timestamp().map(|t| super::rescale(t, self.dec.time_base_or(self.in_tb), self.in_tb));
+            let ts = frame
+                .timestamp()
+                .map(|t| super::rescale(t, self.dec.time_base_or(self.in_tb), self.in_tb));
             frame.set_pts(ts);
             self.graph
                 .get("in")
@@ -157,7 +193,9 @@ impl AudioTranscoder {
             if got.is_err() {
                 return Ok(());
             }
-            self.enc.send_frame(&filtered).map_err(|e| MediaError::Encode(format!("audio: {e}")))?;
+            self.enc
+                .send_frame(&filtered)
+                .map_err(|e| MediaError::Encode(format!("audio: {e}")))?;
             self.pull_packets()?;
         }
     }

@@ -61,7 +61,11 @@ pub fn nearest_supported(pix: Pixel) -> Pixel {
         if d.is_null() {
             (1, 1, false)
         } else {
-            ((*d).log2_chroma_w, (*d).log2_chroma_h, (*d).flags & ffmpeg::ffi::AV_PIX_FMT_FLAG_RGB as u64 != 0)
+            (
+                (*d).log2_chroma_w,
+                (*d).log2_chroma_h,
+                (*d).flags & ffmpeg::ffi::AV_PIX_FMT_FLAG_RGB as u64 != 0,
+            )
         }
     };
     let layout = if rgb || (sx == 0 && sy == 0) {
@@ -81,7 +85,10 @@ pub fn colour_of(f: &AvFrame) -> ColourInfo {
         let p = f.as_ptr();
         ColourInfo {
             full_range: (*p).color_range == ffmpeg::ffi::AVColorRange::AVCOL_RANGE_JPEG
-                || matches!(f.format(), Pixel::YUVJ420P | Pixel::YUVJ422P | Pixel::YUVJ444P),
+                || matches!(
+                    f.format(),
+                    Pixel::YUVJ420P | Pixel::YUVJ422P | Pixel::YUVJ444P
+                ),
             matrix: (*p).colorspace as u8,
             transfer: (*p).color_trc as u8,
             primaries: (*p).color_primaries as u8,
@@ -91,8 +98,12 @@ pub fn colour_of(f: &AvFrame) -> ColourInfo {
 
 /// Copies a decoded frame (in a directly mapped format) into a `Frame`.
 pub fn to_frame(f: &AvFrame) -> Result<Frame> {
-    let (layout, depth) = layout_of(f.format())
-        .ok_or_else(|| MediaError::Decode(format!("pixel format {:?} needs conversion first", f.format())))?;
+    let (layout, depth) = layout_of(f.format()).ok_or_else(|| {
+        MediaError::Decode(format!(
+            "pixel format {:?} needs conversion first",
+            f.format()
+        ))
+    })?;
     let (w, h) = (f.width() as usize, f.height() as usize);
     let (cw, ch) = layout.chroma_size(w, h);
     let planes = (0..layout.planes())
@@ -104,7 +115,10 @@ pub fn to_frame(f: &AvFrame) -> Result<Frame> {
                 let mut v = Vec::with_capacity(pw * ph);
                 for y in 0..ph {
                     let row = &data[y * stride..y * stride + pw * 2];
-                    v.extend(row.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])));
+                    v.extend(
+                        row.chunks_exact(2)
+                            .map(|b| u16::from_le_bytes([b[0], b[1]])),
+                    );
                 }
                 Samples::U16(v)
             } else {
@@ -114,10 +128,21 @@ pub fn to_frame(f: &AvFrame) -> Result<Frame> {
                 }
                 Samples::U8(v)
             };
-            Plane { width: pw, height: ph, samples }
+            Plane {
+                width: pw,
+                height: ph,
+                samples,
+            }
         })
         .collect();
-    Ok(Frame { width: w, height: h, layout, bit_depth: depth, planes, colour: colour_of(f) })
+    Ok(Frame {
+        width: w,
+        height: h,
+        layout,
+        bit_depth: depth,
+        planes,
+        colour: colour_of(f),
+    })
 }
 
 /// Copies a `Frame` into a new FFmpeg frame with its colour tags.
@@ -130,13 +155,17 @@ pub fn from_frame(frame: &Frame) -> AvFrame {
         match &plane.samples {
             Samples::U8(v) => {
                 for y in 0..plane.height {
-                    data[y * stride..y * stride + plane.width].copy_from_slice(&v[y * plane.width..(y + 1) * plane.width]);
+                    data[y * stride..y * stride + plane.width]
+                        .copy_from_slice(&v[y * plane.width..(y + 1) * plane.width]);
                 }
             }
             Samples::U16(v) => {
                 for y in 0..plane.height {
                     let row = &mut data[y * stride..y * stride + plane.width * 2];
-                    for (dst, s) in row.chunks_exact_mut(2).zip(&v[y * plane.width..(y + 1) * plane.width]) {
+                    for (dst, s) in row
+                        .chunks_exact_mut(2)
+                        .zip(&v[y * plane.width..(y + 1) * plane.width])
+                    {
                         dst.copy_from_slice(&s.to_le_bytes());
                     }
                 }
@@ -158,8 +187,11 @@ pub fn set_colour(f: &mut AvFrame, c: &ColourInfo) {
             ffmpeg::ffi::AVColorRange::AVCOL_RANGE_MPEG
         };
         (*p).colorspace = std::mem::transmute::<u32, ffmpeg::ffi::AVColorSpace>(c.matrix as u32);
-        (*p).color_trc = std::mem::transmute::<u32, ffmpeg::ffi::AVColorTransferCharacteristic>(c.transfer as u32);
-        (*p).color_primaries = std::mem::transmute::<u32, ffmpeg::ffi::AVColorPrimaries>(c.primaries as u32);
+        (*p).color_trc = std::mem::transmute::<u32, ffmpeg::ffi::AVColorTransferCharacteristic>(
+            c.transfer as u32,
+        );
+        (*p).color_primaries =
+            std::mem::transmute::<u32, ffmpeg::ffi::AVColorPrimaries>(c.primaries as u32);
     }
 }
 
@@ -174,14 +206,17 @@ impl Converter {
         let flags = ffmpeg::software::scaling::Flags::BICUBIC
             | ffmpeg::software::scaling::Flags::ACCURATE_RND
             | ffmpeg::software::scaling::Flags::FULL_CHR_H_INT;
-        let ctx = ffmpeg::software::scaling::Context::get(src, w, h, dst, w, h, flags)
-            .map_err(MediaError::ff(format!("pixel conversion {src:?} -> {dst:?}")))?;
+        let ctx = ffmpeg::software::scaling::Context::get(src, w, h, dst, w, h, flags).map_err(
+            MediaError::ff(format!("pixel conversion {src:?} -> {dst:?}")),
+        )?;
         Ok(Converter { ctx, dst })
     }
 
     pub fn run(&mut self, input: &AvFrame) -> Result<AvFrame> {
         let mut out = AvFrame::empty();
-        self.ctx.run(input, &mut out).map_err(MediaError::ff("pixel conversion"))?;
+        self.ctx
+            .run(input, &mut out)
+            .map_err(MediaError::ff("pixel conversion"))?;
         out.set_pts(input.pts());
         let mut c = colour_of(input);
         if unjpeg(input.format()).is_some() {

@@ -23,13 +23,17 @@ pub fn encoder_name(codec: VideoCodec) -> &'static str {
 pub fn find_encoder(codec: VideoCodec) -> Result<ffmpeg::Codec> {
     super::init();
     let name = encoder_name(codec);
-    ffmpeg::encoder::find_by_name(name).ok_or_else(|| MediaError::EncoderMissing(format!("{name} is not in this FFmpeg build")))
+    ffmpeg::encoder::find_by_name(name)
+        .ok_or_else(|| MediaError::EncoderMissing(format!("{name} is not in this FFmpeg build")))
 }
 
 /// Encoder options for a spec; presets are mapped for the encoders that number theirs.
 fn options(spec: &OutputSpec) -> ffmpeg::Dictionary<'static> {
     let mut d = ffmpeg::Dictionary::new();
-    let rank = kino_shared::PRESETS.iter().position(|p| *p == spec.preset).unwrap_or(5) as i32;
+    let rank = kino_shared::PRESETS
+        .iter()
+        .position(|p| *p == spec.preset)
+        .unwrap_or(5) as i32;
     d.set("crf", &spec.crf.to_string());
     match spec.codec {
         VideoCodec::H264 => d.set("preset", &spec.preset),
@@ -51,7 +55,12 @@ fn options(spec: &OutputSpec) -> ffmpeg::Dictionary<'static> {
 /// The pixel format the encoder takes for `wanted`: itself if supported, else the closest 4:2:0.
 pub fn encoder_pixel(codec: &ffmpeg::Codec, wanted: Pixel) -> Pixel {
     let wanted = unjpeg(wanted).unwrap_or(wanted);
-    let formats: Vec<Pixel> = codec.video().ok().and_then(|v| v.formats()).map(|f| f.collect()).unwrap_or_default();
+    let formats: Vec<Pixel> = codec
+        .video()
+        .ok()
+        .and_then(|v| v.formats())
+        .map(|f| f.collect())
+        .unwrap_or_default();
     if formats.is_empty() || formats.contains(&wanted) {
         return wanted;
     }
@@ -93,9 +102,14 @@ impl ChunkWriter {
     pub fn create(path: &Path, spec: &OutputSpec, target: &VideoTarget) -> Result<Self> {
         let codec = find_encoder(spec.codec)?;
         let shown = path.display().to_string();
-        let mut octx = ffmpeg::format::output_as(path, "mp4")
-            .map_err(|e| MediaError::Output { path: shown.clone(), reason: e.to_string() })?;
-        let global_header = octx.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+        let mut octx = ffmpeg::format::output_as(path, "mp4").map_err(|e| MediaError::Output {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let global_header = octx
+            .format()
+            .flags()
+            .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
         let enc_pixel = encoder_pixel(&codec, target.pixel);
         let mut ctx = ffmpeg::codec::Context::new_with_codec(codec);
         ctx.set_threading(ffmpeg::threading::Config {
@@ -103,7 +117,10 @@ impl ChunkWriter {
             count: target.threads.max(1),
             ..Default::default()
         });
-        let mut enc = ctx.encoder().video().map_err(MediaError::ff("creating the video encoder"))?;
+        let mut enc = ctx
+            .encoder()
+            .video()
+            .map_err(MediaError::ff("creating the video encoder"))?;
         enc.set_width(target.width);
         enc.set_height(target.height);
         enc.set_format(enc_pixel);
@@ -121,24 +138,42 @@ impl ChunkWriter {
             } else {
                 ffmpeg::ffi::AVColorRange::AVCOL_RANGE_MPEG
             };
-            (*c).colorspace = std::mem::transmute::<u32, ffmpeg::ffi::AVColorSpace>(target.colour.matrix as u32);
-            (*c).color_trc = std::mem::transmute::<u32, ffmpeg::ffi::AVColorTransferCharacteristic>(target.colour.transfer as u32);
-            (*c).color_primaries = std::mem::transmute::<u32, ffmpeg::ffi::AVColorPrimaries>(target.colour.primaries as u32);
+            (*c).colorspace =
+                std::mem::transmute::<u32, ffmpeg::ffi::AVColorSpace>(target.colour.matrix as u32);
+            (*c).color_trc = std::mem::transmute::<u32, ffmpeg::ffi::AVColorTransferCharacteristic>(
+                target.colour.transfer as u32,
+            );
+            (*c).color_primaries = std::mem::transmute::<u32, ffmpeg::ffi::AVColorPrimaries>(
+                target.colour.primaries as u32,
+            );
         }
         let enc = enc
             .open_as_with(codec, options(spec))
             .map_err(|e| MediaError::Encode(format!("opening {}: {e}", codec.name())))?;
         {
-            let mut ost = octx.add_stream(codec).map_err(MediaError::ff("adding the chunk stream"))?;
+            let mut ost = octx
+                .add_stream(codec)
+                .map_err(MediaError::ff("adding the chunk stream"))?;
             ost.set_parameters(&enc);
             ost.set_time_base(target.time_base);
             // SAFETY: codecpar is valid; a zero tag lets the muxer choose.
             unsafe { (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0 };
         }
-        octx.write_header().map_err(|e| MediaError::Output { path: shown.clone(), reason: e.to_string() })?;
-        let ost_tb = octx.stream(0).map(|s| s.time_base()).unwrap_or(target.time_base);
+        octx.write_header().map_err(|e| MediaError::Output {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let ost_tb = octx
+            .stream(0)
+            .map(|s| s.time_base())
+            .unwrap_or(target.time_base);
         let conv = if enc_pixel != unjpeg(target.pixel).unwrap_or(target.pixel) {
-            Some(Converter::new(target.pixel, enc_pixel, target.width, target.height)?)
+            Some(Converter::new(
+                target.pixel,
+                enc_pixel,
+                target.width,
+                target.height,
+            )?)
         } else {
             None
         };
@@ -173,7 +208,9 @@ impl ChunkWriter {
         // The encoder chooses frame types; the decoder's would force I-frames where the input had them.
         f.set_kind(ffmpeg::picture::Type::None);
         self.durations.insert(pts, duration);
-        self.enc.send_frame(f).map_err(|e| MediaError::Encode(e.to_string()))?;
+        self.enc
+            .send_frame(f)
+            .map_err(|e| MediaError::Encode(e.to_string()))?;
         self.drain()
     }
 
@@ -189,10 +226,11 @@ impl ChunkWriter {
                     }
                     pkt.set_stream(0);
                     pkt.rescale_ts(self.enc_tb, self.ost_tb);
-                    pkt.write_interleaved(&mut self.octx).map_err(|e| MediaError::Output {
-                        path: self.path.display().to_string(),
-                        reason: e.to_string(),
-                    })?;
+                    pkt.write_interleaved(&mut self.octx)
+                        .map_err(|e| MediaError::Output {
+                            path: self.path.display().to_string(),
+                            reason: e.to_string(),
+                        })?;
                     self.packets += 1;
                 }
                 Err(ffmpeg::Error::Eof) => return Ok(()),
@@ -204,9 +242,14 @@ impl ChunkWriter {
 
     /// Flushes the encoder and finishes the file; returns the number of packets written.
     pub fn finish(mut self) -> Result<u64> {
-        self.enc.send_eof().map_err(|e| MediaError::Encode(e.to_string()))?;
+        self.enc
+            .send_eof()
+            .map_err(|e| MediaError::Encode(e.to_string()))?;
         self.drain()?;
-        self.octx.write_trailer().map_err(|e| MediaError::Output { path: self.path.display().to_string(), reason: e.to_string() })?;
+        self.octx.write_trailer().map_err(|e| MediaError::Output {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(self.packets)
     }
 }

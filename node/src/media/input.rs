@@ -13,7 +13,10 @@ pub fn open(path: &Path) -> Result<ffmpeg::format::context::Input> {
         if e.kind() == std::io::ErrorKind::NotFound {
             MediaError::NotFound(shown.clone())
         } else {
-            MediaError::Io { path: shown.clone(), source: e }
+            MediaError::Io {
+                path: shown.clone(),
+                source: e,
+            }
         }
     })?;
     if !meta.is_file() {

@@ -43,7 +43,9 @@ fn name_of(ptr: *const std::os::raw::c_char) -> String {
         "unknown".into()
     } else {
         // SAFETY: FFmpeg returns static NUL-terminated names.
-        unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -62,8 +64,14 @@ pub fn probe(path: &Path, with_index: bool) -> Result<Probe> {
     if params.id() == ffmpeg::codec::Id::None {
         // SAFETY: parameters pointer is valid for the stream's lifetime.
         let tag = unsafe { (*params.as_ptr()).codec_tag };
-        let fourcc: String = tag.to_le_bytes().iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '?' }).collect();
-        return Err(MediaError::UnsupportedCodec(format!("unknown codec tag '{fourcc}'")));
+        let fourcc: String = tag
+            .to_le_bytes()
+            .iter()
+            .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+            .collect();
+        return Err(MediaError::UnsupportedCodec(format!(
+            "unknown codec tag '{fourcc}'"
+        )));
     }
     if ffmpeg::decoder::find(params.id()).is_none() {
         return Err(MediaError::UnsupportedCodec(format!("{:?}", params.id())));
@@ -72,11 +80,17 @@ pub fn probe(path: &Path, with_index: bool) -> Result<Probe> {
     let avg = vstream.avg_frame_rate();
     let header_frames = vstream.frames();
     let start_time = vstream.start_time();
-    let ctx = ffmpeg::codec::Context::from_parameters(params).map_err(MediaError::ff("reading video parameters"))?;
-    let dec = ctx.decoder().video().map_err(MediaError::ff("reading video parameters"))?;
+    let ctx = ffmpeg::codec::Context::from_parameters(params)
+        .map_err(MediaError::ff("reading video parameters"))?;
+    let dec = ctx
+        .decoder()
+        .video()
+        .map_err(MediaError::ff("reading video parameters"))?;
     let (width, height) = (dec.width(), dec.height());
     if width == 0 || height == 0 {
-        return Err(MediaError::Truncated(format!("{shown}: video frame size is unknown")));
+        return Err(MediaError::Truncated(format!(
+            "{shown}: video frame size is unknown"
+        )));
     }
     let pix = dec.format();
     // SAFETY: the decoder context is valid; we read plain fields.
@@ -98,10 +112,18 @@ pub fn probe(path: &Path, with_index: bool) -> Result<Probe> {
         _ => "sdr",
     };
     let mut audio = Vec::new();
-    for s in ictx.streams().filter(|s| s.parameters().medium() == ffmpeg::media::Type::Audio) {
+    for s in ictx
+        .streams()
+        .filter(|s| s.parameters().medium() == ffmpeg::media::Type::Audio)
+    {
         let p = s.parameters();
         // SAFETY: parameters pointer valid while the stream is.
-        let (rate, channels) = unsafe { ((*p.as_ptr()).sample_rate as u32, (*p.as_ptr()).ch_layout.nb_channels as u32) };
+        let (rate, channels) = unsafe {
+            (
+                (*p.as_ptr()).sample_rate as u32,
+                (*p.as_ptr()).ch_layout.nb_channels as u32,
+            )
+        };
         let d = s.duration();
         audio.push(AudioInfo {
             stream_index: s.index(),
@@ -118,31 +140,51 @@ pub fn probe(path: &Path, with_index: bool) -> Result<Probe> {
 
     let index = if with_index {
         let index = read_index(&mut ictx, vindex, tb, &shown)?;
-        if format.contains("mp4") && header_frames > 0 && (index.frames.len() as i64) < header_frames {
+        if format.contains("mp4")
+            && header_frames > 0
+            && (index.frames.len() as i64) < header_frames
+        {
             return Err(MediaError::Truncated(format!(
                 "{shown}: only {} of {header_frames} video frames are present",
                 index.frames.len()
             )));
         }
         if index.frames.is_empty() {
-            return Err(MediaError::Truncated(format!("{shown}: the video stream has no frames")));
+            return Err(MediaError::Truncated(format!(
+                "{shown}: the video stream has no frames"
+            )));
         }
         index
     } else {
-        FrameIndex { time_base: tb, frames: Vec::new() }
+        FrameIndex {
+            time_base: tb,
+            frames: Vec::new(),
+        }
     };
 
     let frames = index.frames.len() as u64;
     let (fps, vfr, duration, start) = if frames > 0 {
-        let deltas: Vec<i64> = index.frames.windows(2).map(|w| w[1].pts - w[0].pts).collect();
+        let deltas: Vec<i64> = index
+            .frames
+            .windows(2)
+            .map(|w| w[1].pts - w[0].pts)
+            .collect();
         let vfr = is_variable(&deltas);
         let first = index.frames[0].pts;
         let dur = seconds(index.end_pts() - first, tb);
         let fps = if dur > 0.0 { frames as f64 / dur } else { 0.0 };
         (fps, vfr, dur, seconds(first, tb))
     } else {
-        let fps = if avg.denominator() != 0 { f64::from(avg) } else { 0.0 };
-        let start = if start_time != ffi::AV_NOPTS_VALUE { seconds(start_time, tb) } else { 0.0 };
+        let fps = if avg.denominator() != 0 {
+            f64::from(avg)
+        } else {
+            0.0
+        };
+        let start = if start_time != ffi::AV_NOPTS_VALUE {
+            seconds(start_time, tb)
+        } else {
+            0.0
+        };
         (fps, false, container_duration.unwrap_or(0.0), start)
     };
     let keyframes = index.frames.iter().filter(|f| f.key).count() as u64;
@@ -162,18 +204,36 @@ pub fn probe(path: &Path, with_index: bool) -> Result<Probe> {
         duration_seconds: duration,
         start_seconds: start,
         rotation_degrees: rotation,
-        colour: ColourTags { matrix, transfer, primaries, range },
-        hdr: HdrInfo { kind: hdr_kind.into(), mastering_display: mastering, content_light_level: cll },
+        colour: ColourTags {
+            matrix,
+            transfer,
+            primaries,
+            range,
+        },
+        hdr: HdrInfo {
+            kind: hdr_kind.into(),
+            mastering_display: mastering,
+            content_light_level: cll,
+        },
     };
     Ok(Probe {
-        info: MediaInfo { format, duration_seconds: container_duration, size_bytes, bit_rate, video: Some(video), audio },
+        info: MediaInfo {
+            format,
+            duration_seconds: container_duration,
+            size_bytes,
+            bit_rate,
+            video: Some(video),
+            audio,
+        },
         index,
     })
 }
 
 /// Frame durations vary by more than rounding (two ticks or 10 %).
 fn is_variable(deltas: &[i64]) -> bool {
-    let (Some(min), Some(max)) = (deltas.iter().min(), deltas.iter().max()) else { return false };
+    let (Some(min), Some(max)) = (deltas.iter().min(), deltas.iter().max()) else {
+        return false;
+    };
     let mut sorted = deltas.to_vec();
     sorted.sort_unstable();
     let median = sorted[sorted.len() / 2];
@@ -209,9 +269,11 @@ fn side_data(stream: &ffmpeg::format::stream::Stream) -> (f64, bool, Option<[u32
                         rotation = if r == 0.0 { 0.0 } else { r };
                     }
                 }
-                ffi::AVPacketSideDataType::AV_PKT_DATA_MASTERING_DISPLAY_METADATA => mastering = true,
+                ffi::AVPacketSideDataType::AV_PKT_DATA_MASTERING_DISPLAY_METADATA => {
+                    mastering = true
+                }
                 ffi::AVPacketSideDataType::AV_PKT_DATA_CONTENT_LIGHT_LEVEL
-                    if sd.size as usize >= 8 =>
+                    if sd.size >= 8 =>
                 {
                     // AVContentLightMetadata: { unsigned MaxCLL; unsigned MaxFALL; }
                     let c = sd.data as *const u32;
@@ -227,7 +289,12 @@ fn side_data(stream: &ffmpeg::format::stream::Stream) -> (f64, bool, Option<[u32
 const AV_PKT_FLAG_DISCARD: i32 = 0x0004;
 
 /// Reads every packet of stream `vindex` (no decoding) into a presentation-ordered frame index.
-fn read_index(ictx: &mut ffmpeg::format::context::Input, vindex: usize, tb: ffmpeg::Rational, shown: &str) -> Result<FrameIndex> {
+fn read_index(
+    ictx: &mut ffmpeg::format::context::Input,
+    vindex: usize,
+    tb: ffmpeg::Rational,
+    shown: &str,
+) -> Result<FrameIndex> {
     struct Raw {
         pts: i64,
         duration: i64,
@@ -249,7 +316,10 @@ fn read_index(ictx: &mut ffmpeg::format::context::Input, vindex: usize, tb: ffmp
                 continue;
             }
             Err(e) => {
-                return Err(MediaError::Truncated(format!("{shown}: reading packets failed after {} frames: {e}", raw.len())))
+                return Err(MediaError::Truncated(format!(
+                    "{shown}: reading packets failed after {} frames: {e}",
+                    raw.len()
+                )))
             }
         }
         if packet.stream() != vindex {
@@ -260,7 +330,9 @@ fn read_index(ictx: &mut ffmpeg::format::context::Input, vindex: usize, tb: ffmp
         if flags & AV_PKT_FLAG_DISCARD != 0 {
             continue;
         }
-        let Some(pts) = packet.pts().or(packet.dts()) else { continue };
+        let Some(pts) = packet.pts().or(packet.dts()) else {
+            continue;
+        };
         let key = packet.is_key();
         if key {
             last_key = Some((raw.len(), pts));
@@ -269,12 +341,21 @@ fn read_index(ictx: &mut ffmpeg::format::context::Input, vindex: usize, tb: ffmp
                 open_gop.push(k);
             }
         }
-        raw.push(Raw { pts, duration: packet.duration(), key });
+        raw.push(Raw {
+            pts,
+            duration: packet.duration(),
+            key,
+        });
     }
     let mut frames: Vec<FrameEntry> = raw
         .iter()
         .enumerate()
-        .map(|(i, r)| FrameEntry { pts: r.pts, duration: r.duration, key: r.key, clean_start: r.key && !open_gop.contains(&i) })
+        .map(|(i, r)| FrameEntry {
+            pts: r.pts,
+            duration: r.duration,
+            key: r.key,
+            clean_start: r.key && !open_gop.contains(&i),
+        })
         .collect();
     frames.sort_by_key(|f| f.pts);
     frames.dedup_by_key(|f| f.pts);
@@ -289,7 +370,10 @@ fn read_index(ictx: &mut ffmpeg::format::context::Input, vindex: usize, tb: ffmp
             last.duration = steps.get(steps.len() / 2).copied().unwrap_or(1).max(1);
         }
     }
-    Ok(FrameIndex { time_base: tb, frames })
+    Ok(FrameIndex {
+        time_base: tb,
+        frames,
+    })
 }
 
 #[cfg(test)]

@@ -39,11 +39,20 @@ pub struct JobOptions {
     /// Keep chunk files after assembly (for inspection).
     pub keep_chunks: bool,
     pub data_dir: PathBuf,
+    /// Chunk slots shared by every job of the process (the node's bounded worker pool).
+    pub slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// What the `done` event names as the output (a download URL on the node); the path otherwise.
+    pub output_link: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobOutcome {
-    Done { output: String, frames: u64, chunks: u32, resumed: u32 },
+    Done {
+        output: String,
+        frames: u64,
+        chunks: u32,
+        resumed: u32,
+    },
     Failed(String),
     Cancelled,
 }
@@ -69,7 +78,12 @@ fn send(events: &broadcast::Sender<ProgressEvent>, e: ProgressEvent) {
 }
 
 /// Plans the job if it has no chunks yet. Returns the probe's report for the output checks.
-async fn ensure_planned(store: &Store, job: &str, spec: &JobSpec, input: &Path) -> Result<(), JobError> {
+async fn ensure_planned(
+    store: &Store,
+    job: &str,
+    spec: &JobSpec,
+    input: &Path,
+) -> Result<(), JobError> {
     let status = store.job(job).await?;
     if status.chunks_total > 0 {
         return Ok(());
@@ -90,10 +104,18 @@ async fn ensure_planned(store: &Store, job: &str, spec: &JobSpec, input: &Path) 
 
 /// Checks what can be checked before any work: spec values, output container and codec.
 pub fn preflight(spec: &JobSpec, output: &Path) -> Result<(), JobError> {
-    spec.validate().map_err(|e| JobError::Invalid(e.to_string()))?;
+    spec.validate()
+        .map_err(|e| JobError::Invalid(e.to_string()))?;
     let muxer = assemble::muxer_for(output)?;
-    if muxer == "webm" && !matches!(spec.output.codec, kino_shared::VideoCodec::Vp9 | kino_shared::VideoCodec::Av1) {
-        return Err(JobError::Invalid("WebM output needs --codec vp9 or av1".into()));
+    if muxer == "webm"
+        && !matches!(
+            spec.output.codec,
+            kino_shared::VideoCodec::Vp9 | kino_shared::VideoCodec::Av1
+        )
+    {
+        return Err(JobError::Invalid(
+            "WebM output needs --codec vp9 or av1".into(),
+        ));
     }
     encode::find_encoder(spec.output.codec)?;
     Ok(())
@@ -116,7 +138,10 @@ pub async fn run_job(
     ensure_planned(store, job, &spec, &input).await?;
 
     let dir = chunk_dir(&opts.data_dir, job);
-    std::fs::create_dir_all(&dir).map_err(|e| MediaError::Io { path: dir.display().to_string(), source: e })?;
+    std::fs::create_dir_all(&dir).map_err(|e| MediaError::Io {
+        path: dir.display().to_string(),
+        source: e,
+    })?;
     store.reap_dead_local_leases(job).await?;
     // A chunk recorded as done must still have its file; otherwise it is rendered again.
     for c in store.chunks(job).await? {
@@ -128,12 +153,33 @@ pub async fn run_job(
         }
     }
     let chunks = store.chunks(job).await?;
-    let resumed = chunks.iter().filter(|c| c.state == ChunkState::Done).count() as u32;
+    let resumed = chunks
+        .iter()
+        .filter(|c| c.state == ChunkState::Done)
+        .count() as u32;
     let frames_total: u64 = chunks.iter().map(|c| c.plan.frames).sum();
-    let frames_before: u64 = chunks.iter().filter(|c| c.state == ChunkState::Done).map(|c| c.plan.frames).sum();
-    send(&events, ProgressEvent::Planned { job: job.into(), chunks: chunks.len() as u32, frames: frames_total, resumed });
+    let frames_before: u64 = chunks
+        .iter()
+        .filter(|c| c.state == ChunkState::Done)
+        .map(|c| c.plan.frames)
+        .sum();
+    send(
+        &events,
+        ProgressEvent::Planned {
+            job: job.into(),
+            chunks: chunks.len() as u32,
+            frames: frames_total,
+            resumed,
+        },
+    );
     store.set_job_state(job, JobState::Rendering, None).await?;
-    send(&events, ProgressEvent::JobState { job: job.into(), state: JobState::Rendering });
+    send(
+        &events,
+        ProgressEvent::JobState {
+            job: job.into(),
+            state: JobState::Rendering,
+        },
+    );
 
     let owner = owner_id();
     let frames_now = Arc::new(AtomicU64::new(0));
@@ -144,7 +190,8 @@ pub async fn run_job(
     let renew = {
         let (store, owner, lease_ms) = (store.clone(), owner.clone(), opts.lease_ms);
         tokio::spawn(async move {
-            let mut t = tokio::time::interval(Duration::from_millis((lease_ms / 3).max(100) as u64));
+            let mut t =
+                tokio::time::interval(Duration::from_millis((lease_ms / 3).max(100) as u64));
             loop {
                 t.tick().await;
                 let _ = store.renew_leases(&owner, lease_ms).await;
@@ -167,11 +214,21 @@ pub async fn run_job(
                 }
                 let (t0, f0) = window[0];
                 let secs = now.duration_since(t0).as_secs_f64();
-                let fps = if secs > 0.2 { (done - f0) as f64 / secs } else { done as f64 / start.elapsed().as_secs_f64().max(1e-3) };
+                let fps = if secs > 0.2 {
+                    (done - f0) as f64 / secs
+                } else {
+                    done as f64 / start.elapsed().as_secs_f64().max(1e-3)
+                };
                 let done_all = frames_before + done;
                 let left = frames_total.saturating_sub(done_all);
                 let eta = (fps > 0.0).then(|| left as f64 / fps);
-                let _ = events.send(ProgressEvent::Frames { job: job.clone(), frames_done: done_all, frames_total, fps, eta_seconds: eta });
+                let _ = events.send(ProgressEvent::Frames {
+                    job: job.clone(),
+                    frames_done: done_all,
+                    frames_total,
+                    fps,
+                    eta_seconds: eta,
+                });
             }
         })
     };
@@ -214,44 +271,93 @@ pub async fn run_job(
     }
     let failure = failed.lock().ok().and_then(|f| f.clone());
     if let Some(reason) = failure {
-        store.set_job_state(job, JobState::Failed, Some(&reason)).await?;
-        send(&events, ProgressEvent::Failed { job: job.into(), error: reason.clone() });
+        store
+            .set_job_state(job, JobState::Failed, Some(&reason))
+            .await?;
+        send(
+            &events,
+            ProgressEvent::Failed {
+                job: job.into(),
+                error: reason.clone(),
+            },
+        );
         return Ok(JobOutcome::Failed(reason));
     }
 
     store.set_job_state(job, JobState::Assembling, None).await?;
-    send(&events, ProgressEvent::JobState { job: job.into(), state: JobState::Assembling });
+    send(
+        &events,
+        ProgressEvent::JobState {
+            job: job.into(),
+            state: JobState::Assembling,
+        },
+    );
     let chunks = store.chunks(job).await?;
-    let files: Vec<PathBuf> = chunks.iter().map(|c| chunk_path(&dir, c.plan.index)).collect();
+    let files: Vec<PathBuf> = chunks
+        .iter()
+        .map(|c| chunk_path(&dir, c.plan.index))
+        .collect();
     let (src, out, audio) = (input.clone(), output.clone(), spec.output.audio);
-    let assembled = tokio::task::spawn_blocking(move || assemble::assemble(&src, &files, &out, audio))
-        .await
-        .map_err(|e| JobError::Internal(e.to_string()))?;
+    let assembled =
+        tokio::task::spawn_blocking(move || assemble::assemble(&src, &files, &out, audio))
+            .await
+            .map_err(|e| JobError::Internal(e.to_string()))?;
     let assembled = match assembled {
         Ok(a) => a,
         Err(e) => {
             let reason = format!("assembly failed: {e}");
-            store.set_job_state(job, JobState::Failed, Some(&reason)).await?;
-            send(&events, ProgressEvent::Failed { job: job.into(), error: reason.clone() });
+            store
+                .set_job_state(job, JobState::Failed, Some(&reason))
+                .await?;
+            send(
+                &events,
+                ProgressEvent::Failed {
+                    job: job.into(),
+                    error: reason.clone(),
+                },
+            );
             return Ok(JobOutcome::Failed(reason));
         }
     };
     for w in assembled.warnings {
-        send(&events, ProgressEvent::Warning { job: job.into(), message: w });
+        send(
+            &events,
+            ProgressEvent::Warning {
+                job: job.into(),
+                message: w,
+            },
+        );
     }
     if assembled.video_packets != frames_total {
-        send(&events, ProgressEvent::Warning {
-            job: job.into(),
-            message: format!("output has {} video frames, input index listed {frames_total}", assembled.video_packets),
-        });
+        send(
+            &events,
+            ProgressEvent::Warning {
+                job: job.into(),
+                message: format!(
+                    "output has {} video frames, input index listed {frames_total}",
+                    assembled.video_packets
+                ),
+            },
+        );
     }
     store.set_job_state(job, JobState::Done, None).await?;
     let output_s = output.display().to_string();
-    send(&events, ProgressEvent::Done { job: job.into(), output: output_s.clone() });
+    send(
+        &events,
+        ProgressEvent::Done {
+            job: job.into(),
+            output: output_s.clone(),
+        },
+    );
     if !opts.keep_chunks {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(JobOutcome::Done { output: output_s, frames: assembled.video_packets, chunks: chunks.len() as u32, resumed })
+    Ok(JobOutcome::Done {
+        output: output_s,
+        frames: assembled.video_packets,
+        chunks: chunks.len() as u32,
+        resumed,
+    })
 }
 
 struct WorkerCtx {
@@ -275,32 +381,70 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
         if ctx.stop.load(Ordering::Relaxed) || ctx.cancel.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let Some(chunk) = ctx.store.claim_chunk(&ctx.job, &ctx.owner, ctx.opts.lease_ms).await? else {
+        let _permit = match &ctx.opts.slots {
+            Some(s) => Some(s.clone().acquire_owned().await.map_err(|e| JobError::Internal(e.to_string()))?),
+            None => None,
+        };
+        if ctx.stop.load(Ordering::Relaxed) || ctx.cancel.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let Some(chunk) = ctx
+            .store
+            .claim_chunk(&ctx.job, &ctx.owner, ctx.opts.lease_ms)
+            .await?
+        else {
             let all = ctx.store.chunks(&ctx.job).await?;
-            if all.iter().all(|c| matches!(c.state, ChunkState::Done | ChunkState::Failed)) {
+            if all
+                .iter()
+                .all(|c| matches!(c.state, ChunkState::Done | ChunkState::Failed))
+            {
                 return Ok(());
             }
             // Someone else holds a lease: wait for it to finish or expire.
+            drop(_permit);
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         };
         let index = chunk.plan.index;
-        send(&ctx.events, ProgressEvent::ChunkClaimed { job: ctx.job.clone(), chunk: index, worker: ctx.owner.clone() });
+        send(
+            &ctx.events,
+            ProgressEvent::ChunkClaimed {
+                job: ctx.job.clone(),
+                chunk: index,
+                worker: ctx.owner.clone(),
+            },
+        );
         let part = ctx.dir.join(format!("chunk-{index:05}.part.mp4"));
         let done_path = chunk_path(&ctx.dir, index);
         let counted = Arc::new(AtomicU64::new(0));
         let result = {
-            let (input, spec, plan, threads) = (ctx.input.clone(), ctx.spec.clone(), chunk.plan.clone(), ctx.opts.threads);
-            let (part, frames_now, counted, cancel) = (part.clone(), ctx.frames_now.clone(), counted.clone(), ctx.cancel.clone());
+            let (input, spec, plan, threads) = (
+                ctx.input.clone(),
+                ctx.spec.clone(),
+                chunk.plan.clone(),
+                ctx.opts.threads,
+            );
+            let (part, frames_now, counted, cancel) = (
+                part.clone(),
+                ctx.frames_now.clone(),
+                counted.clone(),
+                ctx.cancel.clone(),
+            );
             tokio::task::spawn_blocking(move || {
                 let on_frame = |n: u64| {
                     frames_now.fetch_add(n, Ordering::Relaxed);
                     counted.fetch_add(n, Ordering::Relaxed);
                 };
-                let r = render::render_chunk(&input, &plan, &spec, threads, &part, &on_frame, &cancel);
+                let r =
+                    render::render_chunk(&input, &plan, &spec, threads, &part, &on_frame, &cancel);
                 // Durable before it is recorded as done.
                 r.and_then(|o| {
-                    std::fs::File::open(&part).and_then(|f| f.sync_all()).map_err(|e| MediaError::Io { path: part.display().to_string(), source: e })?;
+                    std::fs::File::open(&part)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|e| MediaError::Io {
+                            path: part.display().to_string(),
+                            source: e,
+                        })?;
                     Ok(o)
                 })
             })
@@ -309,31 +453,69 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
         };
         match result {
             Ok(outcome) => {
-                std::fs::rename(&part, &done_path).map_err(|e| MediaError::Io { path: done_path.display().to_string(), source: e })?;
+                std::fs::rename(&part, &done_path).map_err(|e| MediaError::Io {
+                    path: done_path.display().to_string(),
+                    source: e,
+                })?;
                 if outcome.frames != chunk.plan.frames || outcome.dropped > 0 {
-                    send(&ctx.events, ProgressEvent::Warning {
-                        job: ctx.job.clone(),
-                        message: format!("chunk {index}: encoded {} frames, planned {} ({} dropped)", outcome.frames, chunk.plan.frames, outcome.dropped),
-                    });
+                    send(
+                        &ctx.events,
+                        ProgressEvent::Warning {
+                            job: ctx.job.clone(),
+                            message: format!(
+                                "chunk {index}: encoded {} frames, planned {} ({} dropped)",
+                                outcome.frames, chunk.plan.frames, outcome.dropped
+                            ),
+                        },
+                    );
                 }
-                if ctx.store.complete_chunk(&ctx.job, index, &ctx.owner).await? {
-                    send(&ctx.events, ProgressEvent::ChunkDone { job: ctx.job.clone(), chunk: index, frames: outcome.frames });
+                if ctx
+                    .store
+                    .complete_chunk(&ctx.job, index, &ctx.owner)
+                    .await?
+                {
+                    send(
+                        &ctx.events,
+                        ProgressEvent::ChunkDone {
+                            job: ctx.job.clone(),
+                            chunk: index,
+                            frames: outcome.frames,
+                        },
+                    );
                 }
             }
             Err(render::RenderError::Cancelled) => {
-                ctx.frames_now.fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+                ctx.frames_now
+                    .fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
                 let _ = std::fs::remove_file(&part);
                 return Ok(());
             }
             Err(e) => {
-                ctx.frames_now.fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+                ctx.frames_now
+                    .fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
                 let _ = std::fs::remove_file(&part);
                 let msg = e.to_string();
-                let state = ctx.store.fail_chunk(&ctx.job, index, &ctx.owner, &msg, ctx.opts.max_attempts).await?;
-                send(&ctx.events, ProgressEvent::ChunkFailed { job: ctx.job.clone(), chunk: index, attempt: chunk.attempts, error: msg.clone() });
+                let state = ctx
+                    .store
+                    .fail_chunk(&ctx.job, index, &ctx.owner, &msg, ctx.opts.max_attempts)
+                    .await?;
+                send(
+                    &ctx.events,
+                    ProgressEvent::ChunkFailed {
+                        job: ctx.job.clone(),
+                        chunk: index,
+                        attempt: chunk.attempts,
+                        error: msg.clone(),
+                    },
+                );
                 if state == ChunkState::Failed {
                     if let Ok(mut f) = ctx.failed.lock() {
-                        f.get_or_insert_with(|| format!("chunk {index} failed after {} attempts: {msg}", chunk.attempts));
+                        f.get_or_insert_with(|| {
+                            format!(
+                                "chunk {index} failed after {} attempts: {msg}",
+                                chunk.attempts
+                            )
+                        });
                     }
                     ctx.stop.store(true, Ordering::Relaxed);
                     return Ok(());

@@ -42,7 +42,10 @@ pub fn plan_chunks(index: &FrameIndex, chunk_seconds: f64, margin_before: usize)
         }
     }
     let keyframe_at_or_before = |i: usize| -> i64 {
-        let k = frames[..=i].iter().rposition(|f| f.key && f.clean_start).unwrap_or(0);
+        let k = frames[..=i]
+            .iter()
+            .rposition(|f| f.key && f.clean_start)
+            .unwrap_or(0);
         if k == 0 {
             // Decode from the very start of the stream.
             i64::MIN
@@ -58,8 +61,16 @@ pub fn plan_chunks(index: &FrameIndex, chunk_seconds: f64, margin_before: usize)
             ChunkPlan {
                 index: n as u32,
                 start_pts: if n == 0 { i64::MIN } else { frames[s].pts },
-                end_pts: if end_idx == frames.len() { i64::MAX } else { frames[end_idx].pts },
-                decode_from_pts: if n == 0 { i64::MIN } else { keyframe_at_or_before(s.saturating_sub(margin_before)) },
+                end_pts: if end_idx == frames.len() {
+                    i64::MAX
+                } else {
+                    frames[end_idx].pts
+                },
+                decode_from_pts: if n == 0 {
+                    i64::MIN
+                } else {
+                    keyframe_at_or_before(s.saturating_sub(margin_before))
+                },
                 frames: (end_idx - s) as u64,
             }
         })
@@ -75,7 +86,14 @@ mod tests {
     fn index(n: usize, gop: usize) -> FrameIndex {
         FrameIndex {
             time_base: Rational(1, 25),
-            frames: (0..n).map(|i| FrameEntry { pts: i as i64, duration: 1, key: i % gop == 0, clean_start: i % gop == 0 }).collect(),
+            frames: (0..n)
+                .map(|i| FrameEntry {
+                    pts: i as i64,
+                    duration: 1,
+                    key: i % gop == 0,
+                    clean_start: i % gop == 0,
+                })
+                .collect(),
         }
     }
 
@@ -86,7 +104,9 @@ mod tests {
         assert_eq!(plan.iter().map(|c| c.frames).sum::<u64>(), 1000);
         assert_eq!(plan.len(), 10);
         assert!(plan.windows(2).all(|w| w[0].end_pts == w[1].start_pts));
-        assert!(plan[1..].iter().all(|c| c.start_pts % 50 == 0 && c.decode_from_pts == c.start_pts));
+        assert!(plan[1..]
+            .iter()
+            .all(|c| c.start_pts % 50 == 0 && c.decode_from_pts == c.start_pts));
     }
 
     #[test]

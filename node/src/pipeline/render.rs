@@ -51,18 +51,38 @@ pub fn render_chunk(
 ) -> Result<ChunkOutcome, RenderError> {
     let mut ictx = input::open(input_path)?;
     let (vindex, tb, avg, params) = {
-        let s = ictx.streams().best(ffmpeg::media::Type::Video).ok_or_else(|| MediaError::NoVideo(input_path.display().to_string()))?;
+        let s = ictx
+            .streams()
+            .best(ffmpeg::media::Type::Video)
+            .ok_or_else(|| MediaError::NoVideo(input_path.display().to_string()))?;
         (s.index(), s.time_base(), s.avg_frame_rate(), s.parameters())
     };
-    let mut ctx = ffmpeg::codec::Context::from_parameters(params).map_err(MediaError::ff("video decoder"))?;
-    ctx.set_threading(ffmpeg::threading::Config { kind: ffmpeg::threading::Type::Frame, count: threads.clamp(1, 4), ..Default::default() });
+    let mut ctx =
+        ffmpeg::codec::Context::from_parameters(params).map_err(MediaError::ff("video decoder"))?;
+    ctx.set_threading(ffmpeg::threading::Config {
+        kind: ffmpeg::threading::Type::Frame,
+        count: threads.clamp(1, 4),
+        ..Default::default()
+    });
     // SAFETY: plain field write before opening.
     unsafe { (*ctx.as_mut_ptr()).pkt_timebase = tb.into() };
-    let mut dec = ctx.decoder().video().map_err(|e| MediaError::Decode(format!("opening the video decoder: {e}")))?;
+    let mut dec = ctx
+        .decoder()
+        .video()
+        .map_err(|e| MediaError::Decode(format!("opening the video decoder: {e}")))?;
 
     if chunk.decode_from_pts != i64::MIN {
         // SAFETY: the context is valid; seeks to the keyframe at or before the decode start.
-        let r = unsafe { ffmpeg::ffi::avformat_seek_file(ictx.as_mut_ptr(), vindex as i32, i64::MIN, chunk.decode_from_pts, chunk.decode_from_pts, 0) };
+        let r = unsafe {
+            ffmpeg::ffi::avformat_seek_file(
+                ictx.as_mut_ptr(),
+                vindex as i32,
+                i64::MIN,
+                chunk.decode_from_pts,
+                chunk.decode_from_pts,
+                0,
+            )
+        };
         if r < 0 {
             // Not seekable by timestamp: decode from the start instead (slower, same frames).
             ictx = input::open(input_path)?;
@@ -77,25 +97,53 @@ pub fn render_chunk(
     let mut before: std::collections::VecDeque<(i64, AvFrame)> = Default::default();
     let mut started = false;
     let mut after_end = 0usize;
-    let mut pending = Pending { writer: None, held: None, last_step: 0, last_pts: None, outcome: ChunkOutcome::default() };
+    let mut pending = Pending {
+        writer: None,
+        held: None,
+        last_step: 0,
+        last_pts: None,
+        outcome: ChunkOutcome::default(),
+    };
 
     // Sends a stage input (or, without stages, an output) onwards.
-    let handle = |pts: i64, frame: AvFrame, chain: &mut Chain, conv: &mut Option<Converter>, pending: &mut Pending| -> Result<(), RenderError> {
+    let handle = |pts: i64,
+                  frame: AvFrame,
+                  chain: &mut Chain,
+                  conv: &mut Option<Converter>,
+                  pending: &mut Pending|
+     -> Result<(), RenderError> {
         if chain.is_empty() {
-            return pending.push(pts, frame, chunk, spec, tb, frame_rate, threads, out, on_frame);
+            return pending.push(
+                pts, frame, chunk, spec, tb, frame_rate, threads, out, on_frame,
+            );
         }
         let frame = if convert::layout_of(frame.format()).is_some() {
             frame
         } else {
             let c = match conv {
                 Some(c) => c,
-                None => conv.insert(Converter::new(frame.format(), convert::nearest_supported(frame.format()), frame.width(), frame.height())?),
+                None => conv.insert(Converter::new(
+                    frame.format(),
+                    convert::nearest_supported(frame.format()),
+                    frame.width(),
+                    frame.height(),
+                )?),
             };
             c.run(&frame)?
         };
         for (p, f) in chain.push((pts, convert::to_frame(&frame)?))? {
             if p >= chunk.start_pts && p < chunk.end_pts {
-                pending.push(p, convert::from_frame(&f), chunk, spec, tb, frame_rate, threads, out, on_frame)?;
+                pending.push(
+                    p,
+                    convert::from_frame(&f),
+                    chunk,
+                    spec,
+                    tb,
+                    frame_rate,
+                    threads,
+                    out,
+                    on_frame,
+                )?;
             }
         }
         Ok(())
@@ -142,7 +190,9 @@ pub fn render_chunk(
                 Err(ffmpeg::Error::InvalidData) => continue,
                 Err(e) => return Err(MediaError::Decode(e.to_string()).into()),
             }
-            let Some(pts) = frame.timestamp() else { continue };
+            let Some(pts) = frame.timestamp() else {
+                continue;
+            };
             let f = std::mem::replace(&mut frame, AvFrame::empty());
             if pts < chunk.start_pts {
                 if margin.before > 0 {
@@ -170,7 +220,17 @@ pub fn render_chunk(
     }
     for (p, f) in chain.finish()? {
         if p >= chunk.start_pts && p < chunk.end_pts {
-            pending.push(p, convert::from_frame(&f), chunk, spec, tb, frame_rate, threads, out, on_frame)?;
+            pending.push(
+                p,
+                convert::from_frame(&f),
+                chunk,
+                spec,
+                tb,
+                frame_rate,
+                threads,
+                out,
+                on_frame,
+            )?;
         }
     }
     pending.finish(chunk, on_frame)
@@ -223,7 +283,11 @@ impl Pending {
         Ok(())
     }
 
-    fn finish(mut self, chunk: &ChunkPlan, on_frame: &(dyn Fn(u64) + Sync)) -> Result<ChunkOutcome, RenderError> {
+    fn finish(
+        mut self,
+        chunk: &ChunkPlan,
+        on_frame: &(dyn Fn(u64) + Sync),
+    ) -> Result<ChunkOutcome, RenderError> {
         if let Some((p, mut f)) = self.held.take() {
             let d = if chunk.end_pts != i64::MAX {
                 chunk.end_pts - p
@@ -247,7 +311,9 @@ impl Pending {
                 w.finish()?;
                 Ok(self.outcome)
             }
-            None => Err(MediaError::Decode("no frame of this chunk could be decoded".into()).into()),
+            None => {
+                Err(MediaError::Decode("no frame of this chunk could be decoded".into()).into())
+            }
         }
     }
 }

@@ -54,10 +54,35 @@ const SCHEMA: &[&str] = &[
         updated_ms BIGINT NOT NULL,
         PRIMARY KEY (job_id, idx)
     )",
+    "CREATE TABLE IF NOT EXISTS uploads (
+        id TEXT PRIMARY KEY,
+        length BIGINT NOT NULL,
+        metadata TEXT NOT NULL,
+        complete BIGINT NOT NULL DEFAULT 0,
+        sha256 TEXT,
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL
+    )",
 ];
 
+/// An upload as the store keeps it; its bytes live in the data folder, and the file's length is the
+/// offset (so a crash never loses or invents data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub id: String,
+    pub length: u64,
+    /// The raw tus `Upload-Metadata` header.
+    pub metadata: String,
+    pub complete: bool,
+    pub sha256: Option<String>,
+    pub created_ms: i64,
+}
+
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// A chunk row as the pipeline needs it.
@@ -93,8 +118,12 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if is_sqlite {
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -102,7 +131,9 @@ impl Store {
             .connect(url)
             .await?;
         if is_sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         for stmt in SCHEMA {
             sqlx::query(stmt).execute(&pool).await?;
@@ -110,9 +141,17 @@ impl Store {
         Ok(Store { pool })
     }
 
-    pub async fn create_job(&self, id: &str, key: &str, spec: &JobSpec, input: &str, output: &str) -> Result<()> {
+    pub async fn create_job(
+        &self,
+        id: &str,
+        key: &str,
+        spec: &JobSpec,
+        input: &str,
+        output: &str,
+    ) -> Result<()> {
         let now = now_ms();
-        let spec_json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let spec_json =
+            serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO jobs (id, job_key, spec, input, output, state, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
         )
@@ -138,7 +177,10 @@ impl Store {
     }
 
     pub async fn job(&self, id: &str) -> Result<JobStatus> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         let row = row.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
         let counts = sqlx::query(
             "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0) AS done,
@@ -152,12 +194,20 @@ impl Store {
     }
 
     pub async fn job_input_output(&self, id: &str) -> Result<(String, String)> {
-        let row = sqlx::query("SELECT input, output FROM jobs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT input, output FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         let row = row.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
         Ok((row.try_get("input")?, row.try_get("output")?))
     }
 
-    pub async fn set_job_state(&self, id: &str, state: JobState, error: Option<&str>) -> Result<()> {
+    pub async fn set_job_state(
+        &self,
+        id: &str,
+        state: JobState,
+        error: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE jobs SET state = $1, error = $2, updated_ms = $3 WHERE id = $4")
             .bind(state.as_str())
             .bind(error)
@@ -172,7 +222,11 @@ impl Store {
     pub async fn save_plan(&self, id: &str, chunks: &[ChunkPlan]) -> Result<()> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let planned: i64 = sqlx::query("SELECT planned FROM jobs WHERE id = $1").bind(id).fetch_one(&mut *tx).await?.try_get("planned")?;
+        let planned: i64 = sqlx::query("SELECT planned FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("planned")?;
         if planned != 0 {
             tx.rollback().await?;
             return Ok(());
@@ -193,18 +247,23 @@ impl Store {
             .await?;
         }
         let total: i64 = chunks.iter().map(|c| c.frames as i64).sum();
-        sqlx::query("UPDATE jobs SET planned = 1, frames_total = $1, updated_ms = $2 WHERE id = $3")
-            .bind(total)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET planned = 1, frames_total = $1, updated_ms = $2 WHERE id = $3",
+        )
+        .bind(total)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn chunks(&self, id: &str) -> Result<Vec<ChunkRow>> {
-        let rows = sqlx::query("SELECT * FROM chunks WHERE job_id = $1 ORDER BY idx").bind(id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM chunks WHERE job_id = $1 ORDER BY idx")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(chunk_from_row).collect()
     }
 
@@ -231,11 +290,15 @@ impl Store {
         let host = host_name();
         let mut reaped = 0;
         for c in self.chunks(id).await? {
-            let Some(owner) = c.lease_owner.as_deref() else { continue };
+            let Some(owner) = c.lease_owner.as_deref() else {
+                continue;
+            };
             if c.state != ChunkState::Running {
                 continue;
             }
-            let Some((h, pid)) = parse_owner(owner) else { continue };
+            let Some((h, pid)) = parse_owner(owner) else {
+                continue;
+            };
             if h == host && !pid_alive(pid) {
                 let r = sqlx::query("UPDATE chunks SET state = 'pending', lease_owner = NULL, lease_until_ms = 0 WHERE job_id = $1 AND idx = $2 AND lease_owner = $3")
                     .bind(id)
@@ -250,7 +313,12 @@ impl Store {
     }
 
     /// Claims the next pending (or lease-expired) chunk of a job for `owner`.
-    pub async fn claim_chunk(&self, id: &str, owner: &str, lease_ms: i64) -> Result<Option<ChunkRow>> {
+    pub async fn claim_chunk(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Option<ChunkRow>> {
         let now = now_ms();
         let row = sqlx::query(
             "UPDATE chunks SET state = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, updated_ms = $3
@@ -271,11 +339,13 @@ impl Store {
 
     /// Extends every lease `owner` holds.
     pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<u64> {
-        let r = sqlx::query("UPDATE chunks SET lease_until_ms = $1 WHERE lease_owner = $2 AND state = 'running'")
-            .bind(now_ms() + lease_ms)
-            .bind(owner)
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE chunks SET lease_until_ms = $1 WHERE lease_owner = $2 AND state = 'running'",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected())
     }
 
@@ -295,7 +365,14 @@ impl Store {
     }
 
     /// Records a failed attempt: back to pending while attempts remain, else failed.
-    pub async fn fail_chunk(&self, id: &str, index: u32, owner: &str, error: &str, max_attempts: u32) -> Result<ChunkState> {
+    pub async fn fail_chunk(
+        &self,
+        id: &str,
+        index: u32,
+        owner: &str,
+        error: &str,
+        max_attempts: u32,
+    ) -> Result<ChunkState> {
         let r = sqlx::query(
             "UPDATE chunks SET state = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'pending' END,
                 lease_owner = NULL, lease_until_ms = 0, error = $2, updated_ms = $3
@@ -339,6 +416,91 @@ impl Store {
     }
 }
 
+impl Store {
+    pub async fn create_upload(&self, id: &str, length: u64, metadata: &str) -> Result<()> {
+        let now = now_ms();
+        sqlx::query("INSERT INTO uploads (id, length, metadata, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)")
+            .bind(id)
+            .bind(length as i64)
+            .bind(metadata)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn upload(&self, id: &str) -> Result<Option<UploadRow>> {
+        let row = sqlx::query("SELECT * FROM uploads WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| -> Result<UploadRow> {
+            Ok(UploadRow {
+                id: r.try_get("id")?,
+                length: get_i64(&r, "length")? as u64,
+                metadata: r.try_get("metadata")?,
+                complete: get_i64(&r, "complete")? != 0,
+                sha256: r.try_get("sha256")?,
+                created_ms: get_i64(&r, "created_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn complete_upload(&self, id: &str, sha256: &str) -> Result<()> {
+        sqlx::query("UPDATE uploads SET complete = 1, sha256 = $1, updated_ms = $2 WHERE id = $3")
+            .bind(sha256)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_upload(&self, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Jobs, newest first.
+    pub async fn list_jobs(&self, limit: i64) -> Result<Vec<JobStatus>> {
+        let ids = sqlx::query("SELECT id FROM jobs ORDER BY created_ms DESC LIMIT $1").bind(limit).fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for r in ids {
+            let id: String = r.try_get("id")?;
+            out.push(self.job(&id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Jobs that still have work (queued, or interrupted while rendering/assembling), oldest first.
+    pub async fn unfinished_jobs(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM jobs WHERE state IN ('queued', 'rendering', 'assembling') ORDER BY created_ms")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+    }
+
+    /// Counts of jobs per state, for metrics.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get::<String, _>("state")?, get_i64(r, "n")?))).collect()
+    }
+
+    /// Puts failed chunks back to pending and the job back in the queue.
+    pub async fn retry_job(&self, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE chunks SET state = 'pending', attempts = 0, error = NULL, lease_owner = NULL WHERE job_id = $1 AND state IN ('failed', 'running')")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE jobs SET state = 'queued', error = NULL, updated_ms = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
     Ok(row.try_get::<i64, _>(col)?)
 }
@@ -353,7 +515,8 @@ fn chunk_from_row(row: &AnyRow) -> Result<ChunkRow> {
             decode_from_pts: get_i64(row, "decode_from_pts")?,
             frames: get_i64(row, "frames")? as u64,
         },
-        state: ChunkState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("chunk state {state}")))?,
+        state: ChunkState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("chunk state {state}")))?,
         attempts: get_i64(row, "attempts")? as u32,
         renders: get_i64(row, "renders")? as u32,
         lease_owner: row.try_get("lease_owner")?,
@@ -365,7 +528,8 @@ fn job_from_row(row: &AnyRow, counts: &AnyRow) -> Result<JobStatus> {
     let state: String = row.try_get("state")?;
     let spec: String = row.try_get("spec")?;
     let output: String = row.try_get("output")?;
-    let state = JobState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("job state {state}")))?;
+    let state =
+        JobState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("job state {state}")))?;
     Ok(JobStatus {
         id: row.try_get("id")?,
         state,
@@ -383,12 +547,19 @@ fn job_from_row(row: &AnyRow, counts: &AnyRow) -> Result<JobStatus> {
 
 /// This host's name, for lease owners.
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// A lease owner id: `host:pid:random`.
 pub fn owner_id() -> String {
-    format!("{}:{}:{}", host_name(), std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{}:{}:{}",
+        host_name(),
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 fn parse_owner(owner: &str) -> Option<(&str, i32)> {
@@ -412,7 +583,15 @@ mod tests {
     use super::*;
 
     fn plan(n: u32) -> Vec<ChunkPlan> {
-        (0..n).map(|i| ChunkPlan { index: i, start_pts: i as i64 * 10, end_pts: i as i64 * 10 + 10, decode_from_pts: i as i64 * 10, frames: 10 }).collect()
+        (0..n)
+            .map(|i| ChunkPlan {
+                index: i,
+                start_pts: i as i64 * 10,
+                end_pts: i as i64 * 10 + 10,
+                decode_from_pts: i as i64 * 10,
+                frames: 10,
+            })
+            .collect()
     }
 
     #[tokio::test]
@@ -421,24 +600,60 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::open_sqlite(&dir).await.unwrap();
         let spec: JobSpec = serde_json::from_str(r#"{"input":"x.mp4"}"#).unwrap();
-        store.create_job("j1", "k", &spec, "x.mp4", "y.mp4").await.unwrap();
+        store
+            .create_job("j1", "k", &spec, "x.mp4", "y.mp4")
+            .await
+            .unwrap();
         store.save_plan("j1", &plan(3)).await.unwrap();
         store.save_plan("j1", &plan(3)).await.unwrap();
         assert_eq!(store.chunks("j1").await.unwrap().len(), 3);
 
-        let a = store.claim_chunk("j1", "h:1:a", 60_000).await.unwrap().unwrap();
-        let b = store.claim_chunk("j1", "h:2:b", 60_000).await.unwrap().unwrap();
+        let a = store
+            .claim_chunk("j1", "h:1:a", 60_000)
+            .await
+            .unwrap()
+            .unwrap();
+        let b = store
+            .claim_chunk("j1", "h:2:b", 60_000)
+            .await
+            .unwrap()
+            .unwrap();
         assert_ne!(a.plan.index, b.plan.index);
         // An expired lease is taken over.
         let c = store.claim_chunk("j1", "h:3:c", -1).await.unwrap().unwrap();
-        let d = store.claim_chunk("j1", "h:4:d", 60_000).await.unwrap().unwrap();
+        let d = store
+            .claim_chunk("j1", "h:4:d", 60_000)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(d.plan.index, c.plan.index);
-        assert!(!store.complete_chunk("j1", c.plan.index, "h:3:c").await.unwrap(), "lost lease must not complete");
-        assert!(store.complete_chunk("j1", d.plan.index, "h:4:d").await.unwrap());
-        assert_eq!(store.fail_chunk("j1", a.plan.index, "h:1:a", "boom", 1).await.unwrap(), ChunkState::Failed);
+        assert!(
+            !store
+                .complete_chunk("j1", c.plan.index, "h:3:c")
+                .await
+                .unwrap(),
+            "lost lease must not complete"
+        );
+        assert!(store
+            .complete_chunk("j1", d.plan.index, "h:4:d")
+            .await
+            .unwrap());
+        assert_eq!(
+            store
+                .fail_chunk("j1", a.plan.index, "h:1:a", "boom", 1)
+                .await
+                .unwrap(),
+            ChunkState::Failed
+        );
         let job = store.job("j1").await.unwrap();
-        assert_eq!((job.chunks_total, job.chunks_done, job.frames_done), (3, 1, 10));
-        assert_eq!(store.find_resumable("k").await.unwrap().as_deref(), Some("j1"));
+        assert_eq!(
+            (job.chunks_total, job.chunks_done, job.frames_done),
+            (3, 1, 10)
+        );
+        assert_eq!(
+            store.find_resumable("k").await.unwrap().as_deref(),
+            Some("j1")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

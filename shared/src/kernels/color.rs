@@ -25,7 +25,11 @@ fn tables(p: &ColorParams, bit_depth: u8, full_range: bool) -> (Vec<u16>, Vec<u1
         })
         .collect();
     let chroma = (0..n)
-        .map(|v| ((v as f32 - mid) * p.saturation + mid).round().clamp(c_lo, c_hi) as u16)
+        .map(|v| {
+            ((v as f32 - mid) * p.saturation + mid)
+                .round()
+                .clamp(c_lo, c_hi) as u16
+        })
         .collect();
     (luma, chroma)
 }
@@ -69,10 +73,21 @@ mod tests {
         if let Samples::U16(d) = &mut f.planes[1].samples {
             d.iter_mut().for_each(|s| *s = 800);
         }
-        adjust(&mut f, &ColorParams { saturation: 0.0, brightness: 0.5, ..Default::default() });
-        let Samples::U16(c) = &f.planes[1].samples else { panic!() };
+        adjust(
+            &mut f,
+            &ColorParams {
+                saturation: 0.0,
+                brightness: 0.5,
+                ..Default::default()
+            },
+        );
+        let Samples::U16(c) = &f.planes[1].samples else {
+            panic!()
+        };
         assert!(c.iter().all(|&s| s == 512));
-        let Samples::U16(y) = &f.planes[0].samples else { panic!() };
+        let Samples::U16(y) = &f.planes[0].samples else {
+            panic!()
+        };
         assert!(y.iter().all(|&s| s == 502), "{:?}", &y[..4]);
     }
 }

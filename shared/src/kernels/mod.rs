@@ -41,17 +41,25 @@ impl Sample for u16 {
 }
 
 /// Runs `f` over chunks of rows, in parallel with the `parallel` feature.
-pub(crate) fn for_rows<T: Send>(out: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) + Send + Sync) {
+pub(crate) fn for_rows<T: Send>(
+    out: &mut [T],
+    row_len: usize,
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
     if row_len == 0 {
         return;
     }
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        out.par_chunks_mut(row_len).enumerate().for_each(|(y, row)| f(y, row));
+        out.par_chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(y, row)| f(y, row));
     }
     #[cfg(not(feature = "parallel"))]
     {
-        out.chunks_mut(row_len).enumerate().for_each(|(y, row)| f(y, row));
+        out.chunks_mut(row_len)
+            .enumerate()
+            .for_each(|(y, row)| f(y, row));
     }
 }

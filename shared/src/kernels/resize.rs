@@ -75,7 +75,11 @@ impl Axis {
                 }
             }
         }
-        Axis { taps, index, weight }
+        Axis {
+            taps,
+            index,
+            weight,
+        }
     }
 }
 
@@ -136,16 +140,35 @@ pub fn resize(src: &Frame, dst_w: usize, dst_h: usize, filter: ResizeFilter) -> 
         .enumerate()
         .map(|(i, p)| {
             let (w, h) = if i == 0 { (dst_w, dst_h) } else { (cw, ch) };
-            let shift_x = if i > 0 && log_x == 1 { -(sx - 1.0) / 4.0 } else { 0.0 };
+            let shift_x = if i > 0 && log_x == 1 {
+                -(sx - 1.0) / 4.0
+            } else {
+                0.0
+            };
             let geom = ((p.width, p.height), (w, h), (sx, sy), (shift_x, 0.0));
             let samples = match &p.samples {
-                Samples::U8(d) => Samples::U8(resize_samples(d, geom.0, geom.1, geom.2, geom.3, filter, max)),
-                Samples::U16(d) => Samples::U16(resize_samples(d, geom.0, geom.1, geom.2, geom.3, filter, max)),
+                Samples::U8(d) => Samples::U8(resize_samples(
+                    d, geom.0, geom.1, geom.2, geom.3, filter, max,
+                )),
+                Samples::U16(d) => Samples::U16(resize_samples(
+                    d, geom.0, geom.1, geom.2, geom.3, filter, max,
+                )),
             };
-            Plane { width: w, height: h, samples }
+            Plane {
+                width: w,
+                height: h,
+                samples,
+            }
         })
         .collect();
-    Frame { width: dst_w, height: dst_h, layout: src.layout, bit_depth: src.bit_depth, planes, colour: src.colour }
+    Frame {
+        width: dst_w,
+        height: dst_h,
+        layout: src.layout,
+        bit_depth: src.bit_depth,
+        planes,
+        colour: src.colour,
+    }
 }
 
 /// The alignment a layout needs for its luma size (even sizes keep 4:2:0 chroma whole).
@@ -192,7 +215,9 @@ mod tests {
     fn downscale_of_ramp_stays_monotonic() {
         let f = ramp(256, 8);
         let g = resize(&f, 64, 2, ResizeFilter::Lanczos3);
-        let Samples::U8(d) = &g.planes[0].samples else { panic!() };
+        let Samples::U8(d) = &g.planes[0].samples else {
+            panic!()
+        };
         let row = &d[..64];
         assert!(row.windows(2).all(|w| w[0] <= w[1]), "{row:?}");
     }

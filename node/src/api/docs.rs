@@ -1,0 +1,38 @@
+//! The OpenAPI 3 document, generated from the handlers and types, and a browsable UI (Swagger UI from
+//! the `swagger-ui-dist` npm package, installed by the set-up into `static/vendor`).
+
+use super::{jobs, AppState};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kino render node", description = "Uploads (tus 1.0 at /api/uploads), jobs, live progress, downloads."),
+    paths(jobs::create_job, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::retry_job, jobs::output, jobs::report,
+          super::events::job_events, super::events::all_events),
+    components(schemas(kino_shared::JobSpec, kino_shared::JobStatus, kino_shared::ApiError, kino_shared::ProgressEvent, jobs::Report))
+)]
+pub struct ApiDoc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/openapi.json", get(openapi)).route("/api/docs", get(ui))
+}
+
+async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+async fn ui() -> Html<&'static str> {
+    Html(
+        r##"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Kino API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script>
+const token = new URLSearchParams(location.search).get("token");
+window.ui = SwaggerUIBundle({ url: "/api/openapi.json" + (token ? "?token=" + encodeURIComponent(token) : ""), dom_id: "#ui",
+  requestInterceptor: r => { if (token) r.headers.Authorization = "Bearer " + token; return r; } });
+</script></body></html>"##,
+    )
+}

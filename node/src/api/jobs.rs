@@ -1,0 +1,189 @@
+//! Jobs: create from an upload, list, get, cancel, retry, download the output (with Range), report.
+
+use super::{ApiErr, ApiResult, AppState};
+use crate::media::probe;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kino_shared::{ApiError, ChunkStatus, JobSpec, JobState, JobStatus, MediaInfo, ProgressEvent};
+use serde::Serialize;
+use tower::ServiceExt;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/jobs", post(create_job).get(list_jobs))
+        .route("/api/jobs/{id}", get(get_job).delete(cancel_job))
+        .route("/api/jobs/{id}/retry", post(retry_job))
+        .route("/api/jobs/{id}/output", get(output))
+        .route("/api/jobs/{id}/report", get(report))
+}
+
+/// Parses a `JobSpec`, naming the field at fault: 400 for malformed JSON, 422 for wrong values.
+pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let spec: JobSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (status, code) = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+                (StatusCode::BAD_REQUEST, "invalid_json")
+            }
+            serde_json::error::Category::Data => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter"),
+        };
+        let err = ApiErr::new(status, code, format!("{path}: {inner}"));
+        if path == "." {
+            err
+        } else {
+            err.field(&path)
+        }
+    })?;
+    spec.validate().map_err(|e| ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e)))?;
+    Ok(spec)
+}
+
+/// Create a job from a finished upload; `input` is the upload id.
+#[utoipa::path(post, path = "/api/jobs", request_body = JobSpec,
+    responses((status = 201, body = JobStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    let spec = parse_spec(&body)?;
+    let upload = if spec.input.len() == 32 && spec.input.bytes().all(|b| b.is_ascii_hexdigit()) {
+        state.svc.store.upload(&spec.input).await?
+    } else {
+        None
+    };
+    let upload = upload.ok_or_else(|| {
+        ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_upload", format!("no upload with id '{}'", spec.input)).field("input")
+    })?;
+    if !upload.complete {
+        return Err(ApiErr::new(StatusCode::CONFLICT, "upload_incomplete", "the upload is not complete yet").field("input"));
+    }
+    let input = super::uploads::upload_path(&state, &upload.id);
+    // Bad media is refused now, with the reason, rather than failing later in the queue.
+    let probe_path = input.clone();
+    tokio::task::spawn_blocking(move || probe::probe(&probe_path, false))
+        .await
+        .map_err(ApiErr::internal)?
+        .map_err(|e| ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_media", e.to_string()).field("input"))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let out_dir = state.svc.config.data_dir.join("outputs");
+    std::fs::create_dir_all(&out_dir).map_err(ApiErr::internal)?;
+    let output = out_dir.join(format!("{id}.{}", spec.output.container.extension()));
+    state
+        .svc
+        .store
+        .create_job(&id, &id, &spec, &input.display().to_string(), &output.display().to_string())
+        .await?;
+    let _ = state.svc.events.send(ProgressEvent::JobState { job: id.clone(), state: JobState::Queued });
+    state.svc.poke();
+    let status = state.svc.store.job(&id).await?;
+    let mut r = (StatusCode::CREATED, Json(status)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/jobs/{id}")) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// All jobs, newest first.
+#[utoipa::path(get, path = "/api/jobs", responses((status = 200, body = [JobStatus])))]
+pub async fn list_jobs(State(state): State<AppState>) -> ApiResult<Json<Vec<JobStatus>>> {
+    Ok(Json(state.svc.store.list_jobs(500).await?))
+}
+
+async fn job_or_404(state: &AppState, id: &str) -> ApiResult<JobStatus> {
+    match state.svc.store.job(id).await {
+        Ok(j) => Ok(j),
+        Err(crate::store::StoreError::NotFound(_)) => Err(ApiErr::not_found("job", id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(get, path = "/api/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404, body = ApiError)))]
+pub async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobStatus>> {
+    Ok(Json(job_or_404(&state, &id).await?))
+}
+
+/// Cancel a job: its workers stop, finished chunks are kept (retry resumes).
+#[utoipa::path(delete, path = "/api/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobStatus>> {
+    let job = job_or_404(&state, &id).await?;
+    if job.state.is_final() {
+        return Err(ApiErr::new(StatusCode::CONFLICT, "job_finished", format!("job is already {}", job.state.as_str())));
+    }
+    state.svc.store.set_job_state(&id, JobState::Cancelled, None).await?;
+    state.svc.stop(&id);
+    let _ = state.svc.events.send(ProgressEvent::JobState { job: id.clone(), state: JobState::Cancelled });
+    Ok(Json(state.svc.store.job(&id).await?))
+}
+
+/// Retry a failed or cancelled job; done chunks are not redone.
+#[utoipa::path(post, path = "/api/jobs/{id}/retry", responses((status = 200, body = JobStatus), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn retry_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobStatus>> {
+    let job = job_or_404(&state, &id).await?;
+    if !matches!(job.state, JobState::Failed | JobState::Cancelled) || state.svc.is_running(&id) {
+        return Err(ApiErr::new(StatusCode::CONFLICT, "not_retryable", format!("job is {}", job.state.as_str())));
+    }
+    state.svc.store.retry_job(&id).await?;
+    let _ = state.svc.events.send(ProgressEvent::JobState { job: id.clone(), state: JobState::Queued });
+    state.svc.poke();
+    Ok(Json(state.svc.store.job(&id).await?))
+}
+
+/// The rendered file; supports `Range` so a `<video>` can seek.
+#[utoipa::path(get, path = "/api/jobs/{id}/output", responses((status = 200, description = "the file"), (status = 206, description = "a byte range"), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn output(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+    let job = job_or_404(&state, &id).await?;
+    if job.state != JobState::Done {
+        return Err(ApiErr::new(StatusCode::CONFLICT, "not_ready", format!("job is {}", job.state.as_str())));
+    }
+    let (_, out) = state.svc.store.job_input_output(&id).await?;
+    let mime = match std::path::Path::new(&out).extension().and_then(|e| e.to_str()) {
+        Some("webm") => "video/webm",
+        Some("mkv") => "video/x-matroska",
+        Some("mov") => "video/quicktime",
+        _ => "video/mp4",
+    };
+    let resp = tower_http::services::ServeFile::new_with_mime(&out, &mime.parse().map_err(ApiErr::internal)?)
+        .oneshot(req)
+        .await
+        .map_err(ApiErr::internal)?;
+    if resp.status() == StatusCode::NOT_FOUND {
+        return Err(ApiErr::new(StatusCode::GONE, "output_missing", "the output file is gone"));
+    }
+    Ok(resp.into_response())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Report {
+    pub job: JobStatus,
+    pub chunks: Vec<ChunkStatus>,
+    /// Seconds from creation to the last state change.
+    pub elapsed_seconds: f64,
+    pub input: Option<MediaInfo>,
+    pub output: Option<MediaInfo>,
+}
+
+/// Stages, timings, chunk states and the probed input/output.
+#[utoipa::path(get, path = "/api/jobs/{id}/report", responses((status = 200, body = Report), (status = 404, body = ApiError)))]
+pub async fn report(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Report>> {
+    let job = job_or_404(&state, &id).await?;
+    let chunks = state.svc.store.chunk_statuses(&id).await?;
+    let (input, output) = state.svc.store.job_input_output(&id).await?;
+    let done = job.state == JobState::Done;
+    let (input_info, output_info) = tokio::task::spawn_blocking(move || {
+        let i = probe::probe(std::path::Path::new(&input), false).ok().map(|p| p.info);
+        let o = if done { probe::probe(std::path::Path::new(&output), false).ok().map(|p| p.info) } else { None };
+        (i, o)
+    })
+    .await
+    .map_err(ApiErr::internal)?;
+    Ok(Json(Report {
+        elapsed_seconds: (job.updated_ms - job.created_ms) as f64 / 1000.0,
+        job,
+        chunks,
+        input: input_info,
+        output: output_info,
+    }))
+}

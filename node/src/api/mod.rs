@@ -1,0 +1,140 @@
+//! The HTTP API (axum): tus uploads, jobs, WebSocket progress, downloads with Range, health, metrics,
+//! the OpenAPI document and its browsable UI. Every error is an HTTP status with a JSON `ApiError`.
+
+pub mod docs;
+pub mod events;
+pub mod jobs;
+pub mod uploads;
+
+use crate::service::Service;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use kino_shared::ApiError;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Settings of the HTTP side.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Bearer token protecting every route but health; `None` only on loopback.
+    pub token: Option<String>,
+    /// Largest accepted upload.
+    pub max_upload_bytes: u64,
+    /// The built web bundle served at `/`, when present.
+    pub web_dir: Option<PathBuf>,
+    /// Static assets (the API docs UI) served at `/static`.
+    pub static_dir: PathBuf,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub svc: Arc<Service>,
+    pub config: Arc<ApiConfig>,
+    pub uploads: Arc<uploads::Locks>,
+}
+
+/// An error response: status plus the JSON body every client can rely on.
+#[derive(Debug)]
+pub struct ApiErr(pub StatusCode, pub ApiError);
+
+impl ApiErr {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiErr(status, ApiError { code: code.into(), message: message.into(), field: None })
+    }
+    pub fn field(mut self, field: &str) -> Self {
+        self.1.field = Some(field.into());
+        self
+    }
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} {id} not found"))
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {e}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiErr {
+    fn into_response(self) -> Response {
+        let mut r = (self.0, Json(self.1)).into_response();
+        r.headers_mut().insert("Tus-Resumable", HeaderValue::from_static("1.0.0"));
+        r
+    }
+}
+
+impl From<crate::store::StoreError> for ApiErr {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::NotFound(id) => ApiErr::not_found("job", &id),
+            other => ApiErr::internal(other),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiErr>;
+
+/// Checks the bearer token (header, or `?token=` for WebSockets and `<video>` sources).
+async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = state.config.token.as_deref() else { return next.run(req).await };
+    let path = req.uri().path();
+    if path == "/api/health" || !(path.starts_with("/api") || path == "/metrics") {
+        return next.run(req).await;
+    }
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let from_query = req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
+    let given = from_header.or(from_query);
+    let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()));
+    if ok {
+        next.run(req).await
+    } else {
+        let mut r = ApiErr::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token").into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.svc.metrics.render(&state.svc.store).await;
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}
+
+async fn fallback() -> ApiErr {
+    ApiErr::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/health", get(health))
+        .route("/metrics", get(metrics))
+        .merge(uploads::routes())
+        .merge(jobs::routes())
+        .merge(events::routes())
+        .merge(docs::routes());
+    let mut app = api.nest_service("/static", tower_http::services::ServeDir::new(&state.config.static_dir));
+    if let Some(web) = &state.config.web_dir {
+        app = app.fallback_service(tower_http::services::ServeDir::new(web).fallback(tower_http::services::ServeFile::new(web.join("index.html"))));
+    } else {
+        app = app.fallback(fallback);
+    }
+    app.layer(axum::middleware::from_fn_with_state(state.clone(), auth))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,308 @@
+//! tus 1.0 resumable uploads (core, creation, creation-with-upload, termination, checksum with sha1).
+//! Bytes stream straight to a file in the data folder; the file's length is the upload offset, so an
+//! interrupted upload resumes at exactly what reached the disk, also after a restart.
+
+use super::{ApiErr, ApiResult, AppState};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{options, post};
+use axum::{Json, Router};
+use base64::Engine;
+use futures_util::StreamExt;
+use sha1::Digest;
+use std::collections::HashMap;
+use std::io::{Read, Seek, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+const TUS_VERSION: &str = "1.0.0";
+const EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum";
+/// Writes go to disk in blocks of this size (few syscalls, flat memory).
+const BLOCK: usize = 1 << 20;
+
+/// One lock per upload so two PATCH requests never interleave.
+#[derive(Default)]
+pub struct Locks(std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>);
+
+impl Locks {
+    fn get(&self, id: &str) -> Arc<Mutex<()>> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(id.to_owned()).or_default().clone()
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/uploads", options(tus_options).post(create))
+        .route("/api/uploads/{id}", axum::routing::head(head).patch(patch).delete(terminate).get(info))
+        .route_layer(axum::extract::DefaultBodyLimit::disable())
+        .merge(Router::new().route("/api/uploads/", post(create)))
+}
+
+/// Where an upload's bytes live.
+pub fn upload_path(state: &AppState, id: &str) -> PathBuf {
+    state.svc.config.data_dir.join("uploads").join(id)
+}
+
+fn tus_headers(r: &mut Response) {
+    let h = r.headers_mut();
+    h.insert("Tus-Resumable", HeaderValue::from_static(TUS_VERSION));
+    h.insert("Cache-Control", HeaderValue::from_static("no-store"));
+}
+
+fn check_version(headers: &HeaderMap) -> ApiResult<()> {
+    match headers.get("Tus-Resumable").and_then(|v| v.to_str().ok()) {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(ApiErr::new(StatusCode::PRECONDITION_FAILED, "tus_version", "Tus-Resumable: 1.0.0 header required")),
+    }
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> ApiResult<Option<u64>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} must be a non-negative integer")).field(name)),
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+async fn tus_options(State(state): State<AppState>) -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    tus_headers(&mut r);
+    let h = r.headers_mut();
+    h.insert("Tus-Version", HeaderValue::from_static(TUS_VERSION));
+    h.insert("Tus-Extension", HeaderValue::from_static(EXTENSIONS));
+    h.insert("Tus-Checksum-Algorithm", HeaderValue::from_static("sha1"));
+    if let Ok(v) = HeaderValue::from_str(&state.config.max_upload_bytes.to_string()) {
+        h.insert("Tus-Max-Size", v);
+    }
+    r
+}
+
+/// POST /api/uploads: creates an upload of `Upload-Length` bytes (optionally with a first part).
+async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    check_version(&headers)?;
+    let length = header_u64(&headers, "Upload-Length")?
+        .ok_or_else(|| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_header", "Upload-Length is required").field("Upload-Length"))?;
+    if length > state.config.max_upload_bytes {
+        return Err(ApiErr::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("upload of {length} bytes exceeds the {} byte limit", state.config.max_upload_bytes),
+        )
+        .field("Upload-Length"));
+    }
+    let metadata = headers.get("Upload-Metadata").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let path = upload_path(&state, &id);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(ApiErr::internal)?;
+    }
+    std::fs::File::create(&path).map_err(ApiErr::internal)?;
+    state.svc.store.create_upload(&id, length, &metadata).await?;
+    let location = format!("/api/uploads/{id}");
+    let with_data = headers.get("Content-Type").is_some_and(|v| v.as_bytes() == b"application/offset+octet-stream");
+    let offset = if with_data {
+        let lock = state.uploads.get(&id);
+        let _g = lock.lock().await;
+        append(&state, &id, length, 0, &headers, body).await?
+    } else {
+        0
+    };
+    let mut r = StatusCode::CREATED.into_response();
+    tus_headers(&mut r);
+    r.headers_mut().insert("Location", HeaderValue::from_str(&location).map_err(ApiErr::internal)?);
+    r.headers_mut().insert("Upload-Offset", HeaderValue::from(offset));
+    Ok(r)
+}
+
+async fn head(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let (row, offset) = load(&state, &id).await?;
+    let mut r = StatusCode::OK.into_response();
+    tus_headers(&mut r);
+    let h = r.headers_mut();
+    h.insert("Upload-Offset", HeaderValue::from(offset));
+    h.insert("Upload-Length", HeaderValue::from(row.length));
+    if !row.metadata.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&row.metadata) {
+            h.insert("Upload-Metadata", v);
+        }
+    }
+    Ok(r)
+}
+
+/// GET /api/uploads/{id}: JSON status (offset, length, completion, SHA-256 once complete).
+async fn info(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let (row, offset) = load(&state, &id).await?;
+    Ok(Json(serde_json::json!({
+        "id": row.id, "length": row.length, "offset": offset, "complete": row.complete,
+        "sha256": row.sha256, "metadata": decode_metadata(&row.metadata),
+    })))
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<(crate::store::UploadRow, u64)> {
+    if !valid_id(id) {
+        return Err(ApiErr::not_found("upload", id));
+    }
+    let row = state.svc.store.upload(id).await?.ok_or_else(|| ApiErr::not_found("upload", id))?;
+    let offset = std::fs::metadata(upload_path(state, id)).map(|m| m.len()).unwrap_or(0).min(row.length);
+    Ok((row, offset))
+}
+
+async fn patch(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    check_version(&headers)?;
+    if headers.get("Content-Type").map(|v| v.as_bytes()) != Some(b"application/offset+octet-stream") {
+        return Err(ApiErr::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content_type", "Content-Type must be application/offset+octet-stream"));
+    }
+    let claimed = header_u64(&headers, "Upload-Offset")?
+        .ok_or_else(|| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_header", "Upload-Offset is required").field("Upload-Offset"))?;
+    let lock = state.uploads.get(&id);
+    let _g = lock.lock().await;
+    let (row, offset) = load(&state, &id).await?;
+    if claimed != offset {
+        return Err(ApiErr::new(StatusCode::CONFLICT, "offset_mismatch", format!("Upload-Offset is {claimed} but the upload is at {offset}"))
+            .field("Upload-Offset"));
+    }
+    let new_offset = append(&state, &id, row.length, offset, &headers, body).await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    tus_headers(&mut r);
+    r.headers_mut().insert("Upload-Offset", HeaderValue::from(new_offset));
+    Ok(r)
+}
+
+/// Streams `body` to the end of the upload file; verifies `Upload-Checksum` when given (rolling the
+/// file back on mismatch) and finishes the upload when it is complete. Returns the new offset.
+async fn append(state: &AppState, id: &str, length: u64, offset: u64, headers: &HeaderMap, body: Body) -> ApiResult<u64> {
+    let checksum = match headers.get("Upload-Checksum").and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(v) => {
+            let (alg, b64) = v.split_once(' ').unwrap_or((v, ""));
+            if alg != "sha1" {
+                return Err(ApiErr::new(StatusCode::BAD_REQUEST, "checksum_algorithm", format!("unsupported checksum algorithm {alg}")));
+            }
+            Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_header", "Upload-Checksum is not base64").field("Upload-Checksum"))?,
+            )
+        }
+    };
+    let path = upload_path(state, id);
+    let mut file = Some(std::fs::OpenOptions::new().append(true).open(&path).map_err(ApiErr::internal)?);
+    let mut hasher = checksum.as_ref().map(|_| sha1::Sha1::new());
+    let mut written = offset;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    let mut stream = body.into_data_stream();
+    let mut too_long = false;
+    let flush = |buf: &mut Vec<u8>, file: &mut Option<std::fs::File>| -> ApiResult<()> {
+        if let Some(f) = file.as_mut() {
+            // Blocking write of one block: short, and keeps memory to one block per upload.
+            tokio::task::block_in_place(|| f.write_all(buf)).map_err(|e| {
+                if e.raw_os_error() == Some(libc::ENOSPC) {
+                    ApiErr::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", "the node's disk is full")
+                } else {
+                    ApiErr::internal(e)
+                }
+            })?;
+        }
+        buf.clear();
+        Ok(())
+    };
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else { break }; // client went away: keep what arrived
+        let room = (length - written) as usize;
+        let take = chunk.len().min(room);
+        if take < chunk.len() {
+            too_long = true;
+        }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&chunk[..take]);
+        }
+        buf.extend_from_slice(&chunk[..take]);
+        written += take as u64;
+        state.svc.metrics.upload_bytes.inc_by(take as u64);
+        if buf.len() >= BLOCK {
+            flush(&mut buf, &mut file)?;
+        }
+        if too_long {
+            break;
+        }
+    }
+    flush(&mut buf, &mut file)?;
+    drop(file);
+    if let (Some(expected), Some(h)) = (checksum, hasher) {
+        if h.finalize().as_slice() != expected.as_slice() {
+            let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(ApiErr::internal)?;
+            f.set_len(offset).map_err(ApiErr::internal)?;
+            return Err(ApiErr::new(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST), "checksum_mismatch", "Upload-Checksum does not match the data"));
+        }
+    }
+    if too_long {
+        let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(ApiErr::internal)?;
+        f.set_len(offset).map_err(ApiErr::internal)?;
+        return Err(ApiErr::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "more data than Upload-Length"));
+    }
+    if written == length {
+        let p = path.clone();
+        let sha = tokio::task::spawn_blocking(move || sha256_file(&p)).await.map_err(ApiErr::internal)?.map_err(ApiErr::internal)?;
+        state.svc.store.complete_upload(id, &sha).await?;
+    }
+    Ok(written)
+}
+
+fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    f.sync_all()?;
+    f.rewind()?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; BLOCK];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha2::Digest::update(&mut h, &buf[..n]);
+    }
+    Ok(hex::encode(sha2::Digest::finalize(h)))
+}
+
+async fn terminate(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    check_version(&headers)?;
+    let lock = state.uploads.get(&id);
+    let _g = lock.lock().await;
+    load(&state, &id).await?;
+    state.svc.store.delete_upload(&id).await?;
+    let _ = std::fs::remove_file(upload_path(&state, &id));
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    tus_headers(&mut r);
+    Ok(r)
+}
+
+/// tus metadata: `key base64,key base64` → a JSON object of decoded strings.
+pub fn decode_metadata(raw: &str) -> serde_json::Map<String, serde_json::Value> {
+    raw.split(',')
+        .filter_map(|kv| {
+            let mut it = kv.trim().splitn(2, ' ');
+            let k = it.next()?.to_owned();
+            if k.is_empty() {
+                return None;
+            }
+            let v = it
+                .next()
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            Some((k, serde_json::Value::String(v)))
+        })
+        .collect()
+}

@@ -1,0 +1,216 @@
+//! The node's job service: a scheduler that runs queued (and interrupted) jobs from the store, a few at
+//! a time, on one shared pool of chunk slots; cancellation; and the metrics fed by progress events.
+
+use crate::pipeline::job::{JobError, JobOptions, JobOutcome};
+use crate::pipeline::run_job;
+use crate::store::Store;
+use kino_shared::{JobState, ProgressEvent};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, Notify, Semaphore};
+
+/// How the service runs jobs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub data_dir: PathBuf,
+    /// Jobs rendering at once.
+    pub max_jobs: usize,
+    /// Chunk slots shared by all jobs.
+    pub chunk_slots: usize,
+    /// Encoder threads per chunk.
+    pub threads: usize,
+    pub max_attempts: u32,
+    pub lease_ms: i64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+/// Prometheus metrics of the node.
+pub struct Metrics {
+    registry: Registry,
+    jobs: Family<StateLabel, Gauge>,
+    pub chunks_done: Counter,
+    pub chunks_failed: Counter,
+    pub frames: Counter,
+    pub upload_bytes: Counter,
+    pub errors: Counter,
+    fps: Gauge<f64, AtomicU64>,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("kino");
+        let m = Metrics {
+            registry: Registry::default(),
+            jobs: Family::default(),
+            chunks_done: Counter::default(),
+            chunks_failed: Counter::default(),
+            frames: Counter::default(),
+            upload_bytes: Counter::default(),
+            errors: Counter::default(),
+            fps: Gauge::default(),
+        };
+        registry.register("jobs", "Jobs by state", m.jobs.clone());
+        registry.register("chunks_done", "Chunks rendered", m.chunks_done.clone());
+        registry.register("chunks_failed", "Chunk attempts that failed", m.chunks_failed.clone());
+        registry.register("frames_rendered", "Frames rendered", m.frames.clone());
+        registry.register("upload_bytes", "Bytes received by uploads", m.upload_bytes.clone());
+        registry.register("errors", "Failed jobs and server errors", m.errors.clone());
+        registry.register("render_fps", "Frames per second of the running jobs", m.fps.clone());
+        Metrics { registry, ..m }
+    }
+
+    /// The Prometheus text exposition, with job counts read from the store.
+    pub async fn render(&self, store: &Store) -> String {
+        if let Ok(counts) = store.job_counts().await {
+            for s in ["queued", "rendering", "assembling", "done", "failed", "cancelled"] {
+                let n = counts.iter().find(|(st, _)| st == s).map(|(_, n)| *n).unwrap_or(0);
+                self.jobs.get_or_create(&StateLabel { state: s.into() }).set(n);
+            }
+        }
+        let mut out = String::new();
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+pub struct Service {
+    pub store: Store,
+    pub events: broadcast::Sender<ProgressEvent>,
+    pub metrics: Arc<Metrics>,
+    pub config: ServiceConfig,
+    slots: Arc<Semaphore>,
+    running: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    wake: Notify,
+}
+
+impl Service {
+    pub fn new(store: Store, config: ServiceConfig) -> Arc<Self> {
+        let (events, _) = broadcast::channel(8192);
+        let svc = Arc::new(Service {
+            store,
+            events,
+            metrics: Arc::new(Metrics::new()),
+            slots: Arc::new(Semaphore::new(config.chunk_slots.max(1))),
+            config,
+            running: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+        });
+        svc.clone().spawn_metrics();
+        svc.clone().spawn_scheduler();
+        svc
+    }
+
+    /// Wakes the scheduler (a job was queued).
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn is_running(&self, id: &str) -> bool {
+        self.running.lock().map(|r| r.contains_key(id)).unwrap_or(false)
+    }
+
+    /// Stops a running job's workers; the caller records the new state.
+    pub fn stop(&self, id: &str) -> bool {
+        match self.running.lock().ok().and_then(|r| r.get(id).cloned()) {
+            Some(flag) => {
+                flag.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn spawn_metrics(self: Arc<Self>) {
+        let mut rx = self.events.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(ProgressEvent::ChunkDone { frames, .. }) => {
+                        self.metrics.chunks_done.inc();
+                        self.metrics.frames.inc_by(frames);
+                    }
+                    Ok(ProgressEvent::ChunkFailed { .. }) => {
+                        self.metrics.chunks_failed.inc();
+                    }
+                    Ok(ProgressEvent::Failed { .. }) => {
+                        self.metrics.errors.inc();
+                    }
+                    Ok(ProgressEvent::Frames { fps, .. }) => {
+                        self.metrics.fps.set(fps);
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    fn spawn_scheduler(self: Arc<Self>) {
+        tokio::spawn(async move {
+            loop {
+                if let Ok(ids) = self.store.unfinished_jobs().await {
+                    for id in ids {
+                        let started = {
+                            let Ok(mut running) = self.running.lock() else { break };
+                            if running.len() >= self.config.max_jobs || running.contains_key(&id) {
+                                continue;
+                            }
+                            running.insert(id.clone(), Arc::new(AtomicBool::new(false)));
+                            true
+                        };
+                        if started {
+                            tokio::spawn(self.clone().run(id));
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
+        });
+    }
+
+    async fn run(self: Arc<Self>, id: String) {
+        let cancel = self.running.lock().ok().and_then(|r| r.get(&id).cloned()).unwrap_or_default();
+        let opts = JobOptions {
+            workers: self.config.chunk_slots.max(1),
+            threads: self.config.threads,
+            lease_ms: self.config.lease_ms,
+            max_attempts: self.config.max_attempts,
+            keep_chunks: false,
+            data_dir: self.config.data_dir.clone(),
+            slots: Some(self.slots.clone()),
+            output_link: Some(format!("/api/jobs/{id}/output")),
+        };
+        let result = run_job(&self.store, &id, &opts, self.events.clone(), cancel).await;
+        match result {
+            Ok(JobOutcome::Done { .. }) | Ok(JobOutcome::Failed(_)) | Ok(JobOutcome::Cancelled) => {}
+            Err(e) => {
+                let reason = match &e {
+                    JobError::Store(_) | JobError::Internal(_) => format!("internal error: {e}"),
+                    _ => e.to_string(),
+                };
+                let _ = self.store.set_job_state(&id, JobState::Failed, Some(&reason)).await;
+                let _ = self.events.send(ProgressEvent::Failed { job: id.clone(), error: reason });
+            }
+        }
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&id);
+        }
+        self.wake.notify_one();
+    }
+}

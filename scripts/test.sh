@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite (the README's test command; .ci/run calls it): set-up, format, lints, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+cargo build -q -p kino-node
+cargo test --workspace --no-fail-fast
