@@ -31,4 +31,25 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 cargo fetch --locked -q 2>/dev/null || cargo fetch -q
+
+# Node.js runs the third-party tus client in the tests; npm also brings the API docs UI.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs and npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -f tests/js/node_modules/tus-js-client/package.json ]; then
+  echo "setup: installing test clients (tests/js)"
+  (cd tests/js && npm ci --no-audit --no-fund --silent)
+fi
+SWAGGER_VERSION=5.35.0
+if [ ! -f static/vendor/swagger-ui/.version-$SWAGGER_VERSION ]; then
+  echo "setup: installing swagger-ui-dist $SWAGGER_VERSION for /api/docs"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "swagger-ui-dist@$SWAGGER_VERSION" >/dev/null && tar xzf swagger-ui-dist-*.tgz)
+  rm -rf static/vendor/swagger-ui && mkdir -p static/vendor/swagger-ui
+  cp "$tmp/package/swagger-ui-bundle.js" "$tmp/package/swagger-ui.css" "$tmp/package/LICENSE" static/vendor/swagger-ui/
+  touch static/vendor/swagger-ui/.version-$SWAGGER_VERSION
+  rm -rf "$tmp"
+fi
 echo "setup: ok"

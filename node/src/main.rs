@@ -7,7 +7,9 @@ use kino_node::media::{probe, MediaError};
 use kino_node::pipeline::job::{self, JobError};
 use kino_node::pipeline::{run_job, JobOptions, JobOutcome};
 use kino_node::store::Store;
-use kino_shared::{AudioMode, Container, JobSpec, OutputSpec, ProgressEvent, StageSpec, VideoCodec};
+use kino_shared::{
+    AudioMode, Container, JobSpec, OutputSpec, ProgressEvent, StageSpec, VideoCodec,
+};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -214,9 +216,14 @@ async fn cmd_serve(a: ServeArgs) -> Result<u8> {
         .into());
     }
     let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating data folder {}", data_dir.display()))?;
-    let store = Store::open_sqlite(&data_dir).await.context("opening the job store")?;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+    let store = Store::open_sqlite(&data_dir)
+        .await
+        .context("opening the job store")?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let workers = a.workers.unwrap_or((cores / 2).max(1)).max(1);
     let svc = Service::new(
         store,
@@ -229,21 +236,41 @@ async fn cmd_serve(a: ServeArgs) -> Result<u8> {
             lease_ms: 30_000,
         },
     );
-    let root = std::env::current_exe().ok().and_then(|e| e.parent().and_then(|p| p.parent()).and_then(|p| p.parent()).map(Path::to_path_buf));
+    let root = std::env::current_exe().ok().and_then(|e| {
+        e.parent()
+            .and_then(|p| p.parent())
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+    });
     let find = |rel: &str| -> Option<PathBuf> {
-        [PathBuf::from(rel), root.clone().unwrap_or_default().join(rel)].into_iter().find(|p| p.is_dir())
+        [
+            PathBuf::from(rel),
+            root.clone().unwrap_or_default().join(rel),
+        ]
+        .into_iter()
+        .find(|p| p.is_dir())
     };
     let web_dir = a.web_dir.or_else(|| find("web/dist"));
     let static_dir = find("static").unwrap_or_else(|| PathBuf::from("static"));
     let state = AppState {
         svc,
-        config: Arc::new(ApiConfig { token, max_upload_bytes: a.max_upload_bytes, web_dir, static_dir }),
+        config: Arc::new(ApiConfig {
+            token,
+            max_upload_bytes: a.max_upload_bytes,
+            web_dir,
+            static_dir,
+        }),
         uploads: Arc::default(),
     };
-    let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("listening on {}", a.listen))?;
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("listening on {}", a.listen))?;
     let addr = listener.local_addr()?;
     println!("kino-node: listening on http://{addr}");
-    eprintln!("kino-node: serving http://{addr} (API docs at /api/docs), data in {}", data_dir.display());
+    eprintln!(
+        "kino-node: serving http://{addr} (API docs at /api/docs), data in {}",
+        data_dir.display()
+    );
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -302,7 +329,8 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
                 .and_then(Container::from_extension)
                 .ok_or_else(|| MediaError::Output {
                     path: output.display().to_string(),
-                    reason: "unsupported output extension (use .mp4, .m4v, .mov, .mkv or .webm)".into(),
+                    reason: "unsupported output extension (use .mp4, .m4v, .mov, .mkv or .webm)"
+                        .into(),
                 })?,
         },
         chunk_seconds: a.chunk_seconds,

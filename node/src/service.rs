@@ -64,20 +64,45 @@ impl Metrics {
         };
         registry.register("jobs", "Jobs by state", m.jobs.clone());
         registry.register("chunks_done", "Chunks rendered", m.chunks_done.clone());
-        registry.register("chunks_failed", "Chunk attempts that failed", m.chunks_failed.clone());
+        registry.register(
+            "chunks_failed",
+            "Chunk attempts that failed",
+            m.chunks_failed.clone(),
+        );
         registry.register("frames_rendered", "Frames rendered", m.frames.clone());
-        registry.register("upload_bytes", "Bytes received by uploads", m.upload_bytes.clone());
+        registry.register(
+            "upload_bytes",
+            "Bytes received by uploads",
+            m.upload_bytes.clone(),
+        );
         registry.register("errors", "Failed jobs and server errors", m.errors.clone());
-        registry.register("render_fps", "Frames per second of the running jobs", m.fps.clone());
+        registry.register(
+            "render_fps",
+            "Frames per second of the running jobs",
+            m.fps.clone(),
+        );
         Metrics { registry, ..m }
     }
 
     /// The Prometheus text exposition, with job counts read from the store.
     pub async fn render(&self, store: &Store) -> String {
         if let Ok(counts) = store.job_counts().await {
-            for s in ["queued", "rendering", "assembling", "done", "failed", "cancelled"] {
-                let n = counts.iter().find(|(st, _)| st == s).map(|(_, n)| *n).unwrap_or(0);
-                self.jobs.get_or_create(&StateLabel { state: s.into() }).set(n);
+            for s in [
+                "queued",
+                "rendering",
+                "assembling",
+                "done",
+                "failed",
+                "cancelled",
+            ] {
+                let n = counts
+                    .iter()
+                    .find(|(st, _)| st == s)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0);
+                self.jobs
+                    .get_or_create(&StateLabel { state: s.into() })
+                    .set(n);
             }
         }
         let mut out = String::new();
@@ -119,7 +144,10 @@ impl Service {
     }
 
     pub fn is_running(&self, id: &str) -> bool {
-        self.running.lock().map(|r| r.contains_key(id)).unwrap_or(false)
+        self.running
+            .lock()
+            .map(|r| r.contains_key(id))
+            .unwrap_or(false)
     }
 
     /// Stops a running job's workers; the caller records the new state.
@@ -164,7 +192,9 @@ impl Service {
                 if let Ok(ids) = self.store.unfinished_jobs().await {
                     for id in ids {
                         let started = {
-                            let Ok(mut running) = self.running.lock() else { break };
+                            let Ok(mut running) = self.running.lock() else {
+                                break;
+                            };
                             if running.len() >= self.config.max_jobs || running.contains_key(&id) {
                                 continue;
                             }
@@ -185,7 +215,12 @@ impl Service {
     }
 
     async fn run(self: Arc<Self>, id: String) {
-        let cancel = self.running.lock().ok().and_then(|r| r.get(&id).cloned()).unwrap_or_default();
+        let cancel = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&id).cloned())
+            .unwrap_or_default();
         let opts = JobOptions {
             workers: self.config.chunk_slots.max(1),
             threads: self.config.threads,
@@ -198,14 +233,21 @@ impl Service {
         };
         let result = run_job(&self.store, &id, &opts, self.events.clone(), cancel).await;
         match result {
-            Ok(JobOutcome::Done { .. }) | Ok(JobOutcome::Failed(_)) | Ok(JobOutcome::Cancelled) => {}
+            Ok(JobOutcome::Done { .. }) | Ok(JobOutcome::Failed(_)) | Ok(JobOutcome::Cancelled) => {
+            }
             Err(e) => {
                 let reason = match &e {
                     JobError::Store(_) | JobError::Internal(_) => format!("internal error: {e}"),
                     _ => e.to_string(),
                 };
-                let _ = self.store.set_job_state(&id, JobState::Failed, Some(&reason)).await;
-                let _ = self.events.send(ProgressEvent::Failed { job: id.clone(), error: reason });
+                let _ = self
+                    .store
+                    .set_job_state(&id, JobState::Failed, Some(&reason))
+                    .await;
+                let _ = self.events.send(ProgressEvent::Failed {
+                    job: id.clone(),
+                    error: reason,
+                });
             }
         }
         if let Ok(mut r) = self.running.lock() {

@@ -314,8 +314,13 @@ impl OutputSpec {
                 ),
             ));
         }
-        if self.container == Container::Webm && !matches!(self.codec, VideoCodec::Vp9 | VideoCodec::Av1) {
-            return Err(SpecError::new("output.container", "WebM needs codec vp9 or av1"));
+        if self.container == Container::Webm
+            && !matches!(self.codec, VideoCodec::Vp9 | VideoCodec::Av1)
+        {
+            return Err(SpecError::new(
+                "output.container",
+                "WebM needs codec vp9 or av1",
+            ));
         }
         if !PRESETS.contains(&self.preset.as_str()) {
             return Err(SpecError::new(
@@ -726,7 +731,10 @@ mod tests {
 
     #[test]
     fn webm_needs_a_webm_codec() {
-        let mut o = OutputSpec { container: Container::Webm, ..Default::default() };
+        let mut o = OutputSpec {
+            container: Container::Webm,
+            ..Default::default()
+        };
         assert_eq!(o.validate().unwrap_err().field, "output.container");
         o.codec = VideoCodec::Vp9;
         o.validate().unwrap();

@@ -258,3 +258,98 @@ pub fn generated(name: &str, args: &[&str]) -> PathBuf {
     }
     out
 }
+
+/// A `kino-node serve` process on 127.0.0.1 with a random port.
+pub struct Node {
+    child: std::process::Child,
+    pub base: String,
+    pub data: PathBuf,
+}
+
+impl Node {
+    /// Starts a node on `data` with extra serve arguments and waits until it listens.
+    pub fn start(data: &Path, extra: &[&str]) -> Node {
+        use std::io::BufRead;
+        std::fs::create_dir_all(data).expect("data dir");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("node.log"))
+            .expect("log");
+        let mut child = Command::new(kino_bin())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data.to_str().expect("utf-8"),
+            ])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("starting kino-node serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading listen line");
+        let base = line.trim().rsplit(' ').next().expect("address").to_owned();
+        assert!(
+            base.starts_with("http://127.0.0.1:"),
+            "unexpected first line: {line}"
+        );
+        Node {
+            child,
+            base,
+            data: data.to_owned(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> String {
+    let out = run("sha256sum", &[path.to_str().expect("utf-8")]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("sha")
+        .to_owned()
+}
+
+/// Runs the tus-js-client script (tests/js) and returns its JSON line.
+pub fn tus_js(args: &[&str]) -> Value {
+    let js = root().join("tests").join("js");
+    assert!(
+        js.join("node_modules").join("tus-js-client").is_dir(),
+        "tus-js-client missing: run scripts/setup.sh"
+    );
+    let out = Command::new("node")
+        .arg(js.join("tus-upload.mjs"))
+        .args(args)
+        .output()
+        .expect("running node");
+    assert!(
+        out.status.success(),
+        "tus-js-client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().expect("output line")).expect("json line")
+}

@@ -9,15 +9,35 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Kino render node", description = "Uploads (tus 1.0 at /api/uploads), jobs, live progress, downloads."),
-    paths(jobs::create_job, jobs::list_jobs, jobs::get_job, jobs::cancel_job, jobs::retry_job, jobs::output, jobs::report,
-          super::events::job_events, super::events::all_events),
-    components(schemas(kino_shared::JobSpec, kino_shared::JobStatus, kino_shared::ApiError, kino_shared::ProgressEvent, jobs::Report))
+    info(
+        title = "Kino render node",
+        description = "Uploads (tus 1.0 at /api/uploads), jobs, live progress, downloads."
+    ),
+    paths(
+        jobs::create_job,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::cancel_job,
+        jobs::retry_job,
+        jobs::output,
+        jobs::report,
+        super::events::job_events,
+        super::events::all_events
+    ),
+    components(schemas(
+        kino_shared::JobSpec,
+        kino_shared::JobStatus,
+        kino_shared::ApiError,
+        kino_shared::ProgressEvent,
+        jobs::Report
+    ))
 )]
 pub struct ApiDoc;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/openapi.json", get(openapi)).route("/api/docs", get(ui))
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/docs", get(ui))
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -10,7 +10,9 @@ use kino_shared::ProgressEvent;
 use tokio::sync::broadcast;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/events", get(all_events)).route("/api/jobs/{id}/events", get(job_events))
+    Router::new()
+        .route("/api/events", get(all_events))
+        .route("/api/jobs/{id}/events", get(job_events))
 }
 
 async fn snapshot(state: &AppState, id: &str) -> ApiResult<ProgressEvent> {
@@ -20,7 +22,11 @@ async fn snapshot(state: &AppState, id: &str) -> ApiResult<ProgressEvent> {
         Err(e) => return Err(e.into()),
     };
     let chunks = state.svc.store.chunk_statuses(id).await?;
-    Ok(ProgressEvent::Snapshot { job: id.to_owned(), status: Box::new(status), chunks })
+    Ok(ProgressEvent::Snapshot {
+        job: id.to_owned(),
+        status: Box::new(super::public(status)),
+        chunks,
+    })
 }
 
 async fn snapshots(state: &AppState, filter: Option<&str>) -> ApiResult<Vec<ProgressEvent>> {
@@ -38,7 +44,11 @@ async fn snapshots(state: &AppState, filter: Option<&str>) -> ApiResult<Vec<Prog
 
 /// Events of one job (WebSocket): a `snapshot`, then live events.
 #[utoipa::path(get, path = "/api/jobs/{id}/events", responses((status = 101, description = "WebSocket of ProgressEvent JSON messages"), (status = 404, body = kino_shared::ApiError)))]
-pub async fn job_events(ws: WebSocketUpgrade, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn job_events(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     // Subscribe before reading the snapshot so nothing falls between the two.
     let rx = state.svc.events.subscribe();
     let initial = snapshots(&state, Some(&id)).await?;
@@ -47,7 +57,10 @@ pub async fn job_events(ws: WebSocketUpgrade, State(state): State<AppState>, Pat
 
 /// Events of every job (WebSocket): a snapshot per recent job, then live events.
 #[utoipa::path(get, path = "/api/events", responses((status = 101, description = "WebSocket of ProgressEvent JSON messages")))]
-pub async fn all_events(ws: WebSocketUpgrade, State(state): State<AppState>) -> ApiResult<Response> {
+pub async fn all_events(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+) -> ApiResult<Response> {
     let rx = state.svc.events.subscribe();
     let initial = snapshots(&state, None).await?;
     Ok(ws.on_upgrade(move |socket| pump(socket, rx, initial, None, state)))
@@ -60,7 +73,13 @@ async fn send(socket: &mut WebSocket, ev: &ProgressEvent) -> bool {
     }
 }
 
-async fn pump(mut socket: WebSocket, mut rx: broadcast::Receiver<ProgressEvent>, initial: Vec<ProgressEvent>, filter: Option<String>, state: AppState) {
+async fn pump(
+    mut socket: WebSocket,
+    mut rx: broadcast::Receiver<ProgressEvent>,
+    initial: Vec<ProgressEvent>,
+    filter: Option<String>,
+    state: AppState,
+) {
     for ev in &initial {
         if !send(&mut socket, ev).await {
             return;

@@ -28,10 +28,12 @@ pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let (status, code) = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
-                (StatusCode::BAD_REQUEST, "invalid_json")
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => (StatusCode::BAD_REQUEST, "invalid_json"),
+            serde_json::error::Category::Data => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter")
             }
-            serde_json::error::Category::Data => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter"),
         };
         let err = ApiErr::new(status, code, format!("{path}: {inner}"));
         if path == "." {
@@ -40,7 +42,8 @@ pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
             err.field(&path)
         }
     })?;
-    spec.validate().map_err(|e| ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e)))?;
+    spec.validate()
+        .map_err(|e| ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e)))?;
     Ok(spec)
 }
 
@@ -55,10 +58,20 @@ pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult
         None
     };
     let upload = upload.ok_or_else(|| {
-        ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_upload", format!("no upload with id '{}'", spec.input)).field("input")
+        ApiErr::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_upload",
+            format!("no upload with id '{}'", spec.input),
+        )
+        .field("input")
     })?;
     if !upload.complete {
-        return Err(ApiErr::new(StatusCode::CONFLICT, "upload_incomplete", "the upload is not complete yet").field("input"));
+        return Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "upload_incomplete",
+            "the upload is not complete yet",
+        )
+        .field("input"));
     }
     let input = super::uploads::upload_path(&state, &upload.id);
     // Bad media is refused now, with the reason, rather than failing later in the queue.
@@ -66,7 +79,9 @@ pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult
     tokio::task::spawn_blocking(move || probe::probe(&probe_path, false))
         .await
         .map_err(ApiErr::internal)?
-        .map_err(|e| ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_media", e.to_string()).field("input"))?;
+        .map_err(|e| {
+            ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_media", e.to_string()).field("input")
+        })?;
     let id = uuid::Uuid::new_v4().to_string();
     let out_dir = state.svc.config.data_dir.join("outputs");
     std::fs::create_dir_all(&out_dir).map_err(ApiErr::internal)?;
@@ -74,11 +89,20 @@ pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult
     state
         .svc
         .store
-        .create_job(&id, &id, &spec, &input.display().to_string(), &output.display().to_string())
+        .create_job(
+            &id,
+            &id,
+            &spec,
+            &input.display().to_string(),
+            &output.display().to_string(),
+        )
         .await?;
-    let _ = state.svc.events.send(ProgressEvent::JobState { job: id.clone(), state: JobState::Queued });
+    let _ = state.svc.events.send(ProgressEvent::JobState {
+        job: id.clone(),
+        state: JobState::Queued,
+    });
     state.svc.poke();
-    let status = state.svc.store.job(&id).await?;
+    let status = super::public(state.svc.store.job(&id).await?);
     let mut r = (StatusCode::CREATED, Json(status)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/jobs/{id}")) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -89,7 +113,16 @@ pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult
 /// All jobs, newest first.
 #[utoipa::path(get, path = "/api/jobs", responses((status = 200, body = [JobStatus])))]
 pub async fn list_jobs(State(state): State<AppState>) -> ApiResult<Json<Vec<JobStatus>>> {
-    Ok(Json(state.svc.store.list_jobs(500).await?))
+    Ok(Json(
+        state
+            .svc
+            .store
+            .list_jobs(500)
+            .await?
+            .into_iter()
+            .map(super::public)
+            .collect(),
+    ))
 }
 
 async fn job_or_404(state: &AppState, id: &str) -> ApiResult<JobStatus> {
@@ -101,56 +134,101 @@ async fn job_or_404(state: &AppState, id: &str) -> ApiResult<JobStatus> {
 }
 
 #[utoipa::path(get, path = "/api/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404, body = ApiError)))]
-pub async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobStatus>> {
-    Ok(Json(job_or_404(&state, &id).await?))
+pub async fn get_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobStatus>> {
+    Ok(Json(super::public(job_or_404(&state, &id).await?)))
 }
 
 /// Cancel a job: its workers stop, finished chunks are kept (retry resumes).
 #[utoipa::path(delete, path = "/api/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobStatus>> {
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobStatus>> {
     let job = job_or_404(&state, &id).await?;
     if job.state.is_final() {
-        return Err(ApiErr::new(StatusCode::CONFLICT, "job_finished", format!("job is already {}", job.state.as_str())));
+        return Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "job_finished",
+            format!("job is already {}", job.state.as_str()),
+        ));
     }
-    state.svc.store.set_job_state(&id, JobState::Cancelled, None).await?;
+    state
+        .svc
+        .store
+        .set_job_state(&id, JobState::Cancelled, None)
+        .await?;
     state.svc.stop(&id);
-    let _ = state.svc.events.send(ProgressEvent::JobState { job: id.clone(), state: JobState::Cancelled });
-    Ok(Json(state.svc.store.job(&id).await?))
+    let _ = state.svc.events.send(ProgressEvent::JobState {
+        job: id.clone(),
+        state: JobState::Cancelled,
+    });
+    Ok(Json(super::public(state.svc.store.job(&id).await?)))
 }
 
 /// Retry a failed or cancelled job; done chunks are not redone.
 #[utoipa::path(post, path = "/api/jobs/{id}/retry", responses((status = 200, body = JobStatus), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn retry_job(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobStatus>> {
+pub async fn retry_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobStatus>> {
     let job = job_or_404(&state, &id).await?;
     if !matches!(job.state, JobState::Failed | JobState::Cancelled) || state.svc.is_running(&id) {
-        return Err(ApiErr::new(StatusCode::CONFLICT, "not_retryable", format!("job is {}", job.state.as_str())));
+        return Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "not_retryable",
+            format!("job is {}", job.state.as_str()),
+        ));
     }
     state.svc.store.retry_job(&id).await?;
-    let _ = state.svc.events.send(ProgressEvent::JobState { job: id.clone(), state: JobState::Queued });
+    let _ = state.svc.events.send(ProgressEvent::JobState {
+        job: id.clone(),
+        state: JobState::Queued,
+    });
     state.svc.poke();
-    Ok(Json(state.svc.store.job(&id).await?))
+    Ok(Json(super::public(state.svc.store.job(&id).await?)))
 }
 
 /// The rendered file; supports `Range` so a `<video>` can seek.
 #[utoipa::path(get, path = "/api/jobs/{id}/output", responses((status = 200, description = "the file"), (status = 206, description = "a byte range"), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
-pub async fn output(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+pub async fn output(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
     let job = job_or_404(&state, &id).await?;
     if job.state != JobState::Done {
-        return Err(ApiErr::new(StatusCode::CONFLICT, "not_ready", format!("job is {}", job.state.as_str())));
+        return Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "not_ready",
+            format!("job is {}", job.state.as_str()),
+        ));
     }
     let (_, out) = state.svc.store.job_input_output(&id).await?;
-    let mime = match std::path::Path::new(&out).extension().and_then(|e| e.to_str()) {
+    let mime = match std::path::Path::new(&out)
+        .extension()
+        .and_then(|e| e.to_str())
+    {
         Some("webm") => "video/webm",
         Some("mkv") => "video/x-matroska",
         Some("mov") => "video/quicktime",
         _ => "video/mp4",
     };
-    let resp = tower_http::services::ServeFile::new_with_mime(&out, &mime.parse().map_err(ApiErr::internal)?)
-        .oneshot(req)
-        .await
-        .map_err(ApiErr::internal)?;
+    let resp = tower_http::services::ServeFile::new_with_mime(
+        &out,
+        &mime.parse().map_err(ApiErr::internal)?,
+    )
+    .oneshot(req)
+    .await
+    .map_err(ApiErr::internal)?;
     if resp.status() == StatusCode::NOT_FOUND {
-        return Err(ApiErr::new(StatusCode::GONE, "output_missing", "the output file is gone"));
+        return Err(ApiErr::new(
+            StatusCode::GONE,
+            "output_missing",
+            "the output file is gone",
+        ));
     }
     Ok(resp.into_response())
 }
@@ -167,21 +245,32 @@ pub struct Report {
 
 /// Stages, timings, chunk states and the probed input/output.
 #[utoipa::path(get, path = "/api/jobs/{id}/report", responses((status = 200, body = Report), (status = 404, body = ApiError)))]
-pub async fn report(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Report>> {
+pub async fn report(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Report>> {
     let job = job_or_404(&state, &id).await?;
     let chunks = state.svc.store.chunk_statuses(&id).await?;
     let (input, output) = state.svc.store.job_input_output(&id).await?;
     let done = job.state == JobState::Done;
     let (input_info, output_info) = tokio::task::spawn_blocking(move || {
-        let i = probe::probe(std::path::Path::new(&input), false).ok().map(|p| p.info);
-        let o = if done { probe::probe(std::path::Path::new(&output), false).ok().map(|p| p.info) } else { None };
+        let i = probe::probe(std::path::Path::new(&input), false)
+            .ok()
+            .map(|p| p.info);
+        let o = if done {
+            probe::probe(std::path::Path::new(&output), false)
+                .ok()
+                .map(|p| p.info)
+        } else {
+            None
+        };
         (i, o)
     })
     .await
     .map_err(ApiErr::internal)?;
     Ok(Json(Report {
         elapsed_seconds: (job.updated_ms - job.created_ms) as f64 / 1000.0,
-        job,
+        job: super::public(job),
         chunks,
         input: input_info,
         output: output_info,

@@ -43,14 +43,25 @@ pub struct ApiErr(pub StatusCode, pub ApiError);
 
 impl ApiErr {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiErr(status, ApiError { code: code.into(), message: message.into(), field: None })
+        ApiErr(
+            status,
+            ApiError {
+                code: code.into(),
+                message: message.into(),
+                field: None,
+            },
+        )
     }
     pub fn field(mut self, field: &str) -> Self {
         self.1.field = Some(field.into());
         self
     }
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} {id} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} {id} not found"),
+        )
     }
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {e}");
@@ -61,7 +72,8 @@ impl ApiErr {
 impl IntoResponse for ApiErr {
     fn into_response(self) -> Response {
         let mut r = (self.0, Json(self.1)).into_response();
-        r.headers_mut().insert("Tus-Resumable", HeaderValue::from_static("1.0.0"));
+        r.headers_mut()
+            .insert("Tus-Resumable", HeaderValue::from_static("1.0.0"));
         r
     }
 }
@@ -77,9 +89,19 @@ impl From<crate::store::StoreError> for ApiErr {
 
 pub type ApiResult<T> = Result<T, ApiErr>;
 
+/// A job as clients see it: the output is its download link, not a path on the node.
+pub fn public(mut status: kino_shared::JobStatus) -> kino_shared::JobStatus {
+    if status.output.is_some() {
+        status.output = Some(format!("/api/jobs/{}/output", status.id));
+    }
+    status
+}
+
 /// Checks the bearer token (header, or `?token=` for WebSockets and `<video>` sources).
 async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(token) = state.config.token.as_deref() else { return next.run(req).await };
+    let Some(token) = state.config.token.as_deref() else {
+        return next.run(req).await;
+    };
     let path = req.uri().path();
     if path == "/api/health" || !(path.starts_with("/api") || path == "/metrics") {
         return next.run(req).await;
@@ -90,14 +112,23 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let from_query = req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
+    let from_query = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
     let given = from_header.or(from_query);
     let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes()));
     if ok {
         next.run(req).await
     } else {
-        let mut r = ApiErr::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token").into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let mut r = ApiErr::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong bearer token",
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         r
     }
 }
@@ -112,7 +143,14 @@ async fn health() -> Json<serde_json::Value> {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let text = state.svc.metrics.render(&state.svc.store).await;
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn fallback() -> ApiErr {
@@ -128,9 +166,15 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes())
         .merge(events::routes())
         .merge(docs::routes());
-    let mut app = api.nest_service("/static", tower_http::services::ServeDir::new(&state.config.static_dir));
+    let mut app = api.nest_service(
+        "/static",
+        tower_http::services::ServeDir::new(&state.config.static_dir),
+    );
     if let Some(web) = &state.config.web_dir {
-        app = app.fallback_service(tower_http::services::ServeDir::new(web).fallback(tower_http::services::ServeFile::new(web.join("index.html"))));
+        app = app.fallback_service(
+            tower_http::services::ServeDir::new(web)
+                .fallback(tower_http::services::ServeFile::new(web.join("index.html"))),
+        );
     } else {
         app = app.fallback(fallback);
     }

@@ -37,7 +37,13 @@ impl Locks {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/uploads", options(tus_options).post(create))
-        .route("/api/uploads/{id}", axum::routing::head(head).patch(patch).delete(terminate).get(info))
+        .route(
+            "/api/uploads/{id}",
+            axum::routing::head(head)
+                .patch(patch)
+                .delete(terminate)
+                .get(info),
+        )
         .route_layer(axum::extract::DefaultBodyLimit::disable())
         .merge(Router::new().route("/api/uploads/", post(create)))
 }
@@ -56,7 +62,11 @@ fn tus_headers(r: &mut Response) {
 fn check_version(headers: &HeaderMap) -> ApiResult<()> {
     match headers.get("Tus-Resumable").and_then(|v| v.to_str().ok()) {
         Some(TUS_VERSION) => Ok(()),
-        _ => Err(ApiErr::new(StatusCode::PRECONDITION_FAILED, "tus_version", "Tus-Resumable: 1.0.0 header required")),
+        _ => Err(ApiErr::new(
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version",
+            "Tus-Resumable: 1.0.0 header required",
+        )),
     }
 }
 
@@ -68,7 +78,14 @@ fn header_u64(headers: &HeaderMap, name: &str) -> ApiResult<Option<u64>> {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .map(Some)
-            .ok_or_else(|| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} must be a non-negative integer")).field(name)),
+            .ok_or_else(|| {
+                ApiErr::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_header",
+                    format!("{name} must be a non-negative integer"),
+                )
+                .field(name)
+            }),
     }
 }
 
@@ -90,28 +107,51 @@ async fn tus_options(State(state): State<AppState>) -> Response {
 }
 
 /// POST /api/uploads: creates an upload of `Upload-Length` bytes (optionally with a first part).
-async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     check_version(&headers)?;
-    let length = header_u64(&headers, "Upload-Length")?
-        .ok_or_else(|| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_header", "Upload-Length is required").field("Upload-Length"))?;
+    let length = header_u64(&headers, "Upload-Length")?.ok_or_else(|| {
+        ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "Upload-Length is required",
+        )
+        .field("Upload-Length")
+    })?;
     if length > state.config.max_upload_bytes {
         return Err(ApiErr::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            format!("upload of {length} bytes exceeds the {} byte limit", state.config.max_upload_bytes),
+            format!(
+                "upload of {length} bytes exceeds the {} byte limit",
+                state.config.max_upload_bytes
+            ),
         )
         .field("Upload-Length"));
     }
-    let metadata = headers.get("Upload-Metadata").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let metadata = headers
+        .get("Upload-Metadata")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let path = upload_path(&state, &id);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(ApiErr::internal)?;
     }
     std::fs::File::create(&path).map_err(ApiErr::internal)?;
-    state.svc.store.create_upload(&id, length, &metadata).await?;
+    state
+        .svc
+        .store
+        .create_upload(&id, length, &metadata)
+        .await?;
     let location = format!("/api/uploads/{id}");
-    let with_data = headers.get("Content-Type").is_some_and(|v| v.as_bytes() == b"application/offset+octet-stream");
+    let with_data = headers
+        .get("Content-Type")
+        .is_some_and(|v| v.as_bytes() == b"application/offset+octet-stream");
     let offset = if with_data {
         let lock = state.uploads.get(&id);
         let _g = lock.lock().await;
@@ -121,8 +161,12 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -
     };
     let mut r = StatusCode::CREATED.into_response();
     tus_headers(&mut r);
-    r.headers_mut().insert("Location", HeaderValue::from_str(&location).map_err(ApiErr::internal)?);
-    r.headers_mut().insert("Upload-Offset", HeaderValue::from(offset));
+    r.headers_mut().insert(
+        "Location",
+        HeaderValue::from_str(&location).map_err(ApiErr::internal)?,
+    );
+    r.headers_mut()
+        .insert("Upload-Offset", HeaderValue::from(offset));
     Ok(r)
 }
 
@@ -142,7 +186,10 @@ async fn head(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
 }
 
 /// GET /api/uploads/{id}: JSON status (offset, length, completion, SHA-256 once complete).
-async fn info(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+async fn info(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
     let (row, offset) = load(&state, &id).await?;
     Ok(Json(serde_json::json!({
         "id": row.id, "length": row.length, "offset": offset, "complete": row.complete,
@@ -154,51 +201,103 @@ async fn load(state: &AppState, id: &str) -> ApiResult<(crate::store::UploadRow,
     if !valid_id(id) {
         return Err(ApiErr::not_found("upload", id));
     }
-    let row = state.svc.store.upload(id).await?.ok_or_else(|| ApiErr::not_found("upload", id))?;
-    let offset = std::fs::metadata(upload_path(state, id)).map(|m| m.len()).unwrap_or(0).min(row.length);
+    let row = state
+        .svc
+        .store
+        .upload(id)
+        .await?
+        .ok_or_else(|| ApiErr::not_found("upload", id))?;
+    let offset = std::fs::metadata(upload_path(state, id))
+        .map(|m| m.len())
+        .unwrap_or(0)
+        .min(row.length);
     Ok((row, offset))
 }
 
-async fn patch(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     check_version(&headers)?;
-    if headers.get("Content-Type").map(|v| v.as_bytes()) != Some(b"application/offset+octet-stream") {
-        return Err(ApiErr::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content_type", "Content-Type must be application/offset+octet-stream"));
+    if headers.get("Content-Type").map(|v| v.as_bytes()) != Some(b"application/offset+octet-stream")
+    {
+        return Err(ApiErr::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type",
+            "Content-Type must be application/offset+octet-stream",
+        ));
     }
-    let claimed = header_u64(&headers, "Upload-Offset")?
-        .ok_or_else(|| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_header", "Upload-Offset is required").field("Upload-Offset"))?;
+    let claimed = header_u64(&headers, "Upload-Offset")?.ok_or_else(|| {
+        ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "Upload-Offset is required",
+        )
+        .field("Upload-Offset")
+    })?;
     let lock = state.uploads.get(&id);
     let _g = lock.lock().await;
     let (row, offset) = load(&state, &id).await?;
     if claimed != offset {
-        return Err(ApiErr::new(StatusCode::CONFLICT, "offset_mismatch", format!("Upload-Offset is {claimed} but the upload is at {offset}"))
-            .field("Upload-Offset"));
+        return Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "offset_mismatch",
+            format!("Upload-Offset is {claimed} but the upload is at {offset}"),
+        )
+        .field("Upload-Offset"));
     }
     let new_offset = append(&state, &id, row.length, offset, &headers, body).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     tus_headers(&mut r);
-    r.headers_mut().insert("Upload-Offset", HeaderValue::from(new_offset));
+    r.headers_mut()
+        .insert("Upload-Offset", HeaderValue::from(new_offset));
     Ok(r)
 }
 
 /// Streams `body` to the end of the upload file; verifies `Upload-Checksum` when given (rolling the
 /// file back on mismatch) and finishes the upload when it is complete. Returns the new offset.
-async fn append(state: &AppState, id: &str, length: u64, offset: u64, headers: &HeaderMap, body: Body) -> ApiResult<u64> {
+async fn append(
+    state: &AppState,
+    id: &str,
+    length: u64,
+    offset: u64,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<u64> {
     let checksum = match headers.get("Upload-Checksum").and_then(|v| v.to_str().ok()) {
         None => None,
         Some(v) => {
             let (alg, b64) = v.split_once(' ').unwrap_or((v, ""));
             if alg != "sha1" {
-                return Err(ApiErr::new(StatusCode::BAD_REQUEST, "checksum_algorithm", format!("unsupported checksum algorithm {alg}")));
+                return Err(ApiErr::new(
+                    StatusCode::BAD_REQUEST,
+                    "checksum_algorithm",
+                    format!("unsupported checksum algorithm {alg}"),
+                ));
             }
             Some(
                 base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
-                    .map_err(|_| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_header", "Upload-Checksum is not base64").field("Upload-Checksum"))?,
+                    .map_err(|_| {
+                        ApiErr::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_header",
+                            "Upload-Checksum is not base64",
+                        )
+                        .field("Upload-Checksum")
+                    })?,
             )
         }
     };
     let path = upload_path(state, id);
-    let mut file = Some(std::fs::OpenOptions::new().append(true).open(&path).map_err(ApiErr::internal)?);
+    let mut file = Some(
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(ApiErr::internal)?,
+    );
     let mut hasher = checksum.as_ref().map(|_| sha1::Sha1::new());
     let mut written = offset;
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
@@ -209,7 +308,11 @@ async fn append(state: &AppState, id: &str, length: u64, offset: u64, headers: &
             // Blocking write of one block: short, and keeps memory to one block per upload.
             tokio::task::block_in_place(|| f.write_all(buf)).map_err(|e| {
                 if e.raw_os_error() == Some(libc::ENOSPC) {
-                    ApiErr::new(StatusCode::INSUFFICIENT_STORAGE, "disk_full", "the node's disk is full")
+                    ApiErr::new(
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "disk_full",
+                        "the node's disk is full",
+                    )
                 } else {
                     ApiErr::internal(e)
                 }
@@ -242,19 +345,36 @@ async fn append(state: &AppState, id: &str, length: u64, offset: u64, headers: &
     drop(file);
     if let (Some(expected), Some(h)) = (checksum, hasher) {
         if h.finalize().as_slice() != expected.as_slice() {
-            let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(ApiErr::internal)?;
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(ApiErr::internal)?;
             f.set_len(offset).map_err(ApiErr::internal)?;
-            return Err(ApiErr::new(StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST), "checksum_mismatch", "Upload-Checksum does not match the data"));
+            return Err(ApiErr::new(
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+                "checksum_mismatch",
+                "Upload-Checksum does not match the data",
+            ));
         }
     }
     if too_long {
-        let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(ApiErr::internal)?;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(ApiErr::internal)?;
         f.set_len(offset).map_err(ApiErr::internal)?;
-        return Err(ApiErr::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "more data than Upload-Length"));
+        return Err(ApiErr::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "more data than Upload-Length",
+        ));
     }
     if written == length {
         let p = path.clone();
-        let sha = tokio::task::spawn_blocking(move || sha256_file(&p)).await.map_err(ApiErr::internal)?.map_err(ApiErr::internal)?;
+        let sha = tokio::task::spawn_blocking(move || sha256_file(&p))
+            .await
+            .map_err(ApiErr::internal)?
+            .map_err(ApiErr::internal)?;
         state.svc.store.complete_upload(id, &sha).await?;
     }
     Ok(written)
@@ -276,7 +396,11 @@ fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
     Ok(hex::encode(sha2::Digest::finalize(h)))
 }
 
-async fn terminate(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn terminate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     check_version(&headers)?;
     let lock = state.uploads.get(&id);
     let _g = lock.lock().await;

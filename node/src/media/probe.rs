@@ -272,9 +272,7 @@ fn side_data(stream: &ffmpeg::format::stream::Stream) -> (f64, bool, Option<[u32
                 ffi::AVPacketSideDataType::AV_PKT_DATA_MASTERING_DISPLAY_METADATA => {
                     mastering = true
                 }
-                ffi::AVPacketSideDataType::AV_PKT_DATA_CONTENT_LIGHT_LEVEL
-                    if sd.size >= 8 =>
-                {
+                ffi::AVPacketSideDataType::AV_PKT_DATA_CONTENT_LIGHT_LEVEL if sd.size >= 8 => {
                     // AVContentLightMetadata: { unsigned MaxCLL; unsigned MaxFALL; }
                     let c = sd.data as *const u32;
                     cll = Some([c.read_unaligned(), c.add(1).read_unaligned()]);

@@ -346,7 +346,7 @@ pub async fn run_job(
         &events,
         ProgressEvent::Done {
             job: job.into(),
-            output: output_s.clone(),
+            output: opts.output_link.clone().unwrap_or_else(|| output_s.clone()),
         },
     );
     if !opts.keep_chunks {
@@ -382,7 +382,12 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
             return Ok(());
         }
         let _permit = match &ctx.opts.slots {
-            Some(s) => Some(s.clone().acquire_owned().await.map_err(|e| JobError::Internal(e.to_string()))?),
+            Some(s) => Some(
+                s.clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| JobError::Internal(e.to_string()))?,
+            ),
             None => None,
         };
         if ctx.stop.load(Ordering::Relaxed) || ctx.cancel.load(Ordering::Relaxed) {

@@ -430,7 +430,10 @@ impl Store {
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<UploadRow>> {
-        let row = sqlx::query("SELECT * FROM uploads WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM uploads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| -> Result<UploadRow> {
             Ok(UploadRow {
                 id: r.try_get("id")?,
@@ -455,13 +458,19 @@ impl Store {
     }
 
     pub async fn delete_upload(&self, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
     /// Jobs, newest first.
     pub async fn list_jobs(&self, limit: i64) -> Result<Vec<JobStatus>> {
-        let ids = sqlx::query("SELECT id FROM jobs ORDER BY created_ms DESC LIMIT $1").bind(limit).fetch_all(&self.pool).await?;
+        let ids = sqlx::query("SELECT id FROM jobs ORDER BY created_ms DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(ids.len());
         for r in ids {
             let id: String = r.try_get("id")?;
@@ -475,13 +484,19 @@ impl Store {
         let rows = sqlx::query("SELECT id FROM jobs WHERE state IN ('queued', 'rendering', 'assembling') ORDER BY created_ms")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("id")?))
+            .collect()
     }
 
     /// Counts of jobs per state, for metrics.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get::<String, _>("state")?, get_i64(r, "n")?))).collect()
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>("state")?, get_i64(r, "n")?)))
+            .collect()
     }
 
     /// Puts failed chunks back to pending and the job back in the queue.
@@ -491,11 +506,13 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE jobs SET state = 'queued', error = NULL, updated_ms = $1 WHERE id = $2")
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', error = NULL, updated_ms = $1 WHERE id = $2",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
