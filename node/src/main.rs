@@ -1,6 +1,6 @@
 //! The `kino-node` binary: `probe` and `render` (no server) today; one process, one store.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kino_node::media::{probe, MediaError};
@@ -53,6 +53,9 @@ struct ServeArgs {
     /// Jobs rendering at once.
     #[arg(long, default_value_t = 2)]
     max_jobs: usize,
+    /// Memory budget for all chunk workers, in MiB (shared evenly by the running jobs).
+    #[arg(long, default_value_t = 2800)]
+    max_memory_mb: u64,
     /// Chunk workers shared by all jobs (default: cores / 2, at least 1).
     #[arg(long)]
     workers: Option<usize>,
@@ -89,11 +92,12 @@ struct RenderArgs {
     /// Target chunk length in seconds (chunks start at keyframes); 0 renders in one piece.
     #[arg(long, default_value_t = 4.0)]
     chunk_seconds: f64,
-    /// Chunks rendered in parallel (default: what cores and --max-memory-mb allow).
+    /// Most chunks rendered in parallel (default: one per core; fewer when --max-memory-mb says so).
     #[arg(long)]
     jobs: Option<usize>,
-    /// Memory budget for parallel chunks, in MiB.
-    #[arg(long, default_value_t = 1024)]
+    /// Memory budget for the chunk workers, in MiB (large frames get fewer workers and a shorter
+    /// encoder look-ahead to stay inside it).
+    #[arg(long, default_value_t = 1350)]
     max_memory_mb: u64,
     /// Where the job store and chunk files live.
     #[arg(long, env = "KINO_DATA_DIR")]
@@ -231,7 +235,7 @@ async fn cmd_serve(a: ServeArgs) -> Result<u8> {
             data_dir: data_dir.clone(),
             max_jobs: a.max_jobs.max(1),
             chunk_slots: workers,
-            threads: (cores / workers).max(1),
+            memory_bytes: a.max_memory_mb * 1024 * 1024 / a.max_jobs.max(1) as u64,
             max_attempts: a.max_attempts.max(1),
             lease_ms: 30_000,
         },
@@ -337,16 +341,10 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     };
     job::preflight(&spec, &output)?;
     // Fail fast on bad input, before anything is stored.
-    let info = {
+    {
         let input = input.clone();
-        tokio::task::spawn_blocking(move || probe::probe(&input, false))
-            .await??
-            .info
-    };
-    let video = info
-        .video
-        .as_ref()
-        .ok_or_else(|| anyhow!("no video stream"))?;
+        tokio::task::spawn_blocking(move || probe::probe(&input, false)).await??;
+    }
     if output
         .parent()
         .is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir())
@@ -384,20 +382,9 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let workers = a
-        .jobs
-        .unwrap_or_else(|| {
-            job::workers_for_memory(
-                video.width,
-                video.height,
-                cores,
-                a.max_memory_mb * 1024 * 1024,
-            )
-        })
-        .max(1);
     let opts = JobOptions {
-        workers,
-        threads: (cores / workers).max(1),
+        workers: a.jobs.unwrap_or(cores).max(1),
+        memory_bytes: a.max_memory_mb * 1024 * 1024,
         lease_ms: 30_000,
         max_attempts: a.max_attempts.max(1),
         keep_chunks: a.keep_chunks,

@@ -26,8 +26,8 @@ pub struct ServiceConfig {
     pub max_jobs: usize,
     /// Chunk slots shared by all jobs.
     pub chunk_slots: usize,
-    /// Encoder threads per chunk.
-    pub threads: usize,
+    /// Memory budget of one job's chunk workers.
+    pub memory_bytes: u64,
     pub max_attempts: u32,
     pub lease_ms: i64,
 }
@@ -223,7 +223,7 @@ impl Service {
             .unwrap_or_default();
         let opts = JobOptions {
             workers: self.config.chunk_slots.max(1),
-            threads: self.config.threads,
+            memory_bytes: self.config.memory_bytes,
             lease_ms: self.config.lease_ms,
             max_attempts: self.config.max_attempts,
             keep_chunks: false,

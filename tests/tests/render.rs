@@ -394,6 +394,10 @@ fn killed_render_resumes_without_redoing_finished_chunks() {
         assert!(!claimed.contains(c), "chunk {c} was rendered again");
     }
     let chunks = planned["chunks"].as_u64().unwrap();
+    assert!(
+        !claimed.is_empty(),
+        "the kill must land before the job finished"
+    );
     assert_eq!(
         claimed.len() as u64 + planned["resumed"].as_u64().unwrap(),
         chunks

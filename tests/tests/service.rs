@@ -333,6 +333,19 @@ async fn killed_server_finishes_job_without_redoing_chunks() {
         }
     }
     node.kill9();
+    {
+        let store = kino_node::store::Store::open_sqlite(&data).await.unwrap();
+        let rows = store.chunks(&job).await.unwrap();
+        let done = rows
+            .iter()
+            .filter(|r| r.state == kino_shared::ChunkState::Done)
+            .count();
+        assert!(
+            done >= 1 && done < rows.len(),
+            "kill must land mid-job: {done}/{}",
+            rows.len()
+        );
+    }
 
     let node = Node::start(&data, &["--workers", "1"]);
     let status = wait_done(&client, &node, &job, Duration::from_secs(300)).await;

@@ -13,7 +13,7 @@ use base64::Engine;
 use futures_util::StreamExt;
 use sha1::Digest;
 use std::collections::HashMap;
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -23,12 +23,19 @@ const EXTENSIONS: &str = "creation,creation-with-upload,termination,checksum";
 /// Writes go to disk in blocks of this size (few syscalls, flat memory).
 const BLOCK: usize = 1 << 20;
 
-/// One lock per upload so two PATCH requests never interleave.
+/// Per-upload state behind one lock, so two PATCH requests never interleave.
 #[derive(Default)]
-pub struct Locks(std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>);
+pub struct Locks(std::sync::Mutex<HashMap<String, Arc<Mutex<Running>>>>);
+
+/// The SHA-256 of the bytes received so far, carried from PATCH to PATCH so completing a large
+/// upload costs no second read (rebuilt from the file after a restart).
+#[derive(Default)]
+pub struct Running {
+    hash: Option<(u64, sha2::Sha256)>,
+}
 
 impl Locks {
-    fn get(&self, id: &str) -> Arc<Mutex<()>> {
+    fn get(&self, id: &str) -> Arc<Mutex<Running>> {
         let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(id.to_owned()).or_default().clone()
     }
@@ -154,8 +161,8 @@ async fn create(
         .is_some_and(|v| v.as_bytes() == b"application/offset+octet-stream");
     let offset = if with_data {
         let lock = state.uploads.get(&id);
-        let _g = lock.lock().await;
-        append(&state, &id, length, 0, &headers, body).await?
+        let mut running = lock.lock().await;
+        append(&state, &id, length, 0, &headers, body, &mut running).await?
     } else {
         0
     };
@@ -238,7 +245,7 @@ async fn patch(
         .field("Upload-Offset")
     })?;
     let lock = state.uploads.get(&id);
-    let _g = lock.lock().await;
+    let mut running = lock.lock().await;
     let (row, offset) = load(&state, &id).await?;
     if claimed != offset {
         return Err(ApiErr::new(
@@ -248,7 +255,16 @@ async fn patch(
         )
         .field("Upload-Offset"));
     }
-    let new_offset = append(&state, &id, row.length, offset, &headers, body).await?;
+    let new_offset = append(
+        &state,
+        &id,
+        row.length,
+        offset,
+        &headers,
+        body,
+        &mut running,
+    )
+    .await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     tus_headers(&mut r);
     r.headers_mut()
@@ -265,6 +281,7 @@ async fn append(
     offset: u64,
     headers: &HeaderMap,
     body: Body,
+    running: &mut Running,
 ) -> ApiResult<u64> {
     let checksum = match headers.get("Upload-Checksum").and_then(|v| v.to_str().ok()) {
         None => None,
@@ -292,35 +309,38 @@ async fn append(
         }
     };
     let path = upload_path(state, id);
-    let mut file = Some(
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(ApiErr::internal)?,
-    );
+    let sha = match running.hash.take() {
+        Some((at, h)) if at == offset => h,
+        _ => {
+            let p = path.clone();
+            tokio::task::spawn_blocking(move || hash_prefix(&p, offset))
+                .await
+                .map_err(ApiErr::internal)?
+                .map_err(ApiErr::internal)?
+        }
+    };
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(ApiErr::internal)?;
+    // A writer thread appends and hashes block by block while the request keeps streaming in; the
+    // bounded channel keeps memory to a few blocks per upload.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let writer = tokio::task::spawn_blocking(move || -> (std::io::Result<()>, sha2::Sha256) {
+        let (mut file, mut sha) = (file, sha);
+        while let Some(block) = rx.blocking_recv() {
+            if let Err(e) = file.write_all(&block) {
+                return (Err(e), sha);
+            }
+            sha2::Digest::update(&mut sha, &block);
+        }
+        (Ok(()), sha)
+    });
     let mut hasher = checksum.as_ref().map(|_| sha1::Sha1::new());
     let mut written = offset;
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
     let mut stream = body.into_data_stream();
     let mut too_long = false;
-    let flush = |buf: &mut Vec<u8>, file: &mut Option<std::fs::File>| -> ApiResult<()> {
-        if let Some(f) = file.as_mut() {
-            // Blocking write of one block: short, and keeps memory to one block per upload.
-            tokio::task::block_in_place(|| f.write_all(buf)).map_err(|e| {
-                if e.raw_os_error() == Some(libc::ENOSPC) {
-                    ApiErr::new(
-                        StatusCode::INSUFFICIENT_STORAGE,
-                        "disk_full",
-                        "the node's disk is full",
-                    )
-                } else {
-                    ApiErr::internal(e)
-                }
-            })?;
-        }
-        buf.clear();
-        Ok(())
-    };
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else { break }; // client went away: keep what arrived
         let room = (length - written) as usize;
@@ -335,14 +355,31 @@ async fn append(
         written += take as u64;
         state.svc.metrics.upload_bytes.inc_by(take as u64);
         if buf.len() >= BLOCK {
-            flush(&mut buf, &mut file)?;
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(BLOCK));
+            if tx.send(full).await.is_err() {
+                break; // the writer failed; its error is reported below
+            }
         }
         if too_long {
             break;
         }
     }
-    flush(&mut buf, &mut file)?;
-    drop(file);
+    if !buf.is_empty() {
+        let _ = tx.send(buf).await;
+    }
+    drop(tx);
+    let (result, sha) = writer.await.map_err(ApiErr::internal)?;
+    result.map_err(|e| {
+        if e.raw_os_error() == Some(libc::ENOSPC) {
+            ApiErr::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk_full",
+                "the node's disk is full",
+            )
+        } else {
+            ApiErr::internal(e)
+        }
+    })?;
     if let (Some(expected), Some(h)) = (checksum, hasher) {
         if h.finalize().as_slice() != expected.as_slice() {
             let f = std::fs::OpenOptions::new()
@@ -371,20 +408,22 @@ async fn append(
     }
     if written == length {
         let p = path.clone();
-        let sha = tokio::task::spawn_blocking(move || sha256_file(&p))
+        tokio::task::spawn_blocking(move || std::fs::File::open(&p).and_then(|f| f.sync_all()))
             .await
             .map_err(ApiErr::internal)?
             .map_err(ApiErr::internal)?;
-        state.svc.store.complete_upload(id, &sha).await?;
+        let hex = hex::encode(sha2::Digest::finalize(sha));
+        state.svc.store.complete_upload(id, &hex).await?;
+    } else {
+        running.hash = Some((written, sha));
     }
     Ok(written)
 }
 
-fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    f.sync_all()?;
-    f.rewind()?;
+/// SHA-256 state over the first `len` bytes of a file.
+fn hash_prefix(path: &std::path::Path, len: u64) -> std::io::Result<sha2::Sha256> {
     let mut h = sha2::Sha256::new();
+    let mut f = std::fs::File::open(path)?.take(len);
     let mut buf = vec![0u8; BLOCK];
     loop {
         let n = f.read(&mut buf)?;
@@ -393,7 +432,7 @@ fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
         }
         sha2::Digest::update(&mut h, &buf[..n]);
     }
-    Ok(hex::encode(sha2::Digest::finalize(h)))
+    Ok(h)
 }
 
 async fn terminate(
@@ -403,7 +442,8 @@ async fn terminate(
 ) -> ApiResult<Response> {
     check_version(&headers)?;
     let lock = state.uploads.get(&id);
-    let _g = lock.lock().await;
+    let mut running = lock.lock().await;
+    running.hash = None;
     load(&state, &id).await?;
     state.svc.store.delete_upload(&id).await?;
     let _ = std::fs::remove_file(upload_path(&state, &id));

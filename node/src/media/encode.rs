@@ -28,7 +28,7 @@ pub fn find_encoder(codec: VideoCodec) -> Result<ffmpeg::Codec> {
 }
 
 /// Encoder options for a spec; presets are mapped for the encoders that number theirs.
-fn options(spec: &OutputSpec) -> ffmpeg::Dictionary<'static> {
+fn options(spec: &OutputSpec, lookahead: Option<u32>) -> ffmpeg::Dictionary<'static> {
     let mut d = ffmpeg::Dictionary::new();
     let rank = kino_shared::PRESETS
         .iter()
@@ -36,10 +36,19 @@ fn options(spec: &OutputSpec) -> ffmpeg::Dictionary<'static> {
         .unwrap_or(5) as i32;
     d.set("crf", &spec.crf.to_string());
     match spec.codec {
-        VideoCodec::H264 => d.set("preset", &spec.preset),
+        VideoCodec::H264 => {
+            d.set("preset", &spec.preset);
+            if let Some(l) = lookahead {
+                d.set("rc-lookahead", &l.to_string());
+            }
+        }
         VideoCodec::H265 => {
             d.set("preset", &spec.preset);
-            d.set("x265-params", "log-level=error");
+            let mut params = "log-level=error".to_owned();
+            if let Some(l) = lookahead {
+                params.push_str(&format!(":rc-lookahead={l}"));
+            }
+            d.set("x265-params", &params);
         }
         VideoCodec::Av1 => d.set("preset", &(12 - rank).clamp(0, 12).to_string()),
         VideoCodec::Vp9 => {
@@ -83,6 +92,8 @@ pub struct VideoTarget {
     pub time_base: ffmpeg::Rational,
     pub frame_rate: Option<ffmpeg::Rational>,
     pub threads: usize,
+    /// Cap on the x264/x265 look-ahead (memory), `None` for the preset's.
+    pub lookahead: Option<u32>,
 }
 
 /// Encodes frames into one chunk file (MP4, video only) keeping each frame's pts and duration.
@@ -148,7 +159,7 @@ impl ChunkWriter {
             );
         }
         let enc = enc
-            .open_as_with(codec, options(spec))
+            .open_as_with(codec, options(spec, target.lookahead))
             .map_err(|e| MediaError::Encode(format!("opening {}: {e}", codec.name())))?;
         {
             let mut ost = octx

@@ -30,10 +30,10 @@ pub enum JobError {
 /// How a job runs on this process.
 #[derive(Debug, Clone)]
 pub struct JobOptions {
-    /// Chunk workers in parallel.
+    /// Chunk workers in parallel (at most; fewer when memory says so).
     pub workers: usize,
-    /// Encoder threads per worker.
-    pub threads: usize,
+    /// Memory budget for this job's chunk workers.
+    pub memory_bytes: u64,
     pub lease_ms: i64,
     pub max_attempts: u32,
     /// Keep chunk files after assembly (for inspection).
@@ -66,11 +66,59 @@ fn chunk_path(dir: &Path, index: u32) -> PathBuf {
     dir.join(format!("chunk-{index:05}.mp4"))
 }
 
-/// Workers that fit in `memory_bytes` for frames of `w`×`h` (x264 holds ~lookahead frames each).
-pub fn workers_for_memory(w: u32, h: u32, cores: usize, memory_bytes: u64) -> usize {
-    let frame = w as u64 * h as u64 * 3 / 2;
-    let per_worker = frame * 60 + 64 * 1024 * 1024;
-    ((memory_bytes / per_worker.max(1)) as usize).clamp(1, cores.max(1))
+/// How a job uses the machine: chunk workers, encoder threads each, and the encoder look-ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    pub workers: usize,
+    pub threads: usize,
+    /// Cap on x264/x265 `rc-lookahead` when frames are large (memory), `None` for the preset's own.
+    pub lookahead: Option<u32>,
+}
+
+/// Fits chunk workers into `memory_bytes` for `w`×`h` output. An x264/x265 instance holds about
+/// 2.5 frame-sizes per frame of look-ahead, B-frames and threads (measured: 2.0 GiB at 4K with
+/// look-ahead 40 and 2 threads); when one worker does not fit, the look-ahead is shortened.
+pub fn plan_resources(
+    w: u32,
+    h: u32,
+    cores: usize,
+    memory_bytes: u64,
+    max_workers: Option<usize>,
+) -> Resources {
+    const BASE: f64 = 150.0 * 1024.0 * 1024.0;
+    const DEFAULT_LOOKAHEAD: f64 = 40.0;
+    let cores = cores.max(1);
+    let frame = w as f64 * h as f64 * 1.5 * 2.5;
+    let per_worker =
+        |threads: usize, lookahead: f64| BASE + frame * (lookahead + 15.0 + 4.0 * threads as f64);
+    let top = max_workers
+        .unwrap_or(cores)
+        .clamp(1, cores.max(max_workers.unwrap_or(1)));
+    for workers in (1..=top).rev() {
+        let threads = (cores / workers).max(1);
+        if workers as f64 * per_worker(threads, DEFAULT_LOOKAHEAD) <= memory_bytes as f64 {
+            return Resources {
+                workers,
+                threads,
+                lookahead: None,
+            };
+        }
+    }
+    let threads = cores.min(2);
+    let room = (memory_bytes as f64 - BASE) / frame - 15.0 - 4.0 * threads as f64;
+    Resources {
+        workers: 1,
+        threads,
+        lookahead: Some(room.clamp(8.0, DEFAULT_LOOKAHEAD) as u32),
+    }
+}
+
+/// Output size after the stages (the encoder's frames), for resource planning.
+pub fn output_size(spec: &JobSpec, w: u32, h: u32) -> (u32, u32) {
+    spec.stages.iter().fold((w, h), |(w, h), s| match s {
+        kino_shared::StageSpec::Scale(p) => p.target_size(w, h, 2).unwrap_or((w, h)),
+        _ => (w, h),
+    })
 }
 
 fn send(events: &broadcast::Sender<ProgressEvent>, e: ProgressEvent) {
@@ -136,6 +184,28 @@ pub async fn run_job(
     let (input, output) = (PathBuf::from(input), PathBuf::from(output));
     preflight(&spec, &output)?;
     ensure_planned(store, job, &spec, &input).await?;
+    let res = {
+        let path = input.clone();
+        let info = tokio::task::spawn_blocking(move || probe::probe(&path, false))
+            .await
+            .map_err(|e| JobError::Internal(e.to_string()))??
+            .info;
+        let (w, h) = info
+            .video
+            .map(|v| (v.width, v.height))
+            .unwrap_or((1920, 1080));
+        let (ow, oh) = output_size(&spec, w, h);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        plan_resources(
+            ow.max(w),
+            oh.max(h),
+            cores,
+            opts.memory_bytes,
+            Some(opts.workers.max(1)),
+        )
+    };
 
     let dir = chunk_dir(&opts.data_dir, job);
     std::fs::create_dir_all(&dir).map_err(|e| MediaError::Io {
@@ -234,12 +304,13 @@ pub async fn run_job(
     };
 
     let mut workers = Vec::new();
-    for _ in 0..opts.workers.max(1) {
+    for _ in 0..res.workers {
         let ctx = WorkerCtx {
             store: store.clone(),
             job: job.to_owned(),
             owner: owner.clone(),
             opts: opts.clone(),
+            res,
             spec: spec.clone(),
             input: input.clone(),
             dir: dir.clone(),
@@ -365,6 +436,7 @@ struct WorkerCtx {
     job: String,
     owner: String,
     opts: JobOptions,
+    res: Resources,
     spec: JobSpec,
     input: PathBuf,
     dir: PathBuf,
@@ -423,11 +495,11 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
         let done_path = chunk_path(&ctx.dir, index);
         let counted = Arc::new(AtomicU64::new(0));
         let result = {
-            let (input, spec, plan, threads) = (
+            let (input, spec, plan, res) = (
                 ctx.input.clone(),
                 ctx.spec.clone(),
                 chunk.plan.clone(),
-                ctx.opts.threads,
+                ctx.res,
             );
             let (part, frames_now, counted, cancel) = (
                 part.clone(),
@@ -440,8 +512,7 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
                     frames_now.fetch_add(n, Ordering::Relaxed);
                     counted.fetch_add(n, Ordering::Relaxed);
                 };
-                let r =
-                    render::render_chunk(&input, &plan, &spec, threads, &part, &on_frame, &cancel);
+                let r = render::render_chunk(&input, &plan, &spec, res, &part, &on_frame, &cancel);
                 // Durable before it is recorded as done.
                 r.and_then(|o| {
                     std::fs::File::open(&part)

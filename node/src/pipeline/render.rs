@@ -4,6 +4,7 @@
 use crate::media::convert::{self, Converter};
 use crate::media::encode::{ChunkWriter, VideoTarget};
 use crate::media::{ffmpeg, input, MediaError};
+use crate::pipeline::job::Resources;
 use crate::pipeline::plan::ChunkPlan;
 use crate::stages::{self, Chain, StageError};
 use ffmpeg::util::frame::Video as AvFrame;
@@ -37,6 +38,7 @@ struct Pending {
     last_step: i64,
     last_pts: Option<i64>,
     outcome: ChunkOutcome,
+    lookahead: Option<u32>,
 }
 
 /// Renders `chunk` of `input` into `out` (an MP4 chunk file). `on_frame` is called per encoded frame.
@@ -44,11 +46,12 @@ pub fn render_chunk(
     input_path: &Path,
     chunk: &ChunkPlan,
     spec: &JobSpec,
-    threads: usize,
+    res: Resources,
     out: &Path,
     on_frame: &(dyn Fn(u64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<ChunkOutcome, RenderError> {
+    let threads = res.threads;
     let mut ictx = input::open(input_path)?;
     let (vindex, tb, avg, params) = {
         let s = ictx
@@ -103,6 +106,7 @@ pub fn render_chunk(
         last_step: 0,
         last_pts: None,
         outcome: ChunkOutcome::default(),
+        lookahead: res.lookahead,
     };
 
     // Sends a stage input (or, without stages, an output) onwards.
@@ -268,6 +272,7 @@ impl Pending {
                 time_base: tb,
                 frame_rate,
                 threads,
+                lookahead: self.lookahead,
             };
             self.writer = Some(ChunkWriter::create(out, &spec.output, &target)?);
         }
