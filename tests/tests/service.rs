@@ -564,3 +564,66 @@ fn refuses_public_address_without_token() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("without a token"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_job_fails_with_its_reason_while_others_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(
+        &dir.path().join("data"),
+        &["--max-attempts", "2", "--max-jobs", "2"],
+    );
+    let client = reqwest::Client::new();
+    // SVT-AV1 refuses frames under 64 pixels: every chunk of that job fails to encode.
+    let odd = generated(
+        "svc_tiny.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=32x32:rate=25:duration=2",
+            "-c:v",
+            "ffv1",
+        ],
+    );
+    let good = small_clip();
+    let (odd_id, good_id) = (
+        upload(&client, &node, &odd, None).await,
+        upload(&client, &node, &good, None).await,
+    );
+    let bad_job = create_job(
+        &client,
+        &node,
+        serde_json::json!({"input": odd_id, "chunk_seconds": 1, "output": {"preset": "ultrafast", "codec": "av1"}}),
+    )
+    .await;
+    let good_job = create_job(&client, &node, serde_json::json!({"input": good_id, "chunk_seconds": 1, "output": {"preset": "ultrafast"}})).await;
+    wait_done(&client, &node, &good_job, Duration::from_secs(120)).await;
+    let start = Instant::now();
+    let failed = loop {
+        let j: Value = client
+            .get(node.url(&format!("/api/jobs/{bad_job}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if j["state"] == "failed" {
+            break j;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{j}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let reason = failed["error"].as_str().unwrap();
+    assert!(
+        reason.contains("after 2 attempts") && reason.contains("libsvtav1"),
+        "{reason}"
+    );
+    // Retry is accepted and fails the same way, cleanly.
+    let r = client
+        .post(node.url(&format!("/api/jobs/{bad_job}/retry")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -28,7 +28,11 @@ pub fn find_encoder(codec: VideoCodec) -> Result<ffmpeg::Codec> {
 }
 
 /// Encoder options for a spec; presets are mapped for the encoders that number theirs.
-fn options(spec: &OutputSpec, lookahead: Option<u32>) -> ffmpeg::Dictionary<'static> {
+fn options(
+    spec: &OutputSpec,
+    lookahead: Option<u32>,
+    hdr: &super::hdr::HdrMeta,
+) -> ffmpeg::Dictionary<'static> {
     let mut d = ffmpeg::Dictionary::new();
     let rank = kino_shared::PRESETS
         .iter()
@@ -41,12 +45,19 @@ fn options(spec: &OutputSpec, lookahead: Option<u32>) -> ffmpeg::Dictionary<'sta
             if let Some(l) = lookahead {
                 d.set("rc-lookahead", &l.to_string());
             }
+            if !hdr.is_empty() {
+                d.set("x264-params", &hdr.encoder_params(false));
+            }
         }
         VideoCodec::H265 => {
             d.set("preset", &spec.preset);
             let mut params = "log-level=error".to_owned();
             if let Some(l) = lookahead {
                 params.push_str(&format!(":rc-lookahead={l}"));
+            }
+            if !hdr.is_empty() {
+                params.push(':');
+                params.push_str(&hdr.encoder_params(true));
             }
             d.set("x265-params", &params);
         }
@@ -94,6 +105,8 @@ pub struct VideoTarget {
     pub threads: usize,
     /// Cap on the x264/x265 look-ahead (memory), `None` for the preset's.
     pub lookahead: Option<u32>,
+    /// HDR10 static metadata to write into the bitstream.
+    pub hdr: super::hdr::HdrMeta,
 }
 
 /// Encodes frames into one chunk file (MP4, video only) keeping each frame's pts and duration.
@@ -159,7 +172,7 @@ impl ChunkWriter {
             );
         }
         let enc = enc
-            .open_as_with(codec, options(spec, target.lookahead))
+            .open_as_with(codec, options(spec, target.lookahead, &target.hdr))
             .map_err(|e| MediaError::Encode(format!("opening {}: {e}", codec.name())))?;
         {
             let mut ost = octx

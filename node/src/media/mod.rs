@@ -5,6 +5,7 @@ pub mod assemble;
 pub mod audio;
 pub mod convert;
 pub mod encode;
+pub mod hdr;
 pub mod input;
 pub mod probe;
 

@@ -39,6 +39,8 @@ struct Pending {
     last_pts: Option<i64>,
     outcome: ChunkOutcome,
     lookahead: Option<u32>,
+    /// HDR10 metadata of the first decoded frame.
+    hdr: Option<crate::media::hdr::HdrMeta>,
 }
 
 /// Renders `chunk` of `input` into `out` (an MP4 chunk file). `on_frame` is called per encoded frame.
@@ -107,6 +109,7 @@ pub fn render_chunk(
         last_pts: None,
         outcome: ChunkOutcome::default(),
         lookahead: res.lookahead,
+        hdr: None,
     };
 
     // Sends a stage input (or, without stages, an output) onwards.
@@ -198,6 +201,9 @@ pub fn render_chunk(
                 continue;
             };
             let f = std::mem::replace(&mut frame, AvFrame::empty());
+            if pending.hdr.is_none() {
+                pending.hdr = Some(crate::media::hdr::HdrMeta::from_frame(&f));
+            }
             if pts < chunk.start_pts {
                 if margin.before > 0 {
                     before.push_back((pts, f));
@@ -273,6 +279,7 @@ impl Pending {
                 frame_rate,
                 threads,
                 lookahead: self.lookahead,
+                hdr: self.hdr.unwrap_or_default(),
             };
             self.writer = Some(ChunkWriter::create(out, &spec.output, &target)?);
         }

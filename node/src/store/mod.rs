@@ -221,13 +221,19 @@ impl Store {
     /// Records the plan once: chunks and total frames, in one transaction.
     pub async fn save_plan(&self, id: &str, chunks: &[ChunkPlan]) -> Result<()> {
         let now = now_ms();
+        let total: i64 = chunks.iter().map(|c| c.frames as i64).sum();
         let mut tx = self.pool.begin().await?;
-        let planned: i64 = sqlx::query("SELECT planned FROM jobs WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("planned")?;
-        if planned != 0 {
+        // Write first: the transaction takes the write lock at once (waiting for it), instead of
+        // upgrading a read lock, which SQLite refuses outright when another writer got there first.
+        let claimed = sqlx::query(
+            "UPDATE jobs SET planned = 1, frames_total = $1, updated_ms = $2 WHERE id = $3 AND planned = 0",
+        )
+        .bind(total)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
             tx.rollback().await?;
             return Ok(());
         }
@@ -246,15 +252,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let total: i64 = chunks.iter().map(|c| c.frames as i64).sum();
-        sqlx::query(
-            "UPDATE jobs SET planned = 1, frames_total = $1, updated_ms = $2 WHERE id = $3",
-        )
-        .bind(total)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }
