@@ -138,6 +138,17 @@ fn parse_stage(s: &str) -> Result<StageSpec, String> {
     serde_json::from_value(obj.into()).map_err(|e| format!("stage '{s}': {e}"))
 }
 
+/// The data folder (created if needed) and its job store.
+async fn open_store(data_dir: Option<PathBuf>) -> Result<(PathBuf, Store)> {
+    let data_dir = data_dir.unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+    let store = Store::open_sqlite(&data_dir)
+        .await
+        .context("opening the job store")?;
+    Ok((data_dir, store))
+}
+
 fn default_data_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
         return PathBuf::from(x).join("kino");
@@ -219,12 +230,7 @@ async fn cmd_serve(a: ServeArgs) -> Result<u8> {
         ))
         .into());
     }
-    let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating data folder {}", data_dir.display()))?;
-    let store = Store::open_sqlite(&data_dir)
-        .await
-        .context("opening the job store")?;
+    let (data_dir, store) = open_store(a.data_dir).await?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -356,12 +362,7 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         .into());
     }
 
-    let data_dir = a.data_dir.unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating data folder {}", data_dir.display()))?;
-    let store = Store::open_sqlite(&data_dir)
-        .await
-        .context("opening the job store")?;
+    let (data_dir, store) = open_store(a.data_dir).await?;
     let key = job_key(&input, &spec, &output)?;
     let job_id = match store.find_resumable(&key).await? {
         Some(id) => id,

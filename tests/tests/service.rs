@@ -540,6 +540,16 @@ async fn bad_requests_get_clear_json_errors_and_the_node_keeps_serving() {
         .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/jobs"].is_object());
+    assert!(doc["paths"]["/api/uploads/{id}"]["patch"].is_object());
+    let landing = client
+        .get(api("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(landing.contains("/api/docs"));
     let html = client
         .get(api("/api/docs?token=s3cret"))
         .send()

@@ -14,6 +14,12 @@ use utoipa::OpenApi;
         description = "Uploads (tus 1.0 at /api/uploads), jobs, live progress, downloads."
     ),
     paths(
+        super::uploads::tus_options,
+        super::uploads::create,
+        super::uploads::head,
+        super::uploads::info,
+        super::uploads::patch,
+        super::uploads::terminate,
         jobs::create_job,
         jobs::list_jobs,
         jobs::get_job,

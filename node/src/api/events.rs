@@ -43,7 +43,7 @@ async fn snapshots(state: &AppState, filter: Option<&str>) -> ApiResult<Vec<Prog
 }
 
 /// Events of one job (WebSocket): a `snapshot`, then live events.
-#[utoipa::path(get, path = "/api/jobs/{id}/events", responses((status = 101, description = "WebSocket of ProgressEvent JSON messages"), (status = 404, body = kino_shared::ApiError)))]
+#[utoipa::path(get, path = "/api/jobs/{id}/events", tag = "events", responses((status = 101, description = "WebSocket of ProgressEvent JSON messages"), (status = 404, body = kino_shared::ApiError)))]
 pub async fn job_events(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
@@ -56,7 +56,7 @@ pub async fn job_events(
 }
 
 /// Events of every job (WebSocket): a snapshot per recent job, then live events.
-#[utoipa::path(get, path = "/api/events", responses((status = 101, description = "WebSocket of ProgressEvent JSON messages")))]
+#[utoipa::path(get, path = "/api/events", tag = "events", responses((status = 101, description = "WebSocket of ProgressEvent JSON messages")))]
 pub async fn all_events(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,

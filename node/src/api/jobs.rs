@@ -48,7 +48,7 @@ pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
 }
 
 /// Create a job from a finished upload; `input` is the upload id.
-#[utoipa::path(post, path = "/api/jobs", request_body = JobSpec,
+#[utoipa::path(tag = "jobs", post, path = "/api/jobs", request_body = JobSpec,
     responses((status = 201, body = JobStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let spec = parse_spec(&body)?;
@@ -111,7 +111,7 @@ pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult
 }
 
 /// All jobs, newest first.
-#[utoipa::path(get, path = "/api/jobs", responses((status = 200, body = [JobStatus])))]
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs", responses((status = 200, body = [JobStatus])))]
 pub async fn list_jobs(State(state): State<AppState>) -> ApiResult<Json<Vec<JobStatus>>> {
     Ok(Json(
         state
@@ -133,7 +133,7 @@ async fn job_or_404(state: &AppState, id: &str) -> ApiResult<JobStatus> {
     }
 }
 
-#[utoipa::path(get, path = "/api/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404, body = ApiError)))]
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404, body = ApiError)))]
 pub async fn get_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -142,7 +142,7 @@ pub async fn get_job(
 }
 
 /// Cancel a job: its workers stop, finished chunks are kept (retry resumes).
-#[utoipa::path(delete, path = "/api/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+#[utoipa::path(tag = "jobs", delete, path = "/api/jobs/{id}", responses((status = 200, body = JobStatus), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn cancel_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -169,7 +169,7 @@ pub async fn cancel_job(
 }
 
 /// Retry a failed or cancelled job; done chunks are not redone.
-#[utoipa::path(post, path = "/api/jobs/{id}/retry", responses((status = 200, body = JobStatus), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+#[utoipa::path(tag = "jobs", post, path = "/api/jobs/{id}/retry", responses((status = 200, body = JobStatus), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn retry_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -192,7 +192,7 @@ pub async fn retry_job(
 }
 
 /// The rendered file; supports `Range` so a `<video>` can seek.
-#[utoipa::path(get, path = "/api/jobs/{id}/output", responses((status = 200, description = "the file"), (status = 206, description = "a byte range"), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/output", responses((status = 200, description = "the file"), (status = 206, description = "a byte range"), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn output(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -244,7 +244,7 @@ pub struct Report {
 }
 
 /// Stages, timings, chunk states and the probed input/output.
-#[utoipa::path(get, path = "/api/jobs/{id}/report", responses((status = 200, body = Report), (status = 404, body = ApiError)))]
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/report", responses((status = 200, body = Report), (status = 404, body = ApiError)))]
 pub async fn report(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -153,6 +153,19 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// What `/` shows until the editor bundle is built: where things are.
+async fn landing() -> axum::response::Html<&'static str> {
+    axum::response::Html(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Kino node</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
+@media (prefers-color-scheme:dark){body{background:#111;color:#eee}a{color:#8cf}}</style></head><body>
+<h1>Kino render node</h1><p>The node is running. The browser editor is not part of this build yet.</p>
+<ul><li><a href="/api/docs">API documentation</a> (<a href="/api/openapi.json">OpenAPI document</a>)</li>
+<li><a href="/api/health">Health</a> · <a href="/metrics">Metrics</a></li></ul>
+<p>Render from the command line with <code>kino-node render IN -o OUT</code>.</p></body></html>"#,
+    )
+}
+
 async fn fallback() -> ApiErr {
     ApiErr::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
@@ -176,7 +189,7 @@ pub fn router(state: AppState) -> Router {
                 .fallback(tower_http::services::ServeFile::new(web.join("index.html"))),
         );
     } else {
-        app = app.fallback(fallback);
+        app = app.route("/", get(landing)).fallback(fallback);
     }
     app.layer(axum::middleware::from_fn_with_state(state.clone(), auth))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -100,7 +100,9 @@ fn valid_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-async fn tus_options(State(state): State<AppState>) -> Response {
+/// tus discovery: version, extensions, maximum size.
+#[utoipa::path(options, path = "/api/uploads", tag = "uploads", responses((status = 204, description = "Tus-Version, Tus-Extension, Tus-Max-Size headers")))]
+pub async fn tus_options(State(state): State<AppState>) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     tus_headers(&mut r);
     let h = r.headers_mut();
@@ -114,7 +116,8 @@ async fn tus_options(State(state): State<AppState>) -> Response {
 }
 
 /// POST /api/uploads: creates an upload of `Upload-Length` bytes (optionally with a first part).
-async fn create(
+#[utoipa::path(post, path = "/api/uploads", tag = "uploads", params(("Upload-Length" = u64, Header, description = "total size in bytes"), ("Upload-Metadata" = Option<String>, Header, description = "tus metadata")), responses((status = 201, description = "Location of the new upload"), (status = 413, body = kino_shared::ApiError)))]
+pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
@@ -177,7 +180,9 @@ async fn create(
     Ok(r)
 }
 
-async fn head(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+/// tus offset query.
+#[utoipa::path(head, path = "/api/uploads/{id}", tag = "uploads", responses((status = 200, description = "Upload-Offset and Upload-Length headers"), (status = 404, body = kino_shared::ApiError)))]
+pub async fn head(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let (row, offset) = load(&state, &id).await?;
     let mut r = StatusCode::OK.into_response();
     tus_headers(&mut r);
@@ -193,7 +198,8 @@ async fn head(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
 }
 
 /// GET /api/uploads/{id}: JSON status (offset, length, completion, SHA-256 once complete).
-async fn info(
+#[utoipa::path(get, path = "/api/uploads/{id}", tag = "uploads", responses((status = 200, description = "id, length, offset, complete, sha256, metadata"), (status = 404, body = kino_shared::ApiError)))]
+pub async fn info(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -221,7 +227,9 @@ async fn load(state: &AppState, id: &str) -> ApiResult<(crate::store::UploadRow,
     Ok((row, offset))
 }
 
-async fn patch(
+/// tus data: appends the body at `Upload-Offset`.
+#[utoipa::path(patch, path = "/api/uploads/{id}", tag = "uploads", request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"), responses((status = 204, description = "new Upload-Offset"), (status = 409, body = kino_shared::ApiError), (status = 460, body = kino_shared::ApiError)))]
+pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -435,7 +443,9 @@ fn hash_prefix(path: &std::path::Path, len: u64) -> std::io::Result<sha2::Sha256
     Ok(h)
 }
 
-async fn terminate(
+/// tus termination: deletes the upload.
+#[utoipa::path(delete, path = "/api/uploads/{id}", tag = "uploads", responses((status = 204, description = "deleted"), (status = 404, body = kino_shared::ApiError)))]
+pub async fn terminate(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,

@@ -342,17 +342,7 @@ pub async fn run_job(
     }
     let failure = failed.lock().ok().and_then(|f| f.clone());
     if let Some(reason) = failure {
-        store
-            .set_job_state(job, JobState::Failed, Some(&reason))
-            .await?;
-        send(
-            &events,
-            ProgressEvent::Failed {
-                job: job.into(),
-                error: reason.clone(),
-            },
-        );
-        return Ok(JobOutcome::Failed(reason));
+        return fail(store, &events, job, reason).await;
     }
 
     store.set_job_state(job, JobState::Assembling, None).await?;
@@ -375,20 +365,7 @@ pub async fn run_job(
             .map_err(|e| JobError::Internal(e.to_string()))?;
     let assembled = match assembled {
         Ok(a) => a,
-        Err(e) => {
-            let reason = format!("assembly failed: {e}");
-            store
-                .set_job_state(job, JobState::Failed, Some(&reason))
-                .await?;
-            send(
-                &events,
-                ProgressEvent::Failed {
-                    job: job.into(),
-                    error: reason.clone(),
-                },
-            );
-            return Ok(JobOutcome::Failed(reason));
-        }
+        Err(e) => return fail(store, &events, job, format!("assembly failed: {e}")).await,
     };
     for w in assembled.warnings {
         send(
@@ -429,6 +406,26 @@ pub async fn run_job(
         chunks: chunks.len() as u32,
         resumed,
     })
+}
+
+/// Records a job as failed with its reason and tells the listeners.
+async fn fail(
+    store: &Store,
+    events: &broadcast::Sender<ProgressEvent>,
+    job: &str,
+    reason: String,
+) -> Result<JobOutcome, JobError> {
+    store
+        .set_job_state(job, JobState::Failed, Some(&reason))
+        .await?;
+    send(
+        events,
+        ProgressEvent::Failed {
+            job: job.into(),
+            error: reason.clone(),
+        },
+    );
+    Ok(JobOutcome::Failed(reason))
 }
 
 struct WorkerCtx {

@@ -32,7 +32,15 @@ pub struct ChunkOutcome {
 }
 
 /// Frames waiting for the encoder: each is written once the next one's pts gives its duration.
-struct Pending {
+/// Holds what the chunk's encoder needs, so it can be created from the first frame.
+struct Pending<'a> {
+    chunk: &'a ChunkPlan,
+    spec: &'a JobSpec,
+    out: &'a Path,
+    on_frame: &'a (dyn Fn(u64) + Sync),
+    time_base: ffmpeg::Rational,
+    frame_rate: Option<ffmpeg::Rational>,
+    threads: usize,
     writer: Option<ChunkWriter>,
     held: Option<(i64, AvFrame)>,
     last_step: i64,
@@ -103,6 +111,13 @@ pub fn render_chunk(
     let mut started = false;
     let mut after_end = 0usize;
     let mut pending = Pending {
+        chunk,
+        spec,
+        out,
+        on_frame,
+        time_base: tb,
+        frame_rate,
+        threads,
         writer: None,
         held: None,
         last_step: 0,
@@ -117,12 +132,10 @@ pub fn render_chunk(
                   frame: AvFrame,
                   chain: &mut Chain,
                   conv: &mut Option<Converter>,
-                  pending: &mut Pending|
+                  pending: &mut Pending<'_>|
      -> Result<(), RenderError> {
         if chain.is_empty() {
-            return pending.push(
-                pts, frame, chunk, spec, tb, frame_rate, threads, out, on_frame,
-            );
+            return pending.push(pts, frame);
         }
         let frame = if convert::layout_of(frame.format()).is_some() {
             frame
@@ -140,17 +153,7 @@ pub fn render_chunk(
         };
         for (p, f) in chain.push((pts, convert::to_frame(&frame)?))? {
             if p >= chunk.start_pts && p < chunk.end_pts {
-                pending.push(
-                    p,
-                    convert::from_frame(&f),
-                    chunk,
-                    spec,
-                    tb,
-                    frame_rate,
-                    threads,
-                    out,
-                    on_frame,
-                )?;
+                pending.push(p, convert::from_frame(&f))?;
             }
         }
         Ok(())
@@ -230,37 +233,15 @@ pub fn render_chunk(
     }
     for (p, f) in chain.finish()? {
         if p >= chunk.start_pts && p < chunk.end_pts {
-            pending.push(
-                p,
-                convert::from_frame(&f),
-                chunk,
-                spec,
-                tb,
-                frame_rate,
-                threads,
-                out,
-                on_frame,
-            )?;
+            pending.push(p, convert::from_frame(&f))?;
         }
     }
-    pending.finish(chunk, on_frame)
+    pending.finish()
 }
 
-impl Pending {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        pts: i64,
-        frame: AvFrame,
-        chunk: &ChunkPlan,
-        spec: &JobSpec,
-        tb: ffmpeg::Rational,
-        frame_rate: Option<ffmpeg::Rational>,
-        threads: usize,
-        out: &Path,
-        on_frame: &(dyn Fn(u64) + Sync),
-    ) -> Result<(), RenderError> {
-        if pts < chunk.start_pts || pts >= chunk.end_pts {
+impl Pending<'_> {
+    fn push(&mut self, pts: i64, frame: AvFrame) -> Result<(), RenderError> {
+        if pts < self.chunk.start_pts || pts >= self.chunk.end_pts {
             return Ok(());
         }
         if self.last_pts.is_some_and(|l| pts <= l) {
@@ -275,13 +256,13 @@ impl Pending {
                 height: frame.height(),
                 pixel: frame.format(),
                 colour,
-                time_base: tb,
-                frame_rate,
-                threads,
+                time_base: self.time_base,
+                frame_rate: self.frame_rate,
+                threads: self.threads,
                 lookahead: self.lookahead,
                 hdr: self.hdr.unwrap_or_default(),
             };
-            self.writer = Some(ChunkWriter::create(out, &spec.output, &target)?);
+            self.writer = Some(ChunkWriter::create(self.out, &self.spec.output, &target)?);
         }
         if let Some((p, mut f)) = self.held.take() {
             self.last_step = pts - p;
@@ -289,20 +270,16 @@ impl Pending {
                 w.write(&mut f, p, pts - p)?;
             }
             self.outcome.frames += 1;
-            on_frame(1);
+            (self.on_frame)(1);
         }
         self.held = Some((pts, frame));
         Ok(())
     }
 
-    fn finish(
-        mut self,
-        chunk: &ChunkPlan,
-        on_frame: &(dyn Fn(u64) + Sync),
-    ) -> Result<ChunkOutcome, RenderError> {
+    fn finish(mut self) -> Result<ChunkOutcome, RenderError> {
         if let Some((p, mut f)) = self.held.take() {
-            let d = if chunk.end_pts != i64::MAX {
-                chunk.end_pts - p
+            let d = if self.chunk.end_pts != i64::MAX {
+                self.chunk.end_pts - p
             } else {
                 // SAFETY: plain field read; pkt_duration is in the stream time base.
                 let pd = unsafe { (*f.as_ptr()).pkt_duration };
@@ -316,7 +293,7 @@ impl Pending {
                 w.write(&mut f, p, d)?;
             }
             self.outcome.frames += 1;
-            on_frame(1);
+            (self.on_frame)(1);
         }
         match self.writer.take() {
             Some(w) => {
