@@ -2,6 +2,7 @@
 //! jobs, `stages` are the enhancements, `store` keeps jobs and chunks in SQL so nothing finished is lost.
 
 pub mod api;
+pub mod audio;
 pub mod media;
 pub mod pipeline;
 pub mod service;

@@ -8,7 +8,7 @@ use kino_node::pipeline::job::{self, JobError};
 use kino_node::pipeline::{run_job, JobOptions, JobOutcome};
 use kino_node::store::Store;
 use kino_shared::{
-    AudioMode, Container, JobSpec, OutputSpec, ProgressEvent, StageSpec, VideoCodec,
+    AudioMode, AudioStageSpec, Container, JobSpec, OutputSpec, ProgressEvent, StageSpec, VideoCodec,
 };
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -87,8 +87,12 @@ struct RenderArgs {
     audio: AudioMode,
     /// An enhancement stage, in order: KIND[:key=value,...], e.g. `scale:width=1280` or
     /// `color:saturation=1.2,gamma=1.1`. Repeat for several.
-    #[arg(long = "stage", value_parser = parse_stage)]
+    #[arg(long = "stage", value_parser = parse_stage::<StageSpec>)]
     stages: Vec<StageSpec>,
+    /// An audio stage, in order: KIND[:key=value,...], e.g. `loudness:target_lufs=-16,true_peak_db=-1`
+    /// (presets: -14 streaming, -16 podcast, -23 EBU R128 broadcast).
+    #[arg(long = "audio-stage", value_parser = parse_stage::<AudioStageSpec>)]
+    audio_stages: Vec<AudioStageSpec>,
     /// Target chunk length in seconds (chunks start at keyframes); 0 renders in one piece.
     #[arg(long, default_value_t = 4.0)]
     chunk_seconds: f64,
@@ -123,7 +127,7 @@ fn parse_audio(s: &str) -> Result<AudioMode, String> {
 }
 
 /// `kind:key=value,...` → a stage, through the same serde types the API uses.
-fn parse_stage(s: &str) -> Result<StageSpec, String> {
+fn parse_stage<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
     let (kind, rest) = s.split_once(':').unwrap_or((s, ""));
     let mut obj = serde_json::Map::new();
     obj.insert("kind".into(), kind.trim().into());
@@ -328,6 +332,7 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     let spec = JobSpec {
         input: input.display().to_string(),
         stages: a.stages,
+        audio_stages: a.audio_stages,
         output: OutputSpec {
             codec: a.codec,
             crf: a.crf,

@@ -16,6 +16,9 @@ pub struct JobSpec {
     /// Stages, applied in order to every frame.
     #[serde(default)]
     pub stages: Vec<StageSpec>,
+    /// Audio stages, applied in order to every audio stream (the audio is then re-encoded).
+    #[serde(default)]
+    pub audio_stages: Vec<AudioStageSpec>,
     #[serde(default)]
     pub output: OutputSpec,
     /// Target chunk length in seconds; chunks start at keyframes. 0 renders the video as one chunk.
@@ -44,6 +47,76 @@ impl StageSpec {
             StageSpec::Scale(_) => "scale",
             StageSpec::Color(_) => "color",
         }
+    }
+}
+
+/// One audio stage with its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AudioStageSpec {
+    /// EBU R128 two-pass loudness normalisation with a true-peak ceiling.
+    Loudness(LoudnessParams),
+}
+
+impl AudioStageSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AudioStageSpec::Loudness(_) => "loudness",
+        }
+    }
+    /// The loudness settings, when this is the loudness stage.
+    pub fn loudness(&self) -> Option<LoudnessParams> {
+        match self {
+            AudioStageSpec::Loudness(p) => Some(*p),
+        }
+    }
+}
+
+/// Presets: −14 LUFS (streaming platforms), −16 (podcasts), −23 (EBU R128 broadcast).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LoudnessParams {
+    /// Integrated loudness target, LUFS (−70…−5).
+    #[serde(default = "default_lufs")]
+    pub target_lufs: f64,
+    /// True-peak ceiling, dBTP (−9…0).
+    #[serde(default = "default_true_peak")]
+    pub true_peak_db: f64,
+}
+
+fn default_lufs() -> f64 {
+    -16.0
+}
+fn default_true_peak() -> f64 {
+    -1.0
+}
+
+impl Default for LoudnessParams {
+    fn default() -> Self {
+        LoudnessParams {
+            target_lufs: default_lufs(),
+            true_peak_db: default_true_peak(),
+        }
+    }
+}
+
+impl LoudnessParams {
+    fn validate(&self) -> Result<(), SpecError> {
+        if !(self.target_lufs.is_finite() && (-70.0..=-5.0).contains(&self.target_lufs)) {
+            return Err(SpecError::new(
+                "audio_stages.loudness.target_lufs",
+                format!("must be between -70 and -5 LUFS, got {}", self.target_lufs),
+            ));
+        }
+        if !(self.true_peak_db.is_finite() && (-9.0..=0.0).contains(&self.true_peak_db)) {
+            return Err(SpecError::new(
+                "audio_stages.loudness.true_peak_db",
+                format!("must be between -9 and 0 dBTP, got {}", self.true_peak_db),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -353,6 +426,19 @@ impl JobSpec {
                 StageSpec::Scale(p) => p.validate()?,
                 StageSpec::Color(p) => p.validate()?,
             }
+        }
+        for stage in &self.audio_stages {
+            match stage {
+                AudioStageSpec::Loudness(p) => p.validate()?,
+            }
+        }
+        if !self.audio_stages.is_empty()
+            && matches!(self.output.audio, AudioMode::Copy | AudioMode::None)
+        {
+            return Err(SpecError::new(
+                "output.audio",
+                "audio stages need the audio re-encoded (auto, aac or opus)",
+            ));
         }
         self.output.validate()
     }
@@ -680,6 +766,7 @@ mod tests {
                 width: Some(0),
                 ..Default::default()
             })],
+            audio_stages: vec![],
             output: OutputSpec::default(),
             chunk_seconds: 4.0,
         };

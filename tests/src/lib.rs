@@ -183,8 +183,12 @@ pub fn frame_md5s(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The shared media folder, when this checkout has one beside it.
+/// The shared media folder, when this checkout has one beside it (and `KINO_TEST_NO_SHARED` is
+/// unset: set it to check that the generated stand-ins work).
 pub fn shared_media() -> Option<PathBuf> {
+    if std::env::var_os("KINO_TEST_NO_SHARED").is_some() {
+        return None;
+    }
     let dir = root().parent()?.join("shared").join("media");
     dir.is_dir().then_some(dir)
 }
@@ -236,6 +240,38 @@ pub fn medium(name: &str) -> PathBuf {
             "libx264",
             "-pix_fmt",
             "yuv420p",
+            o,
+        ]),
+        // Speech-like stand-ins: a voiced tone with syllable-rate amplitude modulation and pauses.
+        "speech_read_english_16k_11s.wav" | "speech_audiobook_male_16k_7s.wav" => {
+            let d = if name.contains("11s") { "10.8" } else { "7.1" };
+            let expr = "0.5*sin(2*PI*180*t)*sin(2*PI*360*t+1)*abs(sin(2*PI*2.5*t))*gt(sin(2*PI*0.4*t)\\,-0.6)";
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("aevalsrc={expr}:s=16000:d={d}"),
+                "-c:a",
+                "pcm_s16le",
+                o,
+            ])
+        }
+        "av_speech_6ch_channel_ident_EBU.mp4" => ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=gray:size=800x600:rate=8:duration=46.6",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:duration=46.6,volume=0.3,aformat=channel_layouts=5.1",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
             o,
         ]),
         other => panic!("no generator for test medium {other}"),

@@ -4,7 +4,7 @@
 use super::audio::{AudioEncoder, AudioTranscoder};
 use super::{ffmpeg, input, MediaError, Result};
 use ffmpeg::ffi;
-use kino_shared::AudioMode;
+use kino_shared::{AudioMode, AudioStageSpec};
 use std::path::{Path, PathBuf};
 
 /// What assembly produced.
@@ -51,12 +51,14 @@ enum AudioPlan {
     },
 }
 
-/// Joins `chunks` (in order) into `output`, taking audio, metadata and side data from `source`.
+/// Joins `chunks` (in order) into `output`, taking audio (through `audio_stages`), metadata and side
+/// data from `source`.
 pub fn assemble(
     source: &Path,
     chunks: &[PathBuf],
     output: &Path,
     audio: AudioMode,
+    audio_stages: &[AudioStageSpec],
 ) -> Result<Assembled> {
     let muxer = muxer_for(output)?;
     let out_shown = output.display().to_string();
@@ -154,7 +156,7 @@ pub fn assemble(
                     })
                 }
                 AudioMode::Copy => None,
-                AudioMode::Auto if accepted => None,
+                AudioMode::Auto if accepted && audio_stages.is_empty() => None,
                 AudioMode::Auto if muxer == "webm" => Some(AudioEncoder::Opus),
                 AudioMode::Auto | AudioMode::Aac => Some(AudioEncoder::Aac),
                 AudioMode::Opus => Some(AudioEncoder::Opus),
@@ -190,7 +192,18 @@ pub fn assemble(
                             reason: "WebM cannot carry AAC audio; choose opus".into(),
                         });
                     }
-                    let tx = AudioTranscoder::new(&stream, kind, global_header)?;
+                    let loudness = match audio_stages.iter().find_map(AudioStageSpec::loudness) {
+                        Some(p) => {
+                            let (m, gain) = super::audio::plan_loudness(source, in_index, &p)?;
+                            result.warnings.push(format!(
+                                "audio stream {in_index}: measured {:.1} LUFS, {:.1} dBTP; gain {gain:+.1} dB to {:.1} LUFS under {:.1} dBTP",
+                                m.integrated_lufs, m.true_peak_db, p.target_lufs, p.true_peak_db
+                            ));
+                            Some((p, gain))
+                        }
+                        None => None,
+                    };
+                    let tx = AudioTranscoder::new(&stream, kind, global_header, loudness)?;
                     let mut ost = octx
                         .add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))
                         .map_err(MediaError::ff("adding audio stream"))?;
@@ -215,6 +228,11 @@ pub fn assemble(
         }
     }
 
+    if !audio_stages.is_empty() && plans.is_empty() {
+        result
+            .warnings
+            .push("audio stages requested but there is no audio stream to process".into());
+    }
     octx.set_metadata(src.metadata().to_owned());
     let mut header_opts = ffmpeg::Dictionary::new();
     if muxer == "mp4" || muxer == "mov" {

@@ -358,11 +358,17 @@ pub async fn run_job(
         .iter()
         .map(|c| chunk_path(&dir, c.plan.index))
         .collect();
-    let (src, out, audio) = (input.clone(), output.clone(), spec.output.audio);
-    let assembled =
-        tokio::task::spawn_blocking(move || assemble::assemble(&src, &files, &out, audio))
-            .await
-            .map_err(|e| JobError::Internal(e.to_string()))?;
+    let (src, out, audio, audio_stages) = (
+        input.clone(),
+        output.clone(),
+        spec.output.audio,
+        spec.audio_stages.clone(),
+    );
+    let assembled = tokio::task::spawn_blocking(move || {
+        assemble::assemble(&src, &files, &out, audio, &audio_stages)
+    })
+    .await
+    .map_err(|e| JobError::Internal(e.to_string()))?;
     let assembled = match assembled {
         Ok(a) => a,
         Err(e) => return fail(store, &events, job, format!("assembly failed: {e}")).await,
