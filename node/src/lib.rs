@@ -1,10 +1,11 @@
 //! kino-node: the render node. `media` wraps FFmpeg, `pipeline` plans, renders and assembles chunked
-//! jobs, `stages` are the enhancements, `store` keeps jobs and chunks in SQL so nothing finished is lost.
+//! jobs, `enhance` holds the video stages and `audio` the audio ones, `store` keeps jobs and chunks in
+//! SQL so nothing finished is lost, `service` and `api` make it a server.
 
 pub mod api;
 pub mod audio;
+pub mod enhance;
 pub mod media;
 pub mod pipeline;
 pub mod service;
-pub mod stages;
 pub mod store;

@@ -1,9 +1,9 @@
 //! Running a job end to end: plan once, render pending chunks on a bounded pool of workers with
 //! leases, then assemble. Safe to call again after any interruption: finished chunks are kept.
 
+use crate::enhance as stages;
 use crate::media::{self, assemble, encode, probe, MediaError};
 use crate::pipeline::{plan_chunks, render};
-use crate::stages;
 use crate::store::{owner_id, Store, StoreError};
 use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
 use std::path::{Path, PathBuf};

@@ -1,12 +1,12 @@
 //! Rendering one chunk: seek to its decode start, decode, run the stages, encode the chunk's own
 //! frames (with their stream timestamps) into the chunk file.
 
+use crate::enhance::{self as stages, Chain, StageError};
 use crate::media::convert::{self, Converter};
 use crate::media::encode::{ChunkWriter, VideoTarget};
 use crate::media::{ffmpeg, input, MediaError};
 use crate::pipeline::job::Resources;
 use crate::pipeline::plan::ChunkPlan;
-use crate::stages::{self, Chain, StageError};
 use ffmpeg::util::frame::Video as AvFrame;
 use kino_shared::JobSpec;
 use std::path::Path;

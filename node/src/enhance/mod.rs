@@ -1,4 +1,4 @@
-//! Enhancement stages behind one interface. A stage declares how many frames of context it needs
+//! Video enhancement stages behind one interface. A stage declares how many frames of context it needs
 //! before and after the frame it produces; the pipeline decodes that margin around every chunk and
 //! encodes only the chunk's own frames, so seams are invisible.
 
