@@ -390,11 +390,7 @@ async fn append(
     })?;
     if let (Some(expected), Some(h)) = (checksum, hasher) {
         if h.finalize().as_slice() != expected.as_slice() {
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(ApiErr::internal)?;
-            f.set_len(offset).map_err(ApiErr::internal)?;
+            roll_back(&path, offset)?;
             return Err(ApiErr::new(
                 StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
                 "checksum_mismatch",
@@ -403,11 +399,7 @@ async fn append(
         }
     }
     if too_long {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .map_err(ApiErr::internal)?;
-        f.set_len(offset).map_err(ApiErr::internal)?;
+        roll_back(&path, offset)?;
         return Err(ApiErr::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
@@ -426,6 +418,15 @@ async fn append(
         running.hash = Some((written, sha));
     }
     Ok(written)
+}
+
+/// Drops what a refused PATCH appended, back to the offset it started from.
+fn roll_back(path: &std::path::Path, offset: u64) -> ApiResult<()> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(ApiErr::internal)?;
+    f.set_len(offset).map_err(ApiErr::internal)
 }
 
 /// SHA-256 state over the first `len` bytes of a file.

@@ -83,14 +83,7 @@ pub fn assemble(
         .streams()
         .best(ffmpeg::media::Type::Video)
         .map(|s| s.index());
-    let mut octx = ffmpeg::format::output_as(&tmp, muxer).map_err(|e| MediaError::Output {
-        path: out_shown.clone(),
-        reason: e.to_string(),
-    })?;
-    let global_header = octx
-        .format()
-        .flags()
-        .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+    let (mut octx, global_header) = super::create_output(&tmp, muxer)?;
     let mut result = Assembled::default();
 
     // Video stream: the chunks' codec parameters, the source's side data.

@@ -126,14 +126,7 @@ impl ChunkWriter {
     pub fn create(path: &Path, spec: &OutputSpec, target: &VideoTarget) -> Result<Self> {
         let codec = find_encoder(spec.codec)?;
         let shown = path.display().to_string();
-        let mut octx = ffmpeg::format::output_as(path, "mp4").map_err(|e| MediaError::Output {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-        let global_header = octx
-            .format()
-            .flags()
-            .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+        let (mut octx, global_header) = super::create_output(path, "mp4")?;
         let enc_pixel = encoder_pixel(&codec, target.pixel);
         let mut ctx = ffmpeg::codec::Context::new_with_codec(codec);
         ctx.set_threading(ffmpeg::threading::Config {

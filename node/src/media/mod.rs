@@ -77,6 +77,22 @@ pub fn init() {
     });
 }
 
+/// Creates an output file for `muxer`; also says whether the muxer wants global headers.
+pub fn create_output(
+    path: &std::path::Path,
+    muxer: &str,
+) -> Result<(ffmpeg::format::context::Output, bool)> {
+    let octx = ffmpeg::format::output_as(path, muxer).map_err(|e| MediaError::Output {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let global_header = octx
+        .format()
+        .flags()
+        .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+    Ok((octx, global_header))
+}
+
 /// A time base as the `[num, den]` pair used on the wire.
 pub fn rational_pair(r: ffmpeg::Rational) -> [i32; 2] {
     [r.numerator(), r.denominator()]
