@@ -45,6 +45,31 @@ pub fn kino_bin() -> PathBuf {
     .clone()
 }
 
+/// A path as the `&str` command lines take.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// `kino-node render INPUT -o OUTPUT --data-dir DATA --preset ultrafast EXTRA…`; asserts success and
+/// returns stderr.
+pub fn render(input: &Path, output: &Path, data: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "render",
+        s(input),
+        "-o",
+        s(output),
+        "--data-dir",
+        s(data),
+        "--preset",
+        "ultrafast",
+    ];
+    args.extend_from_slice(extra);
+    let out = kino(&args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "render failed: {err}");
+    err
+}
+
 /// Runs `kino-node` with `args`.
 pub fn kino(args: &[&str]) -> Output {
     Command::new(kino_bin())

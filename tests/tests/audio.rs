@@ -4,10 +4,6 @@
 use kino_tests::*;
 use std::path::{Path, PathBuf};
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8")
-}
-
 /// A video with `audio` as its sound track.
 fn with_picture(audio: &Path, name: &str) -> PathBuf {
     generated(
@@ -66,19 +62,7 @@ fn normalise(input: &Path, target: f64, ceiling: f64) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.mp4");
     let stage = format!("loudness:target_lufs={target},true_peak_db={ceiling}");
-    let o = kino(&[
-        "render",
-        s(input),
-        "-o",
-        s(&out),
-        "--data-dir",
-        s(dir.path()),
-        "--preset",
-        "ultrafast",
-        "--audio-stage",
-        &stage,
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    render(input, &out, dir.path(), &["--audio-stage", &stage]);
     assert_eq!(count_frames(&out), count_frames(input));
     ebur128(&out)
 }

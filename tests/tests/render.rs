@@ -7,29 +7,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// Renders `input` to `output` with extra args; asserts success and returns stderr.
-fn render(input: &Path, output: &Path, data: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "render",
-        s(input),
-        "-o",
-        s(output),
-        "--data-dir",
-        s(data),
-        "--preset",
-        "ultrafast",
-    ];
-    args.extend_from_slice(extra);
-    let out = kino(&args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "render failed: {err}");
-    err
-}
-
 /// Frame count and duration of the output equal the input's.
 fn assert_same_timing(input: &Path, output: &Path) {
     let (fi, fo) = (count_frames(input), count_frames(output));

@@ -7,10 +7,6 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8")
-}
-
 /// A file of pseudo-random bytes (incompressible, reproducible).
 fn random_file(path: &Path, len: usize) {
     let mut x: u64 = 0x9E3779B97F4A7C15;
