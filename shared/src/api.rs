@@ -37,8 +37,17 @@ fn default_chunk_seconds() -> f64 {
 pub enum StageSpec {
     /// Classic resize (Lanczos-3 or bicubic), per plane with correct chroma siting.
     Scale(ScaleParams),
-    /// Manual colour adjustment: brightness, contrast, saturation, gamma.
+    /// Colour: automatic white balance and levels (smoothed per scene), vibrance, saturation, and
+    /// manual brightness, contrast, gamma, temperature and tint.
     Color(ColorParams),
+    /// Motion-compensated temporal + spatial denoising, with the noise level estimated or given.
+    Denoise(DenoiseParams),
+    /// Adaptive unsharp masking that leaves noise alone.
+    Sharpen(SharpenParams),
+    /// HDR→SDR tone mapping (BT.2390 EETF, BT.2020→BT.709) or SDR→HDR10 expansion.
+    Hdr(HdrParams),
+    /// Global-motion stabilisation smoothed over the whole video, or locked ("tripod").
+    Stabilize(StabilizeParams),
 }
 
 impl StageSpec {
@@ -46,6 +55,10 @@ impl StageSpec {
         match self {
             StageSpec::Scale(_) => "scale",
             StageSpec::Color(_) => "color",
+            StageSpec::Denoise(_) => "denoise",
+            StageSpec::Sharpen(_) => "sharpen",
+            StageSpec::Hdr(_) => "hdr",
+            StageSpec::Stabilize(_) => "stabilize",
         }
     }
 }
@@ -213,6 +226,21 @@ pub struct ColorParams {
     /// Luma gamma, 0.1…10 (>1 brightens mid-tones).
     #[serde(default = "one")]
     pub gamma: f32,
+    /// Saturation boost that favours dull colours over already saturated ones, −1…1.
+    #[serde(default)]
+    pub vibrance: f32,
+    /// Warmer (positive) or cooler (negative), −1…1.
+    #[serde(default)]
+    pub temperature: f32,
+    /// Magenta (positive) or green (negative), −1…1.
+    #[serde(default)]
+    pub tint: f32,
+    /// Neutralise colour casts (grey-world on near-neutral pixels), smoothed per scene.
+    #[serde(default)]
+    pub auto_white_balance: bool,
+    /// Stretch the luma range to the legal black and white, smoothed per scene.
+    #[serde(default)]
+    pub auto_levels: bool,
 }
 
 fn one() -> f32 {
@@ -226,17 +254,30 @@ impl Default for ColorParams {
             contrast: 1.0,
             saturation: 1.0,
             gamma: 1.0,
+            vibrance: 0.0,
+            temperature: 0.0,
+            tint: 0.0,
+            auto_white_balance: false,
+            auto_levels: false,
         }
     }
 }
 
 impl ColorParams {
+    /// Whether the stage needs per-frame statistics from the analysis pass.
+    pub fn is_auto(&self) -> bool {
+        self.auto_white_balance || self.auto_levels
+    }
+
     fn validate(&self) -> Result<(), SpecError> {
         let checks = [
             ("brightness", self.brightness, -1.0, 1.0),
             ("contrast", self.contrast, 0.0, 4.0),
             ("saturation", self.saturation, 0.0, 4.0),
             ("gamma", self.gamma, 0.1, 10.0),
+            ("vibrance", self.vibrance, -1.0, 1.0),
+            ("temperature", self.temperature, -1.0, 1.0),
+            ("tint", self.tint, -1.0, 1.0),
         ];
         for (name, v, lo, hi) in checks {
             if !(v.is_finite() && v >= lo && v <= hi) {
@@ -247,6 +288,221 @@ impl ColorParams {
             }
         }
         Ok(())
+    }
+}
+
+/// Checks that `v` is finite and within `lo..=hi`, naming the field otherwise.
+fn in_range(field: &str, v: f32, lo: f32, hi: f32) -> Result<(), SpecError> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(SpecError::new(
+            field,
+            format!("must be between {lo} and {hi}, got {v}"),
+        ))
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DenoiseMode {
+    /// Estimate the noise level of every frame (Immerkær's method on luma).
+    #[default]
+    Auto,
+    /// Use `sigma` as the noise level.
+    Manual,
+}
+
+/// Denoising. Defaults: auto noise level, strength 1, two frames either side.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenoiseParams {
+    #[serde(default)]
+    pub mode: DenoiseMode,
+    /// Noise standard deviation in 8-bit code values (manual mode), 0.5…50.
+    #[serde(default = "default_sigma")]
+    pub sigma: f32,
+    /// How hard to filter relative to the noise level, 0 (off) … 3.
+    #[serde(default = "one")]
+    pub strength: f32,
+    /// Frames used either side of each frame, 0 (spatial only) … 3.
+    #[serde(default = "default_radius")]
+    pub temporal_radius: u32,
+}
+
+fn default_sigma() -> f32 {
+    10.0
+}
+fn default_radius() -> u32 {
+    2
+}
+
+impl Default for DenoiseParams {
+    fn default() -> Self {
+        DenoiseParams {
+            mode: DenoiseMode::Auto,
+            sigma: default_sigma(),
+            strength: 1.0,
+            temporal_radius: default_radius(),
+        }
+    }
+}
+
+impl DenoiseParams {
+    fn validate(&self) -> Result<(), SpecError> {
+        in_range("stages.denoise.sigma", self.sigma, 0.5, 50.0)?;
+        in_range("stages.denoise.strength", self.strength, 0.0, 3.0)?;
+        if self.temporal_radius > 3 {
+            return Err(SpecError::new(
+                "stages.denoise.temporal_radius",
+                format!("must be 0..=3, got {}", self.temporal_radius),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Sharpening. Defaults: amount 0.8, radius 1.2 px, threshold from the estimated noise.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharpenParams {
+    /// Gain on fine detail, 0…5.
+    #[serde(default = "default_amount")]
+    pub amount: f32,
+    /// Size of the detail sharpened (Gaussian σ in pixels), 0.3…5.
+    #[serde(default = "default_sharpen_radius")]
+    pub radius: f32,
+    /// Detail below this (8-bit code values) counts as noise, 0…50; absent: twice the estimated noise.
+    #[serde(default)]
+    pub threshold: Option<f32>,
+}
+
+fn default_amount() -> f32 {
+    0.8
+}
+fn default_sharpen_radius() -> f32 {
+    1.2
+}
+
+impl Default for SharpenParams {
+    fn default() -> Self {
+        SharpenParams {
+            amount: default_amount(),
+            radius: default_sharpen_radius(),
+            threshold: None,
+        }
+    }
+}
+
+impl SharpenParams {
+    fn validate(&self) -> Result<(), SpecError> {
+        in_range("stages.sharpen.amount", self.amount, 0.0, 5.0)?;
+        in_range("stages.sharpen.radius", self.radius, 0.3, 5.0)?;
+        if let Some(t) = self.threshold {
+            in_range("stages.sharpen.threshold", t, 0.0, 50.0)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HdrMode {
+    /// PQ or HLG input → SDR BT.709, 8-bit.
+    ToSdr,
+    /// SDR input → HDR10 (PQ, BT.2020, 10-bit) with mastering metadata.
+    ToHdr,
+}
+
+/// HDR conversion.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HdrParams {
+    pub mode: HdrMode,
+    /// to_sdr: the source's peak (absent: its MaxCLL or mastering peak, else 1000);
+    /// to_hdr: the output's peak (absent: 1000). 100…10000 cd/m².
+    #[serde(default)]
+    pub peak_nits: Option<f32>,
+}
+
+impl HdrParams {
+    fn validate(&self) -> Result<(), SpecError> {
+        if let Some(p) = self.peak_nits {
+            in_range("stages.hdr.peak_nits", p, 100.0, 10_000.0)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StabilizeMode {
+    /// Follow the intended camera path, smoothed over `smoothing_seconds`.
+    #[default]
+    Smooth,
+    /// Hold the camera still, as on a tripod.
+    Tripod,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeFill {
+    /// Uncovered borders are black.
+    #[default]
+    Black,
+    /// Uncovered borders repeat the nearest edge pixels.
+    Clamp,
+}
+
+/// Stabilisation. Defaults: smooth over 1 s, zoom in up to 1.15× so no border shows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StabilizeParams {
+    #[serde(default)]
+    pub mode: StabilizeMode,
+    /// Half-width of the trajectory smoothing window, 0.1…10 s.
+    #[serde(default = "one")]
+    pub smoothing_seconds: f32,
+    /// Largest zoom used to hide borders, 1 (no zoom) … 2.
+    #[serde(default = "default_max_zoom")]
+    pub max_zoom: f32,
+    /// What fills borders the zoom does not hide.
+    #[serde(default)]
+    pub edge: EdgeFill,
+}
+
+fn default_max_zoom() -> f32 {
+    1.15
+}
+
+impl Default for StabilizeParams {
+    fn default() -> Self {
+        StabilizeParams {
+            mode: StabilizeMode::Smooth,
+            smoothing_seconds: 1.0,
+            max_zoom: default_max_zoom(),
+            edge: EdgeFill::Black,
+        }
+    }
+}
+
+impl StabilizeParams {
+    fn validate(&self) -> Result<(), SpecError> {
+        in_range(
+            "stages.stabilize.smoothing_seconds",
+            self.smoothing_seconds,
+            0.1,
+            10.0,
+        )?;
+        in_range("stages.stabilize.max_zoom", self.max_zoom, 1.0, 2.0)
     }
 }
 
@@ -425,6 +681,10 @@ impl JobSpec {
             match stage {
                 StageSpec::Scale(p) => p.validate()?,
                 StageSpec::Color(p) => p.validate()?,
+                StageSpec::Denoise(p) => p.validate()?,
+                StageSpec::Sharpen(p) => p.validate()?,
+                StageSpec::Hdr(p) => p.validate()?,
+                StageSpec::Stabilize(p) => p.validate()?,
             }
         }
         for stage in &self.audio_stages {
@@ -466,6 +726,8 @@ impl SpecError {
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Queued,
+    /// Whole-video analysis (motion, colour statistics) before rendering.
+    Analysing,
     Rendering,
     Assembling,
     Done,
@@ -477,6 +739,7 @@ impl JobState {
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Queued => "queued",
+            JobState::Analysing => "analysing",
             JobState::Rendering => "rendering",
             JobState::Assembling => "assembling",
             JobState::Done => "done",
@@ -487,6 +750,7 @@ impl JobState {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "queued" => JobState::Queued,
+            "analysing" => JobState::Analysing,
             "rendering" => JobState::Rendering,
             "assembling" => JobState::Assembling,
             "done" => JobState::Done,

@@ -132,6 +132,18 @@ impl Frame {
         }
     }
 
+    /// A frame with this one's geometry and metadata holding `planes` (a kernel's output).
+    pub fn with_planes(&self, planes: Vec<Plane>) -> Frame {
+        Frame {
+            width: self.width,
+            height: self.height,
+            layout: self.layout,
+            bit_depth: self.bit_depth,
+            planes,
+            colour: self.colour,
+        }
+    }
+
     /// Largest sample value at this depth.
     pub fn max_value(&self) -> u32 {
         (1u32 << self.bit_depth) - 1

@@ -1,7 +1,12 @@
 //! Per-frame pixel work that must look identical in the browser preview and the final render.
 
 pub mod color;
+pub mod denoise;
+pub mod motion;
 pub mod resize;
+pub mod sharpen;
+pub mod tonemap;
+pub mod warp;
 
 /// A sample type the kernels work on (8-bit and 16-bit storage).
 pub trait Sample: Copy + Send + Sync + 'static {
