@@ -2,9 +2,15 @@
 //! before and after the frame it produces; the pipeline decodes that margin around every chunk and
 //! encodes only the chunk's own frames, so seams are invisible.
 
-use kino_shared::kernels::{color, resize};
+mod denoise;
+mod pixel;
+mod stabilize;
+
+use crate::media::hdr::HdrMeta;
+pub use crate::pipeline::analyse::Analysis;
 use kino_shared::{Frame, SpecError, StageSpec};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -25,6 +31,13 @@ pub struct Margin {
     pub after: usize,
 }
 
+/// What stages may need besides their settings: whole-video analysis and the source's HDR metadata.
+#[derive(Clone, Default)]
+pub struct Context {
+    pub analysis: Option<Arc<Analysis>>,
+    pub source_hdr: HdrMeta,
+}
+
 pub trait Stage: Send {
     fn name(&self) -> &'static str;
     fn margin(&self) -> Margin {
@@ -32,62 +45,54 @@ pub trait Stage: Send {
     }
     /// Output size for an input of `w`×`h` frames of `frame`'s layout.
     fn output_size(&self, w: usize, h: usize, align: u32) -> Result<(usize, usize), StageError>;
-    /// Produces the frame at `window[current]`, given its neighbours (clamped at the stream's ends).
-    fn process(&mut self, window: &[&Frame], current: usize) -> Result<Frame, StageError>;
-}
-
-struct Scale(kino_shared::ScaleParams);
-
-impl Stage for Scale {
-    fn name(&self) -> &'static str {
-        "scale"
+    /// The HDR metadata the output carries, given the input's.
+    fn output_hdr(&self, input: HdrMeta) -> HdrMeta {
+        input
     }
-    fn output_size(&self, w: usize, h: usize, align: u32) -> Result<(usize, usize), StageError> {
-        let (ow, oh) = self.0.target_size(w as u32, h as u32, align)?;
-        Ok((ow as usize, oh as usize))
-    }
-    fn process(&mut self, window: &[&Frame], current: usize) -> Result<Frame, StageError> {
-        let f = window[current];
-        let (w, h) = self.output_size(f.width, f.height, resize::alignment(f.layout))?;
-        Ok(resize::resize(f, w, h, self.0.filter))
-    }
-}
-
-struct Color(kino_shared::ColorParams);
-
-impl Stage for Color {
-    fn name(&self) -> &'static str {
-        "color"
-    }
-    fn output_size(&self, w: usize, h: usize, _align: u32) -> Result<(usize, usize), StageError> {
-        Ok((w, h))
-    }
-    fn process(&mut self, window: &[&Frame], current: usize) -> Result<Frame, StageError> {
-        let mut f = window[current].clone();
-        color::adjust(&mut f, &self.0);
-        Ok(f)
-    }
+    /// Produces the frame at `window[current]` (presentation time `pts`), given its neighbours
+    /// (clamped at the stream's ends).
+    fn process(&mut self, window: &[&Frame], current: usize, pts: i64)
+        -> Result<Frame, StageError>;
 }
 
 /// Builds the stages of a job spec, in order.
-pub fn build(specs: &[StageSpec]) -> Result<Vec<Box<dyn Stage>>, StageError> {
-    specs
-        .iter()
-        .map(|s| -> Result<Box<dyn Stage>, StageError> {
-            Ok(match s {
-                StageSpec::Scale(p) => Box::new(Scale(p.clone())),
-                StageSpec::Color(p) => Box::new(Color(*p)),
-            })
-        })
-        .collect()
+pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, StageError> {
+    let mut hdr = ctx.source_hdr;
+    let mut out: Vec<Box<dyn Stage>> = Vec::with_capacity(specs.len());
+    for s in specs {
+        let stage: Box<dyn Stage> = match s {
+            StageSpec::Scale(p) => Box::new(pixel::Scale(p.clone())),
+            StageSpec::Color(p) => Box::new(pixel::Color::new(*p, ctx.analysis.clone())?),
+            StageSpec::Denoise(p) => Box::new(denoise::Denoise::new(*p)),
+            StageSpec::Sharpen(p) => Box::new(pixel::Sharpen(*p)),
+            StageSpec::Hdr(p) => Box::new(pixel::Hdr::new(*p, hdr)),
+            StageSpec::Stabilize(p) => {
+                Box::new(stabilize::Stabilize::new(*p, ctx.analysis.clone())?)
+            }
+        };
+        hdr = stage.output_hdr(hdr);
+        out.push(stage);
+    }
+    Ok(out)
 }
 
-/// Total context the chain needs: margins add up through the stages.
-pub fn total_margin(stages: &[Box<dyn Stage>]) -> Margin {
-    stages.iter().fold(Margin::default(), |m, s| Margin {
-        before: m.before + s.margin().before,
-        after: m.after + s.margin().after,
+/// The context stages need around each chunk, from the spec alone (before anything is decoded).
+pub fn spec_margin(specs: &[StageSpec]) -> Margin {
+    specs.iter().fold(Margin::default(), |m, s| {
+        let r = match s {
+            StageSpec::Denoise(p) => p.temporal_radius as usize,
+            _ => 0,
+        };
+        Margin {
+            before: m.before + r,
+            after: m.after + r,
+        }
     })
+}
+
+/// The HDR metadata the output of `stages` carries.
+pub fn output_hdr(stages: &[Box<dyn Stage>], input: HdrMeta) -> HdrMeta {
+    stages.iter().fold(input, |h, s| s.output_hdr(h))
 }
 
 /// A frame with its presentation timestamp.
@@ -150,7 +155,7 @@ impl Chain {
                 let hi = (slot.next + m.after + 1).min(slot.inputs.len());
                 let window: Vec<&Frame> = slot.inputs.range(lo..hi).map(|(_, f)| f).collect();
                 let pts = slot.inputs[slot.next].0;
-                let f = slot.stage.process(&window, slot.next - lo)?;
+                let f = slot.stage.process(&window, slot.next - lo, pts)?;
                 out.push((pts, f));
                 slot.next += 1;
                 // Forget frames no later output can need.
@@ -185,7 +190,12 @@ mod tests {
         fn output_size(&self, w: usize, h: usize, _: u32) -> Result<(usize, usize), StageError> {
             Ok((w, h))
         }
-        fn process(&mut self, window: &[&Frame], current: usize) -> Result<Frame, StageError> {
+        fn process(
+            &mut self,
+            window: &[&Frame],
+            current: usize,
+            _: i64,
+        ) -> Result<Frame, StageError> {
             let mut f = window[current].clone();
             let sum: u32 = window
                 .iter()

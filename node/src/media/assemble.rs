@@ -52,13 +52,14 @@ enum AudioPlan {
 }
 
 /// Joins `chunks` (in order) into `output`, taking audio (through `audio_stages`), metadata and side
-/// data from `source`.
+/// data from `source`. `drop_hdr` leaves out the source's HDR10 side data (the video was tone-mapped).
 pub fn assemble(
     source: &Path,
     chunks: &[PathBuf],
     output: &Path,
     audio: AudioMode,
     audio_stages: &[AudioStageSpec],
+    drop_hdr: bool,
 ) -> Result<Assembled> {
     let muxer = muxer_for(output)?;
     let out_shown = output.display().to_string();
@@ -101,6 +102,15 @@ pub fn assemble(
                 if let Some(ist) = ist {
                     for i in 0..(*ist).nb_side_data as isize {
                         let sd = &*(*ist).side_data.offset(i);
+                        if drop_hdr
+                            && matches!(
+                                sd.type_,
+                                ffi::AVPacketSideDataType::AV_PKT_DATA_MASTERING_DISPLAY_METADATA
+                                    | ffi::AVPacketSideDataType::AV_PKT_DATA_CONTENT_LIGHT_LEVEL
+                            )
+                        {
+                            continue;
+                        }
                         let dst = ffi::av_stream_new_side_data(ost.as_mut_ptr(), sd.type_, sd.size);
                         if !dst.is_null() {
                             std::ptr::copy_nonoverlapping(sd.data, dst, sd.size);

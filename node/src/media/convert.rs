@@ -227,3 +227,28 @@ impl Converter {
         Ok(out)
     }
 }
+
+/// Decoded frames → kernel frames, converting pixel formats the kernels do not take (RGB, packed,
+/// NV12…) to the nearest planar one first.
+#[derive(Default)]
+pub struct ToFrame {
+    conv: Option<Converter>,
+}
+
+impl ToFrame {
+    pub fn convert(&mut self, frame: &AvFrame) -> Result<Frame> {
+        if layout_of(frame.format()).is_some() {
+            return to_frame(frame);
+        }
+        let c = match &mut self.conv {
+            Some(c) => c,
+            None => self.conv.insert(Converter::new(
+                frame.format(),
+                nearest_supported(frame.format()),
+                frame.width(),
+                frame.height(),
+            )?),
+        };
+        to_frame(&c.run(frame)?)
+    }
+}

@@ -4,6 +4,7 @@
 pub mod assemble;
 pub mod audio;
 pub mod convert;
+pub mod decode;
 pub mod encode;
 pub mod hdr;
 pub mod input;

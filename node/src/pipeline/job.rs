@@ -3,6 +3,7 @@
 
 use crate::enhance as stages;
 use crate::media::{self, assemble, encode, probe, MediaError};
+use crate::pipeline::analyse::{self, Analysis};
 use crate::pipeline::{plan_chunks, render};
 use crate::store::{owner_id, Store, StoreError};
 use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
@@ -137,8 +138,9 @@ async fn ensure_planned(
         return Ok(());
     }
     let path = input.to_owned();
-    let stage_list = stages::build(&spec.stages)?;
-    let margin = stages::total_margin(&stage_list).before;
+    // Motion analysis needs the frame before each chunk, so chunks decode at least one more.
+    let needs_prev = usize::from(analyse::Needs::of(spec).any());
+    let margin = stages::spec_margin(&spec.stages).before.max(needs_prev);
     let chunk_seconds = spec.chunk_seconds;
     let plan = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
         let p = probe::probe(&path, true)?;
@@ -206,6 +208,18 @@ pub async fn run_job(
             Some(opts.workers.max(1)),
         )
     };
+
+    let analysis = match analyse_job(store, job, &spec, &input, &events, res.workers, &cancel).await
+    {
+        Ok(a) => a,
+        Err(JobError::Media(e)) => {
+            return fail(store, &events, job, format!("analysis failed: {e}")).await
+        }
+        Err(e) => return Err(e),
+    };
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(JobOutcome::Cancelled);
+    }
 
     let dir = chunk_dir(&opts.data_dir, job);
     std::fs::create_dir_all(&dir).map_err(|e| MediaError::Io {
@@ -312,6 +326,7 @@ pub async fn run_job(
             opts: opts.clone(),
             res,
             spec: spec.clone(),
+            analysis: analysis.clone(),
             input: input.clone(),
             dir: dir.clone(),
             events: events.clone(),
@@ -364,8 +379,12 @@ pub async fn run_job(
         spec.output.audio,
         spec.audio_stages.clone(),
     );
+    // A tone-mapped video no longer has the source's HDR10 metadata.
+    let drop_hdr = spec.stages.iter().any(
+        |s| matches!(s, kino_shared::StageSpec::Hdr(p) if p.mode == kino_shared::HdrMode::ToSdr),
+    );
     let assembled = tokio::task::spawn_blocking(move || {
-        assemble::assemble(&src, &files, &out, audio, &audio_stages)
+        assemble::assemble(&src, &files, &out, audio, &audio_stages, drop_hdr)
     })
     .await
     .map_err(|e| JobError::Internal(e.to_string()))?;
@@ -414,6 +433,90 @@ pub async fn run_job(
     })
 }
 
+/// Runs the analysis pass for the chunks not analysed yet (in parallel), then merges every chunk's
+/// records. `None` when no stage needs it.
+async fn analyse_job(
+    store: &Store,
+    job: &str,
+    spec: &JobSpec,
+    input: &Path,
+    events: &broadcast::Sender<ProgressEvent>,
+    workers: usize,
+    cancel: &Arc<AtomicBool>,
+) -> Result<Option<Arc<Analysis>>, JobError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let needs = analyse::Needs::of(spec);
+    if !needs.any() {
+        return Ok(None);
+    }
+    store.set_job_state(job, JobState::Analysing, None).await?;
+    send(
+        events,
+        ProgressEvent::JobState {
+            job: job.into(),
+            state: JobState::Analysing,
+        },
+    );
+    let done: std::collections::HashSet<u32> = store
+        .analyses(job)
+        .await?
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
+    let todo: Vec<_> = store
+        .chunks(job)
+        .await?
+        .into_iter()
+        .filter(|c| !done.contains(&c.plan.index))
+        .map(|c| c.plan)
+        .collect();
+    stream::iter(todo)
+        .map(|plan| {
+            let (input, cancel) = (input.to_owned(), cancel.clone());
+            async move {
+                let index = plan.index;
+                let flag = cancel.clone();
+                let records = tokio::task::spawn_blocking(move || {
+                    analyse::analyse_chunk(&input, &plan, needs, &flag)
+                })
+                .await
+                .map_err(|e| JobError::Internal(e.to_string()))??;
+                if cancel.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let data = serde_json::to_string(&records)
+                    .map_err(|e| JobError::Internal(e.to_string()))?;
+                store.save_analysis(job, index, &data).await?;
+                Ok::<(), JobError>(())
+            }
+        })
+        .buffer_unordered(workers.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    let mut records = Vec::new();
+    for (index, data) in store.analyses(job).await? {
+        let mut r: Vec<analyse::FrameRecord> = serde_json::from_str(&data).map_err(|e| {
+            JobError::Store(StoreError::Corrupt(format!(
+                "analysis of chunk {index}: {e}"
+            )))
+        })?;
+        records.append(&mut r);
+    }
+    let path = input.to_owned();
+    let info = tokio::task::spawn_blocking(move || probe::probe(&path, false))
+        .await
+        .map_err(|e| JobError::Internal(e.to_string()))??
+        .info;
+    let (fps, size) = info
+        .video
+        .map(|v| (v.fps, (v.width as usize, v.height as usize)))
+        .unwrap_or((25.0, (0, 0)));
+    let analysis = tokio::task::spawn_blocking(move || Analysis::merge(records, needs, fps, size))
+        .await
+        .map_err(|e| JobError::Internal(e.to_string()))?;
+    Ok(Some(Arc::new(analysis)))
+}
+
 /// Records a job as failed with its reason and tells the listeners.
 async fn fail(
     store: &Store,
@@ -441,6 +544,7 @@ struct WorkerCtx {
     opts: JobOptions,
     res: Resources,
     spec: JobSpec,
+    analysis: Option<Arc<Analysis>>,
     input: PathBuf,
     dir: PathBuf,
     events: broadcast::Sender<ProgressEvent>,
@@ -498,11 +602,12 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
         let done_path = chunk_path(&ctx.dir, index);
         let counted = Arc::new(AtomicU64::new(0));
         let result = {
-            let (input, spec, plan, res) = (
+            let (input, spec, plan, res, analysis) = (
                 ctx.input.clone(),
                 ctx.spec.clone(),
                 chunk.plan.clone(),
                 ctx.res,
+                ctx.analysis.clone(),
             );
             let (part, frames_now, counted, cancel) = (
                 part.clone(),
@@ -515,7 +620,13 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
                     frames_now.fetch_add(n, Ordering::Relaxed);
                     counted.fetch_add(n, Ordering::Relaxed);
                 };
-                let r = render::render_chunk(&input, &plan, &spec, res, &part, &on_frame, &cancel);
+                let job = render::ChunkJob {
+                    input: &input,
+                    spec: &spec,
+                    res,
+                    analysis,
+                };
+                let r = render::render_chunk(&job, &plan, &part, &on_frame, &cancel);
                 // Durable before it is recorded as done.
                 r.and_then(|o| {
                     std::fs::File::open(&part)

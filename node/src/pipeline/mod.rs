@@ -1,6 +1,7 @@
 //! plan → render → assemble. A job's chunks are planned at keyframes, rendered in parallel (each to
 //! its own file, recorded in the store when done), then joined without re-encoding.
 
+pub mod analyse;
 pub mod job;
 pub mod plan;
 pub mod render;

@@ -2,15 +2,19 @@
 //! frames (with their stream timestamps) into the chunk file.
 
 use crate::enhance::{self as stages, Chain, StageError};
-use crate::media::convert::{self, Converter};
+use crate::media::convert::{self, ToFrame};
+use crate::media::decode::FrameSource;
 use crate::media::encode::{ChunkWriter, VideoTarget};
-use crate::media::{ffmpeg, input, MediaError};
+use crate::media::hdr::HdrMeta;
+use crate::media::{ffmpeg, MediaError};
+use crate::pipeline::analyse::Analysis;
 use crate::pipeline::job::Resources;
 use crate::pipeline::plan::ChunkPlan;
 use ffmpeg::util::frame::Video as AvFrame;
 use kino_shared::JobSpec;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -48,65 +52,33 @@ struct Pending<'a> {
     outcome: ChunkOutcome,
     lookahead: Option<u32>,
     /// HDR10 metadata of the first decoded frame.
-    hdr: Option<crate::media::hdr::HdrMeta>,
+    hdr: Option<HdrMeta>,
 }
 
-/// Renders `chunk` of `input` into `out` (an MP4 chunk file). `on_frame` is called per encoded frame.
+/// What every chunk of a job renders with.
+pub struct ChunkJob<'a> {
+    pub input: &'a Path,
+    pub spec: &'a JobSpec,
+    pub res: Resources,
+    /// The merged analysis pass, when a stage needs one.
+    pub analysis: Option<Arc<Analysis>>,
+}
+
+/// Renders `chunk` of the job's input into `out` (an MP4 chunk file). `on_frame` is called per
+/// encoded frame.
 pub fn render_chunk(
-    input_path: &Path,
+    job: &ChunkJob<'_>,
     chunk: &ChunkPlan,
-    spec: &JobSpec,
-    res: Resources,
     out: &Path,
     on_frame: &(dyn Fn(u64) + Sync),
     cancel: &AtomicBool,
 ) -> Result<ChunkOutcome, RenderError> {
+    let (input_path, spec, res, analysis) = (job.input, job.spec, job.res, &job.analysis);
     let threads = res.threads;
-    let mut ictx = input::open(input_path)?;
-    let (vindex, tb, avg, params) = {
-        let s = ictx
-            .streams()
-            .best(ffmpeg::media::Type::Video)
-            .ok_or_else(|| MediaError::NoVideo(input_path.display().to_string()))?;
-        (s.index(), s.time_base(), s.avg_frame_rate(), s.parameters())
-    };
-    let mut ctx =
-        ffmpeg::codec::Context::from_parameters(params).map_err(MediaError::ff("video decoder"))?;
-    ctx.set_threading(ffmpeg::threading::Config {
-        kind: ffmpeg::threading::Type::Frame,
-        count: threads.clamp(1, 4),
-        ..Default::default()
-    });
-    // SAFETY: plain field write before opening.
-    unsafe { (*ctx.as_mut_ptr()).pkt_timebase = tb.into() };
-    let mut dec = ctx
-        .decoder()
-        .video()
-        .map_err(|e| MediaError::Decode(format!("opening the video decoder: {e}")))?;
-
-    if chunk.decode_from_pts != i64::MIN {
-        // SAFETY: the context is valid; seeks to the keyframe at or before the decode start.
-        let r = unsafe {
-            ffmpeg::ffi::avformat_seek_file(
-                ictx.as_mut_ptr(),
-                vindex as i32,
-                i64::MIN,
-                chunk.decode_from_pts,
-                chunk.decode_from_pts,
-                0,
-            )
-        };
-        if r < 0 {
-            // Not seekable by timestamp: decode from the start instead (slower, same frames).
-            ictx = input::open(input_path)?;
-        }
-    }
-
-    let stage_list = stages::build(&spec.stages)?;
-    let margin = stages::total_margin(&stage_list);
-    let mut chain = Chain::new(stage_list);
+    let mut source = FrameSource::open(input_path, chunk.decode_from_pts, threads)?;
+    let (tb, avg) = (source.time_base, source.avg_frame_rate);
+    let margin = stages::spec_margin(&spec.stages);
     let frame_rate = (avg.numerator() > 0 && avg.denominator() > 0).then_some(avg);
-    let mut conv: Option<Converter> = None;
     let mut before: std::collections::VecDeque<(i64, AvFrame)> = Default::default();
     let mut started = false;
     let mut after_end = 0usize;
@@ -126,113 +98,70 @@ pub fn render_chunk(
         lookahead: res.lookahead,
         hdr: None,
     };
+    // Built at the first frame, when the source's HDR metadata is known.
+    let mut chain: Option<Chain> = None;
+    let mut to_frame = ToFrame::default();
 
     // Sends a stage input (or, without stages, an output) onwards.
-    let handle = |pts: i64,
-                  frame: AvFrame,
-                  chain: &mut Chain,
-                  conv: &mut Option<Converter>,
-                  pending: &mut Pending<'_>|
+    let mut handle = |pts: i64,
+                      frame: AvFrame,
+                      chain: &mut Option<Chain>,
+                      pending: &mut Pending<'_>|
      -> Result<(), RenderError> {
-        if chain.is_empty() {
+        if spec.stages.is_empty() {
             return pending.push(pts, frame);
         }
-        let frame = if convert::layout_of(frame.format()).is_some() {
-            frame
-        } else {
-            let c = match conv {
-                Some(c) => c,
-                None => conv.insert(Converter::new(
-                    frame.format(),
-                    convert::nearest_supported(frame.format()),
-                    frame.width(),
-                    frame.height(),
-                )?),
-            };
-            c.run(&frame)?
-        };
-        for (p, f) in chain.push((pts, convert::to_frame(&frame)?))? {
-            if p >= chunk.start_pts && p < chunk.end_pts {
-                pending.push(p, convert::from_frame(&f))?;
+        let chain = match chain {
+            Some(c) => c,
+            None => {
+                let ctx = stages::Context {
+                    analysis: analysis.clone(),
+                    source_hdr: HdrMeta::from_frame(&frame),
+                };
+                let list = stages::build(&spec.stages, &ctx)?;
+                pending.hdr = Some(stages::output_hdr(&list, ctx.source_hdr));
+                chain.insert(Chain::new(list))
             }
+        };
+        let frame = to_frame.convert(&frame)?;
+        for (p, f) in chain.push((pts, frame))? {
+            pending.push(p, convert::from_frame(&f))?;
         }
         Ok(())
     };
 
-    let mut packet = ffmpeg::Packet::empty();
-    let mut frame = AvFrame::empty();
-    let mut eof = false;
-    'read: loop {
+    while let Some((pts, f)) = source.next_frame()? {
         if cancel.load(Ordering::Relaxed) {
             return Err(RenderError::Cancelled);
         }
-        if !eof {
-            match packet.read(&mut ictx) {
-                Ok(()) => {
-                    if packet.stream() != vindex {
-                        continue;
-                    }
-                    match dec.send_packet(&packet) {
-                        Ok(()) => {}
-                        // A damaged packet: the decoder conceals or skips it.
-                        Err(ffmpeg::Error::InvalidData) => {}
-                        Err(e) => return Err(MediaError::Decode(e.to_string()).into()),
-                    }
+        if pending.hdr.is_none() && spec.stages.is_empty() {
+            pending.hdr = Some(HdrMeta::from_frame(&f));
+        }
+        if pts < chunk.start_pts {
+            if margin.before > 0 {
+                before.push_back((pts, f));
+                if before.len() > margin.before {
+                    before.pop_front();
                 }
-                Err(ffmpeg::Error::Eof) => {
-                    eof = true;
-                    let _ = dec.send_eof();
-                }
-                Err(ffmpeg::Error::Other { errno }) if errno == libc::EAGAIN => continue,
-                Err(e) => return Err(MediaError::Truncated(format!("reading packets: {e}")).into()),
+            }
+            continue;
+        }
+        if !started {
+            started = true;
+            for (p, b) in before.drain(..) {
+                handle(p, b, &mut chain, &mut pending)?;
             }
         }
-        loop {
-            match dec.receive_frame(&mut frame) {
-                Ok(()) => {}
-                Err(ffmpeg::Error::Eof) => break 'read,
-                Err(ffmpeg::Error::Other { errno }) if errno == libc::EAGAIN => {
-                    if eof {
-                        break 'read;
-                    }
-                    break;
-                }
-                Err(ffmpeg::Error::InvalidData) => continue,
-                Err(e) => return Err(MediaError::Decode(e.to_string()).into()),
+        if pts >= chunk.end_pts {
+            if after_end >= margin.after {
+                break;
             }
-            let Some(pts) = frame.timestamp() else {
-                continue;
-            };
-            let f = std::mem::replace(&mut frame, AvFrame::empty());
-            if pending.hdr.is_none() {
-                pending.hdr = Some(crate::media::hdr::HdrMeta::from_frame(&f));
-            }
-            if pts < chunk.start_pts {
-                if margin.before > 0 {
-                    before.push_back((pts, f));
-                    if before.len() > margin.before {
-                        before.pop_front();
-                    }
-                }
-                continue;
-            }
-            if !started {
-                started = true;
-                for (p, b) in before.drain(..) {
-                    handle(p, b, &mut chain, &mut conv, &mut pending)?;
-                }
-            }
-            if pts >= chunk.end_pts {
-                if after_end >= margin.after {
-                    break 'read;
-                }
-                after_end += 1;
-            }
-            handle(pts, f, &mut chain, &mut conv, &mut pending)?;
+            after_end += 1;
         }
+        handle(pts, f, &mut chain, &mut pending)?;
     }
-    for (p, f) in chain.finish()? {
-        if p >= chunk.start_pts && p < chunk.end_pts {
+    if let Some(chain) = chain.as_mut() {
+        for (p, f) in chain.finish()? {
             pending.push(p, convert::from_frame(&f))?;
         }
     }

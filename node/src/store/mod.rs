@@ -54,6 +54,12 @@ const SCHEMA: &[&str] = &[
         updated_ms BIGINT NOT NULL,
         PRIMARY KEY (job_id, idx)
     )",
+    "CREATE TABLE IF NOT EXISTS analysis (
+        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        idx BIGINT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (job_id, idx)
+    )",
     "CREATE TABLE IF NOT EXISTS uploads (
         id TEXT PRIMARY KEY,
         length BIGINT NOT NULL,
@@ -414,6 +420,33 @@ impl Store {
 }
 
 impl Store {
+    /// Stores the analysis of chunk `index` (JSON); analysing it again replaces it.
+    pub async fn save_analysis(&self, id: &str, index: u32, data: &str) -> Result<()> {
+        sqlx::query("DELETE FROM analysis WHERE job_id = $1 AND idx = $2")
+            .bind(id)
+            .bind(index as i64)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO analysis (job_id, idx, data) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(index as i64)
+            .bind(data)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every stored chunk analysis of a job, by chunk index.
+    pub async fn analyses(&self, id: &str) -> Result<Vec<(u32, String)>> {
+        let rows = sqlx::query("SELECT idx, data FROM analysis WHERE job_id = $1 ORDER BY idx")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("idx")? as u32, r.try_get("data")?)))
+            .collect()
+    }
+
     pub async fn create_upload(&self, id: &str, length: u64, metadata: &str) -> Result<()> {
         let now = now_ms();
         sqlx::query("INSERT INTO uploads (id, length, metadata, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)")

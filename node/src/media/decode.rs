@@ -1,0 +1,124 @@
+//! Decoded video frames of one input, from the keyframe at or before a timestamp, with the stream's
+//! own timestamps. Damaged packets are concealed or skipped by the decoder; a truncated file ends
+//! the stream with an error that says so.
+
+use super::{ffmpeg, input, MediaError};
+use ffmpeg::util::frame::Video as AvFrame;
+use std::path::Path;
+
+pub struct FrameSource {
+    ictx: ffmpeg::format::context::Input,
+    dec: ffmpeg::decoder::Video,
+    vindex: usize,
+    pub time_base: ffmpeg::Rational,
+    pub avg_frame_rate: ffmpeg::Rational,
+    packet: ffmpeg::Packet,
+    eof: bool,
+    done: bool,
+}
+
+impl FrameSource {
+    /// Opens the best video stream of `path`, positioned at the keyframe at or before `from_pts`
+    /// (`i64::MIN` for the start), decoding with up to `threads` frame threads.
+    pub fn open(path: &Path, from_pts: i64, threads: usize) -> Result<FrameSource, MediaError> {
+        let mut ictx = input::open(path)?;
+        let (vindex, tb, avg, params) = {
+            let s = ictx
+                .streams()
+                .best(ffmpeg::media::Type::Video)
+                .ok_or_else(|| MediaError::NoVideo(path.display().to_string()))?;
+            (s.index(), s.time_base(), s.avg_frame_rate(), s.parameters())
+        };
+        let mut ctx = ffmpeg::codec::Context::from_parameters(params)
+            .map_err(MediaError::ff("video decoder"))?;
+        ctx.set_threading(ffmpeg::threading::Config {
+            kind: ffmpeg::threading::Type::Frame,
+            count: threads.clamp(1, 4),
+            ..Default::default()
+        });
+        // SAFETY: plain field write before opening.
+        unsafe { (*ctx.as_mut_ptr()).pkt_timebase = tb.into() };
+        let dec = ctx
+            .decoder()
+            .video()
+            .map_err(|e| MediaError::Decode(format!("opening the video decoder: {e}")))?;
+        if from_pts != i64::MIN {
+            // SAFETY: the context is valid; seeks to the keyframe at or before `from_pts`.
+            let r = unsafe {
+                ffmpeg::ffi::avformat_seek_file(
+                    ictx.as_mut_ptr(),
+                    vindex as i32,
+                    i64::MIN,
+                    from_pts,
+                    from_pts,
+                    0,
+                )
+            };
+            if r < 0 {
+                // Not seekable by timestamp: decode from the start instead (slower, same frames).
+                ictx = input::open(path)?;
+            }
+        }
+        Ok(FrameSource {
+            ictx,
+            dec,
+            vindex,
+            time_base: tb,
+            avg_frame_rate: avg,
+            packet: ffmpeg::Packet::empty(),
+            eof: false,
+            done: false,
+        })
+    }
+
+    /// The next decoded frame with its pts, or `None` at the end of the stream.
+    pub fn next_frame(&mut self) -> Result<Option<(i64, AvFrame)>, MediaError> {
+        let mut frame = AvFrame::empty();
+        while !self.done {
+            match self.dec.receive_frame(&mut frame) {
+                Ok(()) => {
+                    if let Some(pts) = frame.timestamp() {
+                        return Ok(Some((pts, frame)));
+                    }
+                    continue;
+                }
+                Err(ffmpeg::Error::Eof) => {
+                    self.done = true;
+                    break;
+                }
+                Err(ffmpeg::Error::Other { errno }) if errno == libc::EAGAIN => {
+                    if self.eof {
+                        self.done = true;
+                        break;
+                    }
+                }
+                Err(ffmpeg::Error::InvalidData) => continue,
+                Err(e) => return Err(MediaError::Decode(e.to_string())),
+            }
+            // The decoder wants input: feed it the next packet of our stream.
+            loop {
+                match self.packet.read(&mut self.ictx) {
+                    Ok(()) => {
+                        if self.packet.stream() != self.vindex {
+                            continue;
+                        }
+                        match self.dec.send_packet(&self.packet) {
+                            Ok(()) => {}
+                            // A damaged packet: the decoder conceals or skips it.
+                            Err(ffmpeg::Error::InvalidData) => {}
+                            Err(e) => return Err(MediaError::Decode(e.to_string())),
+                        }
+                    }
+                    Err(ffmpeg::Error::Eof) => {
+                        self.eof = true;
+                        let _ = self.dec.send_eof();
+                    }
+                    Err(ffmpeg::Error::Other { errno }) if errno == libc::EAGAIN => continue,
+                    Err(e) => return Err(MediaError::Truncated(format!("reading packets: {e}"))),
+                }
+                break;
+            }
+        }
+        Ok(None)
+    }
+}

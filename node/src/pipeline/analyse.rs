@@ -1,0 +1,201 @@
+//! The analysis pass: whole-video measurements that stages need before any chunk renders (global
+//! motion for stabilisation, colour statistics for automatic colour). Chunks are analysed in
+//! parallel and stored with the job (a finished chunk's analysis is never redone); the merge then
+//! smooths over the whole video, which per-chunk rendering could not.
+
+use crate::media::convert::ToFrame;
+use crate::media::decode::FrameSource;
+use crate::media::MediaError;
+use crate::pipeline::ChunkPlan;
+use kino_shared::kernels::color::{self, AutoCorrection, FrameStats};
+use kino_shared::kernels::motion::{self, Correction, Motion, SmoothMode};
+use kino_shared::{ColorParams, JobSpec, StabilizeMode, StabilizeParams, StageSpec};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Longest side of the frames motion is estimated on.
+const MOTION_SIDE: usize = 480;
+/// Luma-histogram distance above which two frames belong to different scenes.
+const CUT_DISTANCE: f32 = 0.6;
+
+/// What the analysis measures of one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameRecord {
+    pub pts: i64,
+    /// Motion from the previous frame (absent for the first frame of the video).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<Motion>,
+    /// The automatic colour correction this frame alone calls for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<AutoCorrection>,
+    /// Luma-histogram distance to the previous frame (0…2; large at a scene cut).
+    pub cut: f32,
+}
+
+/// What a job's stages ask of the analysis pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Needs {
+    pub motion: Option<StabilizeParams>,
+    pub colour: Option<ColorParams>,
+}
+
+impl Needs {
+    pub fn of(spec: &JobSpec) -> Needs {
+        let mut n = Needs::default();
+        for s in &spec.stages {
+            match s {
+                StageSpec::Stabilize(p) => n.motion = Some(*p),
+                StageSpec::Color(p) if p.is_auto() => n.colour = Some(*p),
+                _ => {}
+            }
+        }
+        n
+    }
+
+    pub fn any(&self) -> bool {
+        self.motion.is_some() || self.colour.is_some()
+    }
+}
+
+/// Measures every frame of `chunk` (and, for motion and cuts, the frame before it).
+pub fn analyse_chunk(
+    input: &Path,
+    chunk: &ChunkPlan,
+    needs: Needs,
+    cancel: &AtomicBool,
+) -> Result<Vec<FrameRecord>, MediaError> {
+    let mut source = FrameSource::open(input, chunk.decode_from_pts, 2)?;
+    let mut to_frame = ToFrame::default();
+    let mut prev: Option<(Option<motion::Gray>, FrameStats)> = None;
+    let mut out = Vec::new();
+    while let Some((pts, f)) = source.next_frame()? {
+        if cancel.load(Ordering::Relaxed) || pts >= chunk.end_pts {
+            break;
+        }
+        let frame = to_frame.convert(&f)?;
+        let luma = needs
+            .motion
+            .map(|_| motion::analysis_luma(&frame, MOTION_SIDE));
+        let stats = color::stats(&frame);
+        if pts >= chunk.start_pts {
+            let (motion, cut) = match &prev {
+                Some((pl, ps)) => (
+                    match (pl, &luma) {
+                        (Some(a), Some((b, scale))) => Some(motion::estimate(a, b, *scale)),
+                        _ => None,
+                    },
+                    color::hist_distance(ps, &stats),
+                ),
+                None => (None, 0.0),
+            };
+            out.push(FrameRecord {
+                pts,
+                motion,
+                colour: needs.colour.map(|p| AutoCorrection::from_stats(&stats, &p)),
+                cut,
+            });
+        }
+        prev = Some((luma.map(|(g, _)| g), stats));
+    }
+    Ok(out)
+}
+
+/// The merged, smoothed analysis that stages read by frame timestamp.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub colour: HashMap<i64, AutoCorrection>,
+    pub stabilize: HashMap<i64, Correction>,
+    /// Zoom that hides the borders of every stabilised frame (1 without stabilisation).
+    pub zoom: f32,
+    /// Width of the analysed frames (corrections are in its pixels).
+    pub width: usize,
+    pub height: usize,
+    /// Frame timestamps where a new scene starts.
+    pub cuts: Vec<i64>,
+}
+
+impl Analysis {
+    /// Merges every chunk's records (in any order) into per-frame corrections.
+    pub fn merge(
+        mut records: Vec<FrameRecord>,
+        needs: Needs,
+        fps: f64,
+        (width, height): (usize, usize),
+    ) -> Analysis {
+        records.sort_by_key(|r| r.pts);
+        records.dedup_by_key(|r| r.pts);
+        let fps = if fps.is_finite() && fps > 0.0 {
+            fps
+        } else {
+            25.0
+        };
+        let scene: Vec<usize> = records
+            .iter()
+            .scan(0usize, |s, r| {
+                if r.cut > CUT_DISTANCE {
+                    *s += 1;
+                }
+                Some(*s)
+            })
+            .collect();
+        let cuts = records
+            .iter()
+            .filter(|r| r.cut > CUT_DISTANCE)
+            .map(|r| r.pts)
+            .collect();
+        let mut a = Analysis {
+            zoom: 1.0,
+            width,
+            height,
+            cuts,
+            ..Default::default()
+        };
+        if needs.colour.is_some() {
+            // Gaussian over ±1 s, never across a cut: statistics change only where the scene does.
+            let radius = fps.round() as usize;
+            let sigma = radius as f32 / 2.0;
+            for (i, r) in records.iter().enumerate() {
+                let lo = i.saturating_sub(radius);
+                let hi = (i + radius + 1).min(records.len());
+                let items: Vec<(f32, AutoCorrection)> = (lo..hi)
+                    .filter(|&j| scene[j] == scene[i])
+                    .filter_map(|j| {
+                        let d = j as f32 - i as f32;
+                        records[j]
+                            .colour
+                            .map(|c| ((-(d * d) / (2.0 * sigma * sigma)).exp(), c))
+                    })
+                    .collect();
+                a.colour.insert(r.pts, AutoCorrection::mean(&items));
+            }
+        }
+        if let Some(p) = needs.motion {
+            let motions: Vec<Motion> = records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    // Motion across a cut means nothing: the new scene starts from rest.
+                    if i == 0 || scene[i] != scene[i - 1] {
+                        Motion::default()
+                    } else {
+                        r.motion.unwrap_or_default()
+                    }
+                })
+                .collect();
+            let mode = match p.mode {
+                StabilizeMode::Tripod => SmoothMode::Tripod,
+                StabilizeMode::Smooth => SmoothMode::Smooth {
+                    radius_frames: ((p.smoothing_seconds as f64 * fps).round() as usize).max(1),
+                },
+            };
+            let corrections = motion::smooth(&motions, mode);
+            a.zoom = motion::auto_zoom(&corrections, width, height, p.max_zoom);
+            for (r, c) in records.iter().zip(corrections) {
+                a.stabilize.insert(r.pts, c);
+            }
+        }
+        a
+    }
+}
