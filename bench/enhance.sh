@@ -77,7 +77,7 @@ if [[ " $SECTIONS " == *" stabilize "* ]]; then
   t0=$(now); kino "$W/shaky.mp4" -o "$W/k.mp4" --stage stabilize:mode=tripod,max_zoom=1.3; t1=$(now)
   KINO_T=$(secs "$t0" "$t1")
   t0=$(now)
-  ffmpeg -v error -y -i "$W/shaky.mp4" -vf vidstabdetect=result="$W/t.trf":shakiness=8 -f null -
+  ffmpeg -v error -y -i "$W/shaky.mp4" -vf vidstabdetect=result="$W/t.trf":shakiness=8:tripod=1 -f null -
   ffmpeg -v error -y -i "$W/shaky.mp4" -vf vidstabtransform=input="$W/t.trf":tripod=1:zoom=0:optzoom=1 "${ENC[@]}" "$W/v.mp4"
   t1=$(now); T=$(secs "$t0" "$t1")
   echo "kino: $KINO_T s; vidstab (detect+transform): $T s; kino speed ratio $(ratio "$T" "$KINO_T")x"

@@ -44,6 +44,10 @@ pub struct ColourInfo {
     pub matrix: u8,
     pub transfer: u8,
     pub primaries: u8,
+    /// 4:2:0/4:2:2 chroma sited between luma columns (JPEG/MPEG-1) rather than co-sited with the left
+    /// one (MPEG-2/H.264, the default for video).
+    #[serde(default)]
+    pub chroma_center: bool,
 }
 
 /// Plane samples; 16-bit storage holds 9–16-bit video in its low bits.

@@ -557,7 +557,12 @@ pub fn read_y4m(path: &Path) -> Vec<kino_shared::Frame> {
             .position(|&b| b == b'\n')
             .expect("FRAME line");
         i = line_end + 1;
-        let mut f = Frame::new(w, h, ChromaLayout::Yuv420, 8, ColourInfo::default());
+        // FFmpeg writes JPEG-sited chroma as C420jpeg (also the default) and MPEG-2 as C420mpeg2.
+        let colour = ColourInfo {
+            chroma_center: !header.contains("C420mpeg2") && !header.contains("C420paldv"),
+            ..ColourInfo::default()
+        };
+        let mut f = Frame::new(w, h, ChromaLayout::Yuv420, 8, colour);
         for (k, len) in [w * h, cw * ch, cw * ch].into_iter().enumerate() {
             f.planes[k].samples = Samples::U8(data[i..i + len].to_vec());
             i += len;

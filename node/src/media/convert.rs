@@ -92,6 +92,8 @@ pub fn colour_of(f: &AvFrame) -> ColourInfo {
             matrix: (*p).colorspace as u8,
             transfer: (*p).color_trc as u8,
             primaries: (*p).color_primaries as u8,
+            chroma_center: (*p).chroma_location
+                == ffmpeg::ffi::AVChromaLocation::AVCHROMA_LOC_CENTER,
         }
     }
 }
@@ -192,6 +194,9 @@ pub fn set_colour(f: &mut AvFrame, c: &ColourInfo) {
         );
         (*p).color_primaries =
             std::mem::transmute::<u32, ffmpeg::ffi::AVColorPrimaries>(c.primaries as u32);
+        if c.chroma_center {
+            (*p).chroma_location = ffmpeg::ffi::AVChromaLocation::AVCHROMA_LOC_CENTER;
+        }
     }
 }
 

@@ -163,6 +163,9 @@ impl ChunkWriter {
             (*c).color_primaries = std::mem::transmute::<u32, ffmpeg::ffi::AVColorPrimaries>(
                 target.colour.primaries as u32,
             );
+            if target.colour.chroma_center {
+                (*c).chroma_sample_location = ffmpeg::ffi::AVChromaLocation::AVCHROMA_LOC_CENTER;
+            }
         }
         let enc = enc
             .open_as_with(codec, options(spec, target.lookahead, &target.hdr))

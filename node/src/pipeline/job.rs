@@ -200,12 +200,19 @@ pub async fn run_job(
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        // No more workers than chunks left, so a short video's encoder gets every core.
+        let left = store
+            .chunks(job)
+            .await?
+            .iter()
+            .filter(|c| c.state != ChunkState::Done)
+            .count();
         plan_resources(
             ow.max(w),
             oh.max(h),
             cores,
             opts.memory_bytes,
-            Some(opts.workers.max(1)),
+            Some(opts.workers.min(left).max(1)),
         )
     };
 
@@ -318,6 +325,7 @@ pub async fn run_job(
     };
 
     let mut workers = Vec::new();
+    let changed = Arc::new(tokio::sync::Notify::new());
     for _ in 0..res.workers {
         let ctx = WorkerCtx {
             store: store.clone(),
@@ -334,6 +342,7 @@ pub async fn run_job(
             failed: failed.clone(),
             stop: stop.clone(),
             cancel: cancel.clone(),
+            changed: changed.clone(),
         };
         workers.push(tokio::spawn(worker(ctx)));
     }
@@ -537,6 +546,15 @@ async fn fail(
     Ok(JobOutcome::Failed(reason))
 }
 
+/// Wakes the job's waiting workers when dropped (whichever way a chunk's handling ends).
+struct WakeOnDrop<'a>(&'a tokio::sync::Notify);
+
+impl Drop for WakeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.notify_waiters();
+    }
+}
+
 struct WorkerCtx {
     store: Store,
     job: String,
@@ -552,6 +570,8 @@ struct WorkerCtx {
     failed: Arc<std::sync::Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
     cancel: Arc<AtomicBool>,
+    /// Woken whenever a worker of this job finishes with a chunk (done or failed).
+    changed: Arc<tokio::sync::Notify>,
 }
 
 /// Claims and renders chunks until none is left (waiting for chunks other processes hold).
@@ -572,6 +592,10 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
         if ctx.stop.load(Ordering::Relaxed) || ctx.cancel.load(Ordering::Relaxed) {
             return Ok(());
         }
+        // Registered before the claim, so a chunk finishing in between still wakes this worker.
+        let changed = ctx.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         let Some(chunk) = ctx
             .store
             .claim_chunk(&ctx.job, &ctx.owner, ctx.opts.lease_ms)
@@ -584,9 +608,13 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
             {
                 return Ok(());
             }
-            // Someone else holds a lease: wait for it to finish or expire.
+            // Someone else holds a lease: wait for it to finish here, or (another process's) to
+            // finish or expire.
             drop(_permit);
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::select! {
+                _ = &mut changed => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
             continue;
         };
         let index = chunk.plan.index;
@@ -641,6 +669,7 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
             .await
             .map_err(|e| JobError::Internal(e.to_string()))?
         };
+        let _wake = WakeOnDrop(&ctx.changed);
         match result {
             Ok(outcome) => {
                 std::fs::rename(&part, &done_path).map_err(|e| MediaError::Io {

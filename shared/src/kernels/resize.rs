@@ -53,7 +53,8 @@ impl Axis {
     fn new(src_len: usize, dst_len: usize, scale: f64, shift: f64, filter: ResizeFilter) -> Axis {
         let stretch = scale.max(1.0);
         let support = filter.radius() as f64 * stretch;
-        let taps = (support.ceil() as usize) * 2 + 1;
+        // Taps first+1 … first+ceil(2·support) cover every non-zero weight.
+        let taps = ((2.0 * support).ceil() as usize).max(1);
         let mut index = Vec::with_capacity(dst_len * taps);
         let mut weight = Vec::with_capacity(dst_len * taps);
         let last = src_len as i64 - 1;
@@ -120,14 +121,16 @@ fn resize_samples<T: Sample>(
             }
         }
         for (d, a) in row.iter_mut().zip(acc) {
-            *d = T::from_u32((a + 0.5).clamp(0.0, maxf) as u32);
+            // SAFETY: clamped to [0, max] (finite), so the conversion cannot overflow; the checked
+            // `as` costs a tenth of the whole resize here.
+            *d = T::from_u32(unsafe { (a + 0.5).clamp(0.0, maxf).to_int_unchecked::<u32>() });
         }
     });
     dst
 }
 
 /// Resizes a frame to `dst_w`×`dst_h`. Chroma of 4:2:0/4:2:2 video is left-sited horizontally
-/// (MPEG-2/H.264 default) and centred vertically.
+/// (MPEG-2/H.264 default) or centred (JPEG, `chroma_center`), and centred vertically.
 pub fn resize(src: &Frame, dst_w: usize, dst_h: usize, filter: ResizeFilter) -> Frame {
     let sx = src.width as f64 / dst_w as f64;
     let sy = src.height as f64 / dst_h as f64;
@@ -140,7 +143,7 @@ pub fn resize(src: &Frame, dst_w: usize, dst_h: usize, filter: ResizeFilter) -> 
         .enumerate()
         .map(|(i, p)| {
             let (w, h) = if i == 0 { (dst_w, dst_h) } else { (cw, ch) };
-            let shift_x = if i > 0 && log_x == 1 {
+            let shift_x = if i > 0 && log_x == 1 && !src.colour.chroma_center {
                 -(sx - 1.0) / 4.0
             } else {
                 0.0

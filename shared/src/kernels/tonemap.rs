@@ -293,6 +293,7 @@ fn output(
             matrix,
             transfer,
             primaries: prim,
+            chroma_center: frame.colour.chroma_center,
         },
     }
 }
@@ -1077,18 +1078,21 @@ mod tests {
         matrix: 9,
         transfer: 16,
         primaries: 9,
+        chroma_center: false,
     };
     const HLG_2020: ColourInfo = ColourInfo {
         full_range: false,
         matrix: 9,
         transfer: 18,
         primaries: 9,
+        chroma_center: false,
     };
     const SDR_709: ColourInfo = ColourInfo {
         full_range: false,
         matrix: 1,
         transfer: 1,
         primaries: 1,
+        chroma_center: false,
     };
 
     /// Builds a limited-range frame from a per-pixel R'G'B' function, averaging chroma per block.

@@ -219,6 +219,7 @@ mod tests {
             matrix: 9,
             transfer: 16,
             primaries: 9,
+            chroma_center: false,
         };
         let c = Correction {
             dx: 3.3,
