@@ -46,6 +46,8 @@ struct Axis {
     taps: usize,
     index: Vec<u32>,
     weight: Vec<f32>,
+    /// Unclamped first source index per output position (for rows padded by `taps` each side).
+    first: Vec<i64>,
 }
 
 impl Axis {
@@ -57,10 +59,12 @@ impl Axis {
         let taps = ((2.0 * support).ceil() as usize).max(1);
         let mut index = Vec::with_capacity(dst_len * taps);
         let mut weight = Vec::with_capacity(dst_len * taps);
+        let mut firsts = Vec::with_capacity(dst_len);
         let last = src_len as i64 - 1;
         for i in 0..dst_len {
             let center = (i as f64 + 0.5) * scale - 0.5 + shift;
             let first = (center - support).floor() as i64 + 1;
+            firsts.push(first);
             let start = weight.len();
             let mut sum = 0.0f64;
             for t in 0..taps as i64 {
@@ -80,7 +84,22 @@ impl Axis {
             taps,
             index,
             weight,
+            first: firsts,
         }
+    }
+}
+
+/// Horizontal filtering with a fixed tap count over a padded row.
+fn h_pass<const N: usize>(padded: &[f32], ax: &Axis, pad: usize, row: &mut [f32]) {
+    for (x, out) in row.iter_mut().enumerate() {
+        let s0 = (ax.first[x] + pad as i64) as usize;
+        let v: &[f32; N] = padded[s0..s0 + N].try_into().unwrap_or(&[0.0; N]);
+        let w: &[f32; N] = ax.weight[x * N..x * N + N].try_into().unwrap_or(&[0.0; N]);
+        let mut acc = 0f32;
+        for k in 0..N {
+            acc += v[k] * w[k];
+        }
+        *out = acc;
     }
 }
 
@@ -97,15 +116,29 @@ fn resize_samples<T: Sample>(
     let ay = Axis::new(sh, dh, scale_y, shift_y, filter);
     // Horizontal pass into f32 rows, then vertical pass with rounding.
     let mut tmp = vec![0f32; dw * sh];
+    // Rows are padded with their edge samples so every output reads `taps` contiguous samples:
+    // fixed-length dot products the compiler unrolls and vectorises.
+    let pad = ax.taps;
     for_rows(&mut tmp, dw, |y, row| {
         let line = &src[y * sw..(y + 1) * sw];
-        for (x, out) in row.iter_mut().enumerate() {
-            let o = x * ax.taps;
-            let mut acc = 0f32;
-            for t in 0..ax.taps {
-                acc += ax.weight[o + t] * line[ax.index[o + t] as usize].to_f32();
+        let padded: Vec<f32> = (0..sw + 2 * pad)
+            .map(|k| line[k.saturating_sub(pad).min(sw - 1)].to_f32())
+            .collect();
+        match ax.taps {
+            4 => h_pass::<4>(&padded, &ax, pad, row),
+            6 => h_pass::<6>(&padded, &ax, pad, row),
+            _ => {
+                for (x, out) in row.iter_mut().enumerate() {
+                    let o = x * ax.taps;
+                    let s0 = (ax.first[x] + pad as i64) as usize;
+                    let taps = &padded[s0..s0 + ax.taps];
+                    *out = taps
+                        .iter()
+                        .zip(&ax.weight[o..o + ax.taps])
+                        .map(|(v, w)| v * w)
+                        .sum();
+                }
             }
-            *out = acc;
         }
     });
     let mut dst = vec![T::from_u32(0); dw * dh];
