@@ -633,3 +633,77 @@ async fn a_failing_job_fails_with_its_reason_while_others_finish() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analysed_stages_run_through_the_service_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), &[]);
+    let client = reqwest::Client::new();
+    let input = small_clip();
+    let id = upload(&client, &node, &input, None).await;
+
+    let bad = client
+        .post(node.url("/api/jobs"))
+        .json(&serde_json::json!({"input": id, "stages": [{"kind": "denoise", "strength": -1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["field"], "stages.denoise.strength", "{body}");
+
+    let job = create_job(
+        &client,
+        &node,
+        serde_json::json!({"input": id, "chunk_seconds": 1, "output": {"preset": "ultrafast"},
+            "stages": [{"kind": "stabilize", "mode": "tripod"}, {"kind": "denoise"},
+                       {"kind": "color", "auto_levels": true, "auto_white_balance": true}]}),
+    )
+    .await;
+    let ws_url = node
+        .url(&format!("/api/jobs/{job}/events"))
+        .replace("http://", "ws://");
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .unwrap();
+    let mut states = Vec::new();
+    let mut snapshot_state = None;
+    while let Some(msg) = tokio::time::timeout(Duration::from_secs(120), ws.next())
+        .await
+        .expect("events stalled")
+    {
+        let ev: Value = serde_json::from_str(&msg.unwrap().into_text().unwrap()).unwrap();
+        match ev["type"].as_str() {
+            Some("snapshot") => snapshot_state = ev["status"]["state"].as_str().map(str::to_owned),
+            Some("job_state") => states.push(ev["state"].as_str().unwrap_or("").to_owned()),
+            Some("failed") => panic!("job failed: {ev}"),
+            Some("done") => break,
+            _ => {}
+        }
+    }
+    // The analysis pass comes before rendering (unless the snapshot already showed it passed).
+    let seen: Vec<&str> = snapshot_state
+        .iter()
+        .map(String::as_str)
+        .chain(states.iter().map(String::as_str))
+        .collect();
+    let a = seen.iter().position(|s| *s == "analysing");
+    let r = seen.iter().position(|s| *s == "rendering");
+    assert!(r.is_some(), "{seen:?}");
+    if let (Some(a), Some(r)) = (a, r) {
+        assert!(a < r, "{seen:?}");
+    }
+    let j = wait_done(&client, &node, &job, Duration::from_secs(60)).await;
+    assert_eq!(j["state"], "done");
+    let out = dir.path().join("analysed.mp4");
+    let bytes = client
+        .get(node.url(&format!("/api/jobs/{job}/output")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(&out, &bytes).unwrap();
+    assert_eq!(count_frames(&out), count_frames(&input));
+}
