@@ -89,6 +89,7 @@ impl Metrics {
         if let Ok(counts) = store.job_counts().await {
             for s in [
                 "queued",
+                "analysing",
                 "rendering",
                 "assembling",
                 "done",

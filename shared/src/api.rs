@@ -860,6 +860,13 @@ pub enum ProgressEvent {
         chunk: u32,
         frames: u64,
     },
+    /// The analysis pass finished a chunk (`done` of `total` analysed).
+    Analysed {
+        job: String,
+        chunk: u32,
+        done: u32,
+        total: u32,
+    },
     ChunkFailed {
         job: String,
         chunk: u32,
@@ -897,6 +904,7 @@ impl ProgressEvent {
             | ProgressEvent::Planned { job, .. }
             | ProgressEvent::ChunkClaimed { job, .. }
             | ProgressEvent::ChunkDone { job, .. }
+            | ProgressEvent::Analysed { job, .. }
             | ProgressEvent::ChunkFailed { job, .. }
             | ProgressEvent::Frames { job, .. }
             | ProgressEvent::Warning { job, .. }

@@ -535,3 +535,106 @@ fn sharpen_keeps_size_and_timing_and_bad_parameters_are_refused() {
         assert!(!err.contains("panicked"), "{stage}: {err}");
     }
 }
+
+#[test]
+fn killed_analysis_resumes_without_analysing_finished_chunks_again() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let input = generated(
+        "analysis_resume.mp4",
+        &[
+            "-i",
+            s(&medium("video_cockatoo_handheld_shaky.mp4")),
+            "-t",
+            "6",
+            "-vf",
+            "scale=640:-2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "15",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out.mp4");
+    let args = [
+        "render",
+        s(&input),
+        "-o",
+        s(&out),
+        "--data-dir",
+        s(&data),
+        "--preset",
+        "ultrafast",
+        "--crf",
+        "0",
+        "--chunk-seconds",
+        "0.5",
+        "--jobs",
+        "1",
+        "--stage",
+        "stabilize",
+        "--events",
+    ];
+    let mut child = Command::new(kino_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_run = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let ev: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if ev["type"] == "analysed" {
+            first_run.push(ev["chunk"].as_u64().unwrap());
+            if first_run.len() == 2 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL, in the middle of the analysis pass
+    child.wait().unwrap();
+    assert_eq!(first_run.len(), 2);
+
+    let second = Command::new(kino_bin()).args(args).output().unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&second.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let again: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "analysed")
+        .map(|e| e["chunk"].as_u64().unwrap())
+        .collect();
+    assert!(
+        !again.is_empty(),
+        "the kill must land before the analysis finished"
+    );
+    for c in &first_run {
+        assert!(!again.contains(c), "chunk {c} was analysed again");
+    }
+    // The same frames as an uninterrupted run.
+    let clean = dir.path().join("clean.mp4");
+    render(
+        &input,
+        &clean,
+        &dir.path().join("data2"),
+        &[
+            "--crf",
+            "0",
+            "--chunk-seconds",
+            "0.5",
+            "--stage",
+            "stabilize",
+        ],
+    );
+    assert_eq!(frame_md5s(&out), frame_md5s(&clean));
+}

@@ -472,16 +472,17 @@ async fn analyse_job(
         .into_iter()
         .map(|(i, _)| i)
         .collect();
-    let todo: Vec<_> = store
-        .chunks(job)
-        .await?
+    let all = store.chunks(job).await?;
+    let total = all.len() as u32;
+    let todo: Vec<_> = all
         .into_iter()
         .filter(|c| !done.contains(&c.plan.index))
         .map(|c| c.plan)
         .collect();
+    let finished = Arc::new(AtomicU64::new(done.len() as u64));
     stream::iter(todo)
         .map(|plan| {
-            let (input, cancel) = (input.to_owned(), cancel.clone());
+            let (input, cancel, finished) = (input.to_owned(), cancel.clone(), finished.clone());
             async move {
                 let index = plan.index;
                 let flag = cancel.clone();
@@ -496,6 +497,16 @@ async fn analyse_job(
                 let data = serde_json::to_string(&records)
                     .map_err(|e| JobError::Internal(e.to_string()))?;
                 store.save_analysis(job, index, &data).await?;
+                let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                send(
+                    events,
+                    ProgressEvent::Analysed {
+                        job: job.into(),
+                        chunk: index,
+                        done: n as u32,
+                        total,
+                    },
+                );
                 Ok::<(), JobError>(())
             }
         })

@@ -509,9 +509,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Jobs that still have work (queued, or interrupted while rendering/assembling), oldest first.
+    /// Jobs that still have work (queued, or interrupted while analysing/rendering/assembling), oldest
+    /// first.
     pub async fn unfinished_jobs(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM jobs WHERE state IN ('queued', 'rendering', 'assembling') ORDER BY created_ms")
+        let rows = sqlx::query("SELECT id FROM jobs WHERE state IN ('queued', 'analysing', 'rendering', 'assembling') ORDER BY created_ms")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
