@@ -450,6 +450,37 @@ fn stabilize_removes_a_known_shake_and_steadies_a_handheld_clip() {
     );
     assert!(t_out < 0.2 * t_in, "{t_out} vs {t_in}");
     assert!(r_out < 0.5 * r_in, "{r_out} vs {r_in}");
+    // FFmpeg's vidstab on the same clip (tripod), for the record.
+    let trf = dir.path().join("t.trf");
+    let vid = dir.path().join("vidstab.mp4");
+    ffmpeg(&[
+        "-i",
+        s(&shaky),
+        "-vf",
+        &format!("vidstabdetect=result={}:tripod=1", s(&trf)),
+        "-f",
+        "null",
+        "-",
+    ]);
+    ffmpeg(&[
+        "-i",
+        s(&shaky),
+        "-vf",
+        &format!("vidstabtransform=input={}:tripod=1:optzoom=1", s(&trf)),
+        "-c:v",
+        "libx264",
+        "-crf",
+        "12",
+        "-preset",
+        "ultrafast",
+        s(&vid),
+    ]);
+    let v = video_motion(&vid);
+    println!(
+        "vidstab on the same shake: translation {:.2} px, rotation {:.3}°",
+        rms(v.iter().flat_map(|m| [m.0, m.1])),
+        rms(v.iter().map(|m| m.2))
+    );
 
     let hand = medium("video_cockatoo_handheld_shaky.mp4");
     let out = dir.path().join("smooth.mp4");
