@@ -20,7 +20,8 @@ fn tables(p: &ColorParams, bit_depth: u8, full_range: bool) -> (Vec<u16>, Vec<u1
             let t = (v as f32 - y_lo) / (y_hi - y_lo);
             let mut t = ((t - 0.5) * p.contrast + 0.5 + p.brightness).clamp(0.0, 1.0);
             if p.gamma != 1.0 {
-                t = t.powf(1.0 / p.gamma);
+                // Portable pow: platform powf differs between targets in the last bit.
+                t = super::portable::pow(t as f64, (1.0 / p.gamma) as f64) as f32;
             }
             (y_lo + t * (y_hi - y_lo)).round().clamp(0.0, max) as u16
         })

@@ -3,6 +3,7 @@
 pub mod color;
 pub mod denoise;
 pub mod motion;
+mod portable;
 pub mod resize;
 pub mod sharpen;
 pub mod tonemap;

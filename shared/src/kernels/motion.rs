@@ -7,7 +7,7 @@
 //! `q = c + exp(scale)·R(angle)·(p − c) + (dx, dy)`. Scale is a natural log so that the `Default` of
 //! every type is the identity and scales add along a trajectory.
 
-use super::{for_rows, Sample};
+use super::{for_rows, portable, Sample};
 use crate::frame::{Frame, Samples};
 use serde::{Deserialize, Serialize};
 
@@ -402,8 +402,8 @@ fn ls_fit(src: &[(f32, f32)], dst: &[(f32, f32)], idx: &[usize]) -> Option<Fit> 
 
 /// A fit a shaking camera can plausibly produce (rejects degenerate RANSAC samples).
 fn plausible(f: &Fit) -> bool {
-    let s = f.a.hypot(f.b);
-    (0.75..1.33).contains(&s) && f.b.atan2(f.a).abs() < 0.35
+    let s = portable::hypot(f.a, f.b);
+    (0.75..1.33).contains(&s) && portable::atan2(f.b, f.a).abs() < 0.35
 }
 
 /// MSAC over pairs of points, then iterated least squares on the inliers. Returns the fit and its
@@ -551,8 +551,8 @@ pub fn estimate(prev: &Gray, cur: &Gray, px_scale: f32) -> Motion {
     Motion {
         dx: fit.tx as f32 * px_scale,
         dy: fit.ty as f32 * px_scale,
-        angle: fit.b.atan2(fit.a) as f32,
-        scale: fit.a.hypot(fit.b).ln() as f32,
+        angle: portable::atan2(fit.b, fit.a) as f32,
+        scale: portable::ln(portable::hypot(fit.a, fit.b)) as f32,
         confidence: inliers.len() as f32 / pts.len() as f32,
     }
 }
@@ -593,8 +593,8 @@ struct Sim {
 impl Sim {
     /// `self ∘ inner`: apply `inner` first.
     fn then_after(self, inner: Sim) -> Sim {
-        let (sin, cos) = self.a.sin_cos();
-        let k = self.s.exp();
+        let (sin, cos) = portable::sin_cos(self.a);
+        let k = portable::exp(self.s);
         Sim {
             x: k * (cos * inner.x - sin * inner.y) + self.x,
             y: k * (sin * inner.x + cos * inner.y) + self.y,
@@ -604,8 +604,8 @@ impl Sim {
     }
 
     fn inverse(self) -> Sim {
-        let (sin, cos) = (-self.a).sin_cos();
-        let k = (-self.s).exp();
+        let (sin, cos) = portable::sin_cos(-self.a);
+        let k = portable::exp(-self.s);
         Sim {
             x: -k * (cos * self.x - sin * self.y),
             y: -k * (sin * self.x + cos * self.y),
@@ -624,7 +624,7 @@ fn smooth_path(v: &[f64], radius: usize) -> Vec<f64> {
     }
     let sigma = radius as f64 / 3.0;
     let wk: Vec<f64> = (0..=radius)
-        .map(|k| (-((k * k) as f64) / (2.0 * sigma * sigma)).exp())
+        .map(|k| portable::exp(-((k * k) as f64) / (2.0 * sigma * sigma)))
         .collect();
     (0..n)
         .map(|t| {
@@ -714,8 +714,8 @@ pub fn auto_zoom(corrections: &[Correction], width: usize, height: usize, max_zo
     // linear in u, so every bound is solved directly.
     let mut u_max = 1f64;
     for c in corrections {
-        let (sin, cos) = (-(c.angle as f64)).sin_cos();
-        let k = (-(c.scale as f64)).exp();
+        let (sin, cos) = portable::sin_cos(-(c.angle as f64));
+        let k = portable::exp(-(c.scale as f64));
         let apply = |x: f64, y: f64| (k * (cos * x - sin * y), k * (sin * x + cos * y));
         let b = apply(c.dx as f64, c.dy as f64);
         if b.0.abs() > hx || b.1.abs() > hy {

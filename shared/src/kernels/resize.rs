@@ -1,7 +1,7 @@
 //! Separable resampling (Lanczos-3, bicubic) per plane, with MPEG-2/H.264 chroma siting so that chroma
 //! stays aligned with luma at any factor.
 
-use super::{for_rows, Sample};
+use super::{for_rows, portable, Sample};
 use crate::api::ResizeFilter;
 use crate::frame::{ChromaLayout, Frame, Plane, Samples};
 
@@ -20,8 +20,9 @@ impl ResizeFilter {
                 if x < 1e-6 {
                     1.0
                 } else if x < 3.0 {
-                    let px = std::f32::consts::PI * x;
-                    3.0 * px.sin() * (px / 3.0).sin() / (px * px)
+                    // In f64 with a portable sine: platform sinf differs between targets.
+                    let px = std::f64::consts::PI * x as f64;
+                    (3.0 * portable::sin(px) * portable::sin(px / 3.0) / (px * px)) as f32
                 } else {
                     0.0
                 }

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::{for_rows, Sample};
+use super::{for_rows, portable, Sample};
 use crate::frame::{ChromaLayout, ColourInfo, Frame, Plane, Samples};
 
 /// Pixels per batch. The per-pixel maths is written lane-wise over arrays of this many so that
@@ -455,68 +455,6 @@ fn map3(c: &[Lanes; 3], f: impl Fn(&Lanes) -> Lanes) -> [Lanes; 3] {
 fn mat(m: &[[f32; 3]; 3], [r, g, b]: &[Lanes; 3]) -> [Lanes; 3] {
     let row = |i: usize| lanes(|j| m[i][0] * r[j] + m[i][1] * g[j] + m[i][2] * b[j]);
     [row(0), row(1), row(2)]
-}
-
-/// Portable f64 maths for table building: basic IEEE operations only, so every target builds
-/// bit-identical tables (relative error around 1e-15).
-mod portable {
-    use std::f64::consts::{LN_2, LOG2_E, SQRT_2};
-
-    /// log2 of a positive finite `x`.
-    pub fn log2(x: f64) -> f64 {
-        let mut bits = x.to_bits();
-        let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
-        if e == -1023 {
-            // Subnormal: scale into the normal range first (by 2^64).
-            bits = (x * 18_446_744_073_709_551_616.0).to_bits();
-            e = ((bits >> 52) & 0x7ff) as i64 - 1023 - 64;
-        }
-        let mut m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
-        if m > SQRT_2 {
-            m *= 0.5;
-            e += 1;
-        }
-        // ln m = 2 atanh(s), |s| <= 0.172: the series converges fast.
-        let s = (m - 1.0) / (m + 1.0);
-        let s2 = s * s;
-        let (mut term, mut sum, mut k) = (s, 0.0, 1.0);
-        for _ in 0..14 {
-            sum += term / k;
-            term *= s2;
-            k += 2.0;
-        }
-        e as f64 + 2.0 * LOG2_E * sum
-    }
-
-    pub fn exp2(x: f64) -> f64 {
-        if x < -1022.0 {
-            return 0.0;
-        }
-        if x > 1023.0 {
-            return f64::INFINITY;
-        }
-        let n = x.round();
-        let y = (x - n) * LN_2;
-        let (mut term, mut sum) = (1.0, 1.0);
-        for k in 1..=18 {
-            term *= y / k as f64;
-            sum += term;
-        }
-        sum * f64::from_bits(((n as i64 + 1023) as u64) << 52)
-    }
-
-    /// `x^y` for `x >= 0` (0 for `x <= 0`).
-    pub fn pow(x: f64, y: f64) -> f64 {
-        if x > 0.0 {
-            exp2(y * log2(x))
-        } else {
-            0.0
-        }
-    }
-
-    pub fn exp(x: f64) -> f64 {
-        exp2(x * LOG2_E)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 //! through its subsampling and MPEG-2 siting, so colour stays on its luma.
 
 use super::motion::Correction;
-use super::{for_rows, Sample};
+use super::{for_rows, portable, Sample};
 use crate::frame::{Frame, Plane, Samples};
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +28,8 @@ pub fn warp(frame: &Frame, c: &Correction, zoom: f32, fill: EdgeFill) -> Frame {
     }
     // Forward: q = ctr + zoom·(e^s·R(a)·(p − ctr) + t). Inverse: p = ctr + A·(q − ctr) − e^−s·R(−a)·t
     // with A = e^−s·R(−a)/zoom.
-    let k = (-(c.scale as f64)).exp();
-    let (sin, cos) = (-(c.angle as f64)).sin_cos();
+    let k = portable::exp(-(c.scale as f64));
+    let (sin, cos) = portable::sin_cos(-(c.angle as f64));
     let z = if zoom > 0.0 { 1.0 / zoom as f64 } else { 1.0 };
     let a = [k * cos * z, -k * sin * z, k * sin * z, k * cos * z];
     let (cx, cy) = (
