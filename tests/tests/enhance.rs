@@ -325,7 +325,7 @@ fn sdr_to_hdr10_and_back_with_right_tags() {
         "hdr:mode=to_sdr",
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("PQ or HLG"), "{err}");
 }
 

@@ -152,6 +152,32 @@ async fn ensure_planned(
     Ok(())
 }
 
+/// Refuses stages the input cannot take (HDR tone mapping of SDR video and the reverse) before any
+/// chunk is decoded, rather than failing every chunk.
+fn check_stages_fit_input(spec: &JobSpec, info: &kino_shared::MediaInfo) -> Result<(), JobError> {
+    let kind = info
+        .video
+        .as_ref()
+        .map(|v| v.hdr.kind.as_str())
+        .unwrap_or("sdr");
+    for s in &spec.stages {
+        if let kino_shared::StageSpec::Hdr(p) = s {
+            match (p.mode, kind == "sdr") {
+                (kino_shared::HdrMode::ToSdr, true) => {
+                    return Err(JobError::Invalid(
+                        "stages.hdr.mode: to_sdr needs PQ or HLG input; this video is SDR".into(),
+                    ))
+                }
+                (kino_shared::HdrMode::ToHdr, false) => return Err(JobError::Invalid(format!(
+                    "stages.hdr.mode: to_hdr needs SDR input; this video is already HDR ({kind})"
+                ))),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks what can be checked before any work: spec values, output container and codec.
 pub fn preflight(spec: &JobSpec, output: &Path) -> Result<(), JobError> {
     spec.validate()
@@ -192,6 +218,7 @@ pub async fn run_job(
             .await
             .map_err(|e| JobError::Internal(e.to_string()))??
             .info;
+        check_stages_fit_input(&spec, &info)?;
         let (w, h) = info
             .video
             .map(|v| (v.width, v.height))
