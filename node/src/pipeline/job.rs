@@ -218,7 +218,12 @@ pub async fn run_job(
             .await
             .map_err(|e| JobError::Internal(e.to_string()))??
             .info;
-        check_stages_fit_input(&spec, &info)?;
+        if let Err(e) = check_stages_fit_input(&spec, &info) {
+            store
+                .set_job_state(job, JobState::Failed, Some(&e.to_string()))
+                .await?;
+            return Err(e);
+        }
         let (w, h) = info
             .video
             .map(|v| (v.width, v.height))
