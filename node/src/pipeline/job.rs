@@ -160,20 +160,18 @@ fn check_stages_fit_input(spec: &JobSpec, info: &kino_shared::MediaInfo) -> Resu
         .as_ref()
         .map(|v| v.hdr.kind.as_str())
         .unwrap_or("sdr");
+    use kino_shared::{HdrMode, StageSpec};
     for s in &spec.stages {
-        if let kino_shared::StageSpec::Hdr(p) = s {
-            match (p.mode, kind == "sdr") {
-                (kino_shared::HdrMode::ToSdr, true) => {
-                    return Err(JobError::Invalid(
-                        "stages.hdr.mode: to_sdr needs PQ or HLG input; this video is SDR".into(),
-                    ))
-                }
-                (kino_shared::HdrMode::ToHdr, false) => return Err(JobError::Invalid(format!(
-                    "stages.hdr.mode: to_hdr needs SDR input; this video is already HDR ({kind})"
-                ))),
-                _ => {}
+        let reason = match s {
+            StageSpec::Hdr(p) if p.mode == HdrMode::ToSdr && kind == "sdr" => {
+                "to_sdr needs PQ or HLG input; this video is SDR".to_owned()
             }
-        }
+            StageSpec::Hdr(p) if p.mode == HdrMode::ToHdr && kind != "sdr" => {
+                format!("to_hdr needs SDR input; this video is already HDR ({kind})")
+            }
+            _ => continue,
+        };
+        return Err(JobError::Invalid(format!("stages.hdr.mode: {reason}")));
     }
     Ok(())
 }
