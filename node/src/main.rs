@@ -472,6 +472,10 @@ async fn show_progress(mut rx: tokio::sync::broadcast::Receiver<ProgressEvent>, 
                 bar.set_length(*frames);
             }
             ProgressEvent::ChunkDone { .. } => chunks_done += 1,
+            ProgressEvent::Analysed { done, total, .. } => {
+                bar.set_message(format!("| analysing: chunks {done}/{total}"));
+                bar.tick();
+            }
             ProgressEvent::Frames {
                 frames_done,
                 fps,
