@@ -280,12 +280,7 @@ impl ColorParams {
             ("tint", self.tint, -1.0, 1.0),
         ];
         for (name, v, lo, hi) in checks {
-            if !(v.is_finite() && v >= lo && v <= hi) {
-                return Err(SpecError::new(
-                    format!("stages.color.{name}"),
-                    format!("must be between {lo} and {hi}, got {v}"),
-                ));
-            }
+            in_range(&format!("stages.color.{name}"), v, lo, hi)?;
         }
         Ok(())
     }

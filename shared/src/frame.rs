@@ -80,6 +80,28 @@ impl Plane {
             samples: Samples::U16(vec![0; width * height]),
         }
     }
+
+    /// The samples as f32 (code values, whatever the storage), for float arithmetic in kernels.
+    pub fn to_f32(&self) -> Vec<f32> {
+        match &self.samples {
+            Samples::U8(d) => d.iter().map(|&v| v as f32).collect(),
+            Samples::U16(d) => d.iter().map(|&v| v as f32).collect(),
+        }
+    }
+
+    /// Stores float results back, rounded and clamped to `0..=max`, in the plane's own storage.
+    pub fn set_from_f32(&mut self, values: impl IntoIterator<Item = f32>, max: f32) {
+        match &mut self.samples {
+            Samples::U8(d) => d
+                .iter_mut()
+                .zip(values)
+                .for_each(|(s, v)| *s = (v + 0.5).clamp(0.0, max) as u8),
+            Samples::U16(d) => d
+                .iter_mut()
+                .zip(values)
+                .for_each(|(s, v)| *s = (v + 0.5).clamp(0.0, max) as u16),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,9 +24,6 @@ impl Stage for Denoise {
             after: r,
         }
     }
-    fn output_size(&self, w: usize, h: usize, _align: u32) -> Result<(usize, usize), StageError> {
-        Ok((w, h))
-    }
     fn process(&mut self, window: &[&Frame], current: usize, _: i64) -> Result<Frame, StageError> {
         let sigma = match self.0.mode {
             DenoiseMode::Manual => self.0.sigma,

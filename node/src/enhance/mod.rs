@@ -43,8 +43,6 @@ pub trait Stage: Send {
     fn margin(&self) -> Margin {
         Margin::default()
     }
-    /// Output size for an input of `w`×`h` frames of `frame`'s layout.
-    fn output_size(&self, w: usize, h: usize, align: u32) -> Result<(usize, usize), StageError>;
     /// The HDR metadata the output carries, given the input's.
     fn output_hdr(&self, input: HdrMeta) -> HdrMeta {
         input
@@ -74,6 +72,17 @@ pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, 
         out.push(stage);
     }
     Ok(out)
+}
+
+/// The analysis a stage cannot work without (the job runs the pass whenever such a stage is in it).
+fn required(
+    analysis: Option<Arc<Analysis>>,
+    stage: &'static str,
+) -> Result<Arc<Analysis>, StageError> {
+    analysis.ok_or(StageError::Failed {
+        stage,
+        message: "needs the analysis pass".into(),
+    })
 }
 
 /// The context stages need around each chunk, from the spec alone (before anything is decoded).
@@ -186,9 +195,6 @@ mod tests {
                 before: self.0,
                 after: self.0,
             }
-        }
-        fn output_size(&self, w: usize, h: usize, _: u32) -> Result<(usize, usize), StageError> {
-            Ok((w, h))
         }
         fn process(
             &mut self,

@@ -13,14 +13,11 @@ impl Stage for Scale {
     fn name(&self) -> &'static str {
         "scale"
     }
-    fn output_size(&self, w: usize, h: usize, align: u32) -> Result<(usize, usize), StageError> {
-        let (ow, oh) = self.0.target_size(w as u32, h as u32, align)?;
-        Ok((ow as usize, oh as usize))
-    }
     fn process(&mut self, window: &[&Frame], current: usize, _: i64) -> Result<Frame, StageError> {
         let f = window[current];
-        let (w, h) = self.output_size(f.width, f.height, resize::alignment(f.layout))?;
-        Ok(resize::resize(f, w, h, self.0.filter))
+        let align = resize::alignment(f.layout);
+        let (w, h) = self.0.target_size(f.width as u32, f.height as u32, align)?;
+        Ok(resize::resize(f, w as usize, h as usize, self.0.filter))
     }
 }
 
@@ -32,12 +29,11 @@ pub struct Color {
 
 impl Color {
     pub fn new(params: ColorParams, analysis: Option<Arc<Analysis>>) -> Result<Self, StageError> {
-        if params.is_auto() && analysis.is_none() {
-            return Err(StageError::Failed {
-                stage: "color",
-                message: "automatic colour needs the analysis pass".into(),
-            });
-        }
+        let analysis = if params.is_auto() {
+            Some(super::required(analysis, "color")?)
+        } else {
+            analysis
+        };
         Ok(Color { params, analysis })
     }
 }
@@ -45,9 +41,6 @@ impl Color {
 impl Stage for Color {
     fn name(&self) -> &'static str {
         "color"
-    }
-    fn output_size(&self, w: usize, h: usize, _align: u32) -> Result<(usize, usize), StageError> {
-        Ok((w, h))
     }
     fn process(
         &mut self,
@@ -71,9 +64,6 @@ pub struct Sharpen(pub SharpenParams);
 impl Stage for Sharpen {
     fn name(&self) -> &'static str {
         "sharpen"
-    }
-    fn output_size(&self, w: usize, h: usize, _align: u32) -> Result<(usize, usize), StageError> {
-        Ok((w, h))
     }
     fn process(&mut self, window: &[&Frame], current: usize, _: i64) -> Result<Frame, StageError> {
         let f = window[current];
@@ -132,9 +122,6 @@ impl Hdr {
 impl Stage for Hdr {
     fn name(&self) -> &'static str {
         "hdr"
-    }
-    fn output_size(&self, w: usize, h: usize, _align: u32) -> Result<(usize, usize), StageError> {
-        Ok((w, h))
     }
     fn output_hdr(&self, _input: HdrMeta) -> HdrMeta {
         match self.params.mode {

@@ -16,20 +16,16 @@ impl Stabilize {
         params: StabilizeParams,
         analysis: Option<Arc<Analysis>>,
     ) -> Result<Self, StageError> {
-        let analysis = analysis.ok_or(StageError::Failed {
-            stage: "stabilize",
-            message: "stabilisation needs the analysis pass".into(),
-        })?;
-        Ok(Stabilize { params, analysis })
+        Ok(Stabilize {
+            params,
+            analysis: super::required(analysis, "stabilize")?,
+        })
     }
 }
 
 impl Stage for Stabilize {
     fn name(&self) -> &'static str {
         "stabilize"
-    }
-    fn output_size(&self, w: usize, h: usize, _align: u32) -> Result<(usize, usize), StageError> {
-        Ok((w, h))
     }
     fn process(
         &mut self,

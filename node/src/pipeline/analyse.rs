@@ -111,9 +111,6 @@ pub struct Analysis {
     pub zoom: f32,
     /// Width of the analysed frames (corrections are in its pixels).
     pub width: usize,
-    pub height: usize,
-    /// Frame timestamps where a new scene starts.
-    pub cuts: Vec<i64>,
 }
 
 impl Analysis {
@@ -140,16 +137,9 @@ impl Analysis {
                 Some(*s)
             })
             .collect();
-        let cuts = records
-            .iter()
-            .filter(|r| r.cut > CUT_DISTANCE)
-            .map(|r| r.pts)
-            .collect();
         let mut a = Analysis {
             zoom: 1.0,
             width,
-            height,
-            cuts,
             ..Default::default()
         };
         if needs.colour.is_some() {

@@ -210,20 +210,23 @@ pub async fn run_job(
     let (input, output) = (PathBuf::from(input), PathBuf::from(output));
     preflight(&spec, &output)?;
     ensure_planned(store, job, &spec, &input).await?;
-    let res = {
+    let info = {
         let path = input.clone();
-        let info = tokio::task::spawn_blocking(move || probe::probe(&path, false))
+        tokio::task::spawn_blocking(move || probe::probe(&path, false))
             .await
             .map_err(|e| JobError::Internal(e.to_string()))??
-            .info;
-        if let Err(e) = check_stages_fit_input(&spec, &info) {
-            store
-                .set_job_state(job, JobState::Failed, Some(&e.to_string()))
-                .await?;
-            return Err(e);
-        }
+            .info
+    };
+    if let Err(e) = check_stages_fit_input(&spec, &info) {
+        store
+            .set_job_state(job, JobState::Failed, Some(&e.to_string()))
+            .await?;
+        return Err(e);
+    }
+    let res = {
         let (w, h) = info
             .video
+            .as_ref()
             .map(|v| (v.width, v.height))
             .unwrap_or((1920, 1080));
         let (ow, oh) = output_size(&spec, w, h);
@@ -246,9 +249,10 @@ pub async fn run_job(
         )
     };
 
-    let analysis = match analyse_job(store, job, &spec, &input, &events, res.workers, &cancel).await
+    let needs = analyse::Needs::of(&spec);
+    let records = match analyse_job(store, job, needs, &input, &events, res.workers, &cancel).await
     {
-        Ok(a) => a,
+        Ok(r) => r,
         Err(JobError::Media(e)) => {
             return fail(store, &events, job, format!("analysis failed: {e}")).await
         }
@@ -257,6 +261,21 @@ pub async fn run_job(
     if cancel.load(Ordering::Relaxed) {
         return Ok(JobOutcome::Cancelled);
     }
+    let analysis = match records {
+        Some(records) => {
+            let (fps, size) = info
+                .video
+                .as_ref()
+                .map(|v| (v.fps, (v.width as usize, v.height as usize)))
+                .unwrap_or((25.0, (0, 0)));
+            let merged =
+                tokio::task::spawn_blocking(move || Analysis::merge(records, needs, fps, size))
+                    .await
+                    .map_err(|e| JobError::Internal(e.to_string()))?;
+            Some(Arc::new(merged))
+        }
+        None => None,
+    };
 
     let dir = chunk_dir(&opts.data_dir, job);
     std::fs::create_dir_all(&dir).map_err(|e| MediaError::Io {
@@ -472,19 +491,18 @@ pub async fn run_job(
     })
 }
 
-/// Runs the analysis pass for the chunks not analysed yet (in parallel), then merges every chunk's
-/// records. `None` when no stage needs it.
+/// Runs the analysis pass for the chunks not analysed yet (in parallel), then reads back every
+/// chunk's records. `None` when no stage needs it.
 async fn analyse_job(
     store: &Store,
     job: &str,
-    spec: &JobSpec,
+    needs: analyse::Needs,
     input: &Path,
     events: &broadcast::Sender<ProgressEvent>,
     workers: usize,
     cancel: &Arc<AtomicBool>,
-) -> Result<Option<Arc<Analysis>>, JobError> {
+) -> Result<Option<Vec<analyse::FrameRecord>>, JobError> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    let needs = analyse::Needs::of(spec);
     if !needs.any() {
         return Ok(None);
     }
@@ -552,19 +570,7 @@ async fn analyse_job(
         })?;
         records.append(&mut r);
     }
-    let path = input.to_owned();
-    let info = tokio::task::spawn_blocking(move || probe::probe(&path, false))
-        .await
-        .map_err(|e| JobError::Internal(e.to_string()))??
-        .info;
-    let (fps, size) = info
-        .video
-        .map(|v| (v.fps, (v.width as usize, v.height as usize)))
-        .unwrap_or((25.0, (0, 0)));
-    let analysis = tokio::task::spawn_blocking(move || Analysis::merge(records, needs, fps, size))
-        .await
-        .map_err(|e| JobError::Internal(e.to_string()))?;
-    Ok(Some(Arc::new(analysis)))
+    Ok(Some(records))
 }
 
 /// Records a job as failed with its reason and tells the listeners.

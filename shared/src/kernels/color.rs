@@ -292,15 +292,18 @@ fn apply_gains(frame: &mut Frame, g: [f32; 3]) {
     let (w, h) = (frame.width, frame.height);
     let (cw, ch) = (frame.planes[1].width, frame.planes[1].height);
     let max = frame.max_value() as f32;
-    let yn: Vec<f32> = plane_f32(&frame.planes[0])
+    let yn: Vec<f32> = frame.planes[0]
+        .to_f32()
         .into_iter()
         .map(|v| (v - n.y_lo) / n.y_span)
         .collect();
-    let cbn: Vec<f32> = plane_f32(&frame.planes[1])
+    let cbn: Vec<f32> = frame.planes[1]
+        .to_f32()
         .into_iter()
         .map(|v| (v - n.c_mid) / n.c_span)
         .collect();
-    let crn: Vec<f32> = plane_f32(&frame.planes[2])
+    let crn: Vec<f32> = frame.planes[2]
+        .to_f32()
         .into_iter()
         .map(|v| (v - n.c_mid) / n.c_span)
         .collect();
@@ -332,49 +335,17 @@ fn apply_gains(frame: &mut Frame, g: [f32; 3]) {
     let new_cr: Vec<f32> = (0..cw * ch)
         .map(|c| m[2][0] * y_at_c[c] + m[2][1] * cbn[c] + m[2][2] * crn[c])
         .collect();
-    store(
-        &mut frame.planes[0],
-        new_y.iter().map(|v| v * n.y_span + n.y_lo),
-        max,
-    );
-    store(
-        &mut frame.planes[1],
-        new_cb.iter().map(|v| v * n.c_span + n.c_mid),
-        max,
-    );
-    store(
-        &mut frame.planes[2],
-        new_cr.iter().map(|v| v * n.c_span + n.c_mid),
-        max,
-    );
-}
-
-fn plane_f32(p: &crate::frame::Plane) -> Vec<f32> {
-    match &p.samples {
-        Samples::U8(d) => d.iter().map(|&v| v as f32).collect(),
-        Samples::U16(d) => d.iter().map(|&v| v as f32).collect(),
-    }
-}
-
-fn store(p: &mut crate::frame::Plane, values: impl Iterator<Item = f32>, max: f32) {
-    match &mut p.samples {
-        Samples::U8(d) => d
-            .iter_mut()
-            .zip(values)
-            .for_each(|(s, v)| *s = (v + 0.5).clamp(0.0, max) as u8),
-        Samples::U16(d) => d
-            .iter_mut()
-            .zip(values)
-            .for_each(|(s, v)| *s = (v + 0.5).clamp(0.0, max) as u16),
-    }
+    frame.planes[0].set_from_f32(new_y.iter().map(|v| v * n.y_span + n.y_lo), max);
+    frame.planes[1].set_from_f32(new_cb.iter().map(|v| v * n.c_span + n.c_mid), max);
+    frame.planes[2].set_from_f32(new_cr.iter().map(|v| v * n.c_span + n.c_mid), max);
 }
 
 /// Saturation gain that is largest for dull chroma and fades to 1 for saturated chroma.
 fn vibrance(frame: &mut Frame, v: f32) {
     let n = Norm::of(frame);
     let max = frame.max_value() as f32;
-    let cb = plane_f32(&frame.planes[1]);
-    let cr = plane_f32(&frame.planes[2]);
+    let cb = frame.planes[1].to_f32();
+    let cr = frame.planes[2].to_f32();
     let gain: Vec<f32> = cb
         .iter()
         .zip(&cr)
@@ -384,15 +355,13 @@ fn vibrance(frame: &mut Frame, v: f32) {
             1.0 + v * (1.0 - sat)
         })
         .collect();
-    store(
-        &mut frame.planes[1],
+    frame.planes[1].set_from_f32(
         cb.iter()
             .zip(&gain)
             .map(|(c, g)| (c - n.c_mid) * g + n.c_mid),
         max,
     );
-    store(
-        &mut frame.planes[2],
+    frame.planes[2].set_from_f32(
         cr.iter()
             .zip(&gain)
             .map(|(c, g)| (c - n.c_mid) * g + n.c_mid),

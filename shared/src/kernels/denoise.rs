@@ -82,14 +82,10 @@ struct Img {
 
 impl Img {
     fn from_plane(p: &Plane) -> Img {
-        let d = match &p.samples {
-            Samples::U8(s) => s.iter().map(|&v| v as f32).collect(),
-            Samples::U16(s) => s.iter().map(|&v| v as f32).collect(),
-        };
         Img {
             w: p.width,
             h: p.height,
-            d,
+            d: p.to_f32(),
         }
     }
 
@@ -304,23 +300,9 @@ pub fn denoise(window: &[&Frame], current: usize, s: &DenoiseSettings) -> Frame 
             } else {
                 temporal
             };
-            let samples = match &p.samples {
-                Samples::U8(_) => Samples::U8(
-                    out.iter()
-                        .map(|v| (v + 0.5).clamp(0.0, max) as u8)
-                        .collect(),
-                ),
-                Samples::U16(_) => Samples::U16(
-                    out.iter()
-                        .map(|v| (v + 0.5).clamp(0.0, max) as u16)
-                        .collect(),
-                ),
-            };
-            Plane {
-                width: pw,
-                height: ph,
-                samples,
-            }
+            let mut plane = p.clone();
+            plane.set_from_f32(out, max);
+            plane
         })
         .collect();
     cur.with_planes(planes)
