@@ -447,6 +447,19 @@ pub fn tus_js(args: &[&str]) -> Value {
     serde_json::from_str(text.lines().last().expect("output line")).expect("json line")
 }
 
+/// Width and height from a YUV4MPEG2 header line, if it describes 8-bit 4:2:0 (the only kind the
+/// helpers here read; FFmpeg writes `C420jpeg` for yuv420p, and no `C` tag means 4:2:0 too).
+fn y4m_420_size(header: &str) -> Option<(usize, usize)> {
+    let tag = |p: char| header.split_whitespace().find(|t| t.starts_with(p));
+    let num = |p: char| tag(p).and_then(|t| t[1..].parse().ok());
+    // The 8-bit 4:2:0 sitings; `C420p10` and the like are deeper.
+    let c = tag('C').unwrap_or("C420");
+    if !matches!(c, "C420" | "C420jpeg" | "C420mpeg2" | "C420paldv") {
+        return None;
+    }
+    num('W').zip(num('H'))
+}
+
 /// Copies a YUV4MPEG2 (`.y4m`, 8-bit) file adding Gaussian noise of standard deviation `sigma` to
 /// every sample (Box–Muller over xorshift, seeded: the same call gives the same noise).
 pub fn add_noise_y4m(input: &Path, output: &Path, sigma: f64, seed: u64) -> std::io::Result<()> {
@@ -456,20 +469,7 @@ pub fn add_noise_y4m(input: &Path, output: &Path, sigma: f64, seed: u64) -> std:
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
     let mut header = String::new();
     r.read_line(&mut header)?;
-    let field = |p: char| -> Option<usize> {
-        header
-            .split_whitespace()
-            .find(|t| t.starts_with(p))
-            .and_then(|t| t[1..].parse().ok())
-    };
-    let (width, height) = field('W').zip(field('H')).ok_or_else(|| bad("no W/H"))?;
-    let chroma = header
-        .split_whitespace()
-        .find(|t| t.starts_with('C'))
-        .unwrap_or("C420jpeg");
-    if !chroma.starts_with("C420") {
-        return Err(bad("only 8-bit 4:2:0 y4m"));
-    }
+    let (width, height) = y4m_420_size(&header).ok_or_else(|| bad("not an 8-bit 4:2:0 y4m"))?;
     let frame_len = width * height + 2 * width.div_ceil(2) * height.div_ceil(2);
     w.write_all(header.as_bytes())?;
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -540,14 +540,7 @@ pub fn read_y4m(path: &Path) -> Vec<kino_shared::Frame> {
     let data = std::fs::read(path).expect("reading y4m");
     let nl = data.iter().position(|&b| b == b'\n').expect("y4m header");
     let header = String::from_utf8_lossy(&data[..nl]).into_owned();
-    let field = |p: char| -> usize {
-        header
-            .split_whitespace()
-            .find(|t| t.starts_with(p))
-            .and_then(|t| t[1..].parse().ok())
-            .expect("y4m W/H")
-    };
-    let (w, h) = (field('W'), field('H'));
+    let (w, h) = y4m_420_size(&header).expect("an 8-bit 4:2:0 y4m with W and H");
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let mut frames = Vec::new();
     let mut i = nl + 1;
@@ -640,4 +633,39 @@ pub fn jitter(m: &[(f32, f32, f32)]) -> f32 {
             .fold((0.0, 0.0), |a, v| (a.0 + v.0 / k, a.1 + v.1 / k));
         [m[i].0 - ax, m[i].1 - ay]
     }))
+}
+
+/// Runs `kino-node ARGS…` (with `--events`), hands each event to `stop`, and SIGKILLs the process
+/// the first time `stop` returns true. Returns the events read until then.
+pub fn kill_when(args: &[&str], mut stop: impl FnMut(&Value) -> bool) -> Vec<Value> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(kino_bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting kino-node");
+    let mut seen = Vec::new();
+    let out = child.stdout.take().expect("piped stdout");
+    for line in BufReader::new(out).lines() {
+        let ev: Value = serde_json::from_str(&line.expect("event line")).expect("event JSON");
+        let done = stop(&ev);
+        seen.push(ev);
+        if done {
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaping kino-node");
+    seen
+}
+
+/// Runs `kino-node ARGS…` (with `--events`) to success and returns its events.
+pub fn events_of(args: &[&str]) -> Vec<Value> {
+    let o = kino(args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event JSON"))
+        .collect()
 }

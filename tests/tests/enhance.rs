@@ -569,8 +569,6 @@ fn sharpen_keeps_size_and_timing_and_bad_parameters_are_refused() {
 
 #[test]
 fn killed_analysis_resumes_without_analysing_finished_chunks_again() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let input = generated(
         "analysis_resume.mp4",
         &[
@@ -610,41 +608,21 @@ fn killed_analysis_resumes_without_analysing_finished_chunks_again() {
         "stabilize",
         "--events",
     ];
-    let mut child = Command::new(kino_bin())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first_run = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let ev: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if ev["type"] == "analysed" {
-            first_run.push(ev["chunk"].as_u64().unwrap());
-            if first_run.len() == 2 {
-                break;
-            }
-        }
-    }
-    child.kill().unwrap(); // SIGKILL, in the middle of the analysis pass
-    child.wait().unwrap();
+    // SIGKILL in the middle of the analysis pass, after two chunks were analysed.
+    let analysed = |evs: &[serde_json::Value]| -> Vec<u64> {
+        evs.iter()
+            .filter(|e| e["type"] == "analysed")
+            .map(|e| e["chunk"].as_u64().unwrap())
+            .collect()
+    };
+    let mut count = 0;
+    let first_run = analysed(&kill_when(&args, |ev| {
+        count += usize::from(ev["type"] == "analysed");
+        count == 2
+    }));
     assert_eq!(first_run.len(), 2);
 
-    let second = Command::new(kino_bin()).args(args).output().unwrap();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
-    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&second.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let again: Vec<u64> = events
-        .iter()
-        .filter(|e| e["type"] == "analysed")
-        .map(|e| e["chunk"].as_u64().unwrap())
-        .collect();
+    let again = analysed(&events_of(&args));
     assert!(
         !again.is_empty(),
         "the kill must land before the analysis finished"

@@ -3,9 +3,7 @@
 
 use kino_tests::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Frame count and duration of the output equal the input's.
 fn assert_same_timing(input: &Path, output: &Path) {
@@ -321,22 +319,11 @@ fn killed_render_resumes_without_redoing_finished_chunks() {
     ];
 
     // First run: kill -9 once a chunk has finished.
-    let mut child = Command::new(kino_bin())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut done_before = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let ev: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if ev["type"] == "chunk_done" {
-            done_before.push(ev["chunk"].as_u64().unwrap());
-            break;
-        }
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let done_before: Vec<u64> = kill_when(&args, |ev| ev["type"] == "chunk_done")
+        .iter()
+        .filter(|ev| ev["type"] == "chunk_done")
+        .map(|ev| ev["chunk"].as_u64().unwrap())
+        .collect();
     assert!(!done_before.is_empty());
     assert!(
         !out.exists(),
@@ -344,16 +331,7 @@ fn killed_render_resumes_without_redoing_finished_chunks() {
     );
 
     // Second run with the same arguments resumes.
-    let second = Command::new(kino_bin()).args(args).output().unwrap();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
-    let events: Vec<Value> = String::from_utf8_lossy(&second.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = events_of(&args);
     let planned = events
         .iter()
         .find(|e| e["type"] == "planned")

@@ -105,6 +105,32 @@ async fn upload(client: &reqwest::Client, node: &Node, file: &Path, token: Optio
     loc.rsplit('/').next().unwrap().to_owned()
 }
 
+type Events =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket client of a job's progress events.
+async fn job_events(node: &Node, job: &str) -> Events {
+    let url = node
+        .url(&format!("/api/jobs/{job}/events"))
+        .replace("http://", "ws://");
+    tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("connecting to the events WebSocket")
+        .0
+}
+
+/// The next event, `None` when the stream ends; panics when none comes within `limit`.
+async fn next_event(ws: &mut Events, limit: Duration) -> Option<Value> {
+    let msg = tokio::time::timeout(limit, ws.next())
+        .await
+        .expect("events stalled")?;
+    let text = msg
+        .expect("WebSocket message")
+        .into_text()
+        .expect("text frame");
+    Some(serde_json::from_str(&text).expect("event JSON"))
+}
+
 async fn create_job(client: &reqwest::Client, node: &Node, spec: Value) -> String {
     let r = client
         .post(node.url("/api/jobs"))
@@ -179,19 +205,9 @@ async fn job_from_upload_to_ranged_download_with_live_events() {
     .await;
 
     // Live events: a snapshot first, then events in order, ending with the output link.
-    let ws_url = node
-        .url(&format!("/api/jobs/{job}/events"))
-        .replace("http://", "ws://");
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-        .await
-        .unwrap();
+    let mut ws = job_events(&node, &job).await;
     let mut events: Vec<Value> = Vec::new();
-    while let Some(msg) = tokio::time::timeout(Duration::from_secs(60), ws.next())
-        .await
-        .expect("events stalled")
-    {
-        let text = msg.unwrap().into_text().unwrap();
-        let ev: Value = serde_json::from_str(&text).unwrap();
+    while let Some(ev) = next_event(&mut ws, Duration::from_secs(60)).await {
         let end = ev["type"] == "done" || ev["type"] == "failed";
         events.push(ev);
         if end {
@@ -217,11 +233,10 @@ async fn job_from_upload_to_ranged_download_with_live_events() {
     }
 
     // A late client gets the finished state as its snapshot.
-    let (mut late, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+    let mut late = job_events(&node, &job).await;
+    let first = next_event(&mut late, Duration::from_secs(10))
         .await
-        .unwrap();
-    let first: Value =
-        serde_json::from_str(&late.next().await.unwrap().unwrap().into_text().unwrap()).unwrap();
+        .expect("a snapshot");
     assert_eq!(first["type"], "snapshot");
     assert_eq!(first["status"]["state"], "done");
 
@@ -311,18 +326,9 @@ async fn killed_server_finishes_job_without_redoing_chunks() {
         serde_json::json!({"input": id, "chunk_seconds": 2, "output": {"preset": "medium"}}),
     )
     .await;
-    let ws_url = node
-        .url(&format!("/api/jobs/{job}/events"))
-        .replace("http://", "ws://");
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-        .await
-        .unwrap();
+    let mut ws = job_events(&node, &job).await;
     let mut done_before = Vec::new();
-    while let Some(msg) = tokio::time::timeout(Duration::from_secs(120), ws.next())
-        .await
-        .expect("events stalled")
-    {
-        let ev: Value = serde_json::from_str(&msg.unwrap().into_text().unwrap()).unwrap();
+    while let Some(ev) = next_event(&mut ws, Duration::from_secs(120)).await {
         if ev["type"] == "chunk_done" {
             done_before.push(ev["chunk"].as_u64().unwrap());
             break;
@@ -660,19 +666,10 @@ async fn analysed_stages_run_through_the_service_and_bad_ones_are_refused() {
                        {"kind": "color", "auto_levels": true, "auto_white_balance": true}]}),
     )
     .await;
-    let ws_url = node
-        .url(&format!("/api/jobs/{job}/events"))
-        .replace("http://", "ws://");
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
-        .await
-        .unwrap();
+    let mut ws = job_events(&node, &job).await;
     let mut states = Vec::new();
     let mut snapshot_state = None;
-    while let Some(msg) = tokio::time::timeout(Duration::from_secs(120), ws.next())
-        .await
-        .expect("events stalled")
-    {
-        let ev: Value = serde_json::from_str(&msg.unwrap().into_text().unwrap()).unwrap();
+    while let Some(ev) = next_event(&mut ws, Duration::from_secs(120)).await {
         match ev["type"].as_str() {
             Some("snapshot") => snapshot_state = ev["status"]["state"].as_str().map(str::to_owned),
             Some("job_state") => states.push(ev["state"].as_str().unwrap_or("").to_owned()),
