@@ -131,6 +131,23 @@ async fn next_event(ws: &mut Events, limit: Duration) -> Option<Value> {
     Some(serde_json::from_str(&text).expect("event JSON"))
 }
 
+/// Downloads a finished job's output to `path` (returned, for chaining).
+async fn download_output(
+    client: &reqwest::Client,
+    node: &Node,
+    job: &str,
+    path: &Path,
+) -> std::path::PathBuf {
+    let r = client
+        .get(node.url(&format!("/api/jobs/{job}/output")))
+        .send()
+        .await
+        .expect("output request");
+    assert_eq!(r.status(), 200);
+    std::fs::write(path, r.bytes().await.expect("output body")).expect("writing the output");
+    path.to_owned()
+}
+
 async fn create_job(client: &reqwest::Client, node: &Node, spec: Value) -> String {
     let r = client
         .post(node.url("/api/jobs"))
@@ -359,16 +376,7 @@ async fn killed_server_finishes_job_without_redoing_chunks() {
         "a chunk was rendered twice: {rows:?}"
     );
     assert!(!done_before.is_empty());
-    let out = dir.path().join("out.mp4");
-    let bytes = client
-        .get(node.url(&format!("/api/jobs/{job}/output")))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    std::fs::write(&out, bytes).unwrap();
+    let out = download_output(&client, &node, &job, &dir.path().join("out.mp4")).await;
     assert_eq!(count_frames(&out), count_frames(&input));
 }
 
@@ -692,15 +700,6 @@ async fn analysed_stages_run_through_the_service_and_bad_ones_are_refused() {
     }
     let j = wait_done(&client, &node, &job, Duration::from_secs(60)).await;
     assert_eq!(j["state"], "done");
-    let out = dir.path().join("analysed.mp4");
-    let bytes = client
-        .get(node.url(&format!("/api/jobs/{job}/output")))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    std::fs::write(&out, &bytes).unwrap();
+    let out = download_output(&client, &node, &job, &dir.path().join("analysed.mp4")).await;
     assert_eq!(count_frames(&out), count_frames(&input));
 }
