@@ -115,6 +115,9 @@ struct RenderArgs {
     /// Print progress events as JSON lines on stdout (for scripts), instead of a progress bar.
     #[arg(long)]
     events: bool,
+    /// Also write what the analysis and audio passes found (scene list, audio sync, …) to this JSON file.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 fn parse_codec(s: &str) -> Result<VideoCodec, String> {
@@ -423,6 +426,9 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
             resumed,
         } => {
             eprintln!("kino-node: wrote {output} ({frames} frames, {chunks} chunks, {resumed} resumed from an earlier run)");
+            if let Some(path) = &a.report {
+                write_report(&store, &job_id, path).await?;
+            }
             Ok(0)
         }
         JobOutcome::Failed(reason) => {
@@ -434,6 +440,19 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
             Ok(130)
         }
     }
+}
+
+/// Writes the job's report sections as one JSON object (`{"scenes": …, "audio_sync": …}`).
+async fn write_report(store: &Store, job: &str, path: &std::path::Path) -> Result<()> {
+    let sections: serde_json::Map<String, serde_json::Value> = store
+        .report_sections(job)
+        .await?
+        .into_iter()
+        .map(|(name, data)| Ok((name, serde_json::from_str(&data)?)))
+        .collect::<Result<_>>()?;
+    std::fs::write(path, serde_json::to_vec_pretty(&sections)?)
+        .with_context(|| format!("writing the report {}", path.display()))?;
+    Ok(())
 }
 
 /// Draws the progress bar (or prints JSON lines) until the event stream closes.

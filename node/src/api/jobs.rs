@@ -241,6 +241,9 @@ pub struct Report {
     pub elapsed_seconds: f64,
     pub input: Option<MediaInfo>,
     pub output: Option<MediaInfo>,
+    /// What the analysis and audio passes found, by section (`scenes`, `audio_sync`, …).
+    #[schema(value_type = Object)]
+    pub sections: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// Stages, timings, chunk states and the probed input/output.
@@ -252,6 +255,14 @@ pub async fn report(
     let job = job_or_404(&state, &id).await?;
     let chunks = state.svc.store.chunk_statuses(&id).await?;
     let (input, output) = state.svc.store.job_input_output(&id).await?;
+    let sections = state
+        .svc
+        .store
+        .report_sections(&id)
+        .await?
+        .into_iter()
+        .filter_map(|(name, data)| Some((name, serde_json::from_str(&data).ok()?)))
+        .collect();
     let done = job.state == JobState::Done;
     let (input_info, output_info) = tokio::task::spawn_blocking(move || {
         let i = probe::probe(std::path::Path::new(&input), false)
@@ -274,5 +285,6 @@ pub async fn report(
         chunks,
         input: input_info,
         output: output_info,
+        sections,
     }))
 }
