@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod audio;
+pub mod edit;
 pub mod enhance;
 pub mod media;
 pub mod pipeline;
