@@ -18,7 +18,7 @@
 
 use super::{CutList, CutReason, EditError, FrameRate, Removed, Segment, SourceMedia};
 use kino_shared::api::SpecError;
-use kino_shared::frame::{Frame, Samples};
+use kino_shared::frame::{Frame, Plane, Samples};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -221,23 +221,22 @@ impl FrameStats {
         } else {
             black_count as f32 / count as f32
         };
-        let diff = match prev.and_then(|p| p.planes.first()) {
-            Some(p) if p.width == luma.width && p.height == luma.height && count > 0 => {
-                let sad: u64 = match (&luma.samples, &p.samples) {
-                    (Samples::U8(a), Samples::U8(b)) => {
-                        a.iter().zip(b).map(|(&x, &y)| x.abs_diff(y) as u64).sum()
-                    }
-                    (Samples::U16(a), Samples::U16(b)) => {
-                        a.iter().zip(b).map(|(&x, &y)| x.abs_diff(y) as u64).sum()
-                    }
-                    _ => u64::MAX,
-                };
-                if sad == u64::MAX {
-                    1.0
-                } else {
-                    (sad as f64 / count as f64 / frame.max_value() as f64) as f32
-                }
+        let sad = |p: &Plane| -> Option<u64> {
+            if p.width != luma.width || p.height != luma.height {
+                return None;
             }
+            match (&luma.samples, &p.samples) {
+                (Samples::U8(a), Samples::U8(b)) => {
+                    Some(a.iter().zip(b).map(|(&x, &y)| x.abs_diff(y) as u64).sum())
+                }
+                (Samples::U16(a), Samples::U16(b)) => {
+                    Some(a.iter().zip(b).map(|(&x, &y)| x.abs_diff(y) as u64).sum())
+                }
+                _ => None,
+            }
+        };
+        let diff = match prev.and_then(|p| p.planes.first()).and_then(sad) {
+            Some(sad) if count > 0 => (sad as f64 / count as f64 / frame.max_value() as f64) as f32,
             _ => 1.0,
         };
         FrameStats {
@@ -418,9 +417,9 @@ pub fn detect(
     }
     let origin = first.pts;
     let fps = rate.fps();
-    let to_frame = |t: f64| ((t - origin) * fps).round().max(0.0) as u64;
-    let total = to_frame(last.pts) + 1;
-    let to_frame = |t: f64| to_frame(t).min(total);
+    let nearest = |t: f64| ((t - origin) * fps).round().max(0.0) as u64;
+    let total = nearest(last.pts) + 1;
+    let to_frame = |t: f64| nearest(t).min(total);
     // Where frame i starts and ends on the nominal grid; its end is the next frame's start.
     let starts: Vec<u64> = frames.iter().map(|f| to_frame(f.pts)).collect();
     let end_of = |i: usize| starts.get(i + 1).copied().unwrap_or(total);
