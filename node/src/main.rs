@@ -332,10 +332,12 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         .with_context(|| format!("input path {}", a.input.display()))?;
     let output = std::path::absolute(&a.output)
         .with_context(|| format!("output path {}", a.output.display()))?;
+    let mut audio_stages = a.audio_stages;
+    kino_node::media::audio::absolute_tracks(&mut audio_stages)?;
     let spec = JobSpec {
         input: input.display().to_string(),
         stages: a.stages,
-        audio_stages: a.audio_stages,
+        audio_stages,
         output: OutputSpec {
             codec: a.codec,
             crf: a.crf,
@@ -357,7 +359,8 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     // Fail fast on bad input, before anything is stored.
     {
         let input = input.clone();
-        tokio::task::spawn_blocking(move || probe::probe(&input, false)).await??;
+        let probed = tokio::task::spawn_blocking(move || probe::probe(&input, false)).await??;
+        kino_node::media::audio::check_stages(&spec.audio_stages, !probed.info.audio.is_empty())?;
     }
     if output
         .parent()

@@ -70,19 +70,147 @@ impl StageSpec {
 pub enum AudioStageSpec {
     /// EBU R128 two-pass loudness normalisation with a true-peak ceiling.
     Loudness(LoudnessParams),
+    /// Speech noise reduction (RNNoise); the audio is processed at 48 kHz.
+    Denoise(AudioDenoiseParams),
+    /// Replaces (or mixes in) an external recording, aligned to the video's own audio by
+    /// cross-correlation; the offset and clock drift found go to the job report (`audio_sync`).
+    Sync(SyncParams),
 }
 
 impl AudioStageSpec {
     pub fn name(&self) -> &'static str {
         match self {
             AudioStageSpec::Loudness(_) => "loudness",
+            AudioStageSpec::Denoise(_) => "denoise",
+            AudioStageSpec::Sync(_) => "sync",
         }
     }
     /// The loudness settings, when this is the loudness stage.
     pub fn loudness(&self) -> Option<LoudnessParams> {
         match self {
             AudioStageSpec::Loudness(p) => Some(*p),
+            _ => None,
         }
+    }
+    /// The sync settings, when this is the sync stage.
+    pub fn sync(&self) -> Option<&SyncParams> {
+        match self {
+            AudioStageSpec::Sync(p) => Some(p),
+            _ => None,
+        }
+    }
+    fn validate(&self) -> Result<(), SpecError> {
+        match self {
+            AudioStageSpec::Loudness(p) => p.validate(),
+            AudioStageSpec::Denoise(p) => p.validate(),
+            AudioStageSpec::Sync(p) => p.validate(),
+        }
+    }
+}
+
+/// The speech denoiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AudioDenoiseEngine {
+    /// RNNoise (Valin 2018) through the `nnnoiseless` crate: a small recurrent network, 48 kHz.
+    #[default]
+    Rnnoise,
+}
+
+/// Speech noise reduction, each channel on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AudioDenoiseParams {
+    #[serde(default)]
+    pub engine: AudioDenoiseEngine,
+    /// Share of the denoised signal, 0…1 (1 = fully denoised; lower keeps some of the original).
+    #[serde(default = "default_mix")]
+    pub mix: f64,
+}
+
+fn default_mix() -> f64 {
+    1.0
+}
+
+impl Default for AudioDenoiseParams {
+    fn default() -> Self {
+        AudioDenoiseParams {
+            engine: AudioDenoiseEngine::Rnnoise,
+            mix: default_mix(),
+        }
+    }
+}
+
+impl AudioDenoiseParams {
+    fn validate(&self) -> Result<(), SpecError> {
+        in_range_f64("audio_stages.denoise.mix", self.mix, 0.0, 1.0)
+    }
+}
+
+/// What the synchronised external recording does to the video's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// The external recording replaces the audio (silence where it does not reach).
+    #[default]
+    Replace,
+    /// `level` of the external recording plus `1 - level` of the original.
+    Mix,
+}
+
+/// An external recording (a separate microphone or recorder) to put in sync with the video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SyncParams {
+    /// The recording: a path on the node (CLI) or a finished upload's id (service).
+    pub track: String,
+    #[serde(default)]
+    pub mode: SyncMode,
+    /// In `mix` mode, the external recording's share, 0…1.
+    #[serde(default = "default_sync_level")]
+    pub level: f64,
+    /// Largest offset searched either way, seconds (0.01…600).
+    #[serde(default = "default_max_offset")]
+    pub max_offset_seconds: f64,
+}
+
+fn default_sync_level() -> f64 {
+    0.5
+}
+fn default_max_offset() -> f64 {
+    10.0
+}
+
+impl SyncParams {
+    fn validate(&self) -> Result<(), SpecError> {
+        if self.track.trim().is_empty() {
+            return Err(SpecError::new(
+                "audio_stages.sync.track",
+                "must name the external recording",
+            ));
+        }
+        in_range_f64("audio_stages.sync.level", self.level, 0.0, 1.0)?;
+        in_range_f64(
+            "audio_stages.sync.max_offset_seconds",
+            self.max_offset_seconds,
+            0.01,
+            600.0,
+        )
+    }
+}
+
+fn in_range_f64(field: &str, v: f64, lo: f64, hi: f64) -> Result<(), SpecError> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(SpecError::new(
+            field,
+            format!("must be between {lo} and {hi}, got {v}"),
+        ))
     }
 }
 
@@ -683,8 +811,14 @@ impl JobSpec {
             }
         }
         for stage in &self.audio_stages {
-            match stage {
-                AudioStageSpec::Loudness(p) => p.validate()?,
+            stage.validate()?;
+        }
+        for kind in ["loudness", "sync"] {
+            if self.audio_stages.iter().filter(|s| s.name() == kind).count() > 1 {
+                return Err(SpecError::new(
+                    format!("audio_stages.{kind}"),
+                    "may be given once",
+                ));
             }
         }
         if !self.audio_stages.is_empty()
@@ -1092,5 +1226,50 @@ mod tests {
         assert_eq!(o.validate().unwrap_err().field, "output.container");
         o.codec = VideoCodec::Vp9;
         o.validate().unwrap();
+    }
+
+    #[test]
+    fn audio_stages_parse_with_defaults_and_are_checked() {
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"input":"a","audio_stages":[{"kind":"denoise"},{"kind":"sync","track":"t.wav"},{"kind":"loudness"}]}"#,
+        )
+        .unwrap();
+        spec.validate().unwrap();
+        assert_eq!(
+            spec.audio_stages[0],
+            AudioStageSpec::Denoise(AudioDenoiseParams::default())
+        );
+        let sync = spec.audio_stages[1].sync().unwrap();
+        assert_eq!(
+            (sync.mode, sync.level, sync.max_offset_seconds),
+            (SyncMode::Replace, 0.5, 10.0)
+        );
+        let field = |json: &str| {
+            serde_json::from_str::<JobSpec>(json)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(
+            field(r#"{"input":"a","audio_stages":[{"kind":"denoise","mix":1.5}]}"#),
+            "audio_stages.denoise.mix"
+        );
+        assert_eq!(
+            field(r#"{"input":"a","audio_stages":[{"kind":"sync","track":" "}]}"#),
+            "audio_stages.sync.track"
+        );
+        assert_eq!(
+            field(r#"{"input":"a","audio_stages":[{"kind":"sync","track":"t","max_offset_seconds":0}]}"#),
+            "audio_stages.sync.max_offset_seconds"
+        );
+        assert_eq!(
+            field(r#"{"input":"a","audio_stages":[{"kind":"sync","track":"t"},{"kind":"sync","track":"u"}]}"#),
+            "audio_stages.sync"
+        );
+        assert!(serde_json::from_str::<JobSpec>(
+            r#"{"input":"a","audio_stages":[{"kind":"denoise","engine":"deepfilternet"}]}"#
+        )
+        .is_err());
     }
 }

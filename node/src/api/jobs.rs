@@ -1,14 +1,17 @@
 //! Jobs: create from an upload, list, get, cancel, retry, download the output (with Range), report.
 
 use super::{ApiErr, ApiResult, AppState};
-use crate::media::probe;
+use crate::audio::AudioError;
+use crate::media::{self, probe, MediaError};
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kino_shared::{ApiError, ChunkStatus, JobSpec, JobState, JobStatus, MediaInfo, ProgressEvent};
+use kino_shared::{
+    ApiError, AudioStageSpec, ChunkStatus, JobSpec, JobState, JobStatus, MediaInfo, ProgressEvent,
+};
 use serde::Serialize;
 use tower::ServiceExt;
 
@@ -51,37 +54,32 @@ pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
 #[utoipa::path(tag = "jobs", post, path = "/api/jobs", request_body = JobSpec,
     responses((status = 201, body = JobStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let spec = parse_spec(&body)?;
-    let upload = if spec.input.len() == 32 && spec.input.bytes().all(|b| b.is_ascii_hexdigit()) {
-        state.svc.store.upload(&spec.input).await?
-    } else {
-        None
-    };
-    let upload = upload.ok_or_else(|| {
-        ApiErr::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_upload",
-            format!("no upload with id '{}'", spec.input),
-        )
-        .field("input")
-    })?;
-    if !upload.complete {
-        return Err(ApiErr::new(
-            StatusCode::CONFLICT,
-            "upload_incomplete",
-            "the upload is not complete yet",
-        )
-        .field("input"));
+    let mut spec = parse_spec(&body)?;
+    let input = finished_upload(&state, &spec.input, "input").await?;
+    // An external recording to sync is an upload too; the job keeps its path in the data folder.
+    for stage in &mut spec.audio_stages {
+        if let AudioStageSpec::Sync(p) = stage {
+            let path = finished_upload(&state, &p.track, TRACK_FIELD).await?;
+            p.track = path.display().to_string();
+        }
     }
-    let input = super::uploads::upload_path(&state, &upload.id);
     // Bad media is refused now, with the reason, rather than failing later in the queue.
     let probe_path = input.clone();
-    tokio::task::spawn_blocking(move || probe::probe(&probe_path, false))
-        .await
-        .map_err(ApiErr::internal)?
-        .map_err(|e| {
-            ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_media", e.to_string()).field("input")
-        })?;
+    let audio_stages = spec.audio_stages.clone();
+    tokio::task::spawn_blocking(move || {
+        let probed = probe::probe(&probe_path, false)?;
+        media::audio::check_stages(&audio_stages, !probed.info.audio.is_empty())
+    })
+    .await
+    .map_err(ApiErr::internal)?
+    .map_err(|e| {
+        let field = match &e {
+            MediaError::Audio(AudioError::NoReferenceAudio) => "input",
+            MediaError::Audio(_) => TRACK_FIELD,
+            _ => "input",
+        };
+        ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_media", e.to_string()).field(field)
+    })?;
     let id = uuid::Uuid::new_v4().to_string();
     let out_dir = state.svc.config.data_dir.join("outputs");
     std::fs::create_dir_all(&out_dir).map_err(ApiErr::internal)?;
@@ -108,6 +106,35 @@ pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
+}
+
+const TRACK_FIELD: &str = "audio_stages.sync.track";
+
+/// The file of a finished upload named by `id` (refused, naming `field`, when there is none).
+/// Only upload ids are accepted, never paths: a client cannot point the node at other files.
+async fn finished_upload(state: &AppState, id: &str, field: &str) -> ApiResult<std::path::PathBuf> {
+    let upload = if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        state.svc.store.upload(id).await?
+    } else {
+        None
+    };
+    let upload = upload.ok_or_else(|| {
+        ApiErr::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_upload",
+            format!("no upload with id '{id}'"),
+        )
+        .field(field)
+    })?;
+    if !upload.complete {
+        return Err(ApiErr::new(
+            StatusCode::CONFLICT,
+            "upload_incomplete",
+            "the upload is not complete yet",
+        )
+        .field(field));
+    }
+    Ok(super::uploads::upload_path(state, &upload.id))
 }
 
 /// All jobs, newest first.

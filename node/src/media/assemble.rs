@@ -15,6 +15,8 @@ pub struct Assembled {
     /// Timestamps that had to be nudged to stay monotonic at seams.
     pub fixed_timestamps: u64,
     pub warnings: Vec<String>,
+    /// Named results for the job report (`audio_sync`).
+    pub sections: Vec<(String, serde_json::Value)>,
 }
 
 /// The muxer name for an output path, from its extension.
@@ -131,6 +133,29 @@ pub fn assemble(
 
     // Audio streams: copy when the container takes the codec, else re-encode.
     let mut plans: Vec<AudioPlan> = Vec::new();
+    // An external recording is aligned once, against the first audio stream.
+    let sync_offset = match audio_stages.iter().find_map(AudioStageSpec::sync) {
+        Some(p) if audio != AudioMode::None => {
+            let reference = src
+                .streams()
+                .find(|s| s.parameters().medium() == ffmpeg::media::Type::Audio)
+                .map(|s| s.index())
+                .ok_or(crate::audio::AudioError::NoReferenceAudio)?;
+            let report = super::audio::plan_sync(source, reference, p)?;
+            result.warnings.extend(report.warnings());
+            result.warnings.push(format!(
+                "audio sync: {} is {:+.2} ms against the video (confidence {:.1})",
+                p.track, report.offset_ms, report.confidence
+            ));
+            let offset = report.offset_ms / 1000.0;
+            result.sections.push((
+                "audio_sync".into(),
+                serde_json::to_value(&report).unwrap_or_default(),
+            ));
+            Some(offset)
+        }
+        _ => None,
+    };
     if audio != AudioMode::None {
         // SAFETY: the muxer description is static.
         let ofmt = unsafe { octx.format().as_ptr() };
@@ -195,18 +220,15 @@ pub fn assemble(
                             reason: "WebM cannot carry AAC audio; choose opus".into(),
                         });
                     }
-                    let loudness = match audio_stages.iter().find_map(AudioStageSpec::loudness) {
-                        Some(p) => {
-                            let (m, gain) = super::audio::plan_loudness(source, in_index, &p)?;
-                            result.warnings.push(format!(
-                                "audio stream {in_index}: measured {:.1} LUFS, {:.1} dBTP; gain {gain:+.1} dB to {:.1} LUFS under {:.1} dBTP",
-                                m.integrated_lufs, m.true_peak_db, p.target_lufs, p.true_peak_db
-                            ));
-                            Some((p, gain))
-                        }
-                        None => None,
-                    };
-                    let tx = AudioTranscoder::new(&stream, kind, global_header, loudness)?;
+                    let (planned, notes) = super::audio::plan_stages(
+                        source,
+                        in_index,
+                        kind,
+                        audio_stages,
+                        sync_offset,
+                    )?;
+                    result.warnings.extend(notes);
+                    let tx = AudioTranscoder::new(&stream, kind, global_header, &planned)?;
                     let mut ost = octx
                         .add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))
                         .map_err(MediaError::ff("adding audio stream"))?;

@@ -54,6 +54,8 @@ pub enum MediaError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Audio(#[from] crate::audio::AudioError),
 }
 
 impl MediaError {

@@ -450,6 +450,9 @@ pub async fn run_job(
         Ok(a) => a,
         Err(e) => return fail(store, &events, job, format!("assembly failed: {e}")).await,
     };
+    for (name, data) in &assembled.sections {
+        store.save_report_section(job, name, &data.to_string()).await?;
+    }
     for w in assembled.warnings {
         send(
             &events,
