@@ -6,9 +6,11 @@ pub mod audio;
 pub mod convert;
 pub mod decode;
 pub mod encode;
+pub mod h264;
 pub mod hdr;
 pub mod input;
 pub mod probe;
+pub mod thumbnail;
 
 pub use ffmpeg_next as ffmpeg;
 

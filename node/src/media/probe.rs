@@ -1,7 +1,7 @@
 //! Probing: streams, duration, frame rate (or VFR), size, colour and HDR metadata, and the frame index
 //! read from packets without decoding.
 
-use super::{ffmpeg, input, rational_pair, seconds, MediaError, Result};
+use super::{ffmpeg, h264, input, rational_pair, seconds, MediaError, Result};
 use ffmpeg::ffi;
 use ffmpeg::packet::Ref as _;
 use kino_shared::{AudioInfo, ColourTags, HdrInfo, MediaInfo, VideoInfo};
@@ -297,12 +297,27 @@ fn read_index(
         pts: i64,
         duration: i64,
         key: bool,
+        /// For H.264: the keyframe is an IDR picture (nothing after it refers to frames before).
+        idr: bool,
+        /// For H.264: the packet carries parameter sets (SPS/PPS) in band.
+        params: bool,
     }
+    // An H.264 I-frame that is not IDR may be followed by frames that refer back past it (the
+    // container still marks it a sync sample): decoding from it shows grey until the references
+    // recover. Only IDR pictures are clean starts there.
+    let h264 = {
+        let stream = ictx.stream(vindex);
+        stream.as_ref().map(|s| s.parameters().id()) == Some(ffmpeg::codec::Id::H264)
+    };
+    let nal_length = ictx
+        .stream(vindex)
+        .and_then(|s| h264::nal_length_size(&h264::extradata(&s)));
     let mut raw: Vec<Raw> = Vec::new();
     // Keyframes (by position in `raw`) whose GOP has leading frames shown before them.
     let mut open_gop: Vec<usize> = Vec::new();
     let mut last_key: Option<(usize, i64)> = None;
     let mut invalid = 0usize;
+    let mut inband_params = false;
     let mut packet = ffmpeg::Packet::empty();
     loop {
         match packet.read(ictx) {
@@ -332,6 +347,28 @@ fn read_index(
             continue;
         };
         let key = packet.is_key();
+        let nals = if h264 && key {
+            packet
+                .data()
+                .map(|d| h264::nal_types(d, nal_length))
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let idr = !h264 || nals.contains(&h264::NAL_IDR);
+        let params = nals.contains(&h264::NAL_SPS) || nals.contains(&h264::NAL_PPS);
+        if h264 && !key {
+            // Parameter sets are rare outside keyframes; look for them only while none was seen.
+            if !inband_params {
+                inband_params = packet.data().is_some_and(|d| {
+                    h264::nal_types(d, nal_length)
+                        .iter()
+                        .any(|&t| t == h264::NAL_SPS || t == h264::NAL_PPS)
+                });
+            }
+        }
+        // In band even in the first packet: the decoder then uses those, not the container's.
+        inband_params |= params;
         if key {
             last_key = Some((raw.len(), pts));
         } else if let Some((k, kpts)) = last_key {
@@ -343,6 +380,8 @@ fn read_index(
             pts,
             duration: packet.duration(),
             key,
+            idr,
+            params,
         });
     }
     let mut frames: Vec<FrameEntry> = raw
@@ -352,7 +391,12 @@ fn read_index(
             pts: r.pts,
             duration: r.duration,
             key: r.key,
-            clean_start: r.key && !open_gop.contains(&i),
+            // Parameter sets that change in band: a keyframe without its own may be decoded with
+            // the wrong ones (grey, broken frames), so only keyframes carrying them are clean.
+            clean_start: r.key
+                && r.idr
+                && !open_gop.contains(&i)
+                && (i == 0 || !inband_params || r.params),
         })
         .collect();
     frames.sort_by_key(|f| f.pts);
