@@ -3,12 +3,14 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use kino_node::edit::AutoEditParams;
 use kino_node::media::{probe, MediaError};
 use kino_node::pipeline::job::{self, JobError};
 use kino_node::pipeline::{run_job, JobOptions, JobOutcome};
 use kino_node::store::Store;
 use kino_shared::{
-    AudioMode, AudioStageSpec, Container, JobSpec, OutputSpec, ProgressEvent, StageSpec, VideoCodec,
+    AudioMode, AudioStageSpec, Container, JobSpec, OutputSpec, ProgressEvent, SceneParams,
+    StageSpec, VideoCodec,
 };
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -35,6 +37,39 @@ enum Command {
     Render(RenderArgs),
     /// Run the node: HTTP API, uploads, job queue and workers.
     Serve(ServeArgs),
+    /// Detect scenes (cuts, dissolves, fades) and print the scene list; renders nothing.
+    Scenes(ScenesArgs),
+    /// Auto-edit: find black, frozen and silent stretches and write the cut list for editors
+    /// (CMX 3600 EDL, FCPXML, OpenTimelineIO); renders nothing.
+    Cutlist(CutlistArgs),
+}
+
+#[derive(Args)]
+struct CutlistArgs {
+    input: PathBuf,
+    /// Detection settings, e.g. `silence_threshold_db=-50,silence_min_duration=1,margin=0.2,frozen=true`.
+    #[arg(long, default_value = "", value_parser = parse_settings::<AutoEditParams>)]
+    settings: AutoEditParams,
+    /// Write the cut list here; the format follows the extension (.edl, .fcpxml, .otio). Repeatable.
+    #[arg(short, long)]
+    output: Vec<PathBuf>,
+    /// Print the cut list (kept and removed frames) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ScenesArgs {
+    input: PathBuf,
+    /// Detector settings: `min_scene_seconds=0.6,gradual=true`.
+    #[arg(long, default_value = "", value_parser = parse_settings::<SceneParams>)]
+    settings: SceneParams,
+    /// Print the scene list as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Threads measuring chunks in parallel (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -93,6 +128,10 @@ struct RenderArgs {
     /// (presets: -14 streaming, -16 podcast, -23 EBU R128 broadcast).
     #[arg(long = "audio-stage", value_parser = parse_stage::<AudioStageSpec>)]
     audio_stages: Vec<AudioStageSpec>,
+    /// Detect scenes (cuts, dissolves, fades): scene list and thumbnails in the report, chapters in
+    /// the output. Optional settings: `min_scene_seconds=0.6,gradual=true,thumbnails=true,chapters=true`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_parser = parse_settings::<SceneParams>)]
+    scenes: Option<SceneParams>,
     /// Target chunk length in seconds (chunks start at keyframes); 0 renders in one piece.
     #[arg(long, default_value_t = 4.0)]
     chunk_seconds: f64,
@@ -132,9 +171,20 @@ fn parse_audio(s: &str) -> Result<AudioMode, String> {
 /// `kind:key=value,...` → a stage, through the same serde types the API uses.
 fn parse_stage<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
     let (kind, rest) = s.split_once(':').unwrap_or((s, ""));
-    let mut obj = serde_json::Map::new();
+    let mut obj = key_values(rest)?;
     obj.insert("kind".into(), kind.trim().into());
-    for pair in rest.split(',').filter(|p| !p.trim().is_empty()) {
+    serde_json::from_value(obj.into()).map_err(|e| format!("stage '{s}': {e}"))
+}
+
+/// Settings written `key=value,...` (empty for the defaults).
+fn parse_settings<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(key_values(s)?.into()).map_err(|e| format!("'{s}': {e}"))
+}
+
+/// `key=value,...` as a JSON object; values that parse as JSON (numbers, booleans) keep their type.
+fn key_values(s: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut obj = serde_json::Map::new();
+    for pair in s.split(',').filter(|p| !p.trim().is_empty()) {
         let (k, v) = pair
             .split_once('=')
             .ok_or_else(|| format!("'{pair}' is not key=value"))?;
@@ -142,7 +192,7 @@ fn parse_stage<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
         let value = serde_json::from_str::<serde_json::Value>(v).unwrap_or_else(|_| v.into());
         obj.insert(k.trim().into(), value);
     }
-    serde_json::from_value(obj.into()).map_err(|e| format!("stage '{s}': {e}"))
+    Ok(obj)
 }
 
 /// The data folder (created if needed) and its job store.
@@ -199,6 +249,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Probe { input } => cmd_probe(&input),
+        Command::Scenes(args) => cmd_scenes(args),
+        Command::Cutlist(args) => cmd_cutlist(args),
         Command::Render(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -303,6 +355,93 @@ fn cmd_probe(input: &Path) -> Result<u8> {
     Ok(0)
 }
 
+fn cmd_cutlist(a: CutlistArgs) -> Result<u8> {
+    use kino_node::edit::{measure::AutoEditError, ExportFormat, ExportOptions};
+    a.settings
+        .validate()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let formats = a
+        .output
+        .iter()
+        .map(|p| {
+            ExportFormat::from_path(p).map(|f| (p, f)).ok_or_else(|| {
+                UsageError(format!(
+                    "{}: unknown cut list format (use .edl, .fcpxml or .otio)",
+                    p.display()
+                ))
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let list = match kino_node::edit::measure::cut_list(&a.input, &a.settings) {
+        Ok(l) => l,
+        Err(AutoEditError::Media(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    for (path, format) in formats {
+        let text = format.write(&list, &ExportOptions::default())?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        let fps = list.source.rate.fps();
+        println!(
+            "kept {} of {} frames in {} segments",
+            list.kept_frames(),
+            list.source.duration_frames,
+            list.kept.len()
+        );
+        for s in &list.kept {
+            println!(
+                "  keep {:>7}-{:<7} {:.3}s-{:.3}s",
+                s.start,
+                s.end,
+                s.start as f64 / fps,
+                s.end as f64 / fps
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn cmd_scenes(a: ScenesArgs) -> Result<u8> {
+    a.settings
+        .validate()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let workers = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let report = kino_node::pipeline::scenes::detect_file(&a.input, a.settings, 4.0, workers)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(0);
+    }
+    println!(
+        "{} scenes in {} frames ({} cuts, {} dissolves, {} fades)",
+        report.scenes.len(),
+        report.frames,
+        report.cuts,
+        report.dissolves,
+        report.fades
+    );
+    for sc in &report.scenes {
+        let how = sc
+            .transition
+            .map(|t| format!("{t:?}").to_lowercase())
+            .unwrap_or_else(|| "start".into());
+        let span = format!("{:.3}s-{:.3}s", sc.start_seconds, sc.end_seconds);
+        println!(
+            "{:>4}  frames {:>6}-{:<6}  {span:<22}  {how}",
+            sc.index + 1,
+            sc.start_frame,
+            sc.end_frame.saturating_sub(1),
+        );
+    }
+    Ok(0)
+}
+
 /// Identifies "the same render": input identity, spec and output path.
 fn job_key(input: &Path, spec: &JobSpec, output: &Path) -> Result<String> {
     let meta = std::fs::metadata(input).map_err(|e| match e.kind() {
@@ -338,6 +477,7 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         input: input.display().to_string(),
         stages: a.stages,
         audio_stages,
+        scenes: a.scenes,
         output: OutputSpec {
             codec: a.codec,
             crf: a.crf,
@@ -400,7 +540,7 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         lease_ms: 30_000,
         max_attempts: a.max_attempts.max(1),
         keep_chunks: a.keep_chunks,
-        data_dir,
+        data_dir: data_dir.clone(),
         slots: None,
         output_link: None,
     };
@@ -430,7 +570,7 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         } => {
             eprintln!("kino-node: wrote {output} ({frames} frames, {chunks} chunks, {resumed} resumed from an earlier run)");
             if let Some(path) = &a.report {
-                write_report(&store, &job_id, path).await?;
+                write_report(&store, &job_id, path, &data_dir).await?;
             }
             Ok(0)
         }
@@ -445,8 +585,20 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     }
 }
 
-/// Writes the job's report sections as one JSON object (`{"scenes": …, "audio_sync": …}`).
-async fn write_report(store: &Store, job: &str, path: &std::path::Path) -> Result<()> {
+/// Writes the job's report sections as one JSON object (`{"scenes": …, "audio_sync": …}`), and the
+/// scene thumbnails into the folder beside it named like it with `.scenes`.
+async fn write_report(store: &Store, job: &str, path: &Path, data_dir: &Path) -> Result<()> {
+    let thumbs = kino_node::pipeline::job::scene_dir(data_dir, job);
+    if thumbs.is_dir() {
+        let folder = path.with_extension("scenes");
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+        for entry in std::fs::read_dir(&thumbs)? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), folder.join(entry.file_name()))
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
     let sections: serde_json::Map<String, serde_json::Value> = store
         .report_sections(job)
         .await?

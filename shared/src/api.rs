@@ -19,6 +19,10 @@ pub struct JobSpec {
     /// Audio stages, applied in order to every audio stream (the audio is then re-encoded).
     #[serde(default)]
     pub audio_stages: Vec<AudioStageSpec>,
+    /// Detect scene cuts (hard cuts, dissolves, fades): scene list and thumbnails in the report,
+    /// chapters in the output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenes: Option<SceneParams>,
     #[serde(default)]
     pub output: OutputSpec,
     /// Target chunk length in seconds; chunks start at keyframes. 0 renders the video as one chunk.
@@ -810,11 +814,20 @@ impl JobSpec {
                 StageSpec::Stabilize(p) => p.validate()?,
             }
         }
+        if let Some(p) = &self.scenes {
+            p.validate()?;
+        }
         for stage in &self.audio_stages {
             stage.validate()?;
         }
         for kind in ["loudness", "sync"] {
-            if self.audio_stages.iter().filter(|s| s.name() == kind).count() > 1 {
+            if self
+                .audio_stages
+                .iter()
+                .filter(|s| s.name() == kind)
+                .count()
+                > 1
+            {
                 return Err(SpecError::new(
                     format!("audio_stages.{kind}"),
                     "may be given once",
@@ -830,6 +843,54 @@ impl JobSpec {
             ));
         }
         self.output.validate()
+    }
+}
+
+/// Scene detection settings.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SceneParams {
+    /// Shortest scene in seconds (0…60); of two cuts closer than this, the stronger is kept.
+    #[serde(default = "default_min_scene")]
+    pub min_scene_seconds: f32,
+    /// Also find gradual transitions (dissolves, fades through black).
+    #[serde(default = "yes")]
+    pub gradual: bool,
+    /// One JPEG thumbnail per scene, served with the report.
+    #[serde(default = "yes")]
+    pub thumbnails: bool,
+    /// Write one chapter per scene into the output (MP4, MOV, MKV).
+    #[serde(default = "yes")]
+    pub chapters: bool,
+}
+
+fn default_min_scene() -> f32 {
+    0.6
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for SceneParams {
+    fn default() -> Self {
+        SceneParams {
+            min_scene_seconds: default_min_scene(),
+            gradual: true,
+            thumbnails: true,
+            chapters: true,
+        }
+    }
+}
+
+impl SceneParams {
+    pub fn validate(&self) -> Result<(), SpecError> {
+        in_range(
+            "scenes.min_scene_seconds",
+            self.min_scene_seconds,
+            0.0,
+            60.0,
+        )
     }
 }
 
@@ -1168,6 +1229,7 @@ mod tests {
                 ..Default::default()
             })],
             audio_stages: vec![],
+            scenes: None,
             output: OutputSpec::default(),
             chunk_seconds: 4.0,
         };
@@ -1260,11 +1322,15 @@ mod tests {
             "audio_stages.sync.track"
         );
         assert_eq!(
-            field(r#"{"input":"a","audio_stages":[{"kind":"sync","track":"t","max_offset_seconds":0}]}"#),
+            field(
+                r#"{"input":"a","audio_stages":[{"kind":"sync","track":"t","max_offset_seconds":0}]}"#
+            ),
             "audio_stages.sync.max_offset_seconds"
         );
         assert_eq!(
-            field(r#"{"input":"a","audio_stages":[{"kind":"sync","track":"t"},{"kind":"sync","track":"u"}]}"#),
+            field(
+                r#"{"input":"a","audio_stages":[{"kind":"sync","track":"t"},{"kind":"sync","track":"u"}]}"#
+            ),
             "audio_stages.sync"
         );
         assert!(serde_json::from_str::<JobSpec>(

@@ -2,6 +2,8 @@
 //! generating equivalents with FFmpeg's synthetic sources), and independent measurements through the
 //! `ffmpeg`/`ffprobe` command line.
 
+pub mod montage;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -76,6 +78,18 @@ pub fn kino(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running kino-node")
+}
+
+/// The Python of the reference tools' virtualenv (`scripts/test-tools.sh` makes it; the test command
+/// runs that first).
+pub fn tools_python() -> PathBuf {
+    let py = root().join(".venv-tools/bin/python");
+    assert!(
+        py.is_file(),
+        "{} missing: run `bash scripts/test-tools.sh` (the test command does)",
+        py.display()
+    );
+    py
 }
 
 /// Runs a command, panicking with its stderr when it fails.

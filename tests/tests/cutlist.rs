@@ -12,9 +12,9 @@ use kino_node::edit::{
     detect, timecode, AudioLevels, AutoEditParams, CutList, ExportFormat, ExportOptions, FrameRate,
     FrameStats, Segment, SourceMedia,
 };
-use kino_tests::root;
+use kino_tests::{generated, kino, s, tools_python};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// Reads every manifest entry with OpenTimelineIO and reports what it found, plus (for FCPXML) the
@@ -74,16 +74,6 @@ for e in json.load(open(sys.argv[1])):
     out.append(r)
 print(json.dumps(out))
 "#;
-
-fn python() -> PathBuf {
-    let py = root().join(".venv-tools/bin/python");
-    assert!(
-        py.is_file(),
-        "{} missing: run `bash scripts/test-tools.sh` (the test command does)",
-        py.display()
-    );
-    py
-}
 
 /// One cut list under test.
 struct Case {
@@ -254,7 +244,7 @@ fn write_and_read(dir: &Path, cases: &[Case]) -> Vec<(usize, ExportFormat, Value
     }
     let manifest_path = dir.join("manifest.json");
     std::fs::write(&manifest_path, serde_json::to_vec(&manifest).expect("json")).expect("write");
-    let out = Command::new(python())
+    let out = Command::new(tools_python())
         .arg("-c")
         .arg(READER)
         .arg(&manifest_path)
@@ -467,4 +457,128 @@ fn drop_frame_edl_has_fcm_and_semicolons() {
         pal.contains("002  AX       A     C        "),
         "mono audio is channel A"
     );
+}
+
+/// A generated clip with known stretches: black 3–5.5 s, silence 8–10.5 s, a frozen picture
+/// 13–15.5 s, between moving, sounding parts (18 s at 25 fps). With the default 0.2 s margins and
+/// frozen detection on, the `cutlist` command keeps exactly the rest, to the frame, and its EDL and
+/// OTIO files read back in OpenTimelineIO with those ranges.
+#[test]
+fn cutlist_command_finds_black_silent_and_frozen_stretches() {
+    let video = generated(
+        "autoedit.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=18",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:sample_rate=48000:duration=18",
+            "-filter_complex",
+            "[0:v]drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,3,5.5)',split[a][b];[a][b]freezeframes=first=326:last=387:replace=325[v]",
+            "-map",
+            "[v]",
+            "-map",
+            "1:a",
+            "-af",
+            "volume=volume=0:enable='between(t,8,10.5)'",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "0",
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "mov",
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let (edl, otio) = (dir.path().join("cut.edl"), dir.path().join("cut.otio"));
+    let out = kino(&[
+        "cutlist",
+        s(&video),
+        "--settings",
+        "frozen=true",
+        "-o",
+        s(&edl),
+        "-o",
+        s(&otio),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let kept: Vec<(u64, u64)> = list["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .map(|k| {
+            (
+                k["start"].as_u64().expect("start"),
+                k["end"].as_u64().expect("end"),
+            )
+        })
+        .collect();
+    let want = [(0, 80), (133, 205), (257, 331), (383, 450)];
+    assert_eq!(kept.len(), want.len(), "{kept:?}");
+    for (k, w) in kept.iter().zip(want) {
+        assert!(
+            k.0.abs_diff(w.0) <= 1 && k.1.abs_diff(w.1) <= 1,
+            "kept {kept:?}, want {want:?}"
+        );
+    }
+    let reasons: Vec<String> = list["removed"]
+        .as_array()
+        .expect("removed")
+        .iter()
+        .map(|r| r["reasons"].to_string())
+        .collect();
+    // Black frames are also identical frames: that stretch is black and frozen.
+    assert_eq!(
+        reasons,
+        [r#"["black","frozen"]"#, r#"["silence"]"#, r#"["frozen"]"#]
+    );
+    // Both files read back with the kept ranges (EDL: one video event per segment).
+    let code = r#"
+import sys, json, opentimelineio as otio
+out = {}
+for path, adapter in ((sys.argv[1], "cmx_3600"), (sys.argv[2], "otio_json")):
+    kw = {"rate": 25} if adapter == "cmx_3600" else {}
+    t = otio.adapters.read_from_file(path, adapter_name=adapter, **kw)
+    v = [tr for tr in t.tracks if tr.kind == "Video"][0]
+    out[adapter] = [(int(c.source_range.start_time.to_frames()), int(c.source_range.duration.to_frames())) for c in v.find_clips()]
+print(json.dumps(out))
+"#;
+    let py = Command::new(tools_python())
+        .args(["-c", code, s(&edl), s(&otio)])
+        .output()
+        .expect("python");
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let read: Value = serde_json::from_slice(&py.stdout).expect("otio json");
+    for adapter in ["cmx_3600", "otio_json"] {
+        let clips: Vec<(u64, u64)> = read[adapter]
+            .as_array()
+            .expect("clips")
+            .iter()
+            .map(|c| {
+                (
+                    c[0].as_u64().expect("start"),
+                    c[1].as_u64().expect("duration"),
+                )
+            })
+            .collect();
+        let expect: Vec<(u64, u64)> = kept.iter().map(|&(a, b)| (a, b - a)).collect();
+        assert_eq!(clips, expect, "{adapter}");
+    }
 }

@@ -671,7 +671,8 @@ async fn analysed_stages_run_through_the_service_and_bad_ones_are_refused() {
         &node,
         serde_json::json!({"input": id, "chunk_seconds": 1, "output": {"preset": "ultrafast"},
             "stages": [{"kind": "stabilize", "mode": "tripod"}, {"kind": "denoise"},
-                       {"kind": "color", "auto_levels": true, "auto_white_balance": true}]}),
+                       {"kind": "color", "auto_levels": true, "auto_white_balance": true}],
+            "scenes": {}}),
     )
     .await;
     let mut ws = job_events(&node, &job).await;
@@ -702,4 +703,34 @@ async fn analysed_stages_run_through_the_service_and_bad_ones_are_refused() {
     assert_eq!(j["state"], "done");
     let out = download_output(&client, &node, &job, &dir.path().join("analysed.mp4")).await;
     assert_eq!(count_frames(&out), count_frames(&input));
+    // The scene list is in the report, each scene's thumbnail is served, other names are not.
+    let report: Value = client
+        .get(node.url(&format!("/api/jobs/{job}/report")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scenes = report["sections"]["scenes"]["scenes"]
+        .as_array()
+        .expect("scene list");
+    assert!(!scenes.is_empty(), "{report}");
+    for sc in scenes {
+        let name = sc["thumbnail"].as_str().expect("thumbnail");
+        let r = client
+            .get(node.url(&format!("/api/jobs/{job}/scenes/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        assert_eq!(&r.bytes().await.unwrap()[..2], &[0xff, 0xd8]);
+    }
+    let r = client
+        .get(node.url(&format!("/api/jobs/{job}/scenes/..%2Fkino.db")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }

@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         jobs::retry_job,
         jobs::output,
         jobs::report,
+        jobs::scene_thumbnail,
         super::events::job_events,
         super::events::all_events
     ),

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/jobs/{id}/retry", post(retry_job))
         .route("/api/jobs/{id}/output", get(output))
         .route("/api/jobs/{id}/report", get(report))
+        .route("/api/jobs/{id}/scenes/{name}", get(scene_thumbnail))
 }
 
 /// Parses a `JobSpec`, naming the field at fault: 400 for malformed JSON, 422 for wrong values.
@@ -258,6 +259,33 @@ pub async fn output(
         ));
     }
     Ok(resp.into_response())
+}
+
+/// A scene thumbnail named in the report's `scenes` section (JPEG).
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/scenes/{name}", responses((status = 200, content_type = "image/jpeg"), (status = 404, body = ApiError)))]
+pub async fn scene_thumbnail(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult<Response> {
+    job_or_404(&state, &id).await?;
+    // Names are `NNN.jpg`; anything else (a path, `..`) is not a thumbnail.
+    let valid =
+        name.len() == 7 && name.ends_with(".jpg") && name[..3].bytes().all(|b| b.is_ascii_digit());
+    let path = crate::pipeline::job::scene_dir(&state.svc.config.data_dir, &id).join(&name);
+    if !valid || !path.is_file() {
+        return Err(ApiErr::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no thumbnail {name} for job {id}"),
+        ));
+    }
+    let mime = "image/jpeg".parse().map_err(ApiErr::internal)?;
+    tower_http::services::ServeFile::new_with_mime(&path, &mime)
+        .oneshot(req)
+        .await
+        .map(IntoResponse::into_response)
+        .map_err(ApiErr::internal)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -17,6 +17,7 @@
 pub mod detect;
 pub mod edl;
 pub mod fcpxml;
+pub mod measure;
 pub mod otio;
 pub mod timecode;
 

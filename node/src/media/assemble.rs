@@ -53,8 +53,17 @@ enum AudioPlan {
     },
 }
 
+/// A chapter of the output, in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chapter {
+    pub start: f64,
+    pub end: f64,
+    pub title: String,
+}
+
 /// Joins `chunks` (in order) into `output`, taking audio (through `audio_stages`), metadata and side
 /// data from `source`. `drop_hdr` leaves out the source's HDR10 side data (the video was tone-mapped).
+/// `chapters` replace the source's chapters (which are kept when there are none).
 pub fn assemble(
     source: &Path,
     chunks: &[PathBuf],
@@ -62,6 +71,7 @@ pub fn assemble(
     audio: AudioMode,
     audio_stages: &[AudioStageSpec],
     drop_hdr: bool,
+    chapters: &[Chapter],
 ) -> Result<Assembled> {
     let muxer = muxer_for(output)?;
     let out_shown = output.display().to_string();
@@ -259,6 +269,24 @@ pub fn assemble(
             .push("audio stages requested but there is no audio stream to process".into());
     }
     octx.set_metadata(src.metadata().to_owned());
+    if chapters.is_empty() {
+        let kept: Vec<_> = src
+            .chapters()
+            .map(|c| {
+                let title = c.metadata().get("title").unwrap_or_default().to_owned();
+                (c.id(), c.time_base(), c.start(), c.end(), title)
+            })
+            .collect();
+        for (id, tb, start, end, title) in kept {
+            octx.add_chapter(id, tb, start, end, &title)
+                .map_err(MediaError::ff("copying chapters"))?;
+        }
+    }
+    for (i, c) in chapters.iter().enumerate() {
+        let ms = |s: f64| (s * 1000.0).round() as i64;
+        octx.add_chapter(i as i64 + 1, (1, 1000), ms(c.start), ms(c.end), &c.title)
+            .map_err(MediaError::ff("adding chapters"))?;
+    }
     let mut header_opts = ffmpeg::Dictionary::new();
     if muxer == "mp4" || muxer == "mov" {
         header_opts.set("movflags", "+faststart");

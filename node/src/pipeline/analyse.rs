@@ -1,15 +1,18 @@
 //! The analysis pass: whole-video measurements that stages need before any chunk renders (global
-//! motion for stabilisation, colour statistics for automatic colour). Chunks are analysed in
+//! motion for stabilisation, colour statistics for automatic colour, frame signatures for scene
+//! detection). Chunks are analysed in
 //! parallel and stored with the job (a finished chunk's analysis is never redone); the merge then
 //! smooths over the whole video, which per-chunk rendering could not.
 
 use crate::media::convert::ToFrame;
 use crate::media::decode::FrameSource;
 use crate::media::MediaError;
+use crate::pipeline::scenes::{Detector, Transition};
 use crate::pipeline::ChunkPlan;
 use kino_shared::kernels::color::{self, AutoCorrection, FrameStats};
 use kino_shared::kernels::motion::{self, Correction, Motion, SmoothMode};
-use kino_shared::{ColorParams, JobSpec, StabilizeMode, StabilizeParams, StageSpec};
+use kino_shared::kernels::scene::{self, Signature};
+use kino_shared::{ColorParams, JobSpec, SceneParams, StabilizeMode, StabilizeParams, StageSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,6 +35,38 @@ pub struct FrameRecord {
     pub colour: Option<AutoCorrection>,
     /// Luma-histogram distance to the previous frame (0…2; large at a scene cut).
     pub cut: f32,
+    /// The frame's signature for scene detection (base64).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "signature_b64"
+    )]
+    pub scene: Option<Signature>,
+}
+
+/// Signatures as base64 strings: a third of the size of a JSON number array.
+mod signature_b64 {
+    use base64::Engine;
+    use kino_shared::kernels::scene::Signature;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Signature>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(sig) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&sig.0)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Signature>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| {
+            base64::engine::general_purpose::STANDARD
+                .decode(t)
+                .map(Signature)
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
 }
 
 /// What a job's stages ask of the analysis pass.
@@ -39,11 +74,15 @@ pub struct FrameRecord {
 pub struct Needs {
     pub motion: Option<StabilizeParams>,
     pub colour: Option<ColorParams>,
+    pub scenes: Option<SceneParams>,
 }
 
 impl Needs {
     pub fn of(spec: &JobSpec) -> Needs {
-        let mut n = Needs::default();
+        let mut n = Needs {
+            scenes: spec.scenes,
+            ..Needs::default()
+        };
         for s in &spec.stages {
             match s {
                 StageSpec::Stabilize(p) => n.motion = Some(*p),
@@ -55,7 +94,7 @@ impl Needs {
     }
 
     pub fn any(&self) -> bool {
-        self.motion.is_some() || self.colour.is_some()
+        self.motion.is_some() || self.colour.is_some() || self.scenes.is_some()
     }
 }
 
@@ -66,9 +105,11 @@ pub fn analyse_chunk(
     needs: Needs,
     cancel: &AtomicBool,
 ) -> Result<Vec<FrameRecord>, MediaError> {
-    let mut source = FrameSource::open(input, chunk.decode_from_pts, 2)?;
+    // Scene signatures alone are cell means over a coarse grid: deblocking does not change them.
+    let coarse = needs.motion.is_none() && needs.colour.is_none();
+    let mut source = FrameSource::open_with(input, chunk.decode_from_pts, 2, coarse)?;
     let mut to_frame = ToFrame::default();
-    let mut prev: Option<(Option<motion::Gray>, FrameStats)> = None;
+    let mut prev: Option<(Option<motion::Gray>, Option<FrameStats>)> = None;
     let mut out = Vec::new();
     while let Some((pts, f)) = source.next_frame()? {
         if cancel.load(Ordering::Relaxed) || pts >= chunk.end_pts {
@@ -78,7 +119,9 @@ pub fn analyse_chunk(
         let luma = needs
             .motion
             .map(|_| motion::analysis_luma(&frame, MOTION_SIDE));
-        let stats = color::stats(&frame);
+        // Scene signatures replace the histogram as the cut measure when they are computed.
+        let stats =
+            (needs.scenes.is_none() || needs.colour.is_some()).then(|| color::stats(&frame));
         if pts >= chunk.start_pts {
             let (motion, cut) = match &prev {
                 Some((pl, ps)) => (
@@ -86,15 +129,22 @@ pub fn analyse_chunk(
                         (Some(a), Some((b, scale))) => Some(motion::estimate(a, b, *scale)),
                         _ => None,
                     },
-                    color::hist_distance(ps, &stats),
+                    match (ps, &stats) {
+                        (Some(a), Some(b)) => color::hist_distance(a, b),
+                        _ => 0.0,
+                    },
                 ),
                 None => (None, 0.0),
             };
             out.push(FrameRecord {
                 pts,
                 motion,
-                colour: needs.colour.map(|p| AutoCorrection::from_stats(&stats, &p)),
+                colour: needs
+                    .colour
+                    .zip(stats.as_ref())
+                    .map(|(p, st)| AutoCorrection::from_stats(st, &p)),
                 cut,
+                scene: needs.scenes.map(|_| scene::signature(&frame)),
             });
         }
         prev = Some((luma.map(|(g, _)| g), stats));
@@ -111,6 +161,10 @@ pub struct Analysis {
     pub zoom: f32,
     /// Width of the analysed frames (corrections are in its pixels).
     pub width: usize,
+    /// Every frame's pts, in order (transitions index into it).
+    pub pts: Vec<i64>,
+    /// Scene transitions, when scene detection was asked for.
+    pub transitions: Vec<Transition>,
 }
 
 impl Analysis {
@@ -128,19 +182,42 @@ impl Analysis {
         } else {
             25.0
         };
-        let scene: Vec<usize> = records
-            .iter()
-            .scan(0usize, |s, r| {
-                if r.cut > CUT_DISTANCE {
-                    *s += 1;
-                }
-                Some(*s)
-            })
-            .collect();
         let mut a = Analysis {
             zoom: 1.0,
             width,
+            pts: records.iter().map(|r| r.pts).collect(),
             ..Default::default()
+        };
+        if let Some(p) = needs.scenes {
+            let sigs: Option<Vec<Signature>> = records.iter().map(|r| r.scene.clone()).collect();
+            a.transitions = Detector {
+                fps,
+                min_scene_seconds: p.min_scene_seconds as f64,
+                gradual: p.gradual,
+            }
+            .detect(&sigs.unwrap_or_default());
+        }
+        // Scene index of every frame: the detector's transitions when it ran, else histogram jumps.
+        let scene: Vec<usize> = if needs.scenes.is_some() {
+            let mut next = a.transitions.iter().map(|t| t.frame).peekable();
+            (0..records.len())
+                .scan(0usize, |s, i| {
+                    while next.next_if(|&f| f <= i).is_some() {
+                        *s += 1;
+                    }
+                    Some(*s)
+                })
+                .collect()
+        } else {
+            records
+                .iter()
+                .scan(0usize, |s, r| {
+                    if r.cut > CUT_DISTANCE {
+                        *s += 1;
+                    }
+                    Some(*s)
+                })
+                .collect()
         };
         if needs.colour.is_some() {
             // Gaussian over ±1 s, never across a cut: statistics change only where the scene does.

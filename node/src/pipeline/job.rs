@@ -4,7 +4,7 @@
 use crate::enhance as stages;
 use crate::media::{self, assemble, encode, probe, MediaError};
 use crate::pipeline::analyse::{self, Analysis};
-use crate::pipeline::{plan_chunks, render};
+use crate::pipeline::{plan_chunks, render, scenes};
 use crate::store::{owner_id, Store, StoreError};
 use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
 use std::path::{Path, PathBuf};
@@ -61,6 +61,11 @@ pub enum JobOutcome {
 /// Where a job's chunk files live.
 pub fn chunk_dir(data_dir: &Path, job: &str) -> PathBuf {
     data_dir.join("jobs").join(job)
+}
+
+/// Where a job's scene thumbnails live (kept after the job, served with its report).
+pub fn scene_dir(data_dir: &Path, job: &str) -> PathBuf {
+    data_dir.join("scenes").join(job)
 }
 
 fn chunk_path(dir: &Path, index: u32) -> PathBuf {
@@ -138,8 +143,10 @@ async fn ensure_planned(
         return Ok(());
     }
     let path = input.to_owned();
-    // Motion analysis needs the frame before each chunk, so chunks decode at least one more.
-    let needs_prev = usize::from(analyse::Needs::of(spec).any());
+    // Motion and colour analysis need the frame before each chunk, so chunks decode at least one
+    // more. (Scene signatures are compared in the merge, across chunks.)
+    let needs = analyse::Needs::of(spec);
+    let needs_prev = usize::from(needs.motion.is_some() || needs.colour.is_some());
     let margin = stages::spec_margin(&spec.stages).before.max(needs_prev);
     let chunk_seconds = spec.chunk_seconds;
     let plan = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
@@ -275,6 +282,10 @@ pub async fn run_job(
             Some(Arc::new(merged))
         }
         None => None,
+    };
+    let chapters = match (&spec.scenes, &analysis, &info.video) {
+        (Some(p), Some(a), Some(v)) => report_scenes(store, job, opts, p, a, v, &input).await?,
+        _ => Vec::new(),
     };
 
     let dir = chunk_dir(&opts.data_dir, job);
@@ -442,7 +453,15 @@ pub async fn run_job(
         |s| matches!(s, kino_shared::StageSpec::Hdr(p) if p.mode == kino_shared::HdrMode::ToSdr),
     );
     let assembled = tokio::task::spawn_blocking(move || {
-        assemble::assemble(&src, &files, &out, audio, &audio_stages, drop_hdr)
+        assemble::assemble(
+            &src,
+            &files,
+            &out,
+            audio,
+            &audio_stages,
+            drop_hdr,
+            &chapters,
+        )
     })
     .await
     .map_err(|e| JobError::Internal(e.to_string()))?;
@@ -451,7 +470,9 @@ pub async fn run_job(
         Err(e) => return fail(store, &events, job, format!("assembly failed: {e}")).await,
     };
     for (name, data) in &assembled.sections {
-        store.save_report_section(job, name, &data.to_string()).await?;
+        store
+            .save_report_section(job, name, &data.to_string())
+            .await?;
     }
     for w in assembled.warnings {
         send(
@@ -493,6 +514,59 @@ pub async fn run_job(
         resumed,
     })
 }
+
+/// Stores the scene list (with thumbnails) in the report and returns the chapters to write.
+async fn report_scenes(
+    store: &Store,
+    job: &str,
+    opts: &JobOptions,
+    p: &kino_shared::SceneParams,
+    a: &Analysis,
+    video: &kino_shared::VideoInfo,
+    input: &Path,
+) -> Result<Vec<assemble::Chapter>, JobError> {
+    let tb = video.time_base[0] as f64 / video.time_base[1].max(1) as f64;
+    let mut report = scenes::scene_report(&a.pts, &a.transitions, tb, video.fps);
+    if p.thumbnails {
+        let dir = scene_dir(&opts.data_dir, job);
+        std::fs::create_dir_all(&dir).map_err(MediaError::io(dir.display().to_string()))?;
+        let picks: Vec<(i64, PathBuf)> = report
+            .scenes
+            .iter_mut()
+            .filter_map(|s| {
+                let name = format!("{:03}.jpg", s.index);
+                let pts = *a.pts.get((s.start_frame + s.end_frame) / 2)?;
+                let path = dir.join(&name);
+                s.thumbnail = Some(name);
+                Some((pts, path))
+            })
+            .collect();
+        let input = input.to_owned();
+        tokio::task::spawn_blocking(move || {
+            media::thumbnail::write_thumbnails(&input, &picks, THUMBNAIL_WIDTH)
+        })
+        .await
+        .map_err(|e| JobError::Internal(e.to_string()))??;
+    }
+    let json = serde_json::to_string(&report).map_err(|e| JobError::Internal(e.to_string()))?;
+    store.save_report_section(job, "scenes", &json).await?;
+    Ok(if p.chapters {
+        report
+            .scenes
+            .iter()
+            .map(|s| assemble::Chapter {
+                start: s.start_seconds,
+                end: s.end_seconds,
+                title: format!("Scene {}", s.index + 1),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    })
+}
+
+/// Width of scene thumbnails.
+const THUMBNAIL_WIDTH: u32 = 320;
 
 /// Runs the analysis pass for the chunks not analysed yet (in parallel), then reads back every
 /// chunk's records. `None` when no stage needs it.

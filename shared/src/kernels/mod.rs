@@ -5,6 +5,7 @@ pub mod denoise;
 pub mod motion;
 mod portable;
 pub mod resize;
+pub mod scene;
 pub mod sharpen;
 pub mod tonemap;
 pub mod warp;
