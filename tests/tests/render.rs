@@ -232,8 +232,18 @@ fn chunks_of_an_old_x264_stream_decode_like_the_whole() {
     let input = medium("video_cockatoo_handheld_shaky.mp4");
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("chunked.mkv"), dir.path().join("whole.mkv"));
-    render(&input, &a, dir.path(), &["--crf", "0", "--chunk-seconds", "2", "--audio", "none"]);
-    render(&input, &b, dir.path(), &["--crf", "0", "--chunk-seconds", "0", "--audio", "none"]);
+    render(
+        &input,
+        &a,
+        dir.path(),
+        &["--crf", "0", "--chunk-seconds", "2", "--audio", "none"],
+    );
+    render(
+        &input,
+        &b,
+        dir.path(),
+        &["--crf", "0", "--chunk-seconds", "0", "--audio", "none"],
+    );
     let (ma, mb) = (frame_md5s(&a), frame_md5s(&b));
     assert_eq!(ma.len() as u64, count_frames(&input));
     assert_eq!(ma, mb, "chunked and whole renders differ");
