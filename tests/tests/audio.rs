@@ -938,3 +938,307 @@ fn denoise_handles_any_layout_and_rate_and_loudness_measures_the_denoised_sound(
     );
     assert!(tp <= -1.0, "true peak {tp}");
 }
+
+/// Uploads `file` to `node` with one tus PATCH; returns the upload id.
+async fn upload(client: &reqwest::Client, node: &Node, file: &Path) -> String {
+    let bytes = std::fs::read(file).expect("reading the upload");
+    let r = client
+        .post(node.url("/api/uploads"))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", bytes.len().to_string())
+        .send()
+        .await
+        .expect("creating the upload");
+    assert_eq!(r.status(), 201);
+    let loc = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let r = client
+        .patch(node.url(&loc))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .expect("sending the upload");
+    assert_eq!(r.status(), 204);
+    loc.rsplit('/').next().expect("upload id").to_owned()
+}
+
+#[tokio::test]
+async fn service_takes_the_recording_as_an_upload_and_reports_the_offset() {
+    let video = speech_video();
+    let take = external_take(1.3, "take_service.wav");
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), &[]);
+    let client = reqwest::Client::new();
+    let (v, t) = (
+        upload(&client, &node, &video).await,
+        upload(&client, &node, &take).await,
+    );
+    let post = |track: String| {
+        let body = serde_json::json!({
+            "input": v,
+            "audio_stages": [{"kind": "sync", "track": track}],
+            "output": {"preset": "ultrafast"},
+        });
+        client.post(node.url("/api/jobs")).json(&body).send()
+    };
+    // Only uploads: a path on the node, or an unknown id, is refused with the field named.
+    for bad in [
+        "/etc/passwd".to_owned(),
+        s(&take).to_owned(),
+        "0".repeat(32),
+    ] {
+        let r = post(bad.clone()).await.expect("POST /api/jobs");
+        assert_eq!(r.status(), 422, "{bad}");
+        let e: serde_json::Value = r.json().await.expect("error JSON");
+        assert_eq!(e["field"], "audio_stages.sync.track", "{e}");
+    }
+    let r = post(t).await.expect("POST /api/jobs");
+    assert_eq!(r.status(), 201);
+    let job: serde_json::Value = r.json().await.expect("job JSON");
+    let id = job["id"].as_str().expect("job id").to_owned();
+    let started = std::time::Instant::now();
+    loop {
+        let j: serde_json::Value = client
+            .get(node.url(&format!("/api/jobs/{id}")))
+            .send()
+            .await
+            .expect("GET job")
+            .json()
+            .await
+            .expect("job JSON");
+        match j["state"].as_str() {
+            Some("done") => break,
+            Some("failed") | Some("cancelled") => panic!("job ended: {j}"),
+            _ => {}
+        }
+        assert!(started.elapsed().as_secs() < 120, "job too slow: {j}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let report: serde_json::Value = client
+        .get(node.url(&format!("/api/jobs/{id}/report")))
+        .send()
+        .await
+        .expect("GET report")
+        .json()
+        .await
+        .expect("report JSON");
+    let found = report["sections"]["audio_sync"]["offset_ms"]
+        .as_f64()
+        .expect("audio_sync in the report");
+    assert!((found - 1300.0).abs() < 1.0, "offset {found}");
+}
+
+/// Seconds `f` took, and its result.
+fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = std::time::Instant::now();
+    let r = f();
+    (t.elapsed().as_secs_f64(), r)
+}
+
+/// The benchmark behind `bash bench/audio.sh [MINUTES]` (release build): speech denoise by kino
+/// beside FFmpeg's afftdn and arnndn (same RNNoise model) on the same noisy clip, then sync of a
+/// 44.1 kHz recording 1.3 s late; prints times and figures.
+#[test]
+#[ignore = "benchmark: run by bench/audio.sh"]
+fn bench_audio() {
+    let minutes: f64 = std::env::var("KINO_BENCH_MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(10.0);
+    kino_bin(); // built before anything is timed
+    let secs = format!("{:.3}", minutes * 60.0);
+    let dir = tempfile::tempdir().unwrap();
+    let speech = medium("speech_read_english_16k_11s.wav");
+    let clean_wav = dir.path().join("clean.wav");
+    ffmpeg(&[
+        "-stream_loop",
+        "-1",
+        "-i",
+        s(&speech),
+        "-t",
+        &secs,
+        "-ar",
+        "48000",
+        "-c:a",
+        "pcm_f32le",
+        s(&clean_wav),
+    ]);
+    let clean = pcm(&clean_wav, 48_000);
+    let noise_wav = dir.path().join("noise.wav");
+    ffmpeg(&[
+        "-f", "lavfi", "-i",
+        &format!("anoisesrc=color=pink:sample_rate=48000:amplitude=0.3:seed=7:duration={secs}"),
+        "-f", "lavfi", "-i",
+        &format!("anoisesrc=color=brown:sample_rate=48000:amplitude=0.5:seed=11:duration={secs}"),
+        "-filter_complex",
+        "[0]volume='0.5+0.4*sin(2*PI*0.23*t)':eval=frame[p];[1]volume='0.6*gt(sin(2*PI*0.37*t),0.3)':eval=frame[b];[p][b]amix=inputs=2:normalize=0",
+        "-c:a", "pcm_f32le", s(&noise_wav),
+    ]);
+    let noise = pcm(&noise_wav, 48_000);
+    let model = arnndn_model();
+    println!("speech denoise, {minutes} min of speech + pink/brown noise, AAC 64k out, SNR after alignment:");
+    println!("| input SNR | kino denoise | afftdn (best of 3 settings) | arnndn (same model) | time kino / afftdn / arnndn |");
+    println!("|---|---|---|---|---|");
+    for snr in [0.0, 5.0, 10.0] {
+        let wav = dir.path().join(format!("noisy{snr}.wav"));
+        write_wav(&wav, &mix_at(&clean, &noise, snr), 48_000);
+        let clip = dir.path().join(format!("noisy{snr}.mkv"));
+        lossless_clip(&wav, &clip);
+        let out = dir.path().join(format!("kino{snr}.mp4"));
+        let (tk, _) = timed(|| render(&clip, &out, dir.path(), &["--audio-stage", "denoise"]));
+        let (k, lag) = snr_db(&clean, &pcm(&out, 48_000), 48_000);
+        assert_eq!(lag, 0);
+        let reference = |filter: &str, name: &str| -> (f64, f64) {
+            let r = dir.path().join(format!("{name}{snr}.mp4"));
+            let (t, _) = timed(|| {
+                ffmpeg(&[
+                    "-i",
+                    s(&clip),
+                    "-map",
+                    "0",
+                    "-c:v",
+                    "copy",
+                    "-af",
+                    filter,
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                    s(&r),
+                ])
+            });
+            (t, snr_db(&clean, &pcm(&r, 48_000), 48_000).0)
+        };
+        let mut best = (0.0, f64::NEG_INFINITY, "");
+        for (i, f) in AFFTDN.iter().enumerate() {
+            let (t, v) = reference(f, &format!("afftdn{i}-"));
+            if v > best.1 {
+                best = (t, v, f);
+            }
+        }
+        let c = model
+            .as_ref()
+            .map(|m| reference(&format!("arnndn=m={}", s(m)), "arnndn"));
+        println!(
+            "| {snr} dB | {k:.2} dB ({:+.2}) | {:.2} dB ({:+.2}, `{}`) | {} | {tk:.2} s / {:.2} s / {} |",
+            k - snr,
+            best.1,
+            best.1 - snr,
+            best.2,
+            c.map(|(_, v)| format!("{v:.2} dB ({:+.2})", v - snr))
+                .unwrap_or_else(|| "n/a".into()),
+            best.0,
+            c.map(|(t, _)| format!("{t:.2} s")).unwrap_or_else(|| "n/a".into()),
+        );
+    }
+    // Sync: speech as the camera's sound, a 44.1 kHz recorder 1.3 s late with hiss. A looped clip
+    // would repeat every 10.8 s, inside the ±10 s searched (two equally good answers): the two
+    // speech clips alternate instead, with gaps of varied length, so nothing repeats within 18 s.
+    let part = |src: &Path, name: &str| -> PathBuf {
+        let p = dir.path().join(name);
+        ffmpeg(&[
+            "-i",
+            s(src),
+            "-ar",
+            "48000",
+            "-ac",
+            "1",
+            "-c:a",
+            "pcm_f32le",
+            s(&p),
+        ]);
+        p
+    };
+    let a = part(&speech, "a.wav");
+    let b = part(&medium("speech_audiobook_male_16k_7s.wav"), "b.wav");
+    let gaps: Vec<PathBuf> = [0.3, 0.7, 1.1, 1.6, 2.3]
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let p = dir.path().join(format!("gap{i}.wav"));
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                "anullsrc=r=48000:cl=mono",
+                "-t",
+                &d.to_string(),
+                "-c:a",
+                "pcm_f32le",
+                s(&p),
+            ]);
+            p
+        })
+        .collect();
+    let cycles = (minutes * 60.0 / 18.0).ceil() as usize + 1;
+    let list: String = (0..cycles)
+        .flat_map(|i| [&a, &gaps[i % 5], &b, &gaps[(i * 3 + 1) % 5]])
+        .map(|p| format!("file '{}'\n", s(p)))
+        .collect();
+    let list_file = dir.path().join("list.txt");
+    std::fs::write(&list_file, list).expect("concat list");
+    let clean_wav = dir.path().join("speech_long.wav");
+    ffmpeg(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        s(&list_file),
+        "-t",
+        &secs,
+        "-c:a",
+        "pcm_f32le",
+        s(&clean_wav),
+    ]);
+    let video = dir.path().join("video.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=gray:size=160x120:rate=10",
+        "-i",
+        s(&clean_wav),
+        "-shortest",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        s(&video),
+    ]);
+    let take = dir.path().join("take.wav");
+    ffmpeg(&[
+        "-i", s(&clean_wav), "-f", "lavfi", "-i",
+        "anoisesrc=color=white:amplitude=0.004:sample_rate=44100:seed=3", "-filter_complex",
+        "[0]adelay=1300:all=1,aresample=44100,highpass=f=120[s];[s][1]amix=inputs=2:duration=first:normalize=0",
+        "-c:a", "pcm_s16le", s(&take),
+    ]);
+    let plain = dir.path().join("plain.mp4");
+    let (tp, _) = timed(|| render(&video, &plain, dir.path(), &["--audio", "aac"]));
+    let out = dir.path().join("synced.mp4");
+    let (ts, (r, _)) = timed(|| {
+        synced(
+            &video,
+            &format!("sync:track={}", s(&take)),
+            &out,
+            dir.path(),
+        )
+    });
+    let found = r["offset_ms"].as_f64().expect("offset");
+    println!(
+        "audio sync, {minutes} min, recorder at 44.1 kHz 1300 ms late: found {found:.3} ms (error {:+.3} ms), confidence {:.1}, drift {:.2} ppm; measuring {:.2} s; whole render with sync {ts:.2} s vs {tp:.2} s plain re-encode",
+        found - 1300.0,
+        r["confidence"].as_f64().unwrap_or(0.0),
+        r["drift_ppm"].as_f64().unwrap_or(f64::NAN),
+        r["measure_seconds"].as_f64().unwrap_or(f64::NAN),
+    );
+}

@@ -264,6 +264,8 @@ pub struct SyncReport {
     pub max_offset_seconds: f64,
     /// Rate the offset was refined at.
     pub rate: u32,
+    /// Time the measurement took (decoding both recordings twice, the correlations), seconds.
+    pub measure_seconds: f64,
 }
 
 impl SyncReport {

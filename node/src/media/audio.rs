@@ -666,6 +666,7 @@ const LIMITER_MARGIN_DB: f64 = 1.0;
 /// of `video`: a coarse GCC-PHAT search over ±`max_offset_seconds` at 8 kHz in a window near the
 /// start and one near the end, each refined at 48 kHz.
 pub fn plan_sync(video: &Path, index: usize, p: &SyncParams) -> Result<SyncReport> {
+    let started = std::time::Instant::now();
     let track = Path::new(&p.track);
     let track_index = audio_stream_of_track(track)?;
     let cr = sync::COARSE_RATE;
@@ -771,6 +772,7 @@ pub fn plan_sync(video: &Path, index: usize, p: &SyncParams) -> Result<SyncRepor
         track_seconds: e_seconds,
         max_offset_seconds: p.max_offset_seconds,
         rate: fr,
+        measure_seconds: started.elapsed().as_secs_f64(),
     })
 }
 
