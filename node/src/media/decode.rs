@@ -15,6 +15,8 @@ pub struct FrameSource {
     packet: ffmpeg::Packet,
     eof: bool,
     done: bool,
+    /// SEI to put in front of the first packet sent (same packet, so timestamps stay paired).
+    prime: Option<Vec<u8>>,
 }
 
 impl FrameSource {
@@ -69,10 +71,7 @@ impl FrameSource {
             let mut packet = ffmpeg::Packet::empty();
             while packet.read(&mut ictx).is_ok() {
                 if packet.stream() == vindex {
-                    prime = packet
-                        .data()
-                        .and_then(|d| h264::sei_only(d, nal_length))
-                        .map(|d| ffmpeg::Packet::copy(&d));
+                    prime = packet.data().and_then(|d| h264::sei_only(d, nal_length));
                     break;
                 }
             }
@@ -94,10 +93,6 @@ impl FrameSource {
                 ictx = input::open(path)?;
             }
         }
-        if let Some(p) = prime {
-            // Parsing SEI yields no picture; a decoder that refuses it decodes as before.
-            let _ = dec.send_packet(&p);
-        }
         Ok(FrameSource {
             ictx,
             dec,
@@ -107,6 +102,7 @@ impl FrameSource {
             packet: ffmpeg::Packet::empty(),
             eof: false,
             done: false,
+            prime,
         })
     }
 
@@ -141,7 +137,19 @@ impl FrameSource {
                         if self.packet.stream() != self.vindex {
                             continue;
                         }
-                        match self.dec.send_packet(&self.packet) {
+                        let sent = match self.prime.take() {
+                            Some(mut data) => {
+                                data.extend_from_slice(self.packet.data().unwrap_or_default());
+                                let mut p = ffmpeg::Packet::copy(&data);
+                                p.set_pts(self.packet.pts());
+                                p.set_dts(self.packet.dts());
+                                p.set_duration(self.packet.duration());
+                                p.set_flags(self.packet.flags());
+                                self.dec.send_packet(&p)
+                            }
+                            None => self.dec.send_packet(&self.packet),
+                        };
+                        match sent {
                             Ok(()) => {}
                             // A damaged packet: the decoder conceals or skips it.
                             Err(ffmpeg::Error::InvalidData) => {}
