@@ -57,7 +57,7 @@ impl FrameSource {
                 (*ctx.as_mut_ptr()).skip_loop_filter = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL;
             }
         }
-        let mut dec = ctx
+        let dec = ctx
             .decoder()
             .video()
             .map_err(|e| MediaError::Decode(format!("opening the video decoder: {e}")))?;
