@@ -80,6 +80,34 @@ pub fn kino(args: &[&str]) -> Output {
         .expect("running kino-node")
 }
 
+/// Mono samples (full scale ±1) of the first audio stream of `path` at `rate`, decoded by the
+/// ffmpeg CLI.
+pub fn mono_pcm(path: &Path, rate: u32) -> Vec<f32> {
+    let r = rate.to_string();
+    let out = run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            s(path),
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-ar",
+            &r,
+            "-f",
+            "f32le",
+            "-",
+        ],
+    );
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
 /// The Python of the reference tools' virtualenv (`scripts/test-tools.sh` makes it; the test command
 /// runs that first).
 pub fn tools_python() -> PathBuf {

@@ -154,19 +154,7 @@ fn silence_and_missing_audio_are_handled_cleanly() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // No audio stream at all: the stage has nothing to do and says so.
-    let mute = generated(
-        "mute.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=10:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-        ],
-    );
+    let mute = mute_clip();
     let out2 = dir.path().join("out2.mp4");
     let o = kino(&[
         "render",
@@ -209,35 +197,25 @@ fn silence_and_missing_audio_are_handled_cleanly() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// A short video without an audio stream.
+fn mute_clip() -> PathBuf {
+    generated(
+        "mute.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=10:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Speech denoise and audio sync (issue 7).
-
-/// Mono samples of the first audio stream of `path` at `rate`, decoded by the ffmpeg CLI.
-fn pcm(path: &Path, rate: u32) -> Vec<f32> {
-    let r = rate.to_string();
-    let out = run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-i",
-            s(path),
-            "-map",
-            "0:a:0",
-            "-ac",
-            "1",
-            "-ar",
-            &r,
-            "-f",
-            "f32le",
-            "-",
-        ],
-    );
-    out.stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
 
 /// Every channel of the first audio stream of `path` at `rate`, one vector per channel.
 fn pcm_channels(path: &Path, rate: u32) -> Vec<Vec<f32>> {
@@ -358,7 +336,7 @@ fn snr_db(x: &[f32], y: &[f32], rate: u32) -> (f64, i64) {
 /// Clean speech at 48 kHz, and a non-stationary noise as long: pink noise whose level swings
 /// slowly (±6 dB) plus brown noise gusts.
 fn speech_and_noise() -> (Vec<f32>, Vec<f32>) {
-    let clean = pcm(&medium("speech_read_english_16k_11s.wav"), 48_000);
+    let clean = mono_pcm(&medium("speech_read_english_16k_11s.wav"), 48_000);
     let d = format!("{:.3}", clean.len() as f64 / 48_000.0 + 0.5);
     let noise_file = generated(
         "noise_pink_brown.wav",
@@ -372,7 +350,7 @@ fn speech_and_noise() -> (Vec<f32>, Vec<f32>) {
             "-c:a", "pcm_f32le",
         ],
     );
-    let noise = pcm(&noise_file, 48_000);
+    let noise = mono_pcm(&noise_file, 48_000);
     (clean, noise)
 }
 
@@ -451,7 +429,7 @@ fn speech_denoise_gains_more_snr_than_afftdn() {
         // The same AAC encoder (64 kb/s mono) for everything measured: the codec costs each the same.
         let out = dir.path().join(format!("kino{snr}.mp4"));
         render(&clip, &out, dir.path(), &["--audio-stage", "denoise"]);
-        let (kino, lag) = snr_db(&clean, &pcm(&out, 48_000), 48_000);
+        let (kino, lag) = snr_db(&clean, &mono_pcm(&out, 48_000), 48_000);
         assert_eq!(lag, 0, "denoised audio is {lag} samples out of sync");
         let mut reference = (f64::NEG_INFINITY, "");
         for (i, f) in AFFTDN.iter().enumerate() {
@@ -469,7 +447,7 @@ fn speech_denoise_gains_more_snr_than_afftdn() {
                 "64k",
                 s(&r),
             ]);
-            let (v, _) = snr_db(&clean, &pcm(&r, 48_000), 48_000);
+            let (v, _) = snr_db(&clean, &mono_pcm(&r, 48_000), 48_000);
             if v > reference.0 {
                 reference = (v, f);
             }
@@ -493,7 +471,7 @@ fn speech_denoise_gains_more_snr_than_afftdn() {
                 "64k",
                 s(&r),
             ]);
-            snr_db(&clean, &pcm(&r, 48_000), 48_000).0
+            snr_db(&clean, &mono_pcm(&r, 48_000), 48_000).0
         });
         eprintln!(
             "input SNR {snr:>4.1} dB: kino denoise {kino:.2} dB (gain {kino_gain:+.2}), {} {:.2} dB (gain {ref_gain:+.2}), arnndn (same model) {}",
@@ -590,7 +568,7 @@ fn synced(video: &Path, stage: &str, out: &Path, data: &Path) -> (serde_json::Va
 #[test]
 fn external_recordings_are_found_within_a_millisecond_and_replace_in_sync() {
     let video = speech_video();
-    let reference = pcm(&video, 16_000);
+    let reference = mono_pcm(&video, 16_000);
     let dir = tempfile::tempdir().unwrap();
     for (i, offset) in [0.040, -0.040, 1.3, -1.3].into_iter().enumerate() {
         let take = external_take(offset, &format!("take{i}.wav"));
@@ -619,7 +597,7 @@ fn external_recordings_are_found_within_a_millisecond_and_replace_in_sync() {
         assert!(!events.contains("low confidence"), "{events}");
         assert!(r["drift_ppm"].as_f64().expect("drift").abs() < 50.0, "{r}");
         // Replaced: the output's sound lines up with the original's (what the camera heard).
-        let got = pcm(&out, 16_000);
+        let got = mono_pcm(&out, 16_000);
         let lag = best_lag(&reference, &got, 160);
         assert!(
             lag.abs() <= 16,
@@ -682,8 +660,8 @@ fn mixing_keeps_both_and_drift_is_measured() {
     // 9 ms over the video is under the warning threshold of 20 ms.
     assert!(!events.contains("drifts"), "{events}");
     // Mixed: both sources are in the output, at half level each.
-    let got = pcm(&out, 16_000);
-    let orig = pcm(&video, 16_000);
+    let got = mono_pcm(&out, 16_000);
+    let orig = mono_pcm(&video, 16_000);
     let ratio = power(&got) / power(&orig);
     assert!((0.2..1.1).contains(&ratio), "mixed power ratio {ratio}");
 }
@@ -719,19 +697,7 @@ fn sync_refuses_what_it_cannot_align() {
         3,
         "cannot be read: input not found",
     );
-    let mute = generated(
-        "mute_take.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=10:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-        ],
-    );
+    let mute = mute_clip();
     expect(
         run_with(&video, &format!("sync:track={}", s(&mute))),
         3,
@@ -858,7 +824,7 @@ fn denoise_handles_any_layout_and_rate_and_loudness_measures_the_denoised_sound(
         dir.path(),
         &["--audio-stage", "denoise:mix=0.8"],
     );
-    let (x, y) = (pcm(&phone, 16_000), pcm(&out, 16_000));
+    let (x, y) = (mono_pcm(&phone, 16_000), mono_pcm(&out, 16_000));
     assert_eq!(best_lag(&x, &y, 160), 0);
     let silent = generated(
         "silent_denoise.mp4",
@@ -882,21 +848,9 @@ fn denoise_handles_any_layout_and_rate_and_loudness_measures_the_denoised_sound(
     );
     let out = dir.path().join("silent.mp4");
     render(&silent, &out, dir.path(), &["--audio-stage", "denoise"]);
-    assert!(power(&pcm(&out, 16_000)) < 1e-9);
+    assert!(power(&mono_pcm(&out, 16_000)) < 1e-9);
     // No audio stream: nothing to denoise, said as a warning, the video still renders.
-    let mute = generated(
-        "mute_denoise.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=10:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-        ],
-    );
+    let mute = mute_clip();
     let out = dir.path().join("mute.mp4");
     let o = kino(&[
         "render",
@@ -1068,7 +1022,7 @@ fn bench_audio() {
         "pcm_f32le",
         s(&clean_wav),
     ]);
-    let clean = pcm(&clean_wav, 48_000);
+    let clean = mono_pcm(&clean_wav, 48_000);
     let noise_wav = dir.path().join("noise.wav");
     ffmpeg(&[
         "-f", "lavfi", "-i",
@@ -1079,7 +1033,7 @@ fn bench_audio() {
         "[0]volume='0.5+0.4*sin(2*PI*0.23*t)':eval=frame[p];[1]volume='0.6*gt(sin(2*PI*0.37*t),0.3)':eval=frame[b];[p][b]amix=inputs=2:normalize=0",
         "-c:a", "pcm_f32le", s(&noise_wav),
     ]);
-    let noise = pcm(&noise_wav, 48_000);
+    let noise = mono_pcm(&noise_wav, 48_000);
     let model = arnndn_model();
     println!("speech denoise, {minutes} min of speech + pink/brown noise, AAC 64k out, SNR after alignment:");
     println!("| input SNR | kino denoise | afftdn (best of 3 settings) | arnndn (same model) | time kino / afftdn / arnndn |");
@@ -1091,7 +1045,7 @@ fn bench_audio() {
         lossless_clip(&wav, &clip);
         let out = dir.path().join(format!("kino{snr}.mp4"));
         let (tk, _) = timed(|| render(&clip, &out, dir.path(), &["--audio-stage", "denoise"]));
-        let (k, lag) = snr_db(&clean, &pcm(&out, 48_000), 48_000);
+        let (k, lag) = snr_db(&clean, &mono_pcm(&out, 48_000), 48_000);
         assert_eq!(lag, 0);
         let reference = |filter: &str, name: &str| -> (f64, f64) {
             let r = dir.path().join(format!("{name}{snr}.mp4"));
@@ -1112,7 +1066,7 @@ fn bench_audio() {
                     s(&r),
                 ])
             });
-            (t, snr_db(&clean, &pcm(&r, 48_000), 48_000).0)
+            (t, snr_db(&clean, &mono_pcm(&r, 48_000), 48_000).0)
         };
         let mut best = (0.0, f64::NEG_INFINITY, "");
         for (i, f) in AFFTDN.iter().enumerate() {

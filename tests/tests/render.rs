@@ -139,28 +139,9 @@ fn flash_and_beep(path: &Path, w: usize, h: usize) -> (f64, f64) {
         .chunks_exact(w * h)
         .position(|f| f.iter().map(|&v| v as u64).sum::<u64>() / (w * h) as u64 > 128)
         .expect("flash frame");
-    let pcm = run(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-i",
-            s(path),
-            "-map",
-            "0:a:0",
-            "-ac",
-            "1",
-            "-ar",
-            "48000",
-            "-f",
-            "f32le",
-            "-",
-        ],
-    )
-    .stdout;
-    let onset = pcm
-        .chunks_exact(4)
-        .position(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).abs() > 0.2)
+    let onset = mono_pcm(path, 48_000)
+        .iter()
+        .position(|v| v.abs() > 0.2)
         .expect("beep onset");
     (
         times[flash],

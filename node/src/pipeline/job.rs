@@ -525,8 +525,7 @@ async fn report_scenes(
     video: &kino_shared::VideoInfo,
     input: &Path,
 ) -> Result<Vec<assemble::Chapter>, JobError> {
-    let tb = video.time_base[0] as f64 / video.time_base[1].max(1) as f64;
-    let mut report = scenes::scene_report(&a.pts, &a.transitions, tb, video.fps);
+    let mut report = scenes::scene_report(&a.pts, &a.transitions, video);
     if p.thumbnails {
         let dir = scene_dir(&opts.data_dir, job);
         std::fs::create_dir_all(&dir).map_err(MediaError::io(dir.display().to_string()))?;

@@ -266,14 +266,15 @@ pub struct SceneReport {
     pub scenes: Vec<Scene>,
 }
 
-/// Scenes between `transitions` over frames with timestamps `pts` (stream `time_base` seconds per
-/// tick); the last scene ends one frame duration (`1/fps`) after the last frame.
+/// Scenes between `transitions` over frames with timestamps `pts` (in `video`'s time base); the
+/// last scene ends one frame duration after the last frame.
 pub fn scene_report(
     pts: &[i64],
     transitions: &[Transition],
-    time_base: f64,
-    fps: f64,
+    video: &kino_shared::VideoInfo,
 ) -> SceneReport {
+    let time_base = video.time_base[0] as f64 / video.time_base[1].max(1) as f64;
+    let fps = video.fps;
     let n = pts.len();
     let first = pts.first().copied().unwrap_or(0);
     let at = |i: usize| -> f64 {
@@ -352,8 +353,7 @@ pub fn detect_file(
     })?;
     let size = (video.width as usize, video.height as usize);
     let a = Analysis::merge(records.concat(), needs, video.fps, size);
-    let tb = video.time_base[0] as f64 / video.time_base[1].max(1) as f64;
-    Ok(scene_report(&a.pts, &a.transitions, tb, video.fps))
+    Ok(scene_report(&a.pts, &a.transitions, &video))
 }
 
 /// Variance of the luma cells (contrast at the signature's scale).
