@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use kino_node::edit::AutoEditParams;
+use kino_node::edit::{AutoEditParams, ExportFormat, ExportOptions};
 use kino_node::media::{probe, MediaError};
 use kino_node::pipeline::job::{self, JobError};
 use kino_node::pipeline::{run_job, JobOptions, JobOutcome};
@@ -132,6 +132,14 @@ struct RenderArgs {
     /// the output. Optional settings: `min_scene_seconds=0.6,gradual=true,thumbnails=true,chapters=true`.
     #[arg(long, num_args = 0..=1, default_missing_value = "", value_parser = parse_settings::<SceneParams>)]
     scenes: Option<SceneParams>,
+    /// Auto-edit: cut black, silent (and with `frozen=true`, frozen) stretches out of the output.
+    /// Optional settings as for `cutlist --settings`, e.g. `silence_min_duration=1,margin=0.2`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_parser = parse_settings::<AutoEditParams>)]
+    auto_edit: Option<AutoEditParams>,
+    /// With --auto-edit, also write the cut list for editors here (.edl, .fcpxml or .otio, by the
+    /// extension; repeatable). It describes the source, so an editor can refine the cut.
+    #[arg(long)]
+    cut_list: Vec<PathBuf>,
     /// Target chunk length in seconds (chunks start at keyframes); 0 renders in one piece.
     #[arg(long, default_value_t = 4.0)]
     chunk_seconds: f64,
@@ -355,29 +363,50 @@ fn cmd_probe(input: &Path) -> Result<u8> {
     Ok(0)
 }
 
+/// The cut list format of each path, by its extension.
+fn cut_list_formats(paths: &[PathBuf]) -> Result<Vec<(PathBuf, ExportFormat)>, UsageError> {
+    paths
+        .iter()
+        .map(|p| {
+            ExportFormat::from_path(p)
+                .map(|f| (p.clone(), f))
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "{}: unknown cut list format (use .edl, .fcpxml or .otio)",
+                        p.display()
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Writes a rendered job's cut list (from its report) in each format asked for.
+async fn write_cut_lists(
+    store: &Store,
+    job: &str,
+    formats: &[(PathBuf, ExportFormat)],
+) -> Result<()> {
+    let report = job::AutoEditReport::from_sections(&store.report_sections(job).await?)
+        .context("the job has no cut list")??;
+    for (path, format) in formats {
+        let text = format.write(&report.cut_list, &ExportOptions::default())?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn cmd_cutlist(a: CutlistArgs) -> Result<u8> {
-    use kino_node::edit::{measure::AutoEditError, ExportFormat, ExportOptions};
+    use kino_node::edit::measure::AutoEditError;
     a.settings
         .validate()
         .map_err(|e| UsageError(e.to_string()))?;
-    let formats = a
-        .output
-        .iter()
-        .map(|p| {
-            ExportFormat::from_path(p).map(|f| (p, f)).ok_or_else(|| {
-                UsageError(format!(
-                    "{}: unknown cut list format (use .edl, .fcpxml or .otio)",
-                    p.display()
-                ))
-            })
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let formats = cut_list_formats(&a.output)?;
     let list = match kino_node::edit::measure::cut_list(&a.input, &a.settings) {
         Ok(l) => l,
         Err(AutoEditError::Media(e)) => return Err(e.into()),
         Err(e) => return Err(e.into()),
     };
-    for (path, format) in formats {
+    for (path, format) in &formats {
         let text = format.write(&list, &ExportOptions::default())?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -478,6 +507,7 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         stages: a.stages,
         audio_stages,
         scenes: a.scenes,
+        auto_edit: a.auto_edit,
         output: OutputSpec {
             codec: a.codec,
             crf: a.crf,
@@ -496,6 +526,10 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         chunk_seconds: a.chunk_seconds,
     };
     job::preflight(&spec, &output)?;
+    let cut_formats = cut_list_formats(&a.cut_list)?;
+    if !cut_formats.is_empty() && spec.auto_edit.is_none() {
+        return Err(UsageError("--cut-list needs --auto-edit".into()).into());
+    }
     // Fail fast on bad input, before anything is stored.
     {
         let input = input.clone();
@@ -571,6 +605,9 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
             eprintln!("kino-node: wrote {output} ({frames} frames, {chunks} chunks, {resumed} resumed from an earlier run)");
             if let Some(path) = &a.report {
                 write_report(&store, &job_id, path, &data_dir).await?;
+            }
+            if !cut_formats.is_empty() {
+                write_cut_lists(&store, &job_id, &cut_formats).await?;
             }
             Ok(0)
         }

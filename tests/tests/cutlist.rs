@@ -582,3 +582,180 @@ print(json.dumps(out))
         assert_eq!(clips, expect, "{adapter}");
     }
 }
+
+/// Auto-edit rendered: the same kind of clip (black 3–5.5 s, silence 8–10.5 s, frozen 13–15.5 s),
+/// with a keyframe every second so some chunks lie wholly inside a cut, and a 10 ms click at every
+/// whole second of the source's sound. Rendered losslessly with `--auto-edit`, the output holds
+/// exactly the kept frames, in order and unchanged; every click that survives sits where its source
+/// second lands on the output's clock (picture and sound cut together); audio lasts as long as the
+/// video; and the cut list written beside it reads back in OpenTimelineIO.
+#[test]
+fn render_with_auto_edit_keeps_exactly_the_kept_frames_and_their_sound() {
+    let video = generated(
+        "autoedit-render.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=18",
+            "-f",
+            "lavfi",
+            "-i",
+            "aevalsrc=exprs='if(lt(mod(t\\,1)\\,0.01)\\,0.9\\,0.1*sin(2*PI*440*t))':s=48000:d=18",
+            "-filter_complex",
+            "[0:v]drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,3,5.5)',split[a][b];[a][b]freezeframes=first=326:last=387:replace=325[v]",
+            "-map",
+            "[v]",
+            "-map",
+            "1:a",
+            "-af",
+            "volume=volume=0:enable='between(t,8,10.5)'",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "0",
+            "-g",
+            "25",
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "mov",
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let (out, otio, report) = (
+        dir.path().join("cut.mp4"),
+        dir.path().join("cut.otio"),
+        dir.path().join("report.json"),
+    );
+    let data = dir.path().join("data");
+    let events = kino_tests::events_of(&[
+        "render",
+        s(&video),
+        "-o",
+        s(&out),
+        "--data-dir",
+        s(&data),
+        "--preset",
+        "ultrafast",
+        "--crf",
+        "0",
+        "--chunk-seconds",
+        "1",
+        "--auto-edit=frozen=true",
+        "--cut-list",
+        s(&otio),
+        "--report",
+        s(&report),
+        "--events",
+    ]);
+    let warnings: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["type"] == "warning" && !e["message"].as_str().unwrap_or("").contains("re-encoded")
+        })
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // Chunks inside the black stretch are skipped, not rendered.
+    let skipped = events
+        .iter()
+        .filter(|e| e["type"] == "chunk_done" && e["frames"] == 0)
+        .count();
+    assert!(skipped >= 1, "no chunk was cut away whole");
+
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    let kept: Vec<(usize, usize)> = r["auto_edit"]["cut_list"]["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .map(|k| {
+            (
+                k["start"].as_u64().unwrap_or(0) as usize,
+                k["end"].as_u64().unwrap_or(0) as usize,
+            )
+        })
+        .collect();
+    let want = [(0, 80), (133, 205), (257, 331), (383, 450)];
+    assert_eq!(kept.len(), want.len(), "{kept:?}");
+    for (k, w) in kept.iter().zip(want) {
+        assert!(
+            k.0.abs_diff(w.0) <= 1 && k.1.abs_diff(w.1) <= 1,
+            "kept {kept:?}"
+        );
+    }
+
+    // Picture: exactly the kept source frames, in order, bit for bit (lossless both ends).
+    let src = kino_tests::decoded_frames(&video);
+    let got = kino_tests::decoded_frames(&out);
+    let map: Vec<usize> = kept.iter().flat_map(|&(a, b)| a..b).collect();
+    assert_eq!(got.len(), map.len(), "output frames");
+    for (j, &i) in map.iter().enumerate() {
+        assert!(got[j] == src[i], "output frame {j} is not source frame {i}");
+    }
+    let times = kino_tests::frame_times(&out);
+    for (j, t) in times.iter().enumerate() {
+        assert!((t - j as f64 / 25.0).abs() < 1e-3, "frame {j} at {t}");
+    }
+
+    // Sound: the clicks of the kept seconds, each where its second lands in the output.
+    let (vd, ad) = (
+        kino_tests::stream_duration(&out, "v:0"),
+        kino_tests::stream_duration(&out, "a:0"),
+    );
+    assert!((vd - ad).abs() < 0.04, "video {vd} s, audio {ad} s");
+    let pcm = kino_tests::mono_pcm(&out, 48_000);
+    let mut clicks = Vec::new();
+    let mut i = 0;
+    while i < pcm.len() {
+        if pcm[i].abs() > 0.5 {
+            clicks.push(i as f64 / 48_000.0);
+            i += 24_000;
+        } else {
+            i += 1;
+        }
+    }
+    let out_time = |src_s: f64| -> Option<f64> {
+        let f = (src_s * 25.0).round() as usize;
+        let mut before = 0;
+        for &(a, b) in &kept {
+            if f >= a && f < b {
+                return Some((before + f - a) as f64 / 25.0);
+            }
+            before += b - a;
+        }
+        None
+    };
+    let expect: Vec<f64> = (0..18)
+        .filter(|&k| !(8..=10).contains(&k)) // silenced
+        .filter_map(|k| out_time(k as f64))
+        .collect();
+    assert_eq!(
+        clicks.len(),
+        expect.len(),
+        "clicks {clicks:?}, want {expect:?}"
+    );
+    for (c, e) in clicks.iter().zip(&expect) {
+        assert!((c - e).abs() < 0.003, "click at {c} s, want {e} s");
+    }
+
+    // The cut list describes the source and reads back.
+    let py = Command::new(tools_python())
+        .args([
+            "-c",
+            "import sys, opentimelineio as otio; t = otio.adapters.read_from_file(sys.argv[1]); print(sum(int(c.source_range.duration.to_frames()) for c in t.video_tracks()[0].find_clips()))",
+            s(&otio),
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&py.stdout).trim(),
+        map.len().to_string()
+    );
+}

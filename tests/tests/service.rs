@@ -733,4 +733,60 @@ async fn analysed_stages_run_through_the_service_and_bad_ones_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // No auto-edit, no cut list.
+    let r = client
+        .get(node.url(&format!("/api/jobs/{job}/cutlist/edl")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // Auto-edit through the service: settings checked by field, the cut list served per format.
+    let bad = client
+        .post(node.url("/api/jobs"))
+        .json(&serde_json::json!({"input": id, "auto_edit": {"margin": -1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["field"], "auto_edit.margin", "{body}");
+    let job = create_job(
+        &client,
+        &node,
+        serde_json::json!({"input": id, "chunk_seconds": 1, "output": {"preset": "ultrafast"},
+            "auto_edit": {"frozen": true}}),
+    )
+    .await;
+    let j = wait_done(&client, &node, &job, Duration::from_secs(60)).await;
+    assert_eq!(j["state"], "done", "{j}");
+    let report: Value = client
+        .get(node.url(&format!("/api/jobs/{job}/report")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kept = report["sections"]["auto_edit"]["kept_frames"]
+        .as_u64()
+        .expect("auto_edit section");
+    let out = download_output(&client, &node, &job, &dir.path().join("edited.mp4")).await;
+    assert_eq!(count_frames(&out), kept);
+    for (format, starts) in [("edl", "TITLE:"), ("fcpxml", "<?xml"), ("otio", "{")] {
+        let r = client
+            .get(node.url(&format!("/api/jobs/{job}/cutlist/{format}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{format}");
+        let text = r.text().await.unwrap();
+        assert!(text.starts_with(starts), "{format}: {text}");
+    }
+    let r = client
+        .get(node.url(&format!("/api/jobs/{job}/cutlist/xml")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }

@@ -28,6 +28,7 @@ use utoipa::OpenApi;
         jobs::output,
         jobs::report,
         jobs::scene_thumbnail,
+        jobs::cut_list,
         super::events::job_events,
         super::events::all_events
     ),

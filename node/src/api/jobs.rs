@@ -23,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/jobs/{id}/output", get(output))
         .route("/api/jobs/{id}/report", get(report))
         .route("/api/jobs/{id}/scenes/{name}", get(scene_thumbnail))
+        .route("/api/jobs/{id}/cutlist/{format}", get(cut_list))
 }
 
 /// Parses a `JobSpec`, naming the field at fault: 400 for malformed JSON, 422 for wrong values.
@@ -286,6 +287,56 @@ pub async fn scene_thumbnail(
         .await
         .map(IntoResponse::into_response)
         .map_err(ApiErr::internal)
+}
+
+/// The auto-edit cut list of a job, for editing tools: `edl` (CMX 3600), `fcpxml` (FCPXML 1.10) or
+/// `otio` (OpenTimelineIO JSON). It names the source, so an editor can refine the cut.
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/cutlist/{format}", params(("format" = String, Path, description = "edl, fcpxml or otio")), responses((status = 200, content_type = "text/plain"), (status = 404, body = ApiError)))]
+pub async fn cut_list(
+    State(state): State<AppState>,
+    Path((id, format)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    use crate::edit::{ExportFormat, ExportOptions};
+    use crate::pipeline::job::AutoEditReport;
+    job_or_404(&state, &id).await?;
+    let Some(kind) = ExportFormat::ALL
+        .into_iter()
+        .find(|f| f.extension() == format)
+    else {
+        return Err(ApiErr::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("unknown cut list format {format:?} (edl, fcpxml or otio)"),
+        ));
+    };
+    let sections = state.svc.store.report_sections(&id).await?;
+    let Some(report) = AutoEditReport::from_sections(&sections) else {
+        return Err(ApiErr::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("job {id} has no cut list (auto_edit was not asked for, or has not run yet)"),
+        ));
+    };
+    let report = report.map_err(ApiErr::internal)?;
+    let text = kind
+        .write(&report.cut_list, &ExportOptions::default())
+        .map_err(|e| ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "cut_list", e.to_string()))?;
+    let mime = match kind {
+        ExportFormat::Fcpxml => "application/xml",
+        ExportFormat::Otio => "application/json",
+        ExportFormat::Edl => "text/plain; charset=utf-8",
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"cut-{id}.{}\"", kind.extension()),
+            ),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

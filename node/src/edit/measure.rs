@@ -7,6 +7,7 @@ use super::{AutoEditParams, CutList, EditError, FrameRate, SourceMedia};
 use crate::media::convert::ToFrame;
 use crate::media::decode::FrameSource;
 use crate::media::{ffmpeg, input, probe, MediaError};
+use kino_shared::MediaInfo;
 use std::path::Path;
 use thiserror::Error;
 
@@ -27,18 +28,30 @@ const LEVEL_WINDOW: f64 = 0.01;
 pub fn cut_list(path: &Path, params: &AutoEditParams) -> Result<CutList, AutoEditError> {
     params.validate().map_err(DetectError::from)?;
     let info = probe::probe(path, false)?.info;
+    let frames = measure_frames(path, params.black_pixel_threshold)?;
+    cut_list_from(path, &info, &frames, params)
+}
+
+/// The cut list of `path` (probed as `info`) from frame measures taken elsewhere (a job's parallel
+/// analysis pass): measures its audio levels and decides.
+pub fn cut_list_from(
+    path: &Path,
+    info: &MediaInfo,
+    frames: &[FrameStats],
+    params: &AutoEditParams,
+) -> Result<CutList, AutoEditError> {
+    params.validate().map_err(DetectError::from)?;
     let video = info
         .video
         .as_ref()
         .ok_or_else(|| MediaError::NoVideo(path.display().to_string()))?;
     let [num, den] = video.avg_frame_rate;
     let rate = FrameRate::new(num.max(0) as u32, den.max(0) as u32);
-    let frames = measure_frames(path, params.black_pixel_threshold)?;
     let audio = match info.audio.first() {
         Some(a) if params.silence => Some(audio_levels(path, a.stream_index)?),
         _ => None,
     };
-    let detection = detect(rate, &frames, audio.as_ref(), params)?;
+    let detection = detect(rate, frames, audio.as_ref(), params)?;
     let total = detection.total_frames;
     let mut source = SourceMedia::new(
         path.display().to_string(),

@@ -20,6 +20,7 @@ pub mod fcpxml;
 pub mod measure;
 pub mod otio;
 pub mod timecode;
+pub mod timeline;
 
 pub use detect::{
     detect, AudioLevels, AutoEditParams, Combine, DetectError, Detection, FrameStats, LevelMeter,

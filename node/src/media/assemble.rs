@@ -1,7 +1,7 @@
 //! Assembly: joins chunk files without re-encoding, adds the input's audio (copied or re-encoded),
 //! keeps rotation, colour and HDR side data and metadata, and writes the final file atomically.
 
-use super::audio::{AudioEncoder, AudioTranscoder};
+use super::audio::{AudioCut, AudioEncoder, AudioTranscoder};
 use super::{ffmpeg, input, MediaError, Result};
 use ffmpeg::ffi;
 use kino_shared::{AudioMode, AudioStageSpec};
@@ -61,18 +61,34 @@ pub struct Chapter {
     pub title: String,
 }
 
-/// Joins `chunks` (in order) into `output`, taking audio (through `audio_stages`), metadata and side
-/// data from `source`. `drop_hdr` leaves out the source's HDR10 side data (the video was tone-mapped).
-/// `chapters` replace the source's chapters (which are kept when there are none).
+/// How the chunks and the source's audio become the output.
+#[derive(Debug, Clone, Default)]
+pub struct AssemblyOptions {
+    pub audio: AudioMode,
+    /// Applied in order to every audio stream (which is then re-encoded).
+    pub audio_stages: Vec<AudioStageSpec>,
+    /// Leave out the source's HDR10 side data (the video was tone-mapped).
+    pub drop_hdr: bool,
+    /// Replace the source's chapters (which are kept when there are none and nothing is cut).
+    pub chapters: Vec<Chapter>,
+    /// Auto-edit: the parts of the audio to keep (the audio is then re-encoded).
+    pub audio_cut: Option<AudioCut>,
+}
+
+/// Joins `chunks` (in order) into `output`, taking audio, metadata and side data from `source`.
 pub fn assemble(
     source: &Path,
     chunks: &[PathBuf],
     output: &Path,
-    audio: AudioMode,
-    audio_stages: &[AudioStageSpec],
-    drop_hdr: bool,
-    chapters: &[Chapter],
+    opts: &AssemblyOptions,
 ) -> Result<Assembled> {
+    let (audio, audio_stages, drop_hdr, chapters) = (
+        opts.audio,
+        opts.audio_stages.as_slice(),
+        opts.drop_hdr,
+        opts.chapters.as_slice(),
+    );
+    let audio_cut = opts.audio_cut.as_ref();
     let muxer = muxer_for(output)?;
     let out_shown = output.display().to_string();
     let file_name = output
@@ -184,6 +200,12 @@ pub fn assemble(
                 ffi::avformat_query_codec(ofmt, params.id().into(), ffi::FF_COMPLIANCE_NORMAL)
             } == 1;
             let encode_to = match audio {
+                AudioMode::Copy if audio_cut.is_some() => return Err(MediaError::Output {
+                    path: out_shown,
+                    reason:
+                        "auto-edit cuts the audio, so it cannot be copied; choose auto, aac or opus"
+                            .into(),
+                }),
                 AudioMode::Copy if !accepted => {
                     return Err(MediaError::Output {
                         path: out_shown,
@@ -194,7 +216,9 @@ pub fn assemble(
                     })
                 }
                 AudioMode::Copy => None,
-                AudioMode::Auto if accepted && audio_stages.is_empty() => None,
+                AudioMode::Auto if accepted && audio_stages.is_empty() && audio_cut.is_none() => {
+                    None
+                }
                 AudioMode::Auto if muxer == "webm" => Some(AudioEncoder::Opus),
                 AudioMode::Auto | AudioMode::Aac => Some(AudioEncoder::Aac),
                 AudioMode::Opus => Some(AudioEncoder::Opus),
@@ -238,7 +262,8 @@ pub fn assemble(
                         sync_offset,
                     )?;
                     result.warnings.extend(notes);
-                    let tx = AudioTranscoder::new(&stream, kind, global_header, &planned)?;
+                    let tx =
+                        AudioTranscoder::new(&stream, kind, global_header, &planned, audio_cut)?;
                     let mut ost = octx
                         .add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))
                         .map_err(MediaError::ff("adding audio stream"))?;
@@ -269,7 +294,8 @@ pub fn assemble(
             .push("audio stages requested but there is no audio stream to process".into());
     }
     octx.set_metadata(src.metadata().to_owned());
-    if chapters.is_empty() {
+    // The source's chapters no longer point at the same pictures once the video is cut.
+    if chapters.is_empty() && audio_cut.is_none() {
         let kept: Vec<_> = src
             .chapters()
             .map(|c| {

@@ -89,6 +89,64 @@ fn build_graph(
     Ok(graph)
 }
 
+/// Where an audio stream starts, in seconds (0 when it does not say).
+fn stream_start(stream: &ffmpeg::format::stream::Stream) -> f64 {
+    let start = stream.start_time();
+    if start == ffmpeg::ffi::AV_NOPTS_VALUE {
+        0.0
+    } else {
+        super::seconds(start, stream.time_base())
+    }
+}
+
+/// Auto-edit's cut of the audio: the parts to keep, joined end to end like the kept frames.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AudioCut {
+    /// Seconds on the source's container clock; `None` ends are open (the stream's own start or end).
+    pub parts: Vec<(Option<f64>, Option<f64>)>,
+    /// Where the joined audio starts when the first part's start is cut: the output's first frame
+    /// time, in seconds.
+    pub output_start: f64,
+}
+
+/// Filters that keep the cut's parts of the audio (sample-exact `atrim`) and join them end to end,
+/// ahead of the rest of a chain, starting where the kept picture does.
+fn cut_filters(cut: &AudioCut, audio_start: f64) -> String {
+    let parts = cut.parts.as_slice();
+    let trim = |(a, b): &(Option<f64>, Option<f64>)| {
+        let mut t = Vec::new();
+        if let Some(a) = a {
+            t.push(format!("start={a:.6}"));
+        }
+        if let Some(b) = b {
+            t.push(format!("end={b:.6}"));
+        }
+        format!("atrim={},asetpts=PTS-STARTPTS", t.join(":"))
+    };
+    // The output starts where the first kept part does on the output's clock: an open start keeps
+    // the stream's own start; a cut start moves to the video's first frame time.
+    let offset = match parts.first() {
+        Some((None, _)) | None => audio_start,
+        Some((Some(_), _)) => cut.output_start,
+    };
+    let shift = format!("asetpts=PTS+{offset:.6}/TB,");
+    match parts {
+        [] => String::new(),
+        [one] => format!("{},{shift}", trim(one)),
+        many => {
+            let n = many.len();
+            let labels: String = (0..n).map(|i| format!("[s{i}]")).collect();
+            let mut graph = format!("asplit={n}{labels};");
+            for (i, p) in many.iter().enumerate() {
+                graph.push_str(&format!("[s{i}]{}[c{i}];", trim(p)));
+            }
+            let inputs: String = (0..n).map(|i| format!("[c{i}]")).collect();
+            graph.push_str(&format!("{inputs}concat=n={n}:v=0:a=1,{shift}"));
+            graph
+        }
+    }
+}
+
 /// Sends a decoded frame (timestamps rescaled to 1/rate) into the graph.
 fn feed(
     graph: &mut ffmpeg::filter::Graph,
@@ -795,11 +853,13 @@ pub struct AudioTranscoder {
 impl AudioTranscoder {
     /// Sets up decoder, filter graph, stages and encoder for `stream`; `global_header` as the muxer
     /// needs. `planned` comes from `plan_stages` (empty: a plain re-encode).
+    /// `cut` keeps only its parts of the audio (auto-edit).
     pub fn new(
         stream: &ffmpeg::format::stream::Stream,
         kind: AudioEncoder,
         global_header: bool,
         planned: &[PlannedStage],
+        cut: Option<&AudioCut>,
     ) -> Result<Self> {
         let dec = open_decoder(stream)?;
         let denoising = planned
@@ -836,7 +896,9 @@ impl AudioTranscoder {
         })?;
         let frame_size = enc.frame_size();
         let chain = format!(
-            "aresample={rate},aformat=sample_fmts={}:sample_rates={rate}:channel_layouts=0x{:x}",
+            "{}aresample={rate},aformat=sample_fmts={}:sample_rates={rate}:channel_layouts=0x{:x}",
+            cut.map(|c| cut_filters(c, stream_start(stream)))
+                .unwrap_or_default(),
             sample_fmt.name(),
             fmt.layout.bits()
         );

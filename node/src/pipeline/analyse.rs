@@ -4,6 +4,7 @@
 //! parallel and stored with the job (a finished chunk's analysis is never redone); the merge then
 //! smooths over the whole video, which per-chunk rendering could not.
 
+use crate::edit::FrameStats as EditStats;
 use crate::media::convert::ToFrame;
 use crate::media::decode::FrameSource;
 use crate::media::MediaError;
@@ -12,7 +13,9 @@ use crate::pipeline::ChunkPlan;
 use kino_shared::kernels::color::{self, AutoCorrection, FrameStats};
 use kino_shared::kernels::motion::{self, Correction, Motion, SmoothMode};
 use kino_shared::kernels::scene::{self, Signature};
-use kino_shared::{ColorParams, JobSpec, SceneParams, StabilizeMode, StabilizeParams, StageSpec};
+use kino_shared::{
+    AutoEditParams, ColorParams, JobSpec, SceneParams, StabilizeMode, StabilizeParams, StageSpec,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -42,6 +45,9 @@ pub struct FrameRecord {
         with = "signature_b64"
     )]
     pub scene: Option<Signature>,
+    /// Auto-edit measures: share of black pixels and mean change from the previous frame (0…1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit: Option<[f32; 2]>,
 }
 
 /// Signatures as base64 strings: a third of the size of a JSON number array.
@@ -75,12 +81,14 @@ pub struct Needs {
     pub motion: Option<StabilizeParams>,
     pub colour: Option<ColorParams>,
     pub scenes: Option<SceneParams>,
+    pub auto_edit: Option<AutoEditParams>,
 }
 
 impl Needs {
     pub fn of(spec: &JobSpec) -> Needs {
         let mut n = Needs {
             scenes: spec.scenes,
+            auto_edit: spec.auto_edit,
             ..Needs::default()
         };
         for s in &spec.stages {
@@ -94,7 +102,15 @@ impl Needs {
     }
 
     pub fn any(&self) -> bool {
-        self.motion.is_some() || self.colour.is_some() || self.scenes.is_some()
+        self.motion.is_some()
+            || self.colour.is_some()
+            || self.scenes.is_some()
+            || self.auto_edit.is_some()
+    }
+
+    /// Whether the frame before each chunk must be measured too (motion, cuts, frame change).
+    pub fn previous_frame(&self) -> bool {
+        self.motion.is_some() || self.colour.is_some() || self.auto_edit.is_some()
     }
 }
 
@@ -106,10 +122,12 @@ pub fn analyse_chunk(
     cancel: &AtomicBool,
 ) -> Result<Vec<FrameRecord>, MediaError> {
     // Scene signatures alone are cell means over a coarse grid: deblocking does not change them.
-    let coarse = needs.motion.is_none() && needs.colour.is_none();
+    let coarse = needs.motion.is_none() && needs.colour.is_none() && needs.auto_edit.is_none();
     let mut source = FrameSource::open_with(input, chunk.decode_from_pts, 2, coarse)?;
     let mut to_frame = ToFrame::default();
     let mut prev: Option<(Option<motion::Gray>, Option<FrameStats>)> = None;
+    // Frame change for auto-edit compares whole frames.
+    let mut prev_frame: Option<kino_shared::frame::Frame> = None;
     let mut out = Vec::new();
     while let Some((pts, f)) = source.next_frame()? {
         if cancel.load(Ordering::Relaxed) || pts >= chunk.end_pts {
@@ -145,9 +163,21 @@ pub fn analyse_chunk(
                     .map(|(p, st)| AutoCorrection::from_stats(st, &p)),
                 cut,
                 scene: needs.scenes.map(|_| scene::signature(&frame)),
+                edit: needs.auto_edit.map(|p| {
+                    let s = EditStats::measure(
+                        0.0,
+                        &frame,
+                        prev_frame.as_ref(),
+                        p.black_pixel_threshold,
+                    );
+                    [s.black_ratio, s.diff]
+                }),
             });
         }
         prev = Some((luma.map(|(g, _)| g), stats));
+        if needs.auto_edit.is_some() {
+            prev_frame = Some(frame);
+        }
     }
     Ok(out)
 }
@@ -165,6 +195,8 @@ pub struct Analysis {
     pub pts: Vec<i64>,
     /// Scene transitions, when scene detection was asked for.
     pub transitions: Vec<Transition>,
+    /// Auto-edit measures of every frame, by pts, when auto-edit was asked for.
+    pub edit: Vec<(i64, [f32; 2])>,
 }
 
 impl Analysis {
@@ -219,6 +251,12 @@ impl Analysis {
                 })
                 .collect()
         };
+        if needs.auto_edit.is_some() {
+            a.edit = records
+                .iter()
+                .filter_map(|r| r.edit.map(|e| (r.pts, e)))
+                .collect();
+        }
         if needs.colour.is_some() {
             // Gaussian over ±1 s, never across a cut: statistics change only where the scene does.
             let radius = fps.round() as usize;

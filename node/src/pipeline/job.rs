@@ -1,6 +1,9 @@
 //! Running a job end to end: plan once, render pending chunks on a bounded pool of workers with
 //! leases, then assemble. Safe to call again after any interruption: finished chunks are kept.
 
+use crate::edit::measure::AutoEditError;
+use crate::edit::timeline::Timeline;
+use crate::edit::{CutList, FrameStats as EditStats};
 use crate::enhance as stages;
 use crate::media::{self, assemble, encode, probe, MediaError};
 use crate::pipeline::analyse::{self, Analysis};
@@ -146,7 +149,7 @@ async fn ensure_planned(
     // Motion and colour analysis need the frame before each chunk, so chunks decode at least one
     // more. (Scene signatures are compared in the merge, across chunks.)
     let needs = analyse::Needs::of(spec);
-    let needs_prev = usize::from(needs.motion.is_some() || needs.colour.is_some());
+    let needs_prev = usize::from(needs.previous_frame());
     let margin = stages::spec_margin(&spec.stages).before.max(needs_prev);
     let chunk_seconds = spec.chunk_seconds;
     let plan = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
@@ -283,9 +286,31 @@ pub async fn run_job(
         }
         None => None,
     };
-    let chapters = match (&spec.scenes, &analysis, &info.video) {
+    let mut chapters = match (&spec.scenes, &analysis, &info.video) {
         (Some(p), Some(a), Some(v)) => report_scenes(store, job, opts, p, a, v, &input).await?,
         _ => Vec::new(),
+    };
+    let timeline = match (&spec.auto_edit, &analysis) {
+        (Some(p), Some(a)) => match plan_auto_edit(store, job, p, a, &info, &input).await {
+            Ok(t) => Some(Arc::new(t)),
+            Err(JobError::Invalid(reason)) => return fail(store, &events, job, reason).await,
+            Err(e) => return Err(e),
+        },
+        _ => None,
+    };
+    if let Some(t) = &timeline {
+        // Scenes move with the cut; a scene cut away entirely leaves no chapter.
+        for c in chapters.iter_mut() {
+            c.start = t.out_seconds(c.start);
+            c.end = t.out_seconds(c.end);
+        }
+        chapters.retain(|c| c.end > c.start);
+    }
+    // Chunks the cut removes whole are not rendered and leave no file.
+    let cut_away = |plan: &crate::pipeline::ChunkPlan| {
+        timeline
+            .as_ref()
+            .is_some_and(|t| !t.keeps_any(plan.start_pts, plan.end_pts))
     };
 
     let dir = chunk_dir(&opts.data_dir, job);
@@ -296,7 +321,10 @@ pub async fn run_job(
     store.reap_dead_local_leases(job).await?;
     // A chunk recorded as done must still have its file; otherwise it is rendered again.
     for c in store.chunks(job).await? {
-        if c.state == ChunkState::Done && !chunk_path(&dir, c.plan.index).is_file() {
+        if c.state == ChunkState::Done
+            && !cut_away(&c.plan)
+            && !chunk_path(&dir, c.plan.index).is_file()
+        {
             store.reset_chunk(job, c.plan.index).await?;
         }
         if c.state == ChunkState::Failed {
@@ -395,6 +423,7 @@ pub async fn run_job(
             res,
             spec: spec.clone(),
             analysis: analysis.clone(),
+            timeline: timeline.clone(),
             input: input.clone(),
             dir: dir.clone(),
             events: events.clone(),
@@ -440,31 +469,28 @@ pub async fn run_job(
     let chunks = store.chunks(job).await?;
     let files: Vec<PathBuf> = chunks
         .iter()
+        .filter(|c| !cut_away(&c.plan))
         .map(|c| chunk_path(&dir, c.plan.index))
         .collect();
-    let (src, out, audio, audio_stages) = (
-        input.clone(),
-        output.clone(),
-        spec.output.audio,
-        spec.audio_stages.clone(),
-    );
-    // A tone-mapped video no longer has the source's HDR10 metadata.
-    let drop_hdr = spec.stages.iter().any(
-        |s| matches!(s, kino_shared::StageSpec::Hdr(p) if p.mode == kino_shared::HdrMode::ToSdr),
-    );
-    let assembled = tokio::task::spawn_blocking(move || {
-        assemble::assemble(
-            &src,
-            &files,
-            &out,
-            audio,
-            &audio_stages,
-            drop_hdr,
-            &chapters,
-        )
-    })
-    .await
-    .map_err(|e| JobError::Internal(e.to_string()))?;
+    let (src, out) = (input.clone(), output.clone());
+    let assembly = assemble::AssemblyOptions {
+        audio: spec.output.audio,
+        audio_stages: spec.audio_stages.clone(),
+        // A tone-mapped video no longer has the source's HDR10 metadata.
+        drop_hdr: spec.stages.iter().any(|s| {
+            matches!(s, kino_shared::StageSpec::Hdr(p) if p.mode == kino_shared::HdrMode::ToSdr)
+        }),
+        chapters,
+        audio_cut: timeline.as_ref().map(|t| t.audio_cut()),
+    };
+    let expected_frames = timeline
+        .as_ref()
+        .map(|t| t.kept_frames())
+        .unwrap_or(frames_total);
+    let assembled =
+        tokio::task::spawn_blocking(move || assemble::assemble(&src, &files, &out, &assembly))
+            .await
+            .map_err(|e| JobError::Internal(e.to_string()))?;
     let assembled = match assembled {
         Ok(a) => a,
         Err(e) => return fail(store, &events, job, format!("assembly failed: {e}")).await,
@@ -483,13 +509,13 @@ pub async fn run_job(
             },
         );
     }
-    if assembled.video_packets != frames_total {
+    if assembled.video_packets != expected_frames {
         send(
             &events,
             ProgressEvent::Warning {
                 job: job.into(),
                 message: format!(
-                    "output has {} video frames, input index listed {frames_total}",
+                    "output has {} video frames, expected {expected_frames}",
                     assembled.video_packets
                 ),
             },
@@ -513,6 +539,94 @@ pub async fn run_job(
         chunks: chunks.len() as u32,
         resumed,
     })
+}
+
+/// What the job report says about auto-edit (section `auto_edit`): the cut list and its totals.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AutoEditReport {
+    pub kept_frames: u64,
+    pub removed_frames: u64,
+    pub kept_seconds: f64,
+    pub removed_seconds: f64,
+    pub cut_list: CutList,
+}
+
+impl AutoEditReport {
+    /// The report section of a finished job's cut list, if it has one.
+    pub fn from_sections(sections: &[(String, String)]) -> Option<Result<Self, serde_json::Error>> {
+        sections
+            .iter()
+            .find(|(n, _)| n == AUTO_EDIT_SECTION)
+            .map(|(_, data)| serde_json::from_str(data))
+    }
+}
+
+/// Report section name of the auto-edit result.
+pub const AUTO_EDIT_SECTION: &str = "auto_edit";
+
+/// The job's cut list: decided once from the analysis pass and the audio levels, then stored, so a
+/// resumed job cuts exactly the same frames. `Invalid` when nothing would be left.
+async fn plan_auto_edit(
+    store: &Store,
+    job: &str,
+    params: &kino_shared::AutoEditParams,
+    a: &Analysis,
+    info: &kino_shared::MediaInfo,
+    input: &Path,
+) -> Result<Timeline, JobError> {
+    let video = info
+        .video
+        .as_ref()
+        .ok_or_else(|| MediaError::NoVideo(input.display().to_string()))?;
+    let tb = (video.time_base[0], video.time_base[1]);
+    let first_pts = a.pts.first().copied().unwrap_or(0);
+    let stored = AutoEditReport::from_sections(&store.report_sections(job).await?);
+    let cut = match stored {
+        Some(Ok(r)) => r.cut_list,
+        _ => {
+            let seconds = tb.0 as f64 / tb.1.max(1) as f64;
+            let frames: Vec<EditStats> = a
+                .edit
+                .iter()
+                .map(|&(pts, [black_ratio, diff])| EditStats {
+                    pts: pts as f64 * seconds,
+                    black_ratio,
+                    diff,
+                })
+                .collect();
+            let (input, info, params) = (input.to_owned(), info.clone(), *params);
+            let cut = tokio::task::spawn_blocking(move || {
+                crate::edit::measure::cut_list_from(&input, &info, &frames, &params)
+            })
+            .await
+            .map_err(|e| JobError::Internal(e.to_string()))?
+            .map_err(|e| match e {
+                AutoEditError::Media(m) => JobError::Media(m),
+                other => JobError::Invalid(format!("auto-edit: {other}")),
+            })?;
+            if cut.kept.is_empty() {
+                return Err(JobError::Invalid(
+                    "auto-edit would cut every frame (all black, frozen or silent under these thresholds)"
+                        .into(),
+                ));
+            }
+            let fps = cut.source.rate.fps();
+            let report = AutoEditReport {
+                kept_frames: cut.kept_frames(),
+                removed_frames: cut.source.duration_frames - cut.kept_frames(),
+                kept_seconds: cut.kept_frames() as f64 / fps,
+                removed_seconds: (cut.source.duration_frames - cut.kept_frames()) as f64 / fps,
+                cut_list: cut,
+            };
+            let json =
+                serde_json::to_string(&report).map_err(|e| JobError::Internal(e.to_string()))?;
+            store
+                .save_report_section(job, AUTO_EDIT_SECTION, &json)
+                .await?;
+            report.cut_list
+        }
+    };
+    Ok(Timeline::new(&cut, first_pts, tb))
 }
 
 /// Stores the scene list (with thumbnails) in the report and returns the chapters to write.
@@ -686,6 +800,7 @@ struct WorkerCtx {
     res: Resources,
     spec: JobSpec,
     analysis: Option<Arc<Analysis>>,
+    timeline: Option<Arc<Timeline>>,
     input: PathBuf,
     dir: PathBuf,
     events: broadcast::Sender<ProgressEvent>,
@@ -741,6 +856,29 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
             continue;
         };
         let index = chunk.plan.index;
+        if let Some(t) = &ctx.timeline {
+            if !t.keeps_any(chunk.plan.start_pts, chunk.plan.end_pts) {
+                // Auto-edit removes all of it: done, with nothing to render.
+                let _wake = WakeOnDrop(&ctx.changed);
+                ctx.frames_now
+                    .fetch_add(chunk.plan.frames, Ordering::Relaxed);
+                if ctx
+                    .store
+                    .complete_chunk(&ctx.job, index, &ctx.owner)
+                    .await?
+                {
+                    send(
+                        &ctx.events,
+                        ProgressEvent::ChunkDone {
+                            job: ctx.job.clone(),
+                            chunk: index,
+                            frames: 0,
+                        },
+                    );
+                }
+                continue;
+            }
+        }
         send(
             &ctx.events,
             ProgressEvent::ChunkClaimed {
@@ -753,12 +891,13 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
         let done_path = chunk_path(&ctx.dir, index);
         let counted = Arc::new(AtomicU64::new(0));
         let result = {
-            let (input, spec, plan, res, analysis) = (
+            let (input, spec, plan, res, analysis, timeline) = (
                 ctx.input.clone(),
                 ctx.spec.clone(),
                 chunk.plan.clone(),
                 ctx.res,
                 ctx.analysis.clone(),
+                ctx.timeline.clone(),
             );
             let (part, frames_now, counted, cancel) = (
                 part.clone(),
@@ -776,6 +915,7 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
                     spec: &spec,
                     res,
                     analysis,
+                    timeline,
                 };
                 let r = render::render_chunk(&job, &plan, &part, &on_frame, &cancel);
                 // Durable before it is recorded as done.
@@ -799,7 +939,7 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
                     path: done_path.display().to_string(),
                     source: e,
                 })?;
-                if outcome.frames != chunk.plan.frames || outcome.dropped > 0 {
+                if outcome.frames + outcome.cut != chunk.plan.frames || outcome.dropped > 0 {
                     send(
                         &ctx.events,
                         ProgressEvent::Warning {

@@ -1,6 +1,7 @@
 //! Rendering one chunk: seek to its decode start, decode, run the stages, encode the chunk's own
 //! frames (with their stream timestamps) into the chunk file.
 
+use crate::edit::timeline::Timeline;
 use crate::enhance::{self as stages, Chain, StageError};
 use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
@@ -33,6 +34,8 @@ pub struct ChunkOutcome {
     pub frames: u64,
     /// Frames skipped because their timestamp repeated or went backwards.
     pub dropped: u64,
+    /// Frames auto-edit cut out.
+    pub cut: u64,
 }
 
 /// Frames waiting for the encoder: each is written once the next one's pts gives its duration.
@@ -53,6 +56,7 @@ struct Pending<'a> {
     lookahead: Option<u32>,
     /// HDR10 metadata of the first decoded frame.
     hdr: Option<HdrMeta>,
+    timeline: Option<&'a Timeline>,
 }
 
 /// What every chunk of a job renders with.
@@ -62,6 +66,8 @@ pub struct ChunkJob<'a> {
     pub res: Resources,
     /// The merged analysis pass, when a stage needs one.
     pub analysis: Option<Arc<Analysis>>,
+    /// Auto-edit's cut: which frames stay and their new timestamps.
+    pub timeline: Option<Arc<Timeline>>,
 }
 
 /// Renders `chunk` of the job's input into `out` (an MP4 chunk file). `on_frame` is called per
@@ -97,6 +103,7 @@ pub fn render_chunk(
         outcome: ChunkOutcome::default(),
         lookahead: res.lookahead,
         hdr: None,
+        timeline: job.timeline.as_deref(),
     };
     // Built at the first frame, when the source's HDR metadata is known.
     let mut chain: Option<Chain> = None;
@@ -178,6 +185,13 @@ impl Pending<'_> {
             return Ok(());
         }
         self.last_pts = Some(pts);
+        if self.timeline.is_some_and(|t| !t.keeps(pts)) {
+            self.outcome.cut += 1;
+            (self.on_frame)(1);
+            return Ok(());
+        }
+        // On the output's clock from here on (the source's when nothing is cut).
+        let pts = self.timeline.map_or(pts, |t| t.out_pts(pts));
         if self.writer.is_none() {
             let colour = convert::colour_of(&frame);
             let target = VideoTarget {
@@ -208,7 +222,9 @@ impl Pending<'_> {
     fn finish(mut self) -> Result<ChunkOutcome, RenderError> {
         if let Some((p, mut f)) = self.held.take() {
             let d = if self.chunk.end_pts != i64::MAX {
-                self.chunk.end_pts - p
+                self.timeline
+                    .map_or(self.chunk.end_pts, |t| t.out_pts(self.chunk.end_pts))
+                    - p
             } else {
                 // SAFETY: plain field read; pkt_duration is in the stream time base.
                 let pd = unsafe { (*f.as_ptr()).pkt_duration };
