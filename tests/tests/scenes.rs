@@ -141,7 +141,14 @@ fn a_job_reports_scenes_with_thumbnails_and_writes_chapters() {
             &video,
             &out,
             &dir.path().join("data"),
-            &["--scenes", "--crf", "30", "--report", s(&report)],
+            &[
+                "--scenes",
+                "--crf",
+                "30",
+                "--report",
+                s(&report),
+                "--keep-chunks",
+            ],
         );
         let r: Value =
             serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
@@ -155,6 +162,23 @@ fn a_job_reports_scenes_with_thumbnails_and_writes_chapters() {
             let info = ffprobe_json(&jpeg, &["-show_streams"]);
             assert_eq!(info["streams"][0]["codec_name"], "mjpeg");
             assert_eq!(info["streams"][0]["width"], 320);
+        }
+        // Chunks were re-planned to start at the scenes (none is under a quarter chunk here): each
+        // kept chunk file begins at a scene start or at a keyframe between them.
+        if ext == "mp4" {
+            let mut chunk_starts: Vec<f64> = std::fs::read_dir(dir.path().join("data/jobs"))
+                .expect("chunk folder")
+                .flat_map(|job| std::fs::read_dir(job.expect("entry").path()).expect("job chunks"))
+                .map(|f| kino_tests::stream_start(&f.expect("chunk").path(), "v:0"))
+                .collect();
+            chunk_starts.sort_by(f64::total_cmp);
+            for sc in &scenes[1..] {
+                let want = sc["start_seconds"].as_f64().expect("start_seconds");
+                assert!(
+                    chunk_starts.iter().any(|c| (c - want).abs() < 0.002),
+                    "no chunk starts at the scene at {want} s: {chunk_starts:?}"
+                );
+            }
         }
         // One chapter per scene, starting where the scenes start.
         let ch = ffprobe_json(&out, &["-show_chapters"]);

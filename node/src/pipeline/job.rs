@@ -146,11 +146,7 @@ async fn ensure_planned(
         return Ok(());
     }
     let path = input.to_owned();
-    // Motion and colour analysis need the frame before each chunk, so chunks decode at least one
-    // more. (Scene signatures are compared in the merge, across chunks.)
-    let needs = analyse::Needs::of(spec);
-    let needs_prev = usize::from(needs.previous_frame());
-    let margin = stages::spec_margin(&spec.stages).before.max(needs_prev);
+    let margin = plan_margin(spec);
     let chunk_seconds = spec.chunk_seconds;
     let plan = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
         let p = probe::probe(&path, true)?;
@@ -160,6 +156,52 @@ async fn ensure_planned(
     .map_err(|e| JobError::Internal(e.to_string()))??;
     store.save_plan(job, &plan).await?;
     Ok(())
+}
+
+/// Frames of context each chunk must decode before its start: what the stages look back, and the
+/// previous frame for motion, colour and frame-change analysis. (Scene signatures are compared in
+/// the merge, across chunks.)
+fn plan_margin(spec: &JobSpec) -> usize {
+    let needs_prev = usize::from(analyse::Needs::of(spec).previous_frame());
+    stages::spec_margin(&spec.stages).before.max(needs_prev)
+}
+
+/// Moves chunk boundaries onto the detected scene cuts, if no chunk has been claimed yet (a resumed
+/// job whose chunks are under way keeps its plan). Returns whether the plan changed.
+async fn replan_at_scene_cuts(
+    store: &Store,
+    job: &str,
+    spec: &JobSpec,
+    input: &Path,
+    a: &Analysis,
+) -> Result<bool, JobError> {
+    let cuts: Vec<i64> = a
+        .transitions
+        .iter()
+        .filter_map(|t| a.pts.get(t.frame).copied())
+        .collect();
+    if cuts.is_empty() {
+        return Ok(false);
+    }
+    let (path, margin, seconds) = (input.to_owned(), plan_margin(spec), spec.chunk_seconds);
+    let plan = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
+        let p = probe::probe(&path, true)?;
+        Ok(crate::pipeline::plan::plan_chunks_at(
+            &p.index, &cuts, seconds, margin,
+        ))
+    })
+    .await
+    .map_err(|e| JobError::Internal(e.to_string()))??;
+    let current: Vec<crate::pipeline::ChunkPlan> = store
+        .chunks(job)
+        .await?
+        .into_iter()
+        .map(|c| c.plan)
+        .collect();
+    if current == plan {
+        return Ok(false);
+    }
+    Ok(store.replan(job, &plan).await?)
 }
 
 /// Refuses stages the input cannot take (HDR tone mapping of SDR video and the reverse) before any
@@ -290,6 +332,9 @@ pub async fn run_job(
         (Some(p), Some(a), Some(v)) => report_scenes(store, job, opts, p, a, v, &input).await?,
         _ => Vec::new(),
     };
+    if let (Some(_), Some(a)) = (&spec.scenes, &analysis) {
+        replan_at_scene_cuts(store, job, &spec, &input, a).await?;
+    }
     let timeline = match (&spec.auto_edit, &analysis) {
         (Some(p), Some(a)) => match plan_auto_edit(store, job, p, a, &info, &input).await {
             Ok(t) => Some(Arc::new(t)),

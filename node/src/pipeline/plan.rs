@@ -16,6 +16,19 @@ pub struct ChunkPlan {
 
 /// Plans chunks. `margin_before` frames of context must be decodable before each chunk's start.
 pub fn plan_chunks(index: &FrameIndex, chunk_seconds: f64, margin_before: usize) -> Vec<ChunkPlan> {
+    plan_chunks_at(index, &[], chunk_seconds, margin_before)
+}
+
+/// Plans chunks that also start at scene cuts (`cuts`: timestamps of each new scene's first frame),
+/// decoding from the keyframe before when a cut is not one. Each chunk's encoder then opens a scene
+/// with its keyframe instead of spending one mid-scene, and no chunk mixes two scenes. A cut closer
+/// than a quarter chunk to the previous start moves that (keyframe) start instead of adding one.
+pub fn plan_chunks_at(
+    index: &FrameIndex,
+    cuts: &[i64],
+    chunk_seconds: f64,
+    margin_before: usize,
+) -> Vec<ChunkPlan> {
     let frames = &index.frames;
     if frames.is_empty() {
         return Vec::new();
@@ -26,12 +39,31 @@ pub fn plan_chunks(index: &FrameIndex, chunk_seconds: f64, margin_before: usize)
     } else {
         (chunk_seconds * tb.denominator() as f64 / tb.numerator().max(1) as f64).max(1.0) as i64
     };
-    // Chunk starts: the first frame, then each clean keyframe at least `ticks` after the last start.
+    let cut_set: std::collections::HashSet<i64> = if ticks == i64::MAX {
+        Default::default()
+    } else {
+        cuts.iter().copied().collect()
+    };
+    // Chunk starts: the first frame, then each scene cut, and each clean keyframe at least `ticks`
+    // after the last start.
     let mut starts = vec![0usize];
+    let mut at_cut = vec![true];
     for (i, f) in frames.iter().enumerate().skip(1) {
-        let last = frames[*starts.last().unwrap_or(&0)].pts;
-        if f.key && f.clean_start && f.pts.saturating_sub(last) >= ticks {
+        let last = *starts.last().unwrap_or(&0);
+        let since = f.pts.saturating_sub(frames[last].pts);
+        if cut_set.contains(&f.pts) {
+            if since >= ticks / 4 {
+                starts.push(i);
+                at_cut.push(true);
+            } else if !at_cut.last().copied().unwrap_or(true) {
+                if let (Some(s), Some(c)) = (starts.last_mut(), at_cut.last_mut()) {
+                    *s = i;
+                    *c = true;
+                }
+            }
+        } else if f.key && f.clean_start && since >= ticks {
             starts.push(i);
+            at_cut.push(false);
         }
     }
     // Avoid a tiny last chunk: merge it when shorter than a quarter of the target.
@@ -114,6 +146,20 @@ mod tests {
         let plan = plan_chunks(&index(400, 50), 4.0, 3);
         assert_eq!(plan[1].start_pts, 100);
         assert_eq!(plan[1].decode_from_pts, 50);
+    }
+
+    #[test]
+    fn scene_cuts_start_chunks_and_decode_from_the_keyframe_before() {
+        let idx = index(1000, 50);
+        // Cuts at 130 and 210 (mid-GOP) start chunks; 215 is too close to 210 and ignored; 460 is
+        // close after the keyframe start at 450, which moves there.
+        let plan = plan_chunks_at(&idx, &[130, 210, 215, 460], 4.0, 0);
+        let starts: Vec<i64> = plan.iter().map(|c| c.start_pts).collect();
+        assert_eq!(&starts[..7], &[i64::MIN, 100, 130, 210, 350, 460, 600]);
+        assert_eq!(plan[2].decode_from_pts, 100);
+        assert_eq!(plan[3].decode_from_pts, 200);
+        assert_eq!(plan.iter().map(|c| c.frames).sum::<u64>(), 1000);
+        assert!(plan.windows(2).all(|w| w[0].end_pts == w[1].start_pts));
     }
 
     #[test]

@@ -23,6 +23,31 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Inserts a plan's chunks, all pending.
+async fn insert_chunks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    chunks: &[ChunkPlan],
+    now: i64,
+) -> Result<()> {
+    for c in chunks {
+        sqlx::query(
+            "INSERT INTO chunks (job_id, idx, start_pts, end_pts, decode_from_pts, frames, state, updated_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+        )
+        .bind(id)
+        .bind(c.index as i64)
+        .bind(c.start_pts)
+        .bind(c.end_pts)
+        .bind(c.decode_from_pts)
+        .bind(c.frames as i64)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS jobs (
         id TEXT PRIMARY KEY,
@@ -249,23 +274,44 @@ impl Store {
             tx.rollback().await?;
             return Ok(());
         }
-        for c in chunks {
-            sqlx::query(
-                "INSERT INTO chunks (job_id, idx, start_pts, end_pts, decode_from_pts, frames, state, updated_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
-            )
-            .bind(id)
-            .bind(c.index as i64)
-            .bind(c.start_pts)
-            .bind(c.end_pts)
-            .bind(c.decode_from_pts)
-            .bind(c.frames as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_chunks(&mut tx, id, chunks, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Replaces a job's plan while none of its chunks has been claimed (after the analysis pass has
+    /// found better chunk boundaries). Returns false, changing nothing, once one has: rows a worker
+    /// holds are not deleted, so the counts differ and the transaction rolls back.
+    pub async fn replan(&self, id: &str, chunks: &[ChunkPlan]) -> Result<bool> {
+        let now = now_ms();
+        let total: i64 = chunks.iter().map(|c| c.frames as i64).sum();
+        let mut tx = self.pool.begin().await?;
+        // Write first, to take the write lock at once (see `save_plan`).
+        sqlx::query("UPDATE jobs SET frames_total = $1, updated_ms = $2 WHERE id = $3")
+            .bind(total)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let all: i64 = sqlx::query("SELECT COUNT(*) AS n FROM chunks WHERE job_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        let deleted = sqlx::query(
+            "DELETE FROM chunks WHERE job_id = $1 AND state = 'pending' AND lease_owner IS NULL
+             AND attempts = 0 AND renders = 0",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if deleted.rows_affected() as i64 != all {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_chunks(&mut tx, id, chunks, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn chunks(&self, id: &str) -> Result<Vec<ChunkRow>> {
