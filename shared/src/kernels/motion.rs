@@ -498,7 +498,7 @@ pub fn estimate(prev: &Gray, cur: &Gray, px_scale: f32) -> Motion {
     if pts.len() < MIN_INLIERS {
         return Motion::default();
     }
-    let prior = translation_prior(&plev[top].img, &clev[top], 6);
+    let prior = translation_prior(&plev[top].img, &clev[top], 16);
     let prior = (prior.0 * (1 << top) as f32, prior.1 * (1 << top) as f32);
     let flows: Vec<Option<(f32, f32)>> = pts
         .iter()
@@ -653,10 +653,65 @@ fn smooth_path(v: &[f64], radius: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Integrates frame-to-frame motions into the camera path, smooths it, and returns per frame the
-/// correction from the actual to the smoothed position. `motions[0]` is ignored (frame 0 is the
-/// origin); motions under [`MIN_CONFIDENCE`] count as still.
-pub fn smooth(motions: &[Motion], mode: SmoothMode) -> Vec<Correction> {
+/// Rounds of smoothing and clamping in [`smooth_within`]: enough for the path to settle (each round
+/// spreads a clamped kink over the smoothing window again).
+const CORRIDOR_ROUNDS: usize = 12;
+
+/// Like [`smooth`], but the smoothed path stays within `bound` (x, y pixels) of the real one, so no
+/// correction is larger than the crop can hide. Where the camera moves on purpose (a whip pan) a
+/// plain low-pass lags it by far more than any crop: the frames around it would show wide borders
+/// and the output would jump where they are clamped. Here the path is smoothed, pulled back inside
+/// the corridor, and smoothed again, so it follows such moves smoothly and still removes the shake
+/// everywhere else.
+pub fn smooth_within(motions: &[Motion], mode: SmoothMode, bound: (f32, f32)) -> Vec<Correction> {
+    let path = camera_path(motions);
+    let (bx, by) = (bound.0.max(0.0) as f64, bound.1.max(0.0) as f64);
+    let corridor = |real: &[f64], b: f64, radius: Option<usize>| -> Vec<f64> {
+        let clamp = |v: &[f64]| -> Vec<f64> {
+            v.iter()
+                .zip(real)
+                .map(|(s, r)| s.clamp(r - b, r + b))
+                .collect()
+        };
+        match radius {
+            None => clamp(&vec![0.0; real.len()]),
+            Some(radius) => {
+                let mut s = clamp(&smooth_path(real, radius));
+                for _ in 0..CORRIDOR_ROUNDS {
+                    s = clamp(&smooth_path(&s, radius));
+                }
+                s
+            }
+        }
+    };
+    let radius = match mode {
+        SmoothMode::Tripod => None,
+        SmoothMode::Smooth { radius_frames } => Some(radius_frames),
+    };
+    let comp = |f: fn(&Sim) -> f64| path.iter().map(f).collect::<Vec<_>>();
+    let x = corridor(&comp(|p| p.x), bx, radius);
+    let y = corridor(&comp(|p| p.y), by, radius);
+    let (a, s) = match radius {
+        None => (vec![0.0; path.len()], vec![0.0; path.len()]),
+        Some(r) => (
+            smooth_path(&comp(|p| p.a), r),
+            smooth_path(&comp(|p| p.s), r),
+        ),
+    };
+    let target: Vec<Sim> = (0..path.len())
+        .map(|i| Sim {
+            x: x[i],
+            y: y[i],
+            a: a[i],
+            s: s[i],
+        })
+        .collect();
+    corrections(&path, &target)
+}
+
+/// The camera's position at every frame: the motions accumulated from frame 0 (the origin; its
+/// motion is ignored), those under [`MIN_CONFIDENCE`] counted as still.
+fn camera_path(motions: &[Motion]) -> Vec<Sim> {
     let mut path = Vec::with_capacity(motions.len());
     let mut cur = Sim::default();
     for (t, m) in motions.iter().enumerate() {
@@ -671,6 +726,30 @@ pub fn smooth(motions: &[Motion], mode: SmoothMode) -> Vec<Correction> {
         }
         path.push(cur);
     }
+    path
+}
+
+/// Per frame, the transform from the real camera position to the target one.
+fn corrections(path: &[Sim], target: &[Sim]) -> Vec<Correction> {
+    path.iter()
+        .zip(target)
+        .map(|(p, t)| {
+            let c = t.then_after(p.inverse());
+            Correction {
+                dx: c.x as f32,
+                dy: c.y as f32,
+                angle: c.a as f32,
+                scale: c.s as f32,
+            }
+        })
+        .collect()
+}
+
+/// Integrates frame-to-frame motions into the camera path, smooths it, and returns per frame the
+/// correction from the actual to the smoothed position. `motions[0]` is ignored (frame 0 is the
+/// origin); motions under [`MIN_CONFIDENCE`] count as still.
+pub fn smooth(motions: &[Motion], mode: SmoothMode) -> Vec<Correction> {
+    let path = camera_path(motions);
     let target: Vec<Sim> = match mode {
         SmoothMode::Tripod => vec![Sim::default(); path.len()],
         SmoothMode::Smooth { radius_frames } => {
@@ -688,18 +767,7 @@ pub fn smooth(motions: &[Motion], mode: SmoothMode) -> Vec<Correction> {
                 .collect()
         }
     };
-    path.iter()
-        .zip(&target)
-        .map(|(p, t)| {
-            let c = t.then_after(p.inverse());
-            Correction {
-                dx: c.x as f32,
-                dy: c.y as f32,
-                angle: c.a as f32,
-                scale: c.s as f32,
-            }
-        })
-        .collect()
+    corrections(&path, &target)
 }
 
 /// Smallest zoom ≥ 1 (at most `max_zoom`) at which every corrected frame still covers the whole
@@ -1060,6 +1128,39 @@ mod tests {
         let none = smooth(&motions_of(&poses), SmoothMode::Smooth { radius_frames: 0 });
         assert!(none.iter().all(|c| c.dx.abs() < 1e-3 && c.dy.abs() < 1e-3));
         assert!(smooth(&[], SmoothMode::Tripod).is_empty());
+    }
+
+    #[test]
+    fn a_whip_pan_is_followed_within_the_bound_and_shake_still_removed() {
+        // ±6 px shake, and a 240 px move right in 3 frames at frame 100.
+        let poses: Vec<Sim> = (0..200)
+            .map(|t| Sim {
+                x: 6.0 * (t as f64 * 2.3).sin() + 80.0 * (t as f64 - 99.0).clamp(0.0, 3.0),
+                y: 6.0 * (t as f64 * 1.7).cos(),
+                ..Sim::default()
+            })
+            .collect();
+        let mode = SmoothMode::Smooth { radius_frames: 20 };
+        let free = smooth(&motions_of(&poses), mode);
+        assert!(
+            free.iter().any(|c| c.dx.abs() > 100.0),
+            "a plain low-pass lags far"
+        );
+        let bounded = smooth_within(&motions_of(&poses), mode, (50.0, 50.0));
+        assert!(bounded
+            .iter()
+            .all(|c| c.dx.abs() <= 50.01 && c.dy.abs() <= 50.01));
+        // What is seen: the pose after correction. Its frame-to-frame steps away from the pan are
+        // far below the shake's, and the pan itself is spread, never a step above the raw one.
+        let seen: Vec<f64> = poses
+            .iter()
+            .zip(&bounded)
+            .map(|(p, c)| p.x + c.dx as f64)
+            .collect();
+        let steps: Vec<f64> = seen.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+        let calm = steps[20..80].iter().cloned().fold(0.0, f64::max);
+        assert!(calm < 3.0, "shake left: {calm}");
+        assert!(steps.iter().all(|s| *s <= 81.0), "{steps:?}");
     }
 
     #[test]
