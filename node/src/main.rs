@@ -70,8 +70,8 @@ struct UpscaleArgs {
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Run the picture this many times and print ms per run (benchmarks).
-    #[arg(long, default_value_t = 1)]
-    repeat: usize,
+    #[arg(long)]
+    repeat: Option<usize>,
 }
 
 fn parse_model(s: &str) -> Result<kino_shared::SrModel, String> {
@@ -327,10 +327,10 @@ fn cmd_upscale(a: UpscaleArgs) -> Result<u8> {
         net.tiling = Tiling::whole(pic.width, pic.height);
     }
     let mut result = None;
-    for _ in 0..a.repeat.max(1) {
+    for _ in 0..a.repeat.unwrap_or(1).max(1) {
         let t = std::time::Instant::now();
         result = Some(net.upscale_rgb8(pic.width, pic.height, &pic.data)?);
-        if a.repeat > 1 {
+        if a.repeat.is_some() {
             println!("{:.1} ms", t.elapsed().as_secs_f64() * 1000.0);
         }
     }
