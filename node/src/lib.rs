@@ -7,6 +7,7 @@ pub mod audio;
 pub mod edit;
 pub mod enhance;
 pub mod media;
+pub mod models;
 pub mod pipeline;
 pub mod service;
 pub mod store;

@@ -292,6 +292,45 @@ pub struct ScaleParams {
     pub factor: Option<f64>,
     #[serde(default)]
     pub filter: ResizeFilter,
+    /// Neural super-resolution (×2 or ×4, whichever reaches the target; `filter` then finishes any
+    /// remaining resize). Without the model files the stage falls back to `filter` with a warning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<SrModel>,
+    /// Share of the classic (`filter`) result mixed into the neural one, 0 (neural only) … 1.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub blend: f32,
+    /// Tile side in input pixels for neural inference (memory per tile is bounded by it); default
+    /// per model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tile: Option<u32>,
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
+}
+
+/// The super-resolution networks Kino ships (converted from registry packages by the set-up).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SrModel {
+    /// Real-ESRGAN animevideov3 (SRVGGNetCompact): video and animation, the fastest.
+    Fast,
+    /// Real-ESRGAN x4plus (RRDBNet, 16.7 M parameters): photos, best detail, slow on CPU (×4 only;
+    /// ×2 is ×4 then a classic downscale).
+    Quality,
+    /// UpscalerJS esrgan-slim (a small RDN).
+    Small,
+}
+
+impl SrModel {
+    pub fn name(self) -> &'static str {
+        match self {
+            SrModel::Fast => "fast",
+            SrModel::Quality => "quality",
+            SrModel::Small => "small",
+        }
+    }
 }
 
 impl ScaleParams {
@@ -337,6 +376,20 @@ impl ScaleParams {
                 return Err(SpecError::new(
                     "stages.scale.factor",
                     format!("must be in (0, 16], got {f}"),
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.blend) {
+            return Err(SpecError::new(
+                "stages.scale.blend",
+                format!("must be between 0 and 1, got {}", self.blend),
+            ));
+        }
+        if let Some(t) = self.tile {
+            if !(32..=4096).contains(&t) {
+                return Err(SpecError::new(
+                    "stages.scale.tile",
+                    format!("must be between 32 and 4096 pixels, got {t}"),
                 ));
             }
         }
@@ -1402,6 +1455,33 @@ mod tests {
         spec.stages = vec![];
         spec.output.preset = "warp9".into();
         assert_eq!(spec.validate().unwrap_err().field, "output.preset");
+    }
+
+    #[test]
+    fn scale_takes_a_neural_model() {
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"input":"a.mp4","stages":[{"kind":"scale","factor":4,"model":"quality","blend":0.25}]}"#,
+        )
+        .unwrap();
+        let StageSpec::Scale(p) = &spec.stages[0] else {
+            panic!("not scale")
+        };
+        assert_eq!((p.model, p.blend), (Some(SrModel::Quality), 0.25));
+        assert!(spec.validate().is_ok());
+        // The classic stage's JSON is unchanged.
+        let plain = serde_json::to_string(&ScaleParams::default()).unwrap();
+        assert!(
+            !plain.contains("model") && !plain.contains("blend"),
+            "{plain}"
+        );
+        let bad = ScaleParams {
+            factor: Some(2.0),
+            blend: 1.5,
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "stages.scale.blend");
+        let bad: Result<ScaleParams, _> = serde_json::from_str(r#"{"factor":2,"model":"huge"}"#);
+        assert!(bad.is_err());
     }
 
     #[test]

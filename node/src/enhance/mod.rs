@@ -3,6 +3,7 @@
 //! encodes only the chunk's own frames, so seams are invisible.
 
 mod denoise;
+pub mod neural;
 mod pixel;
 mod stabilize;
 
@@ -36,6 +37,8 @@ pub struct Margin {
 pub struct Context {
     pub analysis: Option<Arc<Analysis>>,
     pub source_hdr: HdrMeta,
+    /// Threads a stage may use for itself (neural inference); 0 = every core.
+    pub threads: usize,
 }
 
 pub trait Stage: Send {
@@ -59,7 +62,10 @@ pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, 
     let mut out: Vec<Box<dyn Stage>> = Vec::with_capacity(specs.len());
     for s in specs {
         let stage: Box<dyn Stage> = match s {
-            StageSpec::Scale(p) => Box::new(pixel::Scale(p.clone())),
+            StageSpec::Scale(p) => match p.model {
+                Some(m) => Box::new(neural::NeuralScale::new(p.clone(), m, ctx.threads)),
+                None => Box::new(pixel::Scale(p.clone())),
+            },
             StageSpec::Color(p) => Box::new(pixel::Color::new(*p, ctx.analysis.clone())?),
             StageSpec::Denoise(p) => Box::new(denoise::Denoise::new(*p)),
             StageSpec::Sharpen(p) => Box::new(pixel::Sharpen(*p)),

@@ -10,6 +10,7 @@ pub mod h264;
 pub mod hdr;
 pub mod input;
 pub mod probe;
+pub mod still;
 pub mod thumbnail;
 
 pub use ffmpeg_next as ffmpeg;

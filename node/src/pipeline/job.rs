@@ -275,6 +275,10 @@ pub async fn run_job(
             .await?;
         return Err(e);
     }
+    for message in stages::neural::warnings(&spec.stages) {
+        let job = job.into();
+        send(&events, ProgressEvent::Warning { job, message });
+    }
     let res = {
         let (w, h) = info
             .video

