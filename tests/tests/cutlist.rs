@@ -459,42 +459,50 @@ fn drop_frame_edl_has_fcm_and_semicolons() {
     );
 }
 
+/// 18 s of `testsrc2` at 25 fps (`size`) with the sound `audio` (a lavfi source), black 3–5.5 s,
+/// silent 8–10.5 s and frozen 13–15.5 s; lossless H.264 (`extra` encoder options), PCM, in MOV.
+fn autoedit_clip(name: &str, size: &str, audio: &str, extra: &[&str]) -> std::path::PathBuf {
+    let video = format!("testsrc2=size={size}:rate=25:duration=18");
+    let mut args = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        &video,
+        "-f",
+        "lavfi",
+        "-i",
+        audio,
+        "-filter_complex",
+        "[0:v]drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,3,5.5)',split[a][b];[a][b]freezeframes=first=326:last=387:replace=325[v]",
+        "-map",
+        "[v]",
+        "-map",
+        "1:a",
+        "-af",
+        "volume=volume=0:enable='between(t,8,10.5)'",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-qp",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-c:a", "pcm_s16le", "-f", "mov"]);
+    generated(name, &args)
+}
+
 /// A generated clip with known stretches: black 3–5.5 s, silence 8–10.5 s, a frozen picture
 /// 13–15.5 s, between moving, sounding parts (18 s at 25 fps). With the default 0.2 s margins and
 /// frozen detection on, the `cutlist` command keeps exactly the rest, to the frame, and its EDL and
 /// OTIO files read back in OpenTimelineIO with those ranges.
 #[test]
 fn cutlist_command_finds_black_silent_and_frozen_stretches() {
-    let video = generated(
+    let video = autoedit_clip(
         "autoedit.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=18",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:sample_rate=48000:duration=18",
-            "-filter_complex",
-            "[0:v]drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,3,5.5)',split[a][b];[a][b]freezeframes=first=326:last=387:replace=325[v]",
-            "-map",
-            "[v]",
-            "-map",
-            "1:a",
-            "-af",
-            "volume=volume=0:enable='between(t,8,10.5)'",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-qp",
-            "0",
-            "-c:a",
-            "pcm_s16le",
-            "-f",
-            "mov",
-        ],
+        "320x240",
+        "sine=f=440:sample_rate=48000:duration=18",
+        &[],
     );
     let dir = tempfile::tempdir().expect("tmp");
     let (edl, otio) = (dir.path().join("cut.edl"), dir.path().join("cut.otio"));
@@ -591,38 +599,11 @@ print(json.dumps(out))
 /// video; and the cut list written beside it reads back in OpenTimelineIO.
 #[test]
 fn render_with_auto_edit_keeps_exactly_the_kept_frames_and_their_sound() {
-    let video = generated(
+    let video = autoedit_clip(
         "autoedit-render.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=25:duration=18",
-            "-f",
-            "lavfi",
-            "-i",
-            "aevalsrc=exprs='if(lt(mod(t\\,1)\\,0.01)\\,0.9\\,0.1*sin(2*PI*440*t))':s=48000:d=18",
-            "-filter_complex",
-            "[0:v]drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,3,5.5)',split[a][b];[a][b]freezeframes=first=326:last=387:replace=325[v]",
-            "-map",
-            "[v]",
-            "-map",
-            "1:a",
-            "-af",
-            "volume=volume=0:enable='between(t,8,10.5)'",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-qp",
-            "0",
-            "-g",
-            "25",
-            "-c:a",
-            "pcm_s16le",
-            "-f",
-            "mov",
-        ],
+        "160x120",
+        "aevalsrc=exprs='if(lt(mod(t\\,1)\\,0.01)\\,0.9\\,0.1*sin(2*PI*440*t))':s=48000:d=18",
+        &["-g", "25"],
     );
     let dir = tempfile::tempdir().expect("tmp");
     let (out, otio, report) = (

@@ -90,20 +90,21 @@ impl Timeline {
     /// a cut, the time the cut begins at in the output (so the frame before it ends there).
     pub fn out_pts(&self, pts: i64) -> i64 {
         let i = self.index(pts);
-        let before = if self.keeps(pts) {
-            self.removed_before(i)
+        if self.keeps(pts) {
+            pts - self.ticks(self.removed_before(i))
         } else {
             // Inside a cut: it collapses to the cut's start.
-            let start = self
-                .kept
-                .iter()
-                .rev()
-                .find(|s| s.end <= i)
-                .map(|s| s.end)
-                .unwrap_or(0);
-            return self.out_pts_of_frame(start);
-        };
-        pts - self.ticks(before)
+            self.out_pts_of_frame(self.cut_start(i))
+        }
+    }
+
+    /// First frame of the cut that removes frame `i`: the end of the last kept part before it.
+    fn cut_start(&self, i: u64) -> u64 {
+        self.kept
+            .iter()
+            .rev()
+            .find(|s| s.end <= i)
+            .map_or(0, |s| s.end)
     }
 
     /// Output timestamp of the start of cut-list frame `i`.
@@ -145,13 +146,7 @@ impl Timeline {
         let frames = if kept_here {
             f - self.removed_before(i) as f64
         } else {
-            let start = self
-                .kept
-                .iter()
-                .rev()
-                .find(|s| s.end <= i)
-                .map(|s| s.end)
-                .unwrap_or(0);
+            let start = self.cut_start(i);
             (start - self.removed_before(start)) as f64
         };
         self.first_seconds + frames / fps

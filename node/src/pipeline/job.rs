@@ -355,12 +355,6 @@ pub async fn run_job(
         }
         chapters.retain(|c| c.end > c.start);
     }
-    // Chunks the cut removes whole are not rendered and leave no file.
-    let cut_away = |plan: &crate::pipeline::ChunkPlan| {
-        timeline
-            .as_ref()
-            .is_some_and(|t| !t.keeps_any(plan.start_pts, plan.end_pts))
-    };
 
     let dir = chunk_dir(&opts.data_dir, job);
     std::fs::create_dir_all(&dir).map_err(|e| MediaError::Io {
@@ -371,7 +365,7 @@ pub async fn run_job(
     // A chunk recorded as done must still have its file; otherwise it is rendered again.
     for c in store.chunks(job).await? {
         if c.state == ChunkState::Done
-            && !cut_away(&c.plan)
+            && !cut_away(timeline.as_deref(), &c.plan)
             && !chunk_path(&dir, c.plan.index).is_file()
         {
             store.reset_chunk(job, c.plan.index).await?;
@@ -518,7 +512,7 @@ pub async fn run_job(
     let chunks = store.chunks(job).await?;
     let files: Vec<PathBuf> = chunks
         .iter()
-        .filter(|c| !cut_away(&c.plan))
+        .filter(|c| !cut_away(timeline.as_deref(), &c.plan))
         .map(|c| chunk_path(&dir, c.plan.index))
         .collect();
     let (src, out) = (input.clone(), output.clone());
@@ -861,6 +855,32 @@ struct WorkerCtx {
     changed: Arc<tokio::sync::Notify>,
 }
 
+impl WorkerCtx {
+    /// Records chunk `index` as done (if this worker still holds it) and announces it.
+    async fn complete(&self, index: u32, frames: u64) -> Result<(), JobError> {
+        if self
+            .store
+            .complete_chunk(&self.job, index, &self.owner)
+            .await?
+        {
+            send(
+                &self.events,
+                ProgressEvent::ChunkDone {
+                    job: self.job.clone(),
+                    chunk: index,
+                    frames,
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Whether auto-edit removes every frame of `plan` (the chunk is not rendered and leaves no file).
+fn cut_away(timeline: Option<&Timeline>, plan: &crate::pipeline::ChunkPlan) -> bool {
+    timeline.is_some_and(|t| !t.keeps_any(plan.start_pts, plan.end_pts))
+}
+
 /// Claims and renders chunks until none is left (waiting for chunks other processes hold).
 async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
     loop {
@@ -905,28 +925,13 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
             continue;
         };
         let index = chunk.plan.index;
-        if let Some(t) = &ctx.timeline {
-            if !t.keeps_any(chunk.plan.start_pts, chunk.plan.end_pts) {
-                // Auto-edit removes all of it: done, with nothing to render.
-                let _wake = WakeOnDrop(&ctx.changed);
-                ctx.frames_now
-                    .fetch_add(chunk.plan.frames, Ordering::Relaxed);
-                if ctx
-                    .store
-                    .complete_chunk(&ctx.job, index, &ctx.owner)
-                    .await?
-                {
-                    send(
-                        &ctx.events,
-                        ProgressEvent::ChunkDone {
-                            job: ctx.job.clone(),
-                            chunk: index,
-                            frames: 0,
-                        },
-                    );
-                }
-                continue;
-            }
+        if cut_away(ctx.timeline.as_deref(), &chunk.plan) {
+            // Auto-edit removes all of it: done, with nothing to render.
+            let _wake = WakeOnDrop(&ctx.changed);
+            ctx.frames_now
+                .fetch_add(chunk.plan.frames, Ordering::Relaxed);
+            ctx.complete(index, 0).await?;
+            continue;
         }
         send(
             &ctx.events,
@@ -1000,20 +1005,7 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
                         },
                     );
                 }
-                if ctx
-                    .store
-                    .complete_chunk(&ctx.job, index, &ctx.owner)
-                    .await?
-                {
-                    send(
-                        &ctx.events,
-                        ProgressEvent::ChunkDone {
-                            job: ctx.job.clone(),
-                            chunk: index,
-                            frames: outcome.frames,
-                        },
-                    );
-                }
+                ctx.complete(index, outcome.frames).await?;
             }
             Err(render::RenderError::Cancelled) => {
                 ctx.frames_now
