@@ -26,13 +26,8 @@ if [ -d "$MODELS" ] && check; then exit 0; fi
 # Python tools for the conversions (pinned), like .venv-tools.
 VSTAMP=$VENV/.kino-models-1
 if [ ! -f "$VSTAMP" ]; then
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    echo "models: installing python3-venv"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-  fi
+  . scripts/python-venv.sh
+  need_python_venv models
   echo "models: installing onnx, numpy, ncnn, onnxruntime into $VENV"
   rm -rf "$VENV"
   python3 -m venv "$VENV"

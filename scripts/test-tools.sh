@@ -8,13 +8,8 @@ cd "$(dirname "$0")/.."
 VENV=.venv-tools
 STAMP=$VENV/.kino-tools-3
 if [ -f "$STAMP" ]; then exit 0; fi
-if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  echo "test-tools: installing python3-venv"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-fi
+. scripts/python-venv.sh
+need_python_venv test-tools
 echo "test-tools: installing scenedetect, opentimelineio into $VENV"
 rm -rf "$VENV"
 python3 -m venv "$VENV"

@@ -12,8 +12,8 @@ import struct
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
+from srgraph import save_sr_model
 
 FP16_TAG = 0x01306B47
 
@@ -172,17 +172,7 @@ def convert(param_path, bin_path, out_path):
     for n in nodes:
         n.input[:] = ["input" if i == graph_in else i for i in n.input]
         n.output[:] = ["output" if o == graph_out else o for o in n.output]
-    graph = helper.make_graph(
-        nodes,
-        "sr",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "oh", "ow"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="kino-ncnn2onnx")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, out_path)
+    save_sr_model(nodes, inits, out_path, "kino-ncnn2onnx")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import os
 import sys
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
+from srgraph import save_sr_model
 
 
 def load_weights(model_json, base):
@@ -103,17 +103,7 @@ def convert(json_path, out_path):
     if len(outs) != 1:
         raise ValueError("expected one output layer")
     nodes.append(helper.make_node("Identity", [outs[0][0]], ["output"]))
-    graph = helper.make_graph(
-        nodes,
-        "sr",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "oh", "ow"])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="kino-tfjs2onnx")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, out_path)
+    save_sr_model(nodes, inits, out_path, "kino-tfjs2onnx")
 
 
 if __name__ == "__main__":
