@@ -29,7 +29,8 @@ use utoipa::OpenApi;
         jobs::report,
         jobs::scene_thumbnail,
         super::events::job_events,
-        super::events::all_events
+        super::events::all_events,
+        super::preview::preview
     ),
     components(schemas(
         kino_shared::JobSpec,
