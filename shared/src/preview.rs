@@ -46,9 +46,30 @@ pub const PREVIEW_COLOUR: ColourInfo = ColourInfo {
     chroma_center: false,
 };
 
-fn byte(v: f32) -> u8 {
-    (v + 0.5).clamp(0.0, 255.0) as u8
+/// A coefficient in 16.16 fixed point: integer arithmetic is exact on every target and several
+/// times faster than float in WebAssembly.
+const fn fx(v: f32) -> i32 {
+    (v * 65536.0 + 0.5) as i32
 }
+
+const KG: f32 = 1.0 - KR - KB;
+/// R'G'B' → Y'CbCr rows (limited range scale folded in).
+const Y_C: [i32; 3] = [
+    fx(KR * 219.0 / 255.0),
+    fx(KG * 219.0 / 255.0),
+    fx(KB * 219.0 / 255.0),
+];
+const CB_S: f32 = 224.0 / 255.0 / (2.0 * (1.0 - KB));
+const CR_S: f32 = 224.0 / 255.0 / (2.0 * (1.0 - KR));
+const CB_C: [i32; 3] = [fx(-KR * CB_S), fx(-KG * CB_S), fx((1.0 - KB) * CB_S)];
+const CR_C: [i32; 3] = [fx((1.0 - KR) * CR_S), fx(-KG * CR_S), fx(-KB * CR_S)];
+/// Y'CbCr → R'G'B'.
+const L_S: i32 = fx(255.0 / 219.0);
+const R_V: i32 = fx(2.0 * (1.0 - KR) * 255.0 / 224.0);
+const B_U: i32 = fx(2.0 * (1.0 - KB) * 255.0 / 224.0);
+const G_U: i32 = fx(2.0 * (1.0 - KB) * KB / KG * 255.0 / 224.0);
+const G_V: i32 = fx(2.0 * (1.0 - KR) * KR / KG * 255.0 / 224.0);
+const HALF: i32 = 1 << 15;
 
 /// RGBA (alpha ignored) → limited-range BT.709 Y'CbCr 4:4:4, 8-bit.
 pub fn rgba_to_frame(rgba: &[u8], width: usize, height: usize) -> Result<Frame, PreviewError> {
@@ -66,13 +87,18 @@ pub fn rgba_to_frame(rgba: &[u8], width: usize, height: usize) -> Result<Frame, 
     }
     let n = width * height;
     let (mut y, mut cb, mut cr) = (vec![0u8; n], vec![0u8; n], vec![0u8; n]);
-    let kg = 1.0 - KR - KB;
-    for (i, px) in rgba.chunks_exact(4).enumerate() {
-        let (r, g, b) = (px[0] as f32, px[1] as f32, px[2] as f32);
-        let l = KR * r + kg * g + KB * b;
-        y[i] = byte(16.0 + l * (219.0 / 255.0));
-        cb[i] = byte(128.0 + (b - l) * (224.0 / 255.0) / (2.0 * (1.0 - KB)));
-        cr[i] = byte(128.0 + (r - l) * (224.0 / 255.0) / (2.0 * (1.0 - KR)));
+    let dot = |c: &[i32; 3], r: i32, g: i32, b: i32| c[0] * r + c[1] * g + c[2] * b;
+    for (((px, y), cb), cr) in rgba
+        .chunks_exact(4)
+        .zip(y.iter_mut())
+        .zip(cb.iter_mut())
+        .zip(cr.iter_mut())
+    {
+        let (r, g, b) = (px[0] as i32, px[1] as i32, px[2] as i32);
+        // Always inside 16…240: no clamping needed.
+        *y = ((dot(&Y_C, r, g, b) + (16 << 16) + HALF) >> 16) as u8;
+        *cb = ((dot(&CB_C, r, g, b) + (128 << 16) + HALF) >> 16) as u8;
+        *cr = ((dot(&CR_C, r, g, b) + (128 << 16) + HALF) >> 16) as u8;
     }
     let plane = |samples| Plane {
         width,
@@ -100,17 +126,13 @@ pub fn frame_to_rgba(f: &Frame) -> Vec<u8> {
     let (Some(y), Some(cb), Some(cr)) = (get(0), get(1), get(2)) else {
         return out;
     };
-    let kg = 1.0 - KR - KB;
-    for (i, px) in out.chunks_exact_mut(4).enumerate().take(n) {
-        let l = (y[i] as f32 - 16.0) * (255.0 / 219.0);
-        let u = (cb[i] as f32 - 128.0) * (255.0 / 224.0);
-        let v = (cr[i] as f32 - 128.0) * (255.0 / 224.0);
-        let r = l + 2.0 * (1.0 - KR) * v;
-        let b = l + 2.0 * (1.0 - KB) * u;
-        let g = (l - KR * r - KB * b) / kg;
-        px[0] = byte(r);
-        px[1] = byte(g);
-        px[2] = byte(b);
+    let byte = |v: i32| ((v + HALF) >> 16).clamp(0, 255) as u8;
+    for (((px, &y), &u), &v) in out.chunks_exact_mut(4).zip(y).zip(cb).zip(cr) {
+        let l = (y as i32 - 16) * L_S;
+        let (u, v) = (u as i32 - 128, v as i32 - 128);
+        px[0] = byte(l + R_V * v);
+        px[1] = byte(l - G_U * u - G_V * v);
+        px[2] = byte(l + B_U * u);
     }
     out
 }

@@ -36,13 +36,15 @@ fn now() -> f64 {
         .unwrap_or_default()
 }
 
-/// Draws the current frame and its processed version; returns the kernels' time in ms.
+/// Draws the current frame and its processed version; returns the kernels' time and the whole
+/// time (with grabbing and drawing the pixels) in ms.
 fn render(
     video: &HtmlVideoElement,
     before: &HtmlCanvasElement,
     after: &HtmlCanvasElement,
     stages: &[StageSpec],
-) -> Result<f64, String> {
+) -> Result<(f64, f64), String> {
+    let start = now();
     // HAVE_CURRENT_DATA: a frame is there to draw.
     if video.ready_state() < 2 {
         return Err("waiting for the first frame…".into());
@@ -71,7 +73,7 @@ fn render(
     context(after)?
         .put_image_data(&img, 0.0, 0.0)
         .map_err(|_| "the processed frame could not be shown".to_owned())?;
-    Ok(ms)
+    Ok((ms, now() - start))
 }
 
 /// The split before/after view.
@@ -99,9 +101,10 @@ pub fn before_after(props: &Props) -> Html {
             match (stages, canvases) {
                 (None, _) => status.set("fix the settings to see the preview".into()),
                 (Some(st), (Some(v), Some(b), Some(a))) => match render(&v, &b, &a, st) {
-                    Ok(ms) => {
+                    Ok((ms, total)) => {
                         *version.borrow_mut() += 1;
                         let _ = a.set_attribute("data-ms", &format!("{ms:.1}"));
+                        let _ = a.set_attribute("data-total-ms", &format!("{total:.1}"));
                         let _ = a.set_attribute("data-version", &version.borrow().to_string());
                         let _ = a.set_attribute("data-time", &v.current_time().to_string());
                         status.set(format!(
