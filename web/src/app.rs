@@ -9,6 +9,7 @@ use crate::preview::BeforeAfter;
 use crate::settings::{Form, Settings};
 use crate::theme::ThemePicker;
 use crate::tus::{self, Status};
+use crate::viz3d::Viz3d;
 use kino_shared::{preview::is_per_frame, JobSpec, JobStatus};
 use web_sys::{File, HtmlInputElement, HtmlVideoElement};
 use yew::prelude::*;
@@ -25,6 +26,7 @@ enum Render {
 
 /// The "Render" button's work: upload (resumable), then the job.
 async fn render(file: File, spec: JobSpec, status: Callback<Render>, jobs: Callback<Action>) {
+    let name = file.name();
     let up = Callback::from({
         let status = status.clone();
         move |s| status.emit(Render::Upload(s))
@@ -52,6 +54,7 @@ async fn render(file: File, spec: JobSpec, status: Callback<Render>, jobs: Callb
     match result {
         Ok(resp) => match resp.json::<JobStatus>().await {
             Ok(job) => {
+                crate::store::set(&format!("kino.job.{}", job.id), &name);
                 status.emit(Render::Submitted(job.id.clone()));
                 jobs.emit(Action::Created(job));
             }
@@ -219,6 +222,14 @@ pub fn app() -> Html {
         Callback::from(move |f: Form| form.set(f))
     };
 
+    // The 3D view shows the job in progress, else the newest.
+    let shown = {
+        let list = jobs.newest_first();
+        list.iter()
+            .find(|j| !j.state.is_final())
+            .or(list.first())
+            .map(|j| (*j).clone())
+    };
     let m = &*meta;
     let size = file
         .as_ref()
@@ -276,6 +287,7 @@ pub fn app() -> Html {
                 </section>
             </div>
             <div class="wide"><JobList jobs={jobs.clone()} /></div>
+            <div class="wide"><Viz3d job={shown} /></div>
         </main>
         </>
     }

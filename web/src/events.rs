@@ -207,9 +207,13 @@ impl Reducible for Jobs {
                 .or_insert_with(|| JobView::empty(ev.job()))
                 .apply(&ev),
             Action::Created(status) => {
-                next.by_id
+                // Its first events may have come before the answer: keep them, add the spec.
+                let view = next
+                    .by_id
                     .entry(status.id.clone())
                     .or_insert_with(|| JobView::from_status(&status));
+                view.stages = status.spec.stages.iter().map(|st| st.name()).collect();
+                view.created_ms = status.created_ms;
             }
         }
         Rc::new(next)

@@ -69,6 +69,9 @@ fn job_item(p: &ItemProps) -> Html {
         facts.push(format!("ETA {}", eta_text(eta)));
     }
     let short = j.id.chars().take(8).collect::<String>();
+    // The file name, when this browser rendered it.
+    let title =
+        crate::store::get(&format!("kino.job.{}", j.id)).unwrap_or_else(|| format!("Job {short}"));
     let stages = if j.stages.is_empty() {
         "no stages".to_owned()
     } else {
@@ -79,7 +82,7 @@ fn job_item(p: &ItemProps) -> Html {
     html! {
         <li class="job" data-job={j.id.clone()} data-state={j.state.as_str()}>
             <div class="row" style="justify-content:space-between">
-                <strong title={j.id.clone()}>{ format!("Job {short}") }<span class="muted">{ format!(" · {stages}") }</span></strong>
+                <strong title={j.id.clone()}>{ title }<span class="muted">{ format!(" · {stages}") }</span></strong>
                 <span class={classes!("state", j.state.as_str())}>{ stage_text(j) }</span>
             </div>
             <div class="bar" role="progressbar" aria-label={format!("Job {short} progress")}

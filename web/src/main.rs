@@ -12,6 +12,7 @@ mod settings;
 mod store;
 mod theme;
 mod tus;
+mod viz3d;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();
