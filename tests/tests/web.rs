@@ -458,6 +458,23 @@ async fn edit_preview_render_and_play() {
     )
     .await;
 
+    // Denoise is temporal: the page asks the node for this frame.
+    b.click("#stage-denoise").await;
+    version = b.preview_at(2.0, version).await;
+    let by = b
+        .js("return document.getElementById('after').dataset.by", vec![])
+        .await;
+    assert_eq!(by, json!("by the node"));
+    check_against_node(
+        &b,
+        &node,
+        &json!([{ "kind": "denoise" }, { "kind": "color", "contrast": 1.05,
+        "saturation": 1.1, "vibrance": 0.2, "auto_white_balance": true }]),
+    )
+    .await;
+    b.click("#stage-denoise").await;
+    version = b.preview_at(2.0, version).await;
+
     // A bad value is explained next to its field and blocks rendering.
     b.type_into("f-color-contrast", "9").await;
     let msg = b.text("#f-color-contrast-err").await;

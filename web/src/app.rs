@@ -10,7 +10,7 @@ use crate::settings::{Form, Settings};
 use crate::theme::ThemePicker;
 use crate::tus::{self, Status};
 use crate::viz3d::Viz3d;
-use kino_shared::{preview::is_per_frame, JobSpec, JobStatus};
+use kino_shared::{JobSpec, JobStatus};
 use web_sys::{File, HtmlInputElement, HtmlVideoElement};
 use yew::prelude::*;
 
@@ -182,12 +182,7 @@ pub fn app() -> Html {
 
     let parsed = form.parse();
     let errors = parsed.as_ref().err().cloned().unwrap_or_default();
-    let preview_stages = parsed.as_ref().ok().map(|(st, _)| {
-        st.iter()
-            .filter(|s| is_per_frame(s))
-            .cloned()
-            .collect::<Vec<_>>()
-    });
+    let preview_stages = parsed.as_ref().ok().map(|(st, _)| st.clone());
     let busy = matches!(*render_state, Render::Upload(_) | Render::Submitting);
     let onrender = {
         let (file, parsed, render_state, jobs) = (

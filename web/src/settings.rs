@@ -3,8 +3,8 @@
 //! next to its field; the checks are the `JobSpec` validation the node applies.
 
 use kino_shared::{
-    ColorParams, JobSpec, OutputSpec, ResizeFilter, ScaleParams, SharpenParams, StageSpec,
-    VideoCodec, PRESETS,
+    ColorParams, DenoiseMode, DenoiseParams, JobSpec, OutputSpec, ResizeFilter, ScaleParams,
+    SharpenParams, StageSpec, VideoCodec, PRESETS,
 };
 use std::collections::BTreeMap;
 use yew::prelude::*;
@@ -12,6 +12,12 @@ use yew::prelude::*;
 /// What the form holds (text as typed).
 #[derive(Clone, PartialEq)]
 pub struct Form {
+    /// Temporal: previewed by the node, not in the page.
+    pub denoise: bool,
+    pub denoise_mode: String,
+    pub sigma: String,
+    pub strength: String,
+    pub temporal_radius: String,
     pub color: bool,
     pub brightness: String,
     pub contrast: String,
@@ -41,6 +47,11 @@ pub struct Form {
 impl Default for Form {
     fn default() -> Self {
         Form {
+            denoise: false,
+            denoise_mode: "auto".into(),
+            sigma: "10".into(),
+            strength: "1".into(),
+            temporal_radius: "2".into(),
             color: true,
             brightness: "0".into(),
             contrast: "1".into(),
@@ -118,6 +129,24 @@ impl Form {
             }
         };
         let mut stages = Vec::new();
+        // Fields that must be whole numbers but are not.
+        let mut whole = vec![];
+        if self.denoise {
+            let radius = num("denoise.temporal_radius", &self.temporal_radius);
+            if radius.is_some_and(|r| r.fract() != 0.0 || r < 0.0) {
+                whole.push("denoise.temporal_radius");
+            }
+            stages.push(StageSpec::Denoise(DenoiseParams {
+                mode: if self.denoise_mode == "manual" {
+                    DenoiseMode::Manual
+                } else {
+                    DenoiseMode::Auto
+                },
+                sigma: num("denoise.sigma", &self.sigma).unwrap_or(10.0) as f32,
+                strength: num("denoise.strength", &self.strength).unwrap_or(1.0) as f32,
+                temporal_radius: radius.map(|r| r.clamp(0.0, 99.0) as u32).unwrap_or(2),
+            }));
+        }
         if self.color {
             let p = ColorParams {
                 brightness: num("color.brightness", &self.brightness).unwrap_or(0.0) as f32,
@@ -168,7 +197,10 @@ impl Form {
             ..Default::default()
         };
         if crf.is_some_and(|v| v.fract() != 0.0 || !(0.0..=255.0).contains(&v)) {
-            errs.insert("output.crf".into(), "must be a whole number".into());
+            whole.push("output.crf");
+        }
+        for key in whole {
+            errs.insert(key.into(), "must be a whole number".into());
         }
         // The node's own checks, one stage at a time so every stage's first problem shows.
         for stage in &stages {
@@ -315,6 +347,18 @@ pub fn settings(props: &Props) -> Html {
                 <span class="muted">{"Presets:"}</span>{ for presets }
             </div>
             <fieldset>
+                <legend>{ checkbox(props, "stage-denoise", "Denoise", f.denoise, |f, v| f.denoise = v) }</legend>
+                if f.denoise {
+                    <div class="fields">
+                        { select(props, "f-denoise-mode", "Noise level", &f.denoise_mode, &["auto", "manual"], |f, v| f.denoise_mode = v) }
+                        { number(props, "denoise.sigma", "Sigma, manual (0.5…50)", &f.sigma, |f, v| f.sigma = v) }
+                        { number(props, "denoise.strength", "Strength (0…3)", &f.strength, |f, v| f.strength = v) }
+                        { number(props, "denoise.temporal_radius", "Frames each side (0…3)", &f.temporal_radius, |f, v| f.temporal_radius = v) }
+                    </div>
+                    <p class="muted">{"Temporal: the node previews it on the current frame."}</p>
+                }
+            </fieldset>
+            <fieldset>
                 <legend>{ checkbox(props, "stage-color", "Colour", f.color, |f, v| f.color = v) }</legend>
                 if f.color {
                     <div class="fields">
@@ -363,5 +407,56 @@ pub fn settings(props: &Props) -> Html {
                 </div>
             </fieldset>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_to_one_colour_stage() {
+        let (stages, output) = Form::default().parse().expect("valid defaults");
+        assert_eq!(stages.len(), 1);
+        assert_eq!(stages[0].name(), "color");
+        assert_eq!(output.crf, 20);
+    }
+
+    #[test]
+    fn bad_values_are_explained_by_field() {
+        let f = Form {
+            contrast: "9".into(),
+            saturation: "lots".into(),
+            sharpen: true,
+            radius: "0".into(),
+            crf: "20.5".into(),
+            ..Form::default()
+        };
+        let errs = f.parse().expect_err("invalid");
+        assert!(
+            errs["color.saturation"].contains("not a number"),
+            "{errs:?}"
+        );
+        // The node's own check reports the first bad field of a stage.
+        assert!(errs.contains_key("color.contrast") || errs.contains_key("color.saturation"));
+        assert!(
+            errs["sharpen.radius"].contains("between 0.3 and 5"),
+            "{errs:?}"
+        );
+        assert!(errs["output.crf"].contains("whole"), "{errs:?}");
+    }
+
+    #[test]
+    fn every_preset_is_valid() {
+        for name in PRESET_NAMES {
+            assert!(Form::preset(name).parse().is_ok(), "{name}");
+        }
+        let f = Form {
+            scale: true,
+            width: "1280".into(),
+            ..Form::default()
+        };
+        let errs = f.parse().expect_err("factor and width together");
+        assert!(errs.contains_key("scale"), "{errs:?}");
     }
 }
