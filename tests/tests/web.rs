@@ -682,6 +682,8 @@ async fn upload_resumes_after_a_reload() {
         .await
         .unwrap();
     b.choose_file(&clip).await;
+    // A slow job (sharpen, ×2 to 2560×1440), to cancel and retry while it runs.
+    b.click("#preset-3").await;
     b.until(
         "the node connection",
         20,
@@ -714,7 +716,23 @@ async fn upload_resumes_after_a_reload() {
         .collect();
     assert_eq!(full.len(), 1, "uploads: {uploads:?}");
     assert_eq!(sha256_file(&full[0].path()), sha256_file(&clip));
-    assert!(job.as_str().is_some());
+    let job = job.as_str().unwrap().to_owned();
+    b.click(&format!("li[data-job='{job}'] button.cancel"))
+        .await;
+    b.until(
+        "the job to be cancelled",
+        60,
+        &format!("return document.querySelector(\"li[data-job='{job}']\")?.dataset.state === 'cancelled'"),
+    )
+    .await;
+    b.click(&format!("li[data-job='{job}'] button.retry")).await;
+    let restarted = b.until("the job to restart", 30, &format!(
+        "const s = document.querySelector(\"li[data-job='{job}']\")?.dataset.state; return s && s !== 'cancelled' ? s : '';")).await;
+    assert!(
+        ["queued", "analysing", "rendering", "assembling", "done"]
+            .contains(&restarted.as_str().unwrap()),
+        "{restarted}"
+    );
     b.close().await;
 }
 
