@@ -10,6 +10,7 @@ APT_PACKAGES=(
   pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev libswscale-dev libswresample-dev
   ffmpeg sqlite3
+  chromium chromium-driver
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -54,4 +55,6 @@ if [ ! -f static/vendor/swagger-ui/.version-$SWAGGER_VERSION ]; then
 fi
 # Neural weights and ONNX Runtime into ./models (converted from their packages, hash-checked).
 bash scripts/models.sh
+# The browser editor's tools (Trunk, wasm-bindgen-cli at the Cargo.lock version).
+bash scripts/web.sh --tools-only
 echo "setup: ok"

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod frame;
 pub mod kernels;
+pub mod preview;
 
 pub use api::*;
 pub use frame::{ChromaLayout, ColourInfo, Frame, Plane, Samples};

@@ -30,7 +30,8 @@ use utoipa::OpenApi;
         jobs::scene_thumbnail,
         jobs::cut_list,
         super::events::job_events,
-        super::events::all_events
+        super::events::all_events,
+        super::preview::preview
     ),
     components(schemas(
         kino_shared::JobSpec,

@@ -1,9 +1,10 @@
-//! The HTTP API (axum): tus uploads, jobs, WebSocket progress, downloads with Range, health, metrics,
-//! the OpenAPI document and its browsable UI. Every error is an HTTP status with a JSON `ApiError`.
+//! The HTTP API (axum): tus uploads, jobs, WebSocket progress, downloads with Range, one-frame preview,
+//! health, metrics, the OpenAPI document and its browsable UI. Every error is an HTTP status with a JSON `ApiError`.
 
 pub mod docs;
 pub mod events;
 pub mod jobs;
+pub mod preview;
 pub mod uploads;
 
 use crate::service::Service;
@@ -178,6 +179,7 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads::routes())
         .merge(jobs::routes())
         .merge(events::routes())
+        .merge(preview::routes())
         .merge(docs::routes());
     let mut app = api.nest_service(
         "/static",

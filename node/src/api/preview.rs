@@ -1,0 +1,164 @@
+//! One frame through the node's own stage code: the editor's browser preview can be checked against
+//! it, and stages only the node computes (denoise) can be previewed. The pixels travel as RGBA and
+//! are converted exactly as the browser converts them (`kino_shared::preview`).
+
+use super::{ApiErr, ApiResult, AppState};
+use crate::enhance::{self, Analysis, Context};
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use kino_shared::kernels::color;
+use kino_shared::preview::{self, PreviewError, MAX_PREVIEW_PIXELS};
+use kino_shared::{ApiError, Frame, JobSpec, OutputSpec, StageSpec};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/preview", post(preview))
+        .route_layer(axum::extract::DefaultBodyLimit::max(
+            MAX_PREVIEW_PIXELS * 4 + 1,
+        ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PreviewQuery {
+    /// Frame width in pixels.
+    width: usize,
+    /// Frame height in pixels.
+    height: usize,
+    /// The stages, a JSON array of `StageSpec` (URL-encoded).
+    stages: String,
+}
+
+fn unprocessable(field: &str, message: impl Into<String>) -> ApiErr {
+    ApiErr::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_parameter",
+        message,
+    )
+    .field(field)
+}
+
+/// Parses and checks the stages as a job's would be; only what works on one frame is accepted.
+fn parse_stages(json: &str) -> ApiResult<Vec<StageSpec>> {
+    let stages: Vec<StageSpec> =
+        serde_json::from_str(json).map_err(|e| unprocessable("stages", format!("stages: {e}")))?;
+    let spec = JobSpec {
+        input: "preview".into(),
+        stages,
+        audio_stages: vec![],
+        scenes: None,
+        auto_edit: None,
+        output: OutputSpec::default(),
+        chunk_seconds: 4.0,
+    };
+    spec.validate()
+        .map_err(|e| ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e)))?;
+    for s in &spec.stages {
+        if matches!(s, StageSpec::Stabilize(_) | StageSpec::Hdr(_)) {
+            return Err(unprocessable(
+                &format!("stages.{}", s.name()),
+                format!(
+                    "the {} stage needs the whole video; it cannot be previewed on one frame",
+                    s.name()
+                ),
+            ));
+        }
+    }
+    Ok(spec.stages)
+}
+
+/// The frame size after the stages (so a large upscale is refused before it is computed).
+fn output_size(stages: &[StageSpec], (mut w, mut h): (usize, usize)) -> ApiResult<()> {
+    for s in stages {
+        if let StageSpec::Scale(p) = s {
+            let (nw, nh) = p
+                .target_size(w as u32, h as u32, 1)
+                .map_err(|e| ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e)))?;
+            (w, h) = (nw as usize, nh as usize);
+        }
+    }
+    if w * h > MAX_PREVIEW_PIXELS {
+        return Err(unprocessable(
+            "stages.scale",
+            PreviewError::TooLarge {
+                width: w,
+                height: h,
+            }
+            .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the stages the way a chunk worker does, with every neighbour of the frame being the frame
+/// itself, and an automatic colour correction measured on this frame alone.
+fn process(frame: Frame, specs: &[StageSpec]) -> Result<Frame, enhance::StageError> {
+    let auto = specs.iter().find_map(|s| match s {
+        StageSpec::Color(p) if p.is_auto() => Some(*p),
+        _ => None,
+    });
+    let analysis = auto.map(|p| {
+        let c = color::AutoCorrection::from_stats(&color::stats(&frame), &p);
+        Arc::new(Analysis {
+            colour: HashMap::from([(0, c)]),
+            ..Default::default()
+        })
+    });
+    let ctx = Context {
+        analysis,
+        ..Default::default()
+    };
+    let mut f = frame;
+    for mut stage in enhance::build(specs, &ctx)? {
+        let m = stage.margin();
+        let window: Vec<&Frame> = std::iter::repeat_n(&f, m.before + 1 + m.after).collect();
+        f = stage.process(&window, m.before, 0)?;
+    }
+    Ok(f)
+}
+
+/// POST /api/preview: RGBA pixels in, the processed frame's RGBA pixels out.
+#[utoipa::path(post, path = "/api/preview", tag = "preview", params(PreviewQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "width × height × 4 bytes of RGBA"),
+    responses((status = 200, description = "RGBA of the processed frame; its size in the Kino-Width and Kino-Height headers"),
+        (status = 422, body = kino_shared::ApiError)))]
+pub async fn preview(
+    query: Result<Query<PreviewQuery>, QueryRejection>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let Query(q) =
+        query.map_err(|e| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let stages = parse_stages(&q.stages)?;
+    output_size(&stages, (q.width, q.height))?;
+    let frame = preview::rgba_to_frame(&body, q.width, q.height)
+        .map_err(|e| unprocessable("body", e.to_string()))?;
+    // A neural stage without its model does the classic resize, as a job would; say so.
+    let warning = enhance::neural::warnings(&stages).join("; ");
+    let out = tokio::task::spawn_blocking(move || process(frame, &stages))
+        .await
+        .map_err(ApiErr::internal)?
+        .map_err(|e| unprocessable("stages", e.to_string()))?;
+    let rgba = preview::frame_to_rgba(&out);
+    let mut r = ([(header::CONTENT_TYPE, "application/octet-stream")], rgba).into_response();
+    let h = r.headers_mut();
+    h.insert("Kino-Width", HeaderValue::from(out.width));
+    h.insert("Kino-Height", HeaderValue::from(out.height));
+    if !warning.is_empty() {
+        // Header values are visible ASCII.
+        let ascii: String = warning
+            .chars()
+            .map(|c| if c.is_ascii_graphic() { c } else { ' ' })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&ascii) {
+            h.insert("Kino-Warning", v);
+        }
+    }
+    Ok(r)
+}

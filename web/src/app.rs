@@ -1,0 +1,315 @@
+//! The page: source video and before/after on the left, settings and render on the right, the jobs
+//! below; a banner while the node cannot be reached.
+
+use crate::events::{self, Action, Jobs};
+use crate::jobs::JobList;
+use crate::media::{self, Meta};
+use crate::net::{self, NetError};
+use crate::preview::BeforeAfter;
+use crate::settings::{Form, Settings};
+use crate::theme::ThemePicker;
+use crate::tus::{self, Status};
+use crate::viz3d::Viz3d;
+use kino_shared::{JobSpec, JobStatus};
+use web_sys::{File, HtmlInputElement, HtmlVideoElement};
+use yew::prelude::*;
+
+/// Where the render is.
+#[derive(Clone, PartialEq)]
+enum Render {
+    Idle,
+    Upload(Status),
+    Submitting,
+    Submitted(String),
+    Failed(String),
+}
+
+/// The "Render" button's work: upload (resumable), then the job.
+async fn render(file: File, spec: JobSpec, status: Callback<Render>, jobs: Callback<Action>) {
+    let name = file.name();
+    let up = Callback::from({
+        let status = status.clone();
+        move |s| status.emit(Render::Upload(s))
+    });
+    let id = match tus::upload(file, up).await {
+        Ok(id) => id,
+        Err(e) => return status.emit(Render::Failed(format!("Upload failed: {e}"))),
+    };
+    status.emit(Render::Submitting);
+    let spec = JobSpec { input: id, ..spec };
+    let body = match serde_json::to_string(&spec) {
+        Ok(b) => b,
+        Err(e) => return status.emit(Render::Failed(e.to_string())),
+    };
+    let built = net::auth(gloo_net::http::Request::post("/api/jobs"))
+        .header("Content-Type", "application/json")
+        .body(body);
+    let result = match built {
+        Ok(r) => match r.send().await {
+            Ok(resp) => net::check(resp).await,
+            Err(_) => Err(NetError::Unreachable),
+        },
+        Err(e) => return status.emit(Render::Failed(e.to_string())),
+    };
+    match result {
+        Ok(resp) => match resp.json::<JobStatus>().await {
+            Ok(job) => {
+                crate::store::set(&format!("kino.job.{}", job.id), &name);
+                status.emit(Render::Submitted(job.id.clone()));
+                jobs.emit(Action::Created(Box::new(job)));
+            }
+            Err(e) => status.emit(Render::Failed(format!("unexpected answer: {e}"))),
+        },
+        Err(e) => status.emit(Render::Failed(format!("The job was refused: {e}"))),
+    }
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let video = use_node_ref();
+    let file = use_state(|| None::<File>);
+    let src = use_state(|| None::<String>);
+    let problem = use_state(|| None::<String>);
+    let meta = use_state(Meta::default);
+    let tick = use_state(|| 0u32);
+    let form = use_state(Form::default);
+    let render_state = use_state(|| Render::Idle);
+    let online = use_state(|| None::<bool>);
+    let over = use_state(|| false);
+    let jobs = use_reducer(Jobs::default);
+    let interrupted = use_memo((), |_| tus::interrupted());
+
+    {
+        let (jobs, online) = (jobs.clone(), online.clone());
+        use_effect_with((), move |_| {
+            let dispatch = Callback::from(move |a| jobs.dispatch(a));
+            let on = Callback::from(move |v| online.set(Some(v)));
+            events::connect(dispatch, on);
+        });
+    }
+
+    let choose = {
+        let (file, src, problem, meta) = (file.clone(), src.clone(), problem.clone(), meta.clone());
+        Callback::from(move |f: File| {
+            if let Some(old) = &*src {
+                let _ = web_sys::Url::revoke_object_url(old);
+            }
+            meta.set(Meta::default());
+            if let Some(why) = media::refuse(&f) {
+                problem.set(Some(why));
+                src.set(None);
+                file.set(None);
+                return;
+            }
+            problem.set(None);
+            src.set(web_sys::Url::create_object_url_with_blob(&f).ok());
+            file.set(Some(f));
+        })
+    };
+    let onpick = {
+        let choose = choose.clone();
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            if let Some(f) = input.files().and_then(|l| l.get(0)) {
+                choose.emit(f);
+            }
+        })
+    };
+    let ondragover = {
+        let over = over.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            over.set(true);
+        })
+    };
+    let ondragleave = {
+        let over = over.clone();
+        Callback::from(move |_: DragEvent| over.set(false))
+    };
+    let ondrop = {
+        let (over, choose) = (over.clone(), choose.clone());
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            over.set(false);
+            if let Some(f) = e
+                .data_transfer()
+                .and_then(|d| d.files())
+                .and_then(|l| l.get(0))
+            {
+                choose.emit(f);
+            }
+        })
+    };
+    let bump = {
+        let tick = tick.clone();
+        Callback::from(move |_: Event| tick.set(tick.wrapping_add(1)))
+    };
+    let onloadedmetadata = {
+        let (meta, video) = (meta.clone(), video.clone());
+        Callback::from(move |_: Event| {
+            let Some(v) = video.cast::<HtmlVideoElement>() else {
+                return;
+            };
+            let m = Meta {
+                duration: v.duration(),
+                width: v.video_width(),
+                height: v.video_height(),
+                fps: None,
+            };
+            meta.set(m.clone());
+            let meta = meta.clone();
+            media::measure_fps(
+                &v,
+                Callback::from(move |fps| {
+                    meta.set(Meta {
+                        fps: Some(fps),
+                        ..m.clone()
+                    })
+                }),
+            );
+        })
+    };
+    let onvideoerror = {
+        let problem = problem.clone();
+        Callback::from(move |_: Event| {
+            problem.set(Some(
+                "This browser cannot play this file, so there is no preview. If it is a video, \
+                 the node may still render it."
+                    .into(),
+            ))
+        })
+    };
+
+    let parsed = form.parse();
+    let errors = parsed.as_ref().err().cloned().unwrap_or_default();
+    let preview_stages = parsed.as_ref().ok().map(|spec| spec.stages.clone());
+    let busy = matches!(*render_state, Render::Upload(_) | Render::Submitting);
+    let onrender = {
+        let (file, parsed, render_state, jobs) = (
+            file.clone(),
+            parsed.clone(),
+            render_state.clone(),
+            jobs.clone(),
+        );
+        Callback::from(move |_| {
+            let (Some(f), Ok(spec)) = (&*file, &parsed) else {
+                return;
+            };
+            let spec = spec.clone();
+            let st = render_state.clone();
+            let status = Callback::from(move |s| st.set(s));
+            let dispatch = {
+                let jobs = jobs.clone();
+                Callback::from(move |a| jobs.dispatch(a))
+            };
+            wasm_bindgen_futures::spawn_local(render(f.clone(), spec, status, dispatch));
+        })
+    };
+    let on_form = {
+        let form = form.clone();
+        Callback::from(move |f: Form| form.set(f))
+    };
+
+    // The 3D view shows the job in progress, else the newest.
+    let shown = {
+        let list = jobs.newest_first();
+        list.iter()
+            .find(|j| !j.state.is_final())
+            .or(list.first())
+            .map(|j| (*j).clone())
+    };
+    let m = &*meta;
+    let size = file
+        .as_ref()
+        .map(|f| media::human_size(f.size()))
+        .unwrap_or_default();
+    html! {
+        <>
+        <header class="top">
+            <h1>{"Kino"}<span class="muted">{" · video enhancement"}</span></h1>
+            <div class="row">
+                <span id="node-status" class="muted" aria-live="polite">{
+                    match *online { Some(true) => "node connected", Some(false) => "node unreachable", None => "connecting…" }
+                }</span>
+                <ThemePicker />
+            </div>
+        </header>
+        if *online == Some(false) {
+            <div class="banner" id="offline" role="alert">
+                {"The render node cannot be reached. Local preview still works; uploads, jobs and progress resume when it is back."}
+            </div>
+        }
+        <main>
+            <section class="panel" aria-labelledby="source-h">
+                <h2 id="source-h">{"Source"}</h2>
+                <div class={classes!("drop", over.then_some("over"))} {ondragover} {ondragleave} {ondrop}>
+                    <label for="file">{"Drop a video here, or choose one: "}</label>
+                    <input type="file" id="file" accept="video/*,.mkv,.avi,.mts,.m2ts" onchange={onpick} />
+                </div>
+                if !interrupted.is_empty() && file.is_none() {
+                    <p class="muted" id="resume-hint">{ format!("Unfinished upload of {}: choose the same file and press Render to resume.", interrupted.join(", ")) }</p>
+                }
+                if let Some(p) = &*problem { <p class="err" id="file-error" role="alert">{ p }</p> }
+                if let Some(u) = &*src {
+                    <video ref={video.clone()} id="source" src={u.clone()} controls=true autoplay=true muted=true playsinline=true
+                        onloadedmetadata={onloadedmetadata} onloadeddata={bump.clone()} onseeked={bump.clone()}
+                        onpause={bump.clone()} onerror={onvideoerror} style="margin-top:.6rem" />
+                    <dl class="meta" id="meta">
+                        <dt>{"File"}</dt><dd>{ file.as_ref().map(|f| f.name()).unwrap_or_default() }</dd>
+                        <dt>{"Size"}</dt><dd id="meta-size">{ size }</dd>
+                        <dt>{"Duration"}</dt><dd id="meta-duration">{ if m.width > 0 { media::human_duration(m.duration) } else { "…".into() } }</dd>
+                        <dt>{"Picture"}</dt><dd id="meta-picture">{ if m.width > 0 { format!("{} × {}", m.width, m.height) } else { "…".into() } }</dd>
+                        <dt>{"Frame rate"}</dt><dd id="meta-fps">{ m.fps.map(|f| format!("{f:.3} fps")).unwrap_or_else(|| "measured while playing…".into()) }</dd>
+                    </dl>
+                    <h2>{"Before / after"}</h2>
+                    <BeforeAfter video={video.clone()} stages={preview_stages} tick={*tick} />
+                }
+            </section>
+            <div>
+                <Settings form={(*form).clone()} errors={errors.clone()} on_change={on_form} />
+                <section class="panel" aria-labelledby="render-h" style="margin-top:1rem">
+                    <h2 id="render-h">{"Render"}</h2>
+                    <button type="button" id="render" onclick={onrender}
+                        disabled={file.is_none() || !errors.is_empty() || busy || *online != Some(true)}>{"Render"}</button>
+                    { render_status(&render_state) }
+                </section>
+            </div>
+            <div class="wide"><JobList jobs={jobs.clone()} /></div>
+            <div class="wide"><Viz3d job={shown} /></div>
+        </main>
+        </>
+    }
+}
+
+fn render_status(r: &Render) -> Html {
+    match r {
+        Render::Idle => {
+            html! { <p class="muted">{"The file uploads to the node (resumably), then the job starts."}</p> }
+        }
+        Render::Upload(Status::Sending {
+            sent,
+            total,
+            resumed,
+        }) => {
+            let pct = if *total > 0.0 {
+                (sent / total * 100.0).floor()
+            } else {
+                100.0
+            };
+            html! {
+                <div id="upload" data-percent={pct.to_string()} data-resumed={resumed.to_string()}>
+                    <progress max="100" value={pct.to_string()} aria-label="Upload progress" />
+                    <p class="muted">{ format!("{}uploading: {pct}% of {}", if *resumed { "resumed, " } else { "" }, media::human_size(*total)) }</p>
+                </div>
+            }
+        }
+        Render::Upload(Status::Waiting(msg)) => {
+            html! { <p class="warn" id="upload-wait">{ msg }</p> }
+        }
+        Render::Submitting => html! { <p class="muted">{"Uploaded; creating the job…"}</p> },
+        Render::Submitted(id) => {
+            html! { <p id="submitted" data-job={id.clone()}>{ format!("Job {} started: follow it below.", id.chars().take(8).collect::<String>()) }</p> }
+        }
+        Render::Failed(e) => html! { <p class="err" id="render-error" role="alert">{ e }</p> },
+    }
+}

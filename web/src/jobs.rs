@@ -1,0 +1,139 @@
+//! The job list: live progress of every job on the node, cancel and retry, and the result to play or
+//! download with its report.
+
+use crate::events::{JobView, Jobs};
+use crate::net;
+use gloo_net::http::Request;
+use kino_shared::JobState;
+use yew::prelude::*;
+
+fn eta_text(s: f64) -> String {
+    if s >= 3600.0 {
+        format!(
+            "{:.0} h {:.0} min",
+            (s / 3600.0).floor(),
+            (s % 3600.0) / 60.0
+        )
+    } else if s >= 60.0 {
+        format!("{:.0} min {:.0} s", (s / 60.0).floor(), s % 60.0)
+    } else {
+        format!("{s:.0} s")
+    }
+}
+
+/// What the job is doing, in words.
+fn stage_text(j: &JobView) -> String {
+    match (j.state, j.analysed) {
+        (JobState::Analysing, Some((d, t))) => format!("analysing {d}/{t} chunks"),
+        (JobState::Rendering, _) => {
+            format!("rendering {}/{} chunks", j.chunks_done, j.chunks_total)
+        }
+        (s, _) => s.as_str().to_owned(),
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ItemProps {
+    job: JobView,
+}
+
+#[function_component(JobItem)]
+fn job_item(p: &ItemProps) -> Html {
+    let j = &p.job;
+    let playing = use_state(|| false);
+    let problem = use_state(|| None::<String>);
+    let act = |req: fn(&str) -> gloo_net::http::RequestBuilder, path: String| {
+        let problem = problem.clone();
+        Callback::from(move |_| {
+            let (problem, path) = (problem.clone(), path.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match net::send(req(&path)).await {
+                    Ok(_) => problem.set(None),
+                    Err(e) => problem.set(Some(e.to_string())),
+                }
+            });
+        })
+    };
+    let cancel = act(Request::delete, format!("/api/jobs/{}", j.id));
+    let retry = act(Request::post, format!("/api/jobs/{}/retry", j.id));
+    let toggle = {
+        let playing = playing.clone();
+        Callback::from(move |_| playing.set(!*playing))
+    };
+    let pct = (j.fraction() * 100.0).floor();
+    let mut facts = vec![format!("frames {}/{}", j.frames_done, j.frames_total)];
+    if let (Some(fps), false) = (j.fps, j.state.is_final()) {
+        facts.push(format!("{fps:.1} fps"));
+    }
+    if let (Some(eta), false) = (j.eta, j.state.is_final()) {
+        facts.push(format!("ETA {}", eta_text(eta)));
+    }
+    let short = j.id.chars().take(8).collect::<String>();
+    // The file name, when this browser rendered it.
+    let title =
+        crate::store::get(&format!("kino.job.{}", j.id)).unwrap_or_else(|| format!("Job {short}"));
+    let stages = if j.stages.is_empty() {
+        "no stages".to_owned()
+    } else {
+        j.stages.join(" → ")
+    };
+    let output = j.output.as_deref().map(net::link);
+    let report = net::link(&format!("/api/jobs/{}/report", j.id));
+    html! {
+        <li class="job" data-job={j.id.clone()} data-state={j.state.as_str()}>
+            <div class="row" style="justify-content:space-between">
+                <strong title={j.id.clone()}>{ title }<span class="muted">{ format!(" · {stages}") }</span></strong>
+                <span class={classes!("state", j.state.as_str())}>{ stage_text(j) }</span>
+            </div>
+            <div class="bar" role="progressbar" aria-label={format!("Job {short} progress")}
+                aria-valuemin="0" aria-valuemax="100" aria-valuenow={pct.to_string()} data-percent={pct.to_string()}>
+                <span style={format!("width:{pct}%")} />
+            </div>
+            <p class="muted" style="margin:.2rem 0">{ format!("{pct}% · {}", facts.join(" · ")) }</p>
+            if !j.warnings.is_empty() {
+                <ul class="warn">{ for j.warnings.iter().map(|w| html! { <li>{ w }</li> }) }</ul>
+            }
+            if let Some(e) = &j.error { <p class="err">{ e }</p> }
+            if let Some(e) = &*problem { <p class="err">{ e }</p> }
+            <div class="row">
+                if !j.state.is_final() {
+                    <button type="button" class="secondary cancel" onclick={cancel}>{"Cancel"}</button>
+                }
+                if matches!(j.state, JobState::Failed | JobState::Cancelled) {
+                    <button type="button" class="retry" onclick={retry}>{"Retry"}</button>
+                }
+                if let Some(out) = &output {
+                    <button type="button" class="play" onclick={toggle} aria-pressed={playing.to_string()}>
+                        { if *playing { "Hide player" } else { "Play" } }
+                    </button>
+                    <a class="button secondary download" href={out.clone()} download="">{"Download"}</a>
+                    <a class="report" href={report} target="_blank" rel="noopener">{"Report"}</a>
+                }
+            </div>
+            if let (Some(out), true) = (&output, *playing) {
+                <video class="result" src={out.clone()} controls=true autoplay=true muted=true style="margin-top:.4rem" />
+            }
+        </li>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub jobs: UseReducerHandle<Jobs>,
+}
+
+#[function_component(JobList)]
+pub fn job_list(p: &Props) -> Html {
+    let list = p.jobs.newest_first();
+    html! {
+        <section class="panel" aria-labelledby="jobs-h">
+            <h2 id="jobs-h">{"Jobs"}</h2>
+            if list.is_empty() {
+                <p class="muted">{"No jobs on this node yet. Render a video to start one."}</p>
+            }
+            <ul class="jobs">
+                { for list.into_iter().map(|j| html! { <JobItem key={j.id.clone()} job={j.clone()} /> }) }
+            </ul>
+        </section>
+    }
+}

@@ -1,0 +1,577 @@
+//! The settings panel: the per-frame stages the shared kernels provide (colour, sharpen, scale),
+//! the ones only the node computes (denoise, neural upscale), scene detection, auto-edit, the audio
+//! stages and the output, with presets. Fields are kept as typed text so a bad value can be shown
+//! and explained next to its field; the checks are the `JobSpec` validation the node applies.
+
+use kino_shared::{
+    AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams, DenoiseMode, DenoiseParams,
+    JobSpec, LoudnessParams, OutputSpec, ResizeFilter, ScaleParams, SceneParams, SharpenParams,
+    SrModel, StageSpec, VideoCodec, PRESETS,
+};
+use std::collections::BTreeMap;
+use yew::prelude::*;
+
+/// What the form holds (text as typed).
+#[derive(Clone, PartialEq)]
+pub struct Form {
+    /// Temporal: previewed by the node, not in the page.
+    pub denoise: bool,
+    pub denoise_mode: String,
+    pub sigma: String,
+    pub strength: String,
+    pub temporal_radius: String,
+    pub color: bool,
+    pub brightness: String,
+    pub contrast: String,
+    pub saturation: String,
+    pub gamma: String,
+    pub vibrance: String,
+    pub temperature: String,
+    pub tint: String,
+    pub auto_white_balance: bool,
+    pub auto_levels: bool,
+    pub sharpen: bool,
+    pub amount: String,
+    pub radius: String,
+    /// Empty: from the estimated noise.
+    pub threshold: String,
+    pub scale: bool,
+    /// Empty fields are left out; a factor excludes width/height.
+    pub width: String,
+    pub height: String,
+    pub factor: String,
+    pub filter: String,
+    /// `none` (classic filter only), or a super-resolution network the node runs.
+    pub model: String,
+    /// Share of the classic result mixed into the network's.
+    pub blend: String,
+    /// Scene list, thumbnails and chapters.
+    pub scenes: bool,
+    /// Cut black, frozen and silent stretches.
+    pub auto_edit: bool,
+    /// `off` or a loudness target in LUFS.
+    pub loudness: String,
+    pub speech_denoise: bool,
+    pub codec: String,
+    pub crf: String,
+    pub preset: String,
+}
+
+impl Default for Form {
+    fn default() -> Self {
+        Form {
+            denoise: false,
+            denoise_mode: "auto".into(),
+            sigma: "10".into(),
+            strength: "1".into(),
+            temporal_radius: "2".into(),
+            color: true,
+            brightness: "0".into(),
+            contrast: "1".into(),
+            saturation: "1.2".into(),
+            gamma: "1".into(),
+            vibrance: "0".into(),
+            temperature: "0".into(),
+            tint: "0".into(),
+            auto_white_balance: false,
+            auto_levels: false,
+            sharpen: false,
+            amount: "0.8".into(),
+            radius: "1.2".into(),
+            threshold: String::new(),
+            scale: false,
+            width: String::new(),
+            height: String::new(),
+            factor: "2".into(),
+            filter: "lanczos3".into(),
+            model: "none".into(),
+            blend: "0".into(),
+            scenes: false,
+            auto_edit: false,
+            loudness: "off".into(),
+            speech_denoise: false,
+            codec: "h264".into(),
+            crf: "20".into(),
+            preset: "medium".into(),
+        }
+    }
+}
+
+/// Named starting points.
+pub const PRESET_NAMES: [&str; 5] = ["Natural", "Vivid", "Crisp", "Upscale ×2", "Original"];
+
+impl Form {
+    pub fn preset(name: &str) -> Form {
+        let d = Form::default();
+        match name {
+            "Vivid" => Form {
+                contrast: "1.15".into(),
+                saturation: "1.4".into(),
+                vibrance: "0.3".into(),
+                ..d
+            },
+            "Crisp" => Form {
+                saturation: "1".into(),
+                sharpen: true,
+                amount: "1.2".into(),
+                ..d
+            },
+            "Upscale ×2" => Form {
+                color: false,
+                sharpen: true,
+                amount: "0.6".into(),
+                scale: true,
+                ..d
+            },
+            "Original" => Form { color: false, ..d },
+            _ => Form {
+                contrast: "1.05".into(),
+                saturation: "1.1".into(),
+                vibrance: "0.2".into(),
+                auto_white_balance: true,
+                ..d
+            },
+        }
+    }
+
+    /// The job the form describes (its input left empty), or the errors by field
+    /// (`color.contrast`, …).
+    pub fn parse(&self) -> Result<JobSpec, BTreeMap<String, String>> {
+        let mut errs = BTreeMap::new();
+        let mut num = |key: &str, text: &str| -> Option<f64> {
+            let t = text.trim();
+            match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => Some(v),
+                _ => {
+                    errs.insert(key.to_owned(), format!("'{t}' is not a number"));
+                    None
+                }
+            }
+        };
+        let mut stages = Vec::new();
+        // Fields that must be whole numbers but are not.
+        let mut whole = vec![];
+        if self.denoise {
+            let radius = num("denoise.temporal_radius", &self.temporal_radius);
+            if radius.is_some_and(|r| r.fract() != 0.0 || r < 0.0) {
+                whole.push("denoise.temporal_radius");
+            }
+            stages.push(StageSpec::Denoise(DenoiseParams {
+                mode: if self.denoise_mode == "manual" {
+                    DenoiseMode::Manual
+                } else {
+                    DenoiseMode::Auto
+                },
+                sigma: num("denoise.sigma", &self.sigma).unwrap_or(10.0) as f32,
+                strength: num("denoise.strength", &self.strength).unwrap_or(1.0) as f32,
+                temporal_radius: radius.map(|r| r.clamp(0.0, 99.0) as u32).unwrap_or(2),
+            }));
+        }
+        if self.color {
+            let p = ColorParams {
+                brightness: num("color.brightness", &self.brightness).unwrap_or(0.0) as f32,
+                contrast: num("color.contrast", &self.contrast).unwrap_or(1.0) as f32,
+                saturation: num("color.saturation", &self.saturation).unwrap_or(1.0) as f32,
+                gamma: num("color.gamma", &self.gamma).unwrap_or(1.0) as f32,
+                vibrance: num("color.vibrance", &self.vibrance).unwrap_or(0.0) as f32,
+                temperature: num("color.temperature", &self.temperature).unwrap_or(0.0) as f32,
+                tint: num("color.tint", &self.tint).unwrap_or(0.0) as f32,
+                auto_white_balance: self.auto_white_balance,
+                auto_levels: self.auto_levels,
+            };
+            stages.push(StageSpec::Color(p));
+        }
+        if self.sharpen {
+            let threshold = if self.threshold.trim().is_empty() {
+                None
+            } else {
+                num("sharpen.threshold", &self.threshold).map(|v| v as f32)
+            };
+            stages.push(StageSpec::Sharpen(SharpenParams {
+                amount: num("sharpen.amount", &self.amount).unwrap_or(0.8) as f32,
+                radius: num("sharpen.radius", &self.radius).unwrap_or(1.2) as f32,
+                threshold,
+            }));
+        }
+        if self.scale {
+            let mut opt =
+                |key: &str, text: &str| (!text.trim().is_empty()).then(|| num(key, text)).flatten();
+            let px = |v: Option<f64>| v.map(|v| v.clamp(0.0, u32::MAX as f64).round() as u32);
+            let p = ScaleParams {
+                width: px(opt("scale.width", &self.width)),
+                height: px(opt("scale.height", &self.height)),
+                factor: opt("scale.factor", &self.factor),
+                filter: if self.filter == "bicubic" {
+                    ResizeFilter::Bicubic
+                } else {
+                    ResizeFilter::Lanczos3
+                },
+                model: sr_model(&self.model),
+                blend: if sr_model(&self.model).is_some() {
+                    opt("scale.blend", &self.blend).unwrap_or(0.0) as f32
+                } else {
+                    0.0
+                },
+                tile: None,
+            };
+            stages.push(StageSpec::Scale(p));
+        }
+        let crf = num("output.crf", &self.crf);
+        let output = OutputSpec {
+            codec: VideoCodec::parse(&self.codec).unwrap_or_default(),
+            crf: crf.map(|v| v.clamp(0.0, 255.0) as u8).unwrap_or(20),
+            preset: self.preset.clone(),
+            ..Default::default()
+        };
+        if crf.is_some_and(|v| v.fract() != 0.0 || !(0.0..=255.0).contains(&v)) {
+            whole.push("output.crf");
+        }
+        for key in whole {
+            errs.insert(key.into(), "must be a whole number".into());
+        }
+        // The node's own checks, one stage at a time so every stage's first problem shows.
+        for stage in &stages {
+            let spec = JobSpec {
+                input: "local".into(),
+                stages: vec![stage.clone()],
+                audio_stages: vec![],
+                scenes: None,
+                auto_edit: None,
+                output: OutputSpec::default(),
+                chunk_seconds: 4.0,
+            };
+            if let Err(e) = spec.validate() {
+                let key = e.field.trim_start_matches("stages.").to_owned();
+                errs.entry(key).or_insert(e.message);
+            }
+        }
+        if let Err(e) = output.validate() {
+            errs.entry(e.field).or_insert(e.message);
+        }
+        let mut audio_stages = vec![];
+        if let Ok(lufs) = self.loudness.parse::<f64>() {
+            audio_stages.push(AudioStageSpec::Loudness(LoudnessParams {
+                target_lufs: lufs,
+                ..Default::default()
+            }));
+        }
+        if self.speech_denoise {
+            audio_stages.push(AudioStageSpec::Denoise(AudioDenoiseParams::default()));
+        }
+        if errs.is_empty() {
+            Ok(JobSpec {
+                input: String::new(),
+                stages,
+                audio_stages,
+                scenes: self.scenes.then(SceneParams::default),
+                auto_edit: self.auto_edit.then(AutoEditParams::default),
+                output,
+                chunk_seconds: 4.0,
+            })
+        } else {
+            Err(errs)
+        }
+    }
+}
+
+/// The network chosen in the form's `model` select, `none` for the classic filter alone.
+fn sr_model(name: &str) -> Option<SrModel> {
+    match name {
+        "fast" => Some(SrModel::Fast),
+        "quality" => Some(SrModel::Quality),
+        "small" => Some(SrModel::Small),
+        _ => None,
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub form: Form,
+    pub errors: BTreeMap<String, String>,
+    pub on_change: Callback<Form>,
+}
+
+/// A number field with its error beside it.
+fn number(
+    props: &Props,
+    key: &'static str,
+    label: &'static str,
+    value: &str,
+    set: fn(&mut Form, String),
+) -> Html {
+    let id = format!("f-{}", key.replace('.', "-"));
+    let err_id = format!("{id}-err");
+    let err = props.errors.get(key);
+    let oninput = {
+        let form = props.form.clone();
+        let cb = props.on_change.clone();
+        Callback::from(move |e: InputEvent| {
+            let mut f = form.clone();
+            set(
+                &mut f,
+                e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                    .value(),
+            );
+            cb.emit(f);
+        })
+    };
+    html! {
+        <div>
+            <label for={id.clone()}>{ label }</label>
+            <input type="text" inputmode="decimal" id={id} value={value.to_owned()} {oninput}
+                aria-invalid={err.is_some().to_string()} aria-describedby={err_id.clone()} />
+            if let Some(msg) = err { <p class="err" id={err_id}>{ msg }</p> }
+        </div>
+    }
+}
+
+fn checkbox(
+    props: &Props,
+    id: &'static str,
+    label: &'static str,
+    on: bool,
+    set: fn(&mut Form, bool),
+) -> Html {
+    let onchange = {
+        let form = props.form.clone();
+        let cb = props.on_change.clone();
+        Callback::from(move |e: Event| {
+            let mut f = form.clone();
+            set(
+                &mut f,
+                e.target_unchecked_into::<web_sys::HtmlInputElement>()
+                    .checked(),
+            );
+            cb.emit(f);
+        })
+    };
+    html! {
+        <label class="check"><input type="checkbox" id={id} checked={on} {onchange} />{ label }</label>
+    }
+}
+
+fn select(
+    props: &Props,
+    id: &'static str,
+    label: &'static str,
+    value: &str,
+    options: &[&'static str],
+    set: fn(&mut Form, String),
+) -> Html {
+    let onchange = {
+        let form = props.form.clone();
+        let cb = props.on_change.clone();
+        Callback::from(move |e: Event| {
+            let mut f = form.clone();
+            set(
+                &mut f,
+                e.target_unchecked_into::<web_sys::HtmlSelectElement>()
+                    .value(),
+            );
+            cb.emit(f);
+        })
+    };
+    let err = props
+        .errors
+        .get(id.trim_start_matches("f-").replace('-', ".").as_str())
+        .cloned();
+    html! {
+        <div>
+            <label for={id}>{ label }</label>
+            <select id={id} {onchange}>
+                { for options.iter().map(|o| html! { <option value={*o} selected={value == *o}>{ *o }</option> }) }
+            </select>
+            if let Some(msg) = err { <p class="err">{ msg }</p> }
+        </div>
+    }
+}
+
+/// The settings panel.
+#[function_component(Settings)]
+pub fn settings(props: &Props) -> Html {
+    let f = &props.form;
+    let presets = PRESET_NAMES.iter().enumerate().map(|(i, name)| {
+        let cb = props.on_change.clone();
+        let onclick = Callback::from(move |_| cb.emit(Form::preset(name)));
+        html! { <button type="button" class="secondary" id={format!("preset-{i}")} {onclick}>{ *name }</button> }
+    });
+    let scale_err = props.errors.get("scale").cloned();
+    html! {
+        <section class="panel" aria-labelledby="settings-h">
+            <h2 id="settings-h">{"Enhancements"}</h2>
+            <div class="row" role="group" aria-label="Presets" style="margin-bottom:.6rem">
+                <span class="muted">{"Presets:"}</span>{ for presets }
+            </div>
+            <fieldset>
+                <legend>{ checkbox(props, "stage-denoise", "Denoise", f.denoise, |f, v| f.denoise = v) }</legend>
+                if f.denoise {
+                    <div class="fields">
+                        { select(props, "f-denoise-mode", "Noise level", &f.denoise_mode, &["auto", "manual"], |f, v| f.denoise_mode = v) }
+                        { number(props, "denoise.sigma", "Sigma, manual (0.5…50)", &f.sigma, |f, v| f.sigma = v) }
+                        { number(props, "denoise.strength", "Strength (0…3)", &f.strength, |f, v| f.strength = v) }
+                        { number(props, "denoise.temporal_radius", "Frames each side (0…3)", &f.temporal_radius, |f, v| f.temporal_radius = v) }
+                    </div>
+                    <p class="muted">{"Temporal: the node previews it on the current frame."}</p>
+                }
+            </fieldset>
+            <fieldset>
+                <legend>{ checkbox(props, "stage-color", "Colour", f.color, |f, v| f.color = v) }</legend>
+                if f.color {
+                    <div class="fields">
+                        { number(props, "color.brightness", "Brightness (−1…1)", &f.brightness, |f, v| f.brightness = v) }
+                        { number(props, "color.contrast", "Contrast (0…4)", &f.contrast, |f, v| f.contrast = v) }
+                        { number(props, "color.saturation", "Saturation (0…4)", &f.saturation, |f, v| f.saturation = v) }
+                        { number(props, "color.gamma", "Gamma (0.1…10)", &f.gamma, |f, v| f.gamma = v) }
+                        { number(props, "color.vibrance", "Vibrance (−1…1)", &f.vibrance, |f, v| f.vibrance = v) }
+                        { number(props, "color.temperature", "Temperature (−1…1)", &f.temperature, |f, v| f.temperature = v) }
+                        { number(props, "color.tint", "Tint (−1…1)", &f.tint, |f, v| f.tint = v) }
+                    </div>
+                    <div class="row">
+                        { checkbox(props, "auto-wb", "Auto white balance", f.auto_white_balance, |f, v| f.auto_white_balance = v) }
+                        { checkbox(props, "auto-levels", "Auto levels", f.auto_levels, |f, v| f.auto_levels = v) }
+                    </div>
+                }
+            </fieldset>
+            <fieldset>
+                <legend>{ checkbox(props, "stage-sharpen", "Sharpen", f.sharpen, |f, v| f.sharpen = v) }</legend>
+                if f.sharpen {
+                    <div class="fields">
+                        { number(props, "sharpen.amount", "Amount (0…5)", &f.amount, |f, v| f.amount = v) }
+                        { number(props, "sharpen.radius", "Radius px (0.3…5)", &f.radius, |f, v| f.radius = v) }
+                        { number(props, "sharpen.threshold", "Threshold (empty: auto)", &f.threshold, |f, v| f.threshold = v) }
+                    </div>
+                }
+            </fieldset>
+            <fieldset>
+                <legend>{ checkbox(props, "stage-scale", "Scale", f.scale, |f, v| f.scale = v) }</legend>
+                if f.scale {
+                    <div class="fields">
+                        { number(props, "scale.factor", "Factor (≤ 16)", &f.factor, |f, v| f.factor = v) }
+                        { number(props, "scale.width", "or width px", &f.width, |f, v| f.width = v) }
+                        { number(props, "scale.height", "and/or height px", &f.height, |f, v| f.height = v) }
+                        { select(props, "f-scale-filter", "Filter", &f.filter, &["lanczos3", "bicubic"], |f, v| f.filter = v) }
+                        { select(props, "f-scale-model", "Neural model", &f.model, &["none", "fast", "quality", "small"], |f, v| f.model = v) }
+                        if f.model != "none" {
+                            { number(props, "scale.blend", "Blend with filter (0…1)", &f.blend, |f, v| f.blend = v) }
+                        }
+                    </div>
+                    if f.model != "none" {
+                        <p class="muted">{"Neural: the node previews it on the current frame (seconds on a CPU)."}</p>
+                    }
+                    if let Some(msg) = scale_err { <p class="err">{ msg }</p> }
+                }
+            </fieldset>
+            <fieldset>
+                <legend>{"Whole video"}</legend>
+                <div class="row">
+                    { checkbox(props, "f-scenes", "Scenes: list, thumbnails, chapters", f.scenes, |f, v| f.scenes = v) }
+                    { checkbox(props, "f-auto-edit", "Auto-edit: cut black, frozen and silent parts", f.auto_edit, |f, v| f.auto_edit = v) }
+                </div>
+            </fieldset>
+            <fieldset>
+                <legend>{"Audio"}</legend>
+                <div class="fields">
+                    { select(props, "f-loudness", "Loudness target (LUFS)", &f.loudness, &["off", "-14", "-16", "-23"], |f, v| f.loudness = v) }
+                </div>
+                <div class="row">
+                    { checkbox(props, "f-speech-denoise", "Speech denoise", f.speech_denoise, |f, v| f.speech_denoise = v) }
+                </div>
+            </fieldset>
+            <fieldset>
+                <legend>{"Output"}</legend>
+                <div class="fields">
+                    { select(props, "f-output-codec", "Codec", &f.codec, &["h264", "h265", "av1", "vp9"], |f, v| f.codec = v) }
+                    { number(props, "output.crf", "Quality CRF", &f.crf, |f, v| f.crf = v) }
+                    { select(props, "f-output-preset", "Speed preset", &f.preset, &PRESETS, |f, v| f.preset = v) }
+                </div>
+            </fieldset>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_to_one_colour_stage() {
+        let spec = Form::default().parse().expect("valid defaults");
+        assert_eq!(spec.stages.len(), 1);
+        assert_eq!(spec.stages[0].name(), "color");
+        assert_eq!(spec.output.crf, 20);
+        assert!(spec.audio_stages.is_empty() && spec.scenes.is_none() && spec.auto_edit.is_none());
+    }
+
+    #[test]
+    fn neural_model_and_whole_video_options_reach_the_job() {
+        let f = Form {
+            scale: true,
+            model: "fast".into(),
+            blend: "0.25".into(),
+            scenes: true,
+            auto_edit: true,
+            loudness: "-23".into(),
+            speech_denoise: true,
+            ..Form::default()
+        };
+        let spec = f.parse().expect("valid");
+        let Some(StageSpec::Scale(p)) = spec.stages.last() else {
+            panic!("no scale stage: {:?}", spec.stages);
+        };
+        assert_eq!((p.model, p.blend), (Some(SrModel::Fast), 0.25));
+        assert!(!kino_shared::preview::is_per_frame(&spec.stages[1]));
+        assert!(spec.scenes.is_some() && spec.auto_edit.is_some());
+        let names: Vec<_> = spec.audio_stages.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["loudness", "denoise"]);
+        assert_eq!(
+            spec.audio_stages[0].loudness().map(|l| l.target_lufs),
+            Some(-23.0)
+        );
+        let bad = Form {
+            blend: "2".into(),
+            ..f
+        };
+        assert!(bad
+            .parse()
+            .expect_err("blend > 1")
+            .contains_key("scale.blend"));
+    }
+
+    #[test]
+    fn bad_values_are_explained_by_field() {
+        let f = Form {
+            contrast: "9".into(),
+            saturation: "lots".into(),
+            sharpen: true,
+            radius: "0".into(),
+            crf: "20.5".into(),
+            ..Form::default()
+        };
+        let errs = f.parse().expect_err("invalid");
+        assert!(
+            errs["color.saturation"].contains("not a number"),
+            "{errs:?}"
+        );
+        // The node's own check reports the first bad field of a stage.
+        assert!(errs.contains_key("color.contrast") || errs.contains_key("color.saturation"));
+        assert!(
+            errs["sharpen.radius"].contains("between 0.3 and 5"),
+            "{errs:?}"
+        );
+        assert!(errs["output.crf"].contains("whole"), "{errs:?}");
+    }
+
+    #[test]
+    fn every_preset_is_valid() {
+        for name in PRESET_NAMES {
+            assert!(Form::preset(name).parse().is_ok(), "{name}");
+        }
+        let f = Form {
+            scale: true,
+            width: "1280".into(),
+            ..Form::default()
+        };
+        let errs = f.parse().expect_err("factor and width together");
+        assert!(errs.contains_key("scale"), "{errs:?}");
+    }
+}
