@@ -653,16 +653,17 @@ fn smooth_path(v: &[f64], radius: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Rounds of smoothing and clamping in [`smooth_within`]: enough for the path to settle (each round
-/// spreads a clamped kink over the smoothing window again).
-const CORRIDOR_ROUNDS: usize = 12;
+/// Most rounds of pulling the path into the corridor in [`smooth_within`]. Each round removes only
+/// part of the overshoot (the pull is spread over the window, so its peak is lower), which can take
+/// a hundred rounds; one costs frames × window, far below the analysis itself.
+const CORRIDOR_ROUNDS: usize = 400;
 
 /// Like [`smooth`], but the smoothed path stays within `bound` (x, y pixels) of the real one, so no
 /// correction is larger than the crop can hide. Where the camera moves on purpose (a whip pan) a
 /// plain low-pass lags it by far more than any crop: the frames around it would show wide borders
-/// and the output would jump where they are clamped. Here the path is smoothed, pulled back inside
-/// the corridor, and smoothed again, so it follows such moves smoothly and still removes the shake
-/// everywhere else.
+/// and the output would jump where they are clamped. Here the overshoot past the corridor is itself
+/// smoothed and added back until the path fits, so it follows such moves smoothly; away from them
+/// the path is exactly [`smooth`]'s (an unbounded corridor gives `smooth`).
 pub fn smooth_within(motions: &[Motion], mode: SmoothMode, bound: (f32, f32)) -> Vec<Correction> {
     let path = camera_path(motions);
     let (bx, by) = (bound.0.max(0.0) as f64, bound.1.max(0.0) as f64);
@@ -673,16 +674,32 @@ pub fn smooth_within(motions: &[Motion], mode: SmoothMode, bound: (f32, f32)) ->
                 .map(|(s, r)| s.clamp(r - b, r + b))
                 .collect()
         };
-        match radius {
-            None => clamp(&vec![0.0; real.len()]),
-            Some(radius) => {
-                let mut s = clamp(&smooth_path(real, radius));
-                for _ in 0..CORRIDOR_ROUNDS {
-                    s = clamp(&smooth_path(&s, radius));
+        let Some(radius) = radius else {
+            return clamp(&vec![0.0; real.len()]);
+        };
+        let base = smooth_path(real, radius);
+        // The pull accumulated so far, spread over the window before it is added.
+        let mut pull = vec![0.0; real.len()];
+        let mut s = clamp(&base);
+        for _ in 0..CORRIDOR_ROUNDS {
+            let free: Vec<f64> = base
+                .iter()
+                .zip(smooth_path(&pull, radius))
+                .map(|(b, p)| b + p)
+                .collect();
+            s = clamp(&free);
+            let mut moved = false;
+            for ((p, c), f) in pull.iter_mut().zip(&s).zip(&free) {
+                if (c - f).abs() > 1e-9 {
+                    *p += c - f;
+                    moved = true;
                 }
-                s
+            }
+            if !moved {
+                break;
             }
         }
+        s
     };
     let radius = match mode {
         SmoothMode::Tripod => None,
@@ -749,25 +766,7 @@ fn corrections(path: &[Sim], target: &[Sim]) -> Vec<Correction> {
 /// correction from the actual to the smoothed position. `motions[0]` is ignored (frame 0 is the
 /// origin); motions under [`MIN_CONFIDENCE`] count as still.
 pub fn smooth(motions: &[Motion], mode: SmoothMode) -> Vec<Correction> {
-    let path = camera_path(motions);
-    let target: Vec<Sim> = match mode {
-        SmoothMode::Tripod => vec![Sim::default(); path.len()],
-        SmoothMode::Smooth { radius_frames } => {
-            let comp = |f: fn(&Sim) -> f64| {
-                smooth_path(&path.iter().map(f).collect::<Vec<_>>(), radius_frames)
-            };
-            let (x, y, a, s) = (comp(|p| p.x), comp(|p| p.y), comp(|p| p.a), comp(|p| p.s));
-            (0..path.len())
-                .map(|i| Sim {
-                    x: x[i],
-                    y: y[i],
-                    a: a[i],
-                    s: s[i],
-                })
-                .collect()
-        }
-    };
-    corrections(&path, &target)
+    smooth_within(motions, mode, (f32::INFINITY, f32::INFINITY))
 }
 
 /// Smallest zoom ≥ 1 (at most `max_zoom`) at which every corrected frame still covers the whole
@@ -1161,6 +1160,12 @@ mod tests {
         let calm = steps[20..80].iter().cloned().fold(0.0, f64::max);
         assert!(calm < 3.0, "shake left: {calm}");
         assert!(steps.iter().all(|s| *s <= 81.0), "{steps:?}");
+        // Where nothing reaches the bound, the bound changes nothing: the path is the plain one.
+        let shake = motions_of(&poses[..90]);
+        assert_eq!(
+            smooth_within(&shake, mode, (50.0, 50.0)),
+            smooth(&shake, mode)
+        );
     }
 
     #[test]
