@@ -124,6 +124,21 @@ pub enum AudioDenoiseEngine {
     /// RNNoise (Valin 2018) through the `nnnoiseless` crate: a small recurrent network, 48 kHz.
     #[default]
     Rnnoise,
+    /// DeepFilterNet3 (Schröter et al. 2023): ERB gains plus deep filtering of the low bins, 48 kHz,
+    /// run by ONNX Runtime from the models folder (`scripts/models.sh`). Stronger than RNNoise
+    /// (BENCHMARKS.md); where its model is not installed the stage runs RNNoise and says so.
+    #[serde(rename = "deepfilternet")]
+    DeepFilterNet,
+}
+
+impl AudioDenoiseEngine {
+    /// The name used in job specs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            AudioDenoiseEngine::Rnnoise => "rnnoise",
+            AudioDenoiseEngine::DeepFilterNet => "deepfilternet",
+        }
+    }
 }
 
 /// Speech noise reduction, each channel on its own.
@@ -1574,8 +1589,23 @@ mod tests {
             ),
             "audio_stages.sync"
         );
+        let spec: JobSpec = serde_json::from_str(
+            r#"{"input":"a","audio_stages":[{"kind":"denoise","engine":"deepfilternet","mix":0.9}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            spec.audio_stages,
+            vec![AudioStageSpec::Denoise(AudioDenoiseParams {
+                engine: AudioDenoiseEngine::DeepFilterNet,
+                mix: 0.9
+            })]
+        );
+        assert_eq!(
+            serde_json::to_value(AudioDenoiseEngine::DeepFilterNet).unwrap(),
+            "deepfilternet"
+        );
         assert!(serde_json::from_str::<JobSpec>(
-            r#"{"input":"a","audio_stages":[{"kind":"denoise","engine":"deepfilternet"}]}"#
+            r#"{"input":"a","audio_stages":[{"kind":"denoise","engine":"dfn"}]}"#
         )
         .is_err());
     }

@@ -1,8 +1,9 @@
 //! Audio enhancement: loudness normalisation (EBU R128, true-peak limited), speech denoising
-//! (RNNoise) and synchronisation of an external recording (GCC-PHAT). Stages run on interleaved
+//! (RNNoise, or DeepFilterNet3 where its model is installed) and synchronisation of an external recording (GCC-PHAT). Stages run on interleaved
 //! float samples between the decoder's filter graph and the encoder (see `media::audio`).
 
 pub mod denoise;
+pub mod dfn;
 pub mod loudness;
 pub mod sync;
 

@@ -206,6 +206,62 @@ pub fn check(cfg: &Config, file: &str) -> Result<(), ModelError> {
     environment(cfg).map(|_| ())
 }
 
+/// A session for `file` from the models folder (hash-checked when it is one the set-up ships), for
+/// networks with their own interface (see `audio::dfn`); `threads` = 0 uses every core.
+pub fn load_session(cfg: &Config, file: &str, threads: usize) -> Result<Session, ModelError> {
+    let path = cfg.dir.join(file);
+    if !path.is_file() {
+        return Err(ModelError::Missing { path });
+    }
+    hash_checked(&path)?;
+    session_from_file(cfg, &path, threads)
+}
+
+/// A session for any ONNX file, on the configured execution provider.
+fn session_from_file(cfg: &Config, path: &Path, threads: usize) -> Result<Session, ModelError> {
+    let env = environment(cfg)?;
+    let corrupt = |reason: String| ModelError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut builder = Session::builder(env).map_err(|e| corrupt(e.to_string()))?;
+    if threads > 0 {
+        builder = builder
+            .with_intra_threads(threads)
+            .map_err(|e| corrupt(e.to_string()))?;
+    }
+    // Chunk workers run side by side: idle inference threads must not spin on the cores.
+    builder = builder
+        .with_intra_op_spinning(false)
+        .map_err(|e| corrupt(e.to_string()))?;
+    builder = match cfg.provider {
+        Provider::Cpu => builder,
+        Provider::Cuda => builder
+            .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+            .map_err(|e| ModelError::Provider {
+                provider: "cuda",
+                reason: e.to_string(),
+            })?,
+        Provider::TensorRt => builder
+            .with_execution_providers([
+                ort::ep::TensorRT::default().build().error_on_failure(),
+                ort::ep::CUDA::default().build(),
+            ])
+            .map_err(|e| ModelError::Provider {
+                provider: "tensorrt",
+                reason: e.to_string(),
+            })?,
+    };
+    if !path.is_file() {
+        return Err(ModelError::Missing {
+            path: path.to_owned(),
+        });
+    }
+    builder
+        .commit_from_file(path)
+        .map_err(|e| corrupt(e.to_string()))
+}
+
 /// One loaded network with its session.
 pub struct Model {
     pub name: String,
@@ -225,47 +281,7 @@ impl Model {
 
     /// Loads any ONNX file; `threads` = 0 lets ONNX Runtime use every core.
     pub fn from_file(cfg: &Config, path: &Path, threads: usize) -> Result<Model, ModelError> {
-        let env = environment(cfg)?;
-        let corrupt = |reason: String| ModelError::Corrupt {
-            path: path.to_owned(),
-            reason,
-        };
-        let mut builder = Session::builder(env).map_err(|e| corrupt(e.to_string()))?;
-        if threads > 0 {
-            builder = builder
-                .with_intra_threads(threads)
-                .map_err(|e| corrupt(e.to_string()))?;
-        }
-        // Chunk workers run side by side: idle inference threads must not spin on the cores.
-        builder = builder
-            .with_intra_op_spinning(false)
-            .map_err(|e| corrupt(e.to_string()))?;
-        builder = match cfg.provider {
-            Provider::Cpu => builder,
-            Provider::Cuda => builder
-                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-                .map_err(|e| ModelError::Provider {
-                    provider: "cuda",
-                    reason: e.to_string(),
-                })?,
-            Provider::TensorRt => builder
-                .with_execution_providers([
-                    ort::ep::TensorRT::default().build().error_on_failure(),
-                    ort::ep::CUDA::default().build(),
-                ])
-                .map_err(|e| ModelError::Provider {
-                    provider: "tensorrt",
-                    reason: e.to_string(),
-                })?,
-        };
-        if !path.is_file() {
-            return Err(ModelError::Missing {
-                path: path.to_owned(),
-            });
-        }
-        let session = builder
-            .commit_from_file(path)
-            .map_err(|e| corrupt(e.to_string()))?;
+        let session = session_from_file(cfg, path, threads)?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
