@@ -5,7 +5,7 @@
 //! decode the input beforehand.
 
 use super::{ffmpeg, input, MediaError, Result};
-use crate::audio::denoise::{self, Denoiser};
+use crate::audio::denoise;
 use crate::audio::loudness::{self, Limiter, Measurement, Meter};
 use crate::audio::sync::{self, SampleSource, SyncReport, SyncStage};
 use crate::audio::{AudioError, AudioStage, Chain};
@@ -544,7 +544,7 @@ fn build_chain(planned: &[PlannedStage], fmt: &Format) -> Result<Chain> {
                 fmt.rate as usize / 200,
                 fmt.rate as usize / 20,
             ))),
-            PlannedStage::Denoise(p) => chain.push(Box::new(Denoiser::new(fmt.channels, p.mix))),
+            PlannedStage::Denoise(p) => chain.push(crate::audio::dfn::denoiser(p, fmt.channels)),
             PlannedStage::Sync {
                 params,
                 offset_seconds,
@@ -845,7 +845,14 @@ pub struct AudioTranscoder {
     chain: Chain,
     channels: usize,
     frame_size: usize,
-    next_pts: Option<i64>,
+    /// Time of the first sample into the stages (1/rate), once seen.
+    first_pts: Option<Option<i64>>,
+    /// Stage output not yet encoded, interleaved; the stages' delay is dropped from its front.
+    fifo: Vec<f32>,
+    /// Samples (interleaved) still to drop from the stages' output: their delay's whole frames.
+    skip: usize,
+    /// Samples (per channel) encoded from the stages' output.
+    emitted: i64,
     out: VecDeque<ffmpeg::Packet>,
     flushed: bool,
 }
@@ -909,6 +916,7 @@ impl AudioTranscoder {
             graph,
             pkt_tb: stream.time_base(),
             enc_tb: ffmpeg::Rational(1, rate),
+            skip: 0,
             chain: build_chain(planned, &fmt)?,
             channels: fmt.channels,
             frame_size: if frame_size > 0 {
@@ -916,7 +924,9 @@ impl AudioTranscoder {
             } else {
                 1024
             },
-            next_pts: None,
+            first_pts: None,
+            fifo: Vec::new(),
+            emitted: 0,
             out: VecDeque::new(),
             flushed: false,
         })
@@ -958,16 +968,50 @@ impl AudioTranscoder {
                 return Ok(());
             }
             if !self.chain.is_empty() {
+                if self.first_pts.is_none() {
+                    // Whole frames of the delay are dropped; the rest (less than a frame) is
+                    // encoded before time 0, so the encoder's frames fall where they would if
+                    // nothing were dropped (at 64 kb/s AAC's overshoot depends on it).
+                    let delay = self.chain.delay();
+                    let lead = delay % self.frame_size;
+                    self.first_pts = Some(filtered.pts().map(|t| t - lead as i64));
+                    self.skip = (delay - lead) * self.channels;
+                }
                 let mut samples = interleaved(&filtered, self.channels);
                 self.chain.process(&mut samples)?;
-                write_interleaved(&mut filtered, self.channels, &samples);
-                // The stages delay the sound (look-ahead, frames): shift timestamps back to stay in sync.
-                let pts = filtered.pts().map(|t| t - self.chain.delay() as i64);
-                filtered.set_pts(pts);
-                self.next_pts = pts.map(|t| t + filtered.samples() as i64);
+                self.staged(&samples, false)?;
+                continue;
             }
             self.encode(&filtered)?;
         }
+    }
+
+    /// Takes the stages' output: the whole frames of their delay are dropped from the front
+    /// (however long: a DeepFilterNet block is seconds), the rest goes to the encoder in whole
+    /// frames (all but the last, at `last`), timed from the first input sample so the sound stays
+    /// in sync.
+    fn staged(&mut self, samples: &[f32], last: bool) -> Result<()> {
+        let drop = self.skip.min(samples.len());
+        self.skip -= drop;
+        self.fifo.extend_from_slice(&samples[drop..]);
+        let whole = self.frame_size * self.channels;
+        let mut at = 0;
+        while self.fifo.len() - at >= whole || (last && at < self.fifo.len()) {
+            let n = (self.fifo.len() - at).min(whole) / self.channels;
+            let mut f = AvAudio::new(self.enc.format(), n, self.enc.channel_layout());
+            f.set_rate(self.enc.rate());
+            write_interleaved(
+                &mut f,
+                self.channels,
+                &self.fifo[at..at + n * self.channels],
+            );
+            f.set_pts(self.first_pts.flatten().map(|t| t + self.emitted));
+            self.emitted += n as i64;
+            at += n * self.channels;
+            self.encode(&f)?;
+        }
+        self.fifo.drain(..at);
+        Ok(())
     }
 
     fn encode(&mut self, frame: &AvAudio) -> Result<()> {
@@ -1002,26 +1046,16 @@ impl AudioTranscoder {
         }
         self.pull_filtered()?;
         // Push the samples still inside the stages out with silence behind them.
-        let mut left = if self.chain.is_empty() {
-            0
-        } else {
-            self.chain.delay()
-        };
-        let mut tail = Vec::new();
-        while left > 0 {
-            let n = self.frame_size;
-            let mut samples = vec![0f32; n * self.channels];
-            self.chain.process(&mut samples)?;
-            let mut f = AvAudio::new(self.enc.format(), n, self.enc.channel_layout());
-            f.set_rate(self.enc.rate());
-            write_interleaved(&mut f, self.channels, &samples);
-            f.set_pts(self.next_pts);
-            self.next_pts = self.next_pts.map(|t| t + n as i64);
-            tail.push(f);
-            left = left.saturating_sub(n);
-        }
-        for f in tail {
-            self.encode(&f)?;
+        if self.first_pts.is_some() {
+            let mut left = self.chain.delay();
+            while left > 0 {
+                let n = left.min(self.frame_size);
+                let mut samples = vec![0f32; n * self.channels];
+                self.chain.process(&mut samples)?;
+                left -= n;
+                self.staged(&samples, left == 0)?;
+            }
+            self.staged(&[], true)?;
         }
         let _ = self.enc.send_eof();
         self.pull_packets()

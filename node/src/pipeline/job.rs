@@ -275,7 +275,11 @@ pub async fn run_job(
             .await?;
         return Err(e);
     }
-    for message in stages::neural::warnings(&spec.stages) {
+    let mut warnings = stages::neural::warnings(&spec.stages);
+    if !info.audio.is_empty() {
+        warnings.extend(crate::audio::dfn::warnings(&spec.audio_stages));
+    }
+    for message in warnings {
         let job = job.into();
         send(&events, ProgressEvent::Warning { job, message });
     }
