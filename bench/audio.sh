@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: audio enhancements of issue 7 (release build). Speech denoise: kino's
-# `--audio-stage denoise` (RNNoise) beside FFmpeg's afftdn (best of three settings) and arnndn (the
+# `--audio-stage denoise` (RNNoise) and `denoise:engine=deepfilternet` (DeepFilterNet3, its model
+# from scripts/models.sh) beside FFmpeg's afftdn (best of three settings) and arnndn (the
 # same RNNoise model, converted from the nnnoiseless crate) on the same noisy clip (the shared speech
 # recording looped to MINUTES, plus pink noise with a slow ±6 dB swing and brown-noise gusts, at 0, 5
 # and 10 dB SNR); every output AAC 64k, SNR against the clean speech after alignment. Then audio
