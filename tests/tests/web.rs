@@ -393,6 +393,13 @@ async fn edit_preview_render_and_play() {
     let dir = tempfile::tempdir().unwrap();
     let node = WebNode::start(&dir.path().join("data"), free_port());
     let clip = medium("video_street_bikes_4cuts.mp4");
+    // The editor is served at / (and any page path); an unknown API path stays a JSON 404.
+    let page = reqwest::get(node.url("/jobs/anything")).await.unwrap();
+    assert!(page.status().is_success());
+    assert!(page.text().await.unwrap().contains("<html"));
+    let api = reqwest::get(node.url("/api/no-such-route")).await.unwrap();
+    assert_eq!(api.status(), 404);
+    assert!(api.text().await.unwrap().contains("not_found"));
     let b = Browser::start(1280, 1000).await;
     b.client.goto(&node.url("/")).await.unwrap();
     b.until(
@@ -909,6 +916,13 @@ async fn viz3d_draws_the_chunks_as_progress_arrives() {
     let dir = tempfile::tempdir().unwrap();
     let node = WebNode::start(&dir.path().join("data"), free_port());
     let clip = medium("video_street_bikes_4cuts.mp4");
+    // The editor is served at / (and any page path); an unknown API path stays a JSON 404.
+    let page = reqwest::get(node.url("/jobs/anything")).await.unwrap();
+    assert!(page.status().is_success());
+    assert!(page.text().await.unwrap().contains("<html"));
+    let api = reqwest::get(node.url("/api/no-such-route")).await.unwrap();
+    assert_eq!(api.status(), 404);
+    assert!(api.text().await.unwrap().contains("not_found"));
     let b = Browser::start(1280, 1000).await;
     b.client.goto(&node.url("/")).await.unwrap();
     b.until(

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use kino_shared::ApiError;
 use std::path::PathBuf;
@@ -180,7 +180,9 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes())
         .merge(events::routes())
         .merge(preview::routes())
-        .merge(docs::routes());
+        .merge(docs::routes())
+        // An unknown API path is a JSON 404, not the editor's page.
+        .route("/api/{*rest}", any(fallback));
     let mut app = api.nest_service(
         "/static",
         tower_http::services::ServeDir::new(&state.config.static_dir),
