@@ -277,6 +277,11 @@ pub fn app() -> Html {
             <div class="wide"><JobList jobs={jobs.clone()} /></div>
             <div class="wide"><Viz3d job={shown} /></div>
         </main>
+        <footer class="muted">
+            <a href={net::link("/api/docs")}>{"API documentation"}</a>{" · "}
+            <a href="/api/health">{"Health"}</a>{" · "}
+            <a href={net::link("/metrics")}>{"Metrics"}</a>
+        </footer>
         </>
     }
 }
