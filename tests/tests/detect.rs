@@ -231,3 +231,186 @@ fn bad_model_files_give_clear_errors() {
     };
     assert!(err.contains("416") && err.contains("320"), "{err}");
 }
+
+/// A ground-truth object of the synthetic sequence: its crop's size and position at time `t`.
+struct Walker {
+    name: &'static str,
+    w: f64,
+    h: f64,
+    at: fn(f64) -> (f64, f64),
+}
+
+fn rect_iou(a: [f64; 4], b: [f64; 4]) -> f64 {
+    let w = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let h = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    let inter = w.max(0.0) * h.max(0.0);
+    inter / (a[2] * a[3] + b[2] * b[3] - inter)
+}
+
+/// Share of `a` not covered by `b`.
+fn visible(a: [f64; 4], b: [f64; 4]) -> f64 {
+    let w = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let h = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    1.0 - w.max(0.0) * h.max(0.0) / (a[2] * a[3])
+}
+
+#[test]
+fn tracks_keep_their_ids_through_crossings_and_occlusion() {
+    let Some(media) = shared_media() else {
+        println!("SKIP tracks_keep_their_ids_through_crossings_and_occlusion: ../shared/media is missing (the people are cut from the campus clip)");
+        return;
+    };
+    let campus = media.join("video_pedestrians_campus_vtest.avi");
+    // Three people cut from frame 600 of the campus clip (where NanoDet finds each of them), moved
+    // over a noisy grey background at 25 fps for 6 s: A (in front) and B walk towards each other
+    // and cross, B entirely hidden behind A for a few frames; C walks behind a pillar.
+    let crop = |name: &str, c: &str| {
+        generated(
+            name,
+            &[
+                "-i",
+                s(&campus),
+                "-vf",
+                &format!("select=eq(n\\,600),crop={c}"),
+                "-frames:v",
+                "1",
+            ],
+        )
+    };
+    let (a, b, c) = (
+        crop("walker_a.png", "62:120:448:299"),
+        crop("walker_b.png", "40:112:636:302"),
+        crop("walker_c.png", "44:92:667:206"),
+    );
+    let walkers = [
+        Walker {
+            name: "A",
+            w: 62.0,
+            h: 120.0,
+            at: |t| (40.0 + 90.0 * t, 40.0),
+        },
+        Walker {
+            name: "B",
+            w: 40.0,
+            h: 112.0,
+            at: |t| (560.0 - 90.0 * t, 50.0),
+        },
+        Walker {
+            name: "C",
+            w: 44.0,
+            h: 92.0,
+            at: |t| (600.0 - 100.0 * t, 220.0),
+        },
+    ];
+    let pillar = [300.0, 180.0, 60.0, 180.0];
+    let clip = generated(
+        "walkers.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x787878:s=640x360:r=25:d=6",
+            "-loop",
+            "1",
+            "-i",
+            s(&a),
+            "-loop",
+            "1",
+            "-i",
+            s(&b),
+            "-loop",
+            "1",
+            "-i",
+            s(&c),
+            "-filter_complex",
+            "[0]noise=alls=8:allf=t[bg];[bg][2]overlay=x='560-90*t':y=50:shortest=1[v1];\
+             [v1][1]overlay=x='40+90*t':y=40:shortest=1[v2];\
+             [v2][3]overlay=x='600-100*t':y=220:shortest=1[v3];\
+             [v3]drawbox=x=300:y=180:w=60:h=180:color=0x404060:t=fill[v]",
+            "-map",
+            "[v]",
+            "-t",
+            "6",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "12",
+        ],
+    );
+    let report = detect(&clip, "every=2,classes=person", &[]);
+    let fps = 25.0;
+    let mut boxes: std::collections::HashMap<u64, Vec<(u64, [f64; 4])>> = Default::default();
+    for t in report["tracks"].as_array().expect("tracks") {
+        for bx in t["frames"].as_array().expect("frames") {
+            let f = |k: &str| bx[k].as_f64().expect("number");
+            boxes
+                .entry(bx["frame"].as_u64().expect("frame"))
+                .or_default()
+                .push((
+                    t["id"].as_u64().expect("id"),
+                    [f("x"), f("y"), f("w"), f("h")],
+                ));
+        }
+    }
+    // CLEAR-MOT counts over the detection frames: a ground-truth box at least 30 % visible is
+    // matched to the track box overlapping it most (IoU ≥ 0.3); unmatched ground truth is a miss,
+    // an unmatched track box a false positive, and a change of the matched id an id switch.
+    let (mut gt_total, mut misses, mut false_pos, mut switches) = (0, 0, 0, 0);
+    let mut last_id: [Option<u64>; 3] = [None; 3];
+    let mut ids_of: [std::collections::BTreeSet<u64>; 3] = Default::default();
+    for frame in (0..150u64).step_by(2) {
+        let t = frame as f64 / fps;
+        let rects: Vec<[f64; 4]> = walkers
+            .iter()
+            .map(|w| {
+                let (x, y) = (w.at)(t);
+                [x, y, w.w, w.h]
+            })
+            .collect();
+        let found = boxes.get(&frame).cloned().unwrap_or_default();
+        let mut used = vec![false; found.len()];
+        for (k, g) in rects.iter().enumerate() {
+            let hidden_by_a = k == 1 && visible(*g, rects[0]) < 0.3;
+            if hidden_by_a || visible(*g, pillar) < 0.3 {
+                continue;
+            }
+            gt_total += 1;
+            let best = found
+                .iter()
+                .enumerate()
+                .filter(|(i, (_, r))| !used[*i] && rect_iou(*g, *r) >= 0.3)
+                .max_by(|x, y| rect_iou(*g, x.1 .1).total_cmp(&rect_iou(*g, y.1 .1)));
+            let Some((i, (id, _))) = best else {
+                misses += 1;
+                continue;
+            };
+            used[i] = true;
+            if last_id[k].is_some_and(|l| l != *id) {
+                switches += 1;
+                println!(
+                    "id switch: {} from {:?} to {id} at frame {frame}",
+                    walkers[k].name, last_id[k]
+                );
+            }
+            last_id[k] = Some(*id);
+            ids_of[k].insert(*id);
+        }
+        false_pos += used.iter().filter(|u| !**u).count();
+    }
+    let mota = 1.0 - (misses + false_pos + switches) as f64 / gt_total as f64;
+    println!(
+        "synthetic walkers: {gt_total} visible ground-truth boxes, {misses} missed, {false_pos} false positives, \
+         {switches} id switches, MOTA {mota:.3}; tracks {}; ids per walker {ids_of:?}",
+        report["tracks"].as_array().map(|t| t.len()).unwrap_or(0)
+    );
+    assert!(switches <= 1, "{switches} id switches");
+    assert!(
+        ids_of.iter().all(|ids| ids.len() == 1),
+        "a walker had several ids: {ids_of:?}"
+    );
+    assert!(mota >= 0.8, "MOTA {mota}");
+}
