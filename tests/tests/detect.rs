@@ -254,16 +254,12 @@ fn visible(a: [f64; 4], b: [f64; 4]) -> f64 {
     1.0 - w.max(0.0) * h.max(0.0) / (a[2] * a[3])
 }
 
-#[test]
-fn tracks_keep_their_ids_through_crossings_and_occlusion() {
-    let Some(media) = shared_media() else {
-        println!("SKIP tracks_keep_their_ids_through_crossings_and_occlusion: ../shared/media is missing (the people are cut from the campus clip)");
-        return;
-    };
+/// Three people cut from frame 600 of the campus clip (where NanoDet finds each of them), moved
+/// over a noisy grey background at 25 fps for 6 s (a keyframe every second): A (in front) and B walk
+/// towards each other and cross, B entirely hidden behind A for a few frames; C walks behind a
+/// pillar. Returns the clip, the walkers' paths and the pillar.
+fn walkers_clip(media: &Path) -> (PathBuf, [Walker; 3], [f64; 4]) {
     let campus = media.join("video_pedestrians_campus_vtest.avi");
-    // Three people cut from frame 600 of the campus clip (where NanoDet finds each of them), moved
-    // over a noisy grey background at 25 fps for 6 s: A (in front) and B walk towards each other
-    // and cross, B entirely hidden behind A for a few frames; C walks behind a pillar.
     let crop = |name: &str, c: &str| {
         generated(
             name,
@@ -333,6 +329,8 @@ fn tracks_keep_their_ids_through_crossings_and_occlusion() {
             "6",
             "-c:v",
             "libx264",
+            "-g",
+            "25",
             "-pix_fmt",
             "yuv420p",
             "-preset",
@@ -341,6 +339,16 @@ fn tracks_keep_their_ids_through_crossings_and_occlusion() {
             "12",
         ],
     );
+    (clip, walkers, pillar)
+}
+
+#[test]
+fn tracks_keep_their_ids_through_crossings_and_occlusion() {
+    let Some(media) = shared_media() else {
+        println!("SKIP tracks_keep_their_ids_through_crossings_and_occlusion: ../shared/media is missing (the people are cut from the campus clip)");
+        return;
+    };
+    let (clip, walkers, pillar) = walkers_clip(&media);
     let report = detect(&clip, "every=2,classes=person", &[]);
     let fps = 25.0;
     let mut boxes: std::collections::HashMap<u64, Vec<(u64, [f64; 4])>> = Default::default();
@@ -413,4 +421,166 @@ fn tracks_keep_their_ids_through_crossings_and_occlusion() {
         "a walker had several ids: {ids_of:?}"
     );
     assert!(mota >= 0.8, "MOTA {mota}");
+}
+
+/// The tracks section of a rendered job's report (`--tracks`), as JSON.
+fn render_tracks(
+    clip: &Path,
+    dir: &Path,
+    name: &str,
+    chunk_seconds: &str,
+) -> (Value, String, String) {
+    let json = dir.join(format!("{name}.json"));
+    let mot = dir.join(format!("{name}.csv"));
+    let out = dir.join(format!("{name}.mp4"));
+    let (ok, _, err) = kino_models(
+        &[
+            "render",
+            s(clip),
+            "-o",
+            s(&out),
+            "--data-dir",
+            s(&dir.join(format!("data-{name}"))),
+            "--preset",
+            "ultrafast",
+            "--chunk-seconds",
+            chunk_seconds,
+            "--stage",
+            "detect:every=2,classes=person",
+            "--tracks",
+            s(&json),
+            "--mot",
+            s(&mot),
+        ],
+        &models_dir(),
+    );
+    assert!(ok, "render failed: {err}");
+    let report = serde_json::from_slice(&std::fs::read(&json).expect("tracks")).expect("JSON");
+    (report, std::fs::read_to_string(&mot).expect("mot"), err)
+}
+
+/// A minimal tus upload (POST + one PATCH) of a whole file; returns the upload id.
+async fn upload(client: &reqwest::Client, node: &Node, file: &Path) -> String {
+    let bytes = std::fs::read(file).expect("read");
+    let r = client
+        .post(node.url("/api/uploads"))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", bytes.len().to_string())
+        .send()
+        .await
+        .expect("create upload");
+    assert_eq!(r.status(), 201);
+    let loc = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let r = client
+        .patch(node.url(&loc))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 204);
+    loc.rsplit('/').next().expect("id").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_second_chunks_give_the_same_tracks_and_the_node_serves_them() {
+    let Some(media) = shared_media() else {
+        println!("SKIP one_second_chunks_give_the_same_tracks: ../shared/media is missing (the people are cut from the campus clip)");
+        return;
+    };
+    let (clip, _, _) = walkers_clip(&media);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (one, one_mot, _) = render_tracks(&clip, dir.path(), "one", "0");
+    let (many, many_mot, err) = render_tracks(&clip, dir.path(), "many", "1");
+    assert!(err.contains("6 chunks"), "expected six 1 s chunks: {err}");
+    let n = one["tracks"].as_array().map(|t| t.len()).unwrap_or(0);
+    println!("{n} tracks in one chunk and in six");
+    assert!(n >= 3, "{one}");
+    assert_eq!(one, many, "tracks differ between one chunk and 1 s chunks");
+    assert_eq!(one_mot, many_mot);
+    assert!(one_mot.starts_with("1,"), "{one_mot}");
+
+    // Through the HTTP API: the same tracks as JSON and as MOT CSV.
+    let node = Node::start(&dir.path().join("node"), &[]);
+    let client = reqwest::Client::new();
+    let id = upload(&client, &node, &clip).await;
+    let r = client
+        .post(node.url("/api/jobs"))
+        .json(
+            &serde_json::json!({"input": id, "chunk_seconds": 1, "output": {"preset": "ultrafast"},
+            "stages": [{"kind": "detect", "every": 2, "classes": ["person"]}]}),
+        )
+        .send()
+        .await
+        .expect("create job");
+    let body: Value = r.json().await.expect("job");
+    let job = body["id"].as_str().expect("job id").to_owned();
+    let start = std::time::Instant::now();
+    loop {
+        let j: Value = client
+            .get(node.url(&format!("/api/jobs/{job}")))
+            .send()
+            .await
+            .expect("job")
+            .json()
+            .await
+            .expect("json");
+        match j["state"].as_str() {
+            Some("done") => break,
+            Some("failed") | Some("cancelled") => panic!("job ended as {j}"),
+            _ => {}
+        }
+        assert!(start.elapsed().as_secs() < 120, "job not done in time: {j}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let get = |fmt: &str| {
+        client
+            .get(node.url(&format!("/api/jobs/{job}/tracks/{fmt}")))
+            .send()
+    };
+    let r = get("json").await.expect("tracks json");
+    assert_eq!(r.status(), 200);
+    let served: Value = r.json().await.expect("json");
+    assert_eq!(served, one);
+    let r = get("mot").await.expect("tracks mot");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .is_ok_and(|t| t.starts_with("text/csv")));
+    assert_eq!(r.text().await.expect("csv"), one_mot);
+    assert_eq!(get("xml").await.expect("xml").status(), 404);
+    // The report carries the section too; the OpenAPI document lists the route.
+    let report: Value = client
+        .get(node.url(&format!("/api/jobs/{job}/report")))
+        .send()
+        .await
+        .expect("report")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(report["sections"]["tracks"], one);
+    let doc: Value = client
+        .get(node.url("/api/openapi.json"))
+        .send()
+        .await
+        .expect("doc")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["paths"]["/api/jobs/{id}/tracks/{format}"]["get"].is_object());
+    // A bad detect field is refused by name.
+    let r = client
+        .post(node.url("/api/jobs"))
+        .json(&serde_json::json!({"input": id, "stages": [{"kind": "detect", "blur": "unicorn"}]}))
+        .send()
+        .await
+        .expect("bad job");
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["field"], "stages.detect.blur", "{body}");
 }
