@@ -173,7 +173,9 @@ def convert_graph(m, weights, out_path):
 
     def init(name, value):
         if name not in {i.name for i in inits}:
-            inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+            # np.array keeps 0-d scalars 0-d (ascontiguousarray would make them [1], which the ONNX
+            # spec does not allow for Pad's constant_value: tract refuses it).
+            inits.append(numpy_helper.from_array(np.array(value, order="C"), name))
         return name
 
     def as_tensor(name):
@@ -312,6 +314,15 @@ def convert_graph(m, weights, out_path):
         nodes.append(helper.make_node("Identity", [tensor], [out]))
         outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, dims))
     outputs.sort(key=lambda o: list(NANODET_OUTPUTS.values()).index(o.name) if o.name in NANODET_OUTPUTS.values() else 99)
+    # Unique node names (some runtimes, tract among them, name unnamed nodes after their output).
+    seen = set()
+    for n in nodes:
+        base = n.name or f"{n.output[0]}/{n.op_type}"
+        name, k = base, 1
+        while name in seen or (not n.name and name in {o for m in nodes for o in m.output}):
+            name, k = f"{base}_{k}", k + 1
+        n.name = name
+        seen.add(name)
     graph = helper.make_graph(nodes, "detector", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="kino-tfjs2onnx")
     model.ir_version = 8

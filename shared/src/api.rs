@@ -1669,6 +1669,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn detect_fields_are_checked_by_name() {
+        let spec = |stages: serde_json::Value| -> Result<(), SpecError> {
+            let s: JobSpec =
+                serde_json::from_value(serde_json::json!({"input": "x", "stages": stages}))
+                    .map_err(|e| SpecError::new("json", e.to_string()))?;
+            s.validate()
+        };
+        assert!(spec(serde_json::json!([{"kind": "detect"}])).is_ok());
+        let field = |stages| spec(stages).unwrap_err().field;
+        assert_eq!(
+            field(serde_json::json!([{"kind": "detect", "every": 0}])),
+            "stages.detect.every"
+        );
+        assert_eq!(
+            field(serde_json::json!([{"kind": "detect", "classes": "person+unicorn"}])),
+            "stages.detect.classes"
+        );
+        assert_eq!(
+            field(serde_json::json!([{"kind": "detect", "classes": ["car"], "blur": "face"}])),
+            "stages.detect.blur"
+        );
+        assert_eq!(
+            field(serde_json::json!([{"kind": "stabilize"}, {"kind": "detect"}])),
+            "stages.detect"
+        );
+        assert_eq!(
+            field(serde_json::json!([{"kind": "detect"}, {"kind": "detect"}])),
+            "stages.detect"
+        );
+        let p: DetectParams =
+            serde_json::from_value(serde_json::json!({"classes": "person+car", "blur": ["face"]}))
+                .unwrap();
+        assert_eq!(p.classes, vec!["person", "car"]);
+        assert!(p.wants_faces() && p.wants_objects());
+        assert_eq!(p.class_mask(), 1 | 1 << 2 | 1 << FACE_CLASS);
+        assert_eq!(p.blur_mask(), 1 << FACE_CLASS);
+    }
+
+    #[test]
     fn spec_round_trips_and_defaults() {
         let spec: JobSpec = serde_json::from_str(
             r#"{"input":"a.mp4","stages":[{"kind":"scale","width":1280},{"kind":"color","saturation":1.2}]}"#,
