@@ -504,6 +504,15 @@ async fn one_second_chunks_give_the_same_tracks_and_the_node_serves_them() {
     assert_eq!(one, many, "tracks differ between one chunk and 1 s chunks");
     assert_eq!(one_mot, many_mot);
     assert!(one_mot.starts_with("1,"), "{one_mot}");
+    // A real clip with hard cuts at its keyframes (so at 1 s chunk starts): tracks end at cuts,
+    // and the cut before a chunk is measured on the frame before it, as in one piece.
+    let bikes = media.join("video_street_bikes_4cuts.mp4");
+    let whole = detect(&bikes, "every=5", &["--chunk-seconds", "0"]);
+    let chunked = detect(&bikes, "every=5", &["--chunk-seconds", "1"]);
+    assert_eq!(
+        whole, chunked,
+        "bikes: tracks differ between one chunk and 1 s chunks"
+    );
 
     // Through the HTTP API: the same tracks as JSON and as MOT CSV.
     let node = Node::start(&dir.path().join("node"), &[]);

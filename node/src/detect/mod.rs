@@ -215,12 +215,14 @@ pub fn detect_file(
         .video
         .clone()
         .ok_or_else(|| MediaError::NoVideo(input.display().to_string()))?;
-    let plan = crate::pipeline::plan_chunks(&p.index, chunk_seconds, 0);
-    let first = crate::pipeline::plan::first_frames(&plan);
     let needs = Needs {
         detect: Some(DetectNeeds::of(params)),
         ..Needs::default()
     };
+    // The frame before each chunk too, so cuts at chunk starts are seen as in one chunk.
+    let margin = usize::from(needs.previous_frame());
+    let plan = crate::pipeline::plan_chunks(&p.index, chunk_seconds, margin);
+    let first = crate::pipeline::plan::first_frames(&plan);
     let workers = workers.clamp(1, plan.len().max(1));
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())

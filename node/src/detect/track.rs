@@ -299,6 +299,11 @@ impl Tracker {
         (pairs, rest, rest_dets)
     }
 
+    /// Ends every live track (at a scene cut: nothing continues across it).
+    pub fn end_all(&mut self) {
+        self.done.extend(self.live.drain(..).map(finish));
+    }
+
     /// Ends every track; returns all tracks ordered by id.
     pub fn finish(mut self) -> Vec<Track> {
         self.done.extend(self.live.drain(..).map(finish));
@@ -315,10 +320,16 @@ fn finish(t: Live) -> Track {
     }
 }
 
-/// Tracks a whole video's detections: `frames` as (frame index, detections), in frame order.
-pub fn track_all(cfg: TrackerConfig, frames: &[(u64, Vec<Detection>)]) -> Vec<Track> {
+/// Tracks a whole video's detections: `frames` as (frame index, detections), in frame order;
+/// `cuts`: the first frames of new scenes, in order (every track ends before each).
+pub fn track_all(cfg: TrackerConfig, frames: &[(u64, Vec<Detection>)], cuts: &[u64]) -> Vec<Track> {
     let mut t = Tracker::new(cfg);
+    let mut cuts = cuts.iter().peekable();
     for (frame, dets) in frames {
+        if cuts.next_if(|&&c| c <= *frame).is_some() {
+            while cuts.next_if(|&&c| c <= *frame).is_some() {}
+            t.end_all();
+        }
         t.step(*frame, dets);
     }
     let mut tracks = t.finish();
@@ -376,7 +387,7 @@ mod tests {
             }
             frames.push((f, dets));
         }
-        let tracks = track_all(TrackerConfig::new(0.4, 10), &frames);
+        let tracks = track_all(TrackerConfig::new(0.4, 10), &frames, &[]);
         assert_eq!(tracks.len(), 2, "{tracks:?}");
         // Each track stays on one side of its path: A moves right, B left.
         for tr in &tracks {
@@ -404,7 +415,7 @@ mod tests {
                 ],
             ));
         }
-        let tracks = track_all(TrackerConfig::new(0.4, 5), &frames);
+        let tracks = track_all(TrackerConfig::new(0.4, 5), &frames, &[]);
         assert_eq!(tracks.len(), 1, "{tracks:?}");
         assert_eq!(tracks[0].points.len(), 20);
     }
@@ -422,9 +433,22 @@ mod tests {
         for f in 30..35u64 {
             frames.push((f, vec![d(0, 0.9, 0.5, 0.5, 0.2, 0.2)]));
         }
-        let tracks = track_all(TrackerConfig::new(0.4, 10), &frames);
+        let tracks = track_all(TrackerConfig::new(0.4, 10), &frames, &[]);
         let classes: Vec<(u8, usize)> = tracks.iter().map(|t| (t.class, t.points.len())).collect();
         assert_eq!(classes, vec![(0, 10), (2, 10), (0, 5)]);
+    }
+
+    #[test]
+    fn tracks_end_at_scene_cuts() {
+        let frames: Vec<(u64, Vec<Detection>)> = (0..10u64)
+            .map(|f| (f, vec![d(0, 0.9, 0.5, 0.5, 0.2, 0.2)]))
+            .collect();
+        let tracks = track_all(TrackerConfig::new(0.4, 10), &frames, &[4]);
+        let spans: Vec<(u64, u64)> = tracks
+            .iter()
+            .map(|t| (t.points[0].frame, t.points[t.points.len() - 1].frame))
+            .collect();
+        assert_eq!(spans, vec![(0, 3), (4, 9)]);
     }
 
     #[test]

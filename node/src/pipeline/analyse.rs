@@ -118,8 +118,12 @@ impl Needs {
     }
 
     /// Whether the frame before each chunk must be measured too (motion, cuts, frame change).
+    /// Detection needs the cuts (tracks end at them) measured the same whatever the chunking.
     pub fn previous_frame(&self) -> bool {
-        self.motion.is_some() || self.colour.is_some() || self.auto_edit.is_some()
+        self.motion.is_some()
+            || self.colour.is_some()
+            || self.auto_edit.is_some()
+            || self.detect.is_some()
     }
 }
 
@@ -311,9 +315,14 @@ impl Analysis {
                 .filter_map(|(i, r)| Some((i as u64, r.detections.clone()?)))
                 .collect();
             a.detected_frames = frames.iter().map(|f| f.0).collect();
-            // A track survives one second without detections (at least two detection frames).
+            // A track survives one second without detections (at least two detection frames),
+            // and never across a scene cut.
             let lost = (fps.round() as u64).max(2 * d.every as u64);
-            a.tracks = track::track_all(TrackerConfig::new(d.min_score, lost), &frames);
+            let cuts: Vec<u64> = (1..scene.len())
+                .filter(|&i| scene[i] != scene[i - 1])
+                .map(|i| i as u64)
+                .collect();
+            a.tracks = track::track_all(TrackerConfig::new(d.min_score, lost), &frames, &cuts);
         }
         if needs.auto_edit.is_some() {
             a.edit = records
