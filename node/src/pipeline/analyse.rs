@@ -233,8 +233,6 @@ pub struct Analysis {
     pub edit: Vec<(i64, [f32; 2])>,
     /// Tracks over the whole video, when detection was asked for.
     pub tracks: Vec<Track>,
-    /// Frames detection ran on (frame indices).
-    pub detected_frames: Vec<u64>,
 }
 
 impl Analysis {
@@ -314,7 +312,6 @@ impl Analysis {
                 .enumerate()
                 .filter_map(|(i, r)| Some((i as u64, r.detections.clone()?)))
                 .collect();
-            a.detected_frames = frames.iter().map(|f| f.0).collect();
             // A track survives one second without detections (at least two detection frames),
             // and never across a scene cut.
             let lost = (fps.round() as u64).max(2 * d.every as u64);

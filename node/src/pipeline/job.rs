@@ -791,7 +791,7 @@ async fn analyse_job(
     let all = store.chunks(job).await?;
     let total = all.len() as u32;
     let plans: Vec<_> = all.iter().map(|c| c.plan.clone()).collect();
-    let first_frames = Arc::new(crate::pipeline::plan::first_frames(&plans));
+    let first_frames = crate::pipeline::plan::first_frames(&plans);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
