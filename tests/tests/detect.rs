@@ -196,6 +196,30 @@ fn bad_model_files_give_clear_errors() {
         "{err}"
     );
 
+    // The node refuses such a job at submission: 422, naming the field and the set-up step.
+    let node = Node::start_with_env(&dir.path().join("node"), &[], &[("KINO_MODELS_DIR", &fake)]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let body: Value = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(node.url("/api/jobs"))
+            .json(
+                &serde_json::json!({"input": "0123456789abcdef0123456789abcdef",
+                "stages": [{"kind": "detect", "blur": "face"}]}),
+            )
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), 422);
+        r.json().await.expect("json")
+    });
+    assert_eq!(body["code"], "model_unavailable", "{body}");
+    assert_eq!(body["field"], "stages.detect", "{body}");
+    let msg = body["message"].as_str().unwrap_or("");
+    assert!(msg.contains("bash scripts/setup.sh"), "{body}");
+
     // In-process, past the manifest: the wrong network as a detector, a truncated file, and an
     // input of the wrong size.
     let cfg = config();
