@@ -182,7 +182,14 @@ pub fn app() -> Html {
 
     let parsed = form.parse();
     let errors = parsed.as_ref().err().cloned().unwrap_or_default();
-    let preview_stages = parsed.as_ref().ok().map(|spec| spec.stages.clone());
+    // Tracking needs the whole video: the preview shows the other stages.
+    let preview_stages = parsed.as_ref().ok().map(|spec| {
+        spec.stages
+            .iter()
+            .filter(|s| !matches!(s, kino_shared::StageSpec::Detect(_)))
+            .cloned()
+            .collect::<Vec<_>>()
+    });
     let busy = matches!(*render_state, Render::Upload(_) | Render::Submitting);
     let onrender = {
         let (file, parsed, render_state, jobs) = (

@@ -40,6 +40,12 @@ pub enum ModelError {
     },
     #[error("model {model}: inference failed: {reason}")]
     Inference { model: String, reason: String },
+    #[error("model {model} is not {expected} (it has {got})")]
+    WrongModel {
+        model: String,
+        expected: String,
+        got: String,
+    },
 }
 
 /// Where inference runs. CPU by default; CUDA/TensorRT need an ONNX Runtime built with them (the
@@ -206,6 +212,9 @@ pub fn check(cfg: &Config, file: &str) -> Result<(), ModelError> {
     environment(cfg).map(|_| ())
 }
 
+/// A network's outputs: each one's shape and values, in output order.
+pub type Outputs = Vec<(Vec<usize>, Vec<f32>)>;
+
 /// One loaded network with its session.
 pub struct Model {
     pub name: String,
@@ -225,6 +234,24 @@ impl Model {
 
     /// Loads any ONNX file; `threads` = 0 lets ONNX Runtime use every core.
     pub fn from_file(cfg: &Config, path: &Path, threads: usize) -> Result<Model, ModelError> {
+        let model = Model::open_any(cfg, path, threads)?;
+        model.check_image_interface()?;
+        Ok(model)
+    }
+
+    /// Loads `file` from the models folder (hash-checked when the set-up ships it) whatever its
+    /// inputs and outputs; the caller checks them (detectors have several outputs).
+    pub fn load_any(cfg: &Config, file: &str, threads: usize) -> Result<Model, ModelError> {
+        let path = cfg.dir.join(file);
+        if !path.is_file() {
+            return Err(ModelError::Missing { path });
+        }
+        hash_checked(&path)?;
+        Model::open_any(cfg, &path, threads)
+    }
+
+    /// Loads any ONNX file without checking its interface.
+    pub fn open_any(cfg: &Config, path: &Path, threads: usize) -> Result<Model, ModelError> {
         let env = environment(cfg)?;
         let corrupt = |reason: String| ModelError::Corrupt {
             path: path.to_owned(),
@@ -271,9 +298,62 @@ impl Model {
             .and_then(|s| s.to_str())
             .unwrap_or("model")
             .to_owned();
-        let model = Model { name, session };
-        model.check_image_interface()?;
-        Ok(model)
+        Ok(Model { name, session })
+    }
+
+    /// Names of the outputs, in order.
+    pub fn output_names(&self) -> Vec<String> {
+        self.session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect()
+    }
+
+    /// Shape of the (first) input; negative where a dimension is free. `None` when the model has
+    /// no float tensor input.
+    pub fn input_shape(&self) -> Option<Vec<i64>> {
+        let ins = self.session.inputs();
+        let ty = ins.first()?.dtype();
+        matches!(
+            ty.tensor_type(),
+            Some(ort::value::TensorElementType::Float32)
+        )
+        .then(|| ty.tensor_shape().map(|s| s.to_vec()))
+        .flatten()
+    }
+
+    /// Runs the network on one float tensor of `shape` (checked against the model's fixed
+    /// dimensions); returns every output as (shape, values), in output order.
+    pub fn run_all(&mut self, input: Vec<f32>, shape: &[usize]) -> Result<Outputs, ModelError> {
+        let expected = self.input_shape().unwrap_or_default();
+        let fits = expected.len() == shape.len()
+            && expected
+                .iter()
+                .zip(shape)
+                .all(|(&e, &g)| e < 0 || e as usize == g);
+        if !fits || input.len() != shape.iter().product::<usize>() {
+            return Err(ModelError::InputMismatch {
+                model: self.name.clone(),
+                expected: format!("a tensor {expected:?} (-1: any size)"),
+                got: format!("{shape:?} with {} values", input.len()),
+            });
+        }
+        let fail = |e: ort::Error| ModelError::Inference {
+            model: self.name.clone(),
+            reason: e.to_string(),
+        };
+        let tensor = ort::value::Tensor::from_array((shape.to_vec(), input)).map_err(fail)?;
+        let outputs = self.session.run(ort::inputs![tensor]).map_err(fail)?;
+        let mut out = Vec::with_capacity(outputs.len());
+        for (_, value) in outputs.iter() {
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(fail)?;
+            out.push((
+                shape.iter().map(|&d| d.max(0) as usize).collect(),
+                data.to_vec(),
+            ));
+        }
+        Ok(out)
     }
 
     /// Kino's image networks take one float tensor [1, 3, H, W] and give one back.
