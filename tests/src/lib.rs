@@ -717,3 +717,17 @@ pub fn events_of(args: &[&str]) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).expect("event JSON"))
         .collect()
 }
+
+/// The workspace's `models/` folder, asserting it holds ONNX Runtime and each of `files` (the set-up
+/// puts them there; the test command runs it).
+pub fn models_dir_with(files: &[&str]) -> PathBuf {
+    let dir = root().join("models");
+    for f in std::iter::once(&"libonnxruntime.so").chain(files) {
+        assert!(
+            dir.join(f).is_file(),
+            "{} has no {f}: run `bash scripts/setup.sh` (the test command does)",
+            dir.display()
+        );
+    }
+    dir
+}

@@ -11,13 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn models_dir() -> PathBuf {
-    let dir = root().join("models");
-    assert!(
-        dir.join("nanodet-m.onnx").is_file() && dir.join("libonnxruntime.so").is_file(),
-        "{} has no detection models: run `bash scripts/setup.sh` (the test command does)",
-        dir.display()
-    );
-    dir
+    models_dir_with(&["nanodet-m.onnx"])
 }
 
 fn config() -> Config {
