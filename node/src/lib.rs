@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod audio;
+pub mod detect;
 pub mod edit;
 pub mod enhance;
 pub mod media;

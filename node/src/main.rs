@@ -44,6 +44,32 @@ enum Command {
     Cutlist(CutlistArgs),
     /// Upscale one picture (PNG, JPEG, a video's first frame) with a neural model into a PNG.
     Upscale(UpscaleArgs),
+    /// Detect and track objects (COCO-80) and faces; prints the tracks, writes them as JSON and MOT
+    /// CSV; renders nothing.
+    Detect(DetectArgs),
+}
+
+#[derive(Args)]
+struct DetectArgs {
+    input: PathBuf,
+    /// Detection settings as for `--stage detect:…`, e.g. `every=5,classes=person+car,faces=true`.
+    #[arg(long, default_value = "", value_parser = parse_settings::<kino_shared::DetectParams>)]
+    settings: kino_shared::DetectParams,
+    /// Write the tracks as JSON here.
+    #[arg(long)]
+    tracks: Option<PathBuf>,
+    /// Write the tracks as MOT Challenge CSV here.
+    #[arg(long)]
+    mot: Option<PathBuf>,
+    /// Print the tracks as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Chunk length in seconds for the parallel analysis (0: one chunk).
+    #[arg(long, default_value_t = 4.0)]
+    chunk_seconds: f64,
+    /// Chunks analysed in parallel (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 #[derive(Args)]
@@ -200,6 +226,12 @@ struct RenderArgs {
     /// Also write what the analysis and audio passes found (scene list, audio sync, …) to this JSON file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// With a detect stage, write the tracks as JSON here.
+    #[arg(long)]
+    tracks: Option<PathBuf>,
+    /// With a detect stage, write the tracks as MOT Challenge CSV here.
+    #[arg(long)]
+    mot: Option<PathBuf>,
 }
 
 fn parse_codec(s: &str) -> Result<VideoCodec, String> {
@@ -280,6 +312,8 @@ fn media_code(m: &MediaError) -> u8 {
     match m {
         MediaError::EncoderMissing(_) | MediaError::Output { .. } => 2,
         MediaError::Encode(_) | MediaError::Io { .. } => 1,
+        // A model the job needs is missing or broken: the set-up, not the input, is at fault.
+        MediaError::Model(_) => 2,
         _ => 3,
     }
 }
@@ -295,6 +329,7 @@ fn main() -> ExitCode {
         Command::Scenes(args) => cmd_scenes(args),
         Command::Cutlist(args) => cmd_cutlist(args),
         Command::Upscale(args) => cmd_upscale(args),
+        Command::Detect(args) => cmd_detect(args),
         Command::Render(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -377,6 +412,63 @@ fn cmd_upscale(a: UpscaleArgs) -> Result<u8> {
             data,
         },
     )?;
+    Ok(0)
+}
+
+/// Writes tracks as JSON and/or MOT CSV.
+fn write_tracks(
+    report: &kino_node::detect::mot::TracksReport,
+    json: Option<&Path>,
+    mot: Option<&Path>,
+) -> Result<()> {
+    if let Some(path) = json {
+        std::fs::write(path, serde_json::to_vec_pretty(report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = mot {
+        std::fs::write(path, report.to_mot())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `kino-node detect`: tracks of a file, without rendering.
+fn cmd_detect(a: DetectArgs) -> Result<u8> {
+    a.settings
+        .validate()
+        .map_err(|e| UsageError(e.to_string()))?;
+    kino_node::detect::check_models(&a.settings).map_err(|e| UsageError(format!("detect: {e}")))?;
+    kino_node::media::init();
+    let workers = a.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let report = kino_node::detect::detect_file(&a.input, &a.settings, a.chunk_seconds, workers)?;
+    write_tracks(&report, a.tracks.as_deref(), a.mot.as_deref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(0);
+    }
+    let boxes: usize = report.tracks.iter().map(|t| t.frames.len()).sum();
+    println!(
+        "{} tracks, {boxes} boxes in {} frames (detection on every {})",
+        report.tracks.len(),
+        report.frames,
+        report.every
+    );
+    for t in &report.tracks {
+        let (first, last) = (
+            t.frames.first().map(|b| b.frame).unwrap_or(0),
+            t.frames.last().map(|b| b.frame).unwrap_or(0),
+        );
+        println!(
+            "{:>5}  {:<14} frames {first:>6}-{last:<6} {} detections",
+            t.id,
+            t.class,
+            t.frames.len()
+        );
+    }
     Ok(0)
 }
 
@@ -626,6 +718,16 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     };
     job::preflight(&spec, &output)?;
     let cut_formats = cut_list_formats(&a.cut_list)?;
+    if (a.tracks.is_some() || a.mot.is_some())
+        && !spec
+            .stages
+            .iter()
+            .any(|s| matches!(s, StageSpec::Detect(_)))
+    {
+        return Err(
+            UsageError("--tracks and --mot need a detect stage (--stage detect)".into()).into(),
+        );
+    }
     if !cut_formats.is_empty() && spec.auto_edit.is_none() {
         return Err(UsageError("--cut-list needs --auto-edit".into()).into());
     }
@@ -707,6 +809,13 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
             }
             if !cut_formats.is_empty() {
                 write_cut_lists(&store, &job_id, &cut_formats).await?;
+            }
+            if a.tracks.is_some() || a.mot.is_some() {
+                let report = kino_node::detect::mot::TracksReport::from_sections(
+                    &store.report_sections(&job_id).await?,
+                )
+                .context("the job has no tracks (it needs a detect stage)")??;
+                write_tracks(&report, a.tracks.as_deref(), a.mot.as_deref())?;
             }
             Ok(0)
         }

@@ -404,6 +404,11 @@ pub struct Node {
 impl Node {
     /// Starts a node on `data` with extra serve arguments and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Node {
+        Node::start_with_env(data, extra, &[])
+    }
+
+    /// Like [`Node::start`], with extra environment variables for the node.
+    pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Node {
         use std::io::BufRead;
         std::fs::create_dir_all(data).expect("data dir");
         let log = std::fs::OpenOptions::new()
@@ -420,6 +425,7 @@ impl Node {
                 data.to_str().expect("utf-8"),
             ])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .stderr(log)
             .spawn()
@@ -710,4 +716,18 @@ pub fn events_of(args: &[&str]) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("event JSON"))
         .collect()
+}
+
+/// The workspace's `models/` folder, asserting it holds ONNX Runtime and each of `files` (the set-up
+/// puts them there; the test command runs it).
+pub fn models_dir_with(files: &[&str]) -> PathBuf {
+    let dir = root().join("models");
+    for f in std::iter::once(&"libonnxruntime.so").chain(files) {
+        assert!(
+            dir.join(f).is_file(),
+            "{} has no {f}: run `bash scripts/setup.sh` (the test command does)",
+            dir.display()
+        );
+    }
+    dir
 }

@@ -8,13 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn models_dir() -> PathBuf {
-    let dir = root().join("models");
-    assert!(
-        dir.join("libonnxruntime.so").is_file(),
-        "{} has no ONNX Runtime: run `bash scripts/setup.sh` (the test command does)",
-        dir.display()
-    );
-    dir
+    models_dir_with(&[])
 }
 
 fn config() -> Config {

@@ -138,6 +138,19 @@ impl Browser {
         }
     }
 
+    /// A 1280×1000 window on the node's editor, once the page says it is connected.
+    async fn open_editor(node: &WebNode) -> Browser {
+        let b = Browser::start(1280, 1000).await;
+        b.client.goto(&node.url("/")).await.unwrap();
+        b.until(
+            "the node connection",
+            20,
+            "return document.getElementById('node-status')?.textContent === 'node connected'",
+        )
+        .await;
+        b
+    }
+
     async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
             .execute(script, args)
@@ -393,14 +406,14 @@ async fn edit_preview_render_and_play() {
     let dir = tempfile::tempdir().unwrap();
     let node = WebNode::start(&dir.path().join("data"), free_port());
     let clip = medium("video_street_bikes_4cuts.mp4");
-    let b = Browser::start(1280, 1000).await;
-    b.client.goto(&node.url("/")).await.unwrap();
-    b.until(
-        "the node connection",
-        20,
-        "return document.getElementById('node-status')?.textContent === 'node connected'",
-    )
-    .await;
+    // The editor is served at / (and any page path); an unknown API path stays a JSON 404.
+    let page = reqwest::get(node.url("/jobs/anything")).await.unwrap();
+    assert!(page.status().is_success());
+    assert!(page.text().await.unwrap().contains("<html"));
+    let api = reqwest::get(node.url("/api/no-such-route")).await.unwrap();
+    assert_eq!(api.status(), 404);
+    assert!(api.text().await.unwrap().contains("not_found"));
+    let b = Browser::open_editor(&node).await;
     b.theme("light").await;
     b.screenshot("empty-light.png").await;
 
@@ -909,14 +922,7 @@ async fn viz3d_draws_the_chunks_as_progress_arrives() {
     let dir = tempfile::tempdir().unwrap();
     let node = WebNode::start(&dir.path().join("data"), free_port());
     let clip = medium("video_street_bikes_4cuts.mp4");
-    let b = Browser::start(1280, 1000).await;
-    b.client.goto(&node.url("/")).await.unwrap();
-    b.until(
-        "the node connection",
-        20,
-        "return document.getElementById('node-status')?.textContent === 'node connected'",
-    )
-    .await;
+    let b = Browser::open_editor(&node).await;
     let (lit, _, empty) = viz_pixels(&b).await;
     assert!(lit > 1000, "the 3D view is blank ({lit} pixels drawn)");
 

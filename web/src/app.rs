@@ -182,7 +182,14 @@ pub fn app() -> Html {
 
     let parsed = form.parse();
     let errors = parsed.as_ref().err().cloned().unwrap_or_default();
-    let preview_stages = parsed.as_ref().ok().map(|spec| spec.stages.clone());
+    // Tracking needs the whole video: the preview shows the other stages.
+    let preview_stages = parsed.as_ref().ok().map(|spec| {
+        spec.stages
+            .iter()
+            .filter(|s| !matches!(s, kino_shared::StageSpec::Detect(_)))
+            .cloned()
+            .collect::<Vec<_>>()
+    });
     let busy = matches!(*render_state, Render::Upload(_) | Render::Submitting);
     let onrender = {
         let (file, parsed, render_state, jobs) = (
@@ -277,6 +284,11 @@ pub fn app() -> Html {
             <div class="wide"><JobList jobs={jobs.clone()} /></div>
             <div class="wide"><Viz3d job={shown} /></div>
         </main>
+        <footer class="muted">
+            <a href={net::link("/api/docs")}>{"API documentation"}</a>{" · "}
+            <a href="/api/health">{"Health"}</a>{" · "}
+            <a href={net::link("/metrics")}>{"Metrics"}</a>
+        </footer>
         </>
     }
 }

@@ -5,8 +5,8 @@
 
 use kino_shared::{
     AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams, DenoiseMode, DenoiseParams,
-    JobSpec, LoudnessParams, OutputSpec, ResizeFilter, ScaleParams, SceneParams, SharpenParams,
-    SrModel, StageSpec, VideoCodec, PRESETS,
+    DetectParams, JobSpec, LoudnessParams, OutputSpec, ResizeFilter, ScaleParams, SceneParams,
+    SharpenParams, SrModel, StageSpec, VideoCodec, PRESETS,
 };
 use std::collections::BTreeMap;
 use yew::prelude::*;
@@ -49,6 +49,10 @@ pub struct Form {
     pub scenes: bool,
     /// Cut black, frozen and silent stretches.
     pub auto_edit: bool,
+    /// Blur every tracked face in the output (privacy).
+    pub blur_faces: bool,
+    /// Detect and track objects; boxes and labels drawn into the output.
+    pub draw_tracks: bool,
     /// `off` or a loudness target in LUFS.
     pub loudness: String,
     pub speech_denoise: bool,
@@ -88,6 +92,8 @@ impl Default for Form {
             blend: "0".into(),
             scenes: false,
             auto_edit: false,
+            blur_faces: false,
+            draw_tracks: false,
             loudness: "off".into(),
             speech_denoise: false,
             codec: "h264".into(),
@@ -247,6 +253,20 @@ impl Form {
         }
         if let Err(e) = output.validate() {
             errs.entry(e.field).or_insert(e.message);
+        }
+        if self.blur_faces || self.draw_tracks {
+            // Objects are tracked before the picture stages change the frame.
+            let p = DetectParams {
+                faces: self.blur_faces,
+                draw: self.draw_tracks,
+                blur: if self.blur_faces {
+                    vec!["face".into()]
+                } else {
+                    vec![]
+                },
+                ..DetectParams::default()
+            };
+            stages.insert(0, StageSpec::Detect(p));
         }
         let mut audio_stages = vec![];
         if let Ok(lufs) = self.loudness.parse::<f64>() {
@@ -466,7 +486,12 @@ pub fn settings(props: &Props) -> Html {
                 <div class="row">
                     { checkbox(props, "f-scenes", "Scenes: list, thumbnails, chapters", f.scenes, |f, v| f.scenes = v) }
                     { checkbox(props, "f-auto-edit", "Auto-edit: cut black, frozen and silent parts", f.auto_edit, |f, v| f.auto_edit = v) }
+                    { checkbox(props, "f-blur-faces", "Blur faces", f.blur_faces, |f, v| f.blur_faces = v) }
+                    { checkbox(props, "f-draw-tracks", "Track objects: boxes and labels", f.draw_tracks, |f, v| f.draw_tracks = v) }
                 </div>
+                if f.blur_faces || f.draw_tracks {
+                    <p class="muted">{"Tracked over the whole video by the node: not in the preview; tracks come with the report."}</p>
+                }
             </fieldset>
             <fieldset>
                 <legend>{"Audio"}</legend>
@@ -527,6 +552,16 @@ mod tests {
             spec.audio_stages[0].loudness().map(|l| l.target_lufs),
             Some(-23.0)
         );
+        let private = Form {
+            blur_faces: true,
+            ..Form::default()
+        }
+        .parse()
+        .expect("valid");
+        let Some(StageSpec::Detect(d)) = private.stages.first() else {
+            panic!("detect first: {:?}", private.stages);
+        };
+        assert!(d.faces && d.blur == ["face"] && !d.draw);
         let bad = Form {
             blend: "2".into(),
             ..f

@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         jobs::report,
         jobs::scene_thumbnail,
         jobs::cut_list,
+        jobs::tracks,
         super::events::job_events,
         super::events::all_events,
         super::preview::preview

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/jobs/{id}/report", get(report))
         .route("/api/jobs/{id}/scenes/{name}", get(scene_thumbnail))
         .route("/api/jobs/{id}/cutlist/{format}", get(cut_list))
+        .route("/api/jobs/{id}/tracks/{format}", get(tracks))
 }
 
 /// Parses a `JobSpec`, naming the field at fault: 400 for malformed JSON, 422 for wrong values.
@@ -57,6 +58,15 @@ pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
     responses((status = 201, body = JobStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let mut spec = parse_spec(&body)?;
+    // Detection cannot produce its tracks without its models: refused now, naming the set-up step.
+    crate::pipeline::job::check_detect_models(&spec).map_err(|e| {
+        ApiErr::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "model_unavailable",
+            e.to_string(),
+        )
+        .field("stages.detect")
+    })?;
     let input = finished_upload(&state, &spec.input, "input").await?;
     // An external recording to sync is an upload too; the job keeps its path in the data folder.
     for stage in &mut spec.audio_stages {
@@ -335,6 +345,54 @@ pub async fn cut_list(
             ),
         ],
         text,
+    )
+        .into_response())
+}
+
+/// The tracks a job's `detect` stage found: `json` (per track: id, class, boxes in source pixels
+/// with frame, time and score) or `mot` (MOT Challenge CSV: `frame,id,x,y,w,h,conf,-1,-1,-1`,
+/// frames from 1).
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/tracks/{format}", params(("format" = String, Path, description = "json or mot")), responses((status = 200, content_type = "application/json"), (status = 200, content_type = "text/csv"), (status = 404, body = ApiError)))]
+pub async fn tracks(
+    State(state): State<AppState>,
+    Path((id, format)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    use crate::detect::mot::TracksReport;
+    job_or_404(&state, &id).await?;
+    if format != "json" && format != "mot" {
+        return Err(ApiErr::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("unknown tracks format {format:?} (json or mot)"),
+        ));
+    }
+    let sections = state.svc.store.report_sections(&id).await?;
+    let Some(report) = TracksReport::from_sections(&sections) else {
+        return Err(ApiErr::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("job {id} has no tracks (no detect stage, or its analysis has not run yet)"),
+        ));
+    };
+    let report = report.map_err(ApiErr::internal)?;
+    let (mime, ext, body) = if format == "mot" {
+        ("text/csv; charset=utf-8", "csv", report.to_mot())
+    } else {
+        (
+            "application/json",
+            "json",
+            serde_json::to_string(&report).map_err(ApiErr::internal)?,
+        )
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"tracks-{id}.{ext}\""),
+            ),
+        ],
+        body,
     )
         .into_response())
 }

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use kino_shared::ApiError;
 use std::path::PathBuf;
@@ -160,7 +160,7 @@ async fn landing() -> axum::response::Html<&'static str> {
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Kino node</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
 @media (prefers-color-scheme:dark){body{background:#111;color:#eee}a{color:#8cf}}</style></head><body>
-<h1>Kino render node</h1><p>The node is running. The browser editor is not part of this build yet.</p>
+<h1>Kino render node</h1><p>The node is running. The browser editor is not built: <code>bash scripts/web.sh</code> builds it (the README's run command does), then reload.</p>
 <ul><li><a href="/api/docs">API documentation</a> (<a href="/api/openapi.json">OpenAPI document</a>)</li>
 <li><a href="/api/health">Health</a> · <a href="/metrics">Metrics</a></li></ul>
 <p>Render from the command line with <code>kino-node render IN -o OUT</code>.</p></body></html>"#,
@@ -180,7 +180,9 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes())
         .merge(events::routes())
         .merge(preview::routes())
-        .merge(docs::routes());
+        .merge(docs::routes())
+        // An unknown API path is a JSON 404, not the editor's page.
+        .route("/api/{*rest}", any(fallback));
     let mut app = api.nest_service(
         "/static",
         tower_http::services::ServeDir::new(&state.config.static_dir),

@@ -61,7 +61,10 @@ fn parse_stages(json: &str) -> ApiResult<Vec<StageSpec>> {
     spec.validate()
         .map_err(|e| ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e)))?;
     for s in &spec.stages {
-        if matches!(s, StageSpec::Stabilize(_) | StageSpec::Hdr(_)) {
+        if matches!(
+            s,
+            StageSpec::Stabilize(_) | StageSpec::Hdr(_) | StageSpec::Detect(_)
+        ) {
             return Err(unprocessable(
                 &format!("stages.{}", s.name()),
                 format!(

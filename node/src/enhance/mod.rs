@@ -3,6 +3,7 @@
 //! encodes only the chunk's own frames, so seams are invisible.
 
 mod denoise;
+mod detect;
 pub mod neural;
 mod pixel;
 mod stabilize;
@@ -73,6 +74,7 @@ pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, 
             StageSpec::Stabilize(p) => {
                 Box::new(stabilize::Stabilize::new(*p, ctx.analysis.clone())?)
             }
+            StageSpec::Detect(p) => Box::new(detect::Detect::new(p.clone(), ctx.analysis.clone())?),
         };
         hdr = stage.output_hdr(hdr);
         out.push(stage);

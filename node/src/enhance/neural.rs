@@ -124,7 +124,7 @@ fn mix(out: &mut Frame, other: &Frame, t: f32) {
 }
 
 /// Y′CbCr ↔ R′G′B′ for a frame's matrix, range and depth.
-struct Matrix {
+pub(crate) struct Matrix {
     kr: f32,
     kb: f32,
     y_off: f32,
@@ -134,7 +134,7 @@ struct Matrix {
 }
 
 impl Matrix {
-    fn of(f: &Frame) -> Matrix {
+    pub(crate) fn of(f: &Frame) -> Matrix {
         // H.273 matrix code points; unspecified follows the usual SD/HD convention.
         let (kr, kb) = match f.colour.matrix {
             1 => (0.2126, 0.0722),
@@ -160,7 +160,12 @@ impl Matrix {
         }
     }
 
-    fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
+    /// The chroma value of grey.
+    pub(crate) fn neutral(&self) -> f32 {
+        self.c_off
+    }
+
+    pub(crate) fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
         let y = (y - self.y_off) / self.y_scale;
         let (cb, cr) = (
             (u - self.c_off) / self.c_scale,
@@ -172,7 +177,7 @@ impl Matrix {
         [r, g, b]
     }
 
-    fn to_yuv(&self, [r, g, b]: [f32; 3]) -> [f32; 3] {
+    pub(crate) fn to_yuv(&self, [r, g, b]: [f32; 3]) -> [f32; 3] {
         let y = self.kr * r + (1.0 - self.kr - self.kb) * g + self.kb * b;
         let cb = (b - y) / (2.0 * (1.0 - self.kb));
         let cr = (r - y) / (2.0 * (1.0 - self.kr));
@@ -184,7 +189,7 @@ impl Matrix {
     }
 }
 
-fn sample(p: &Plane, x: usize, y: usize) -> f32 {
+pub(crate) fn sample(p: &Plane, x: usize, y: usize) -> f32 {
     let i = y * p.width + x;
     match &p.samples {
         Samples::U8(d) => d[i] as f32,
@@ -193,7 +198,7 @@ fn sample(p: &Plane, x: usize, y: usize) -> f32 {
 }
 
 /// Chroma at a luma position, bilinear, honouring the frame's chroma siting.
-fn chroma_at(f: &Frame, p: &Plane, x: usize, y: usize) -> f32 {
+pub(crate) fn chroma_at(f: &Frame, p: &Plane, x: usize, y: usize) -> f32 {
     let (sx, sy) = f.layout.log2_subsampling();
     let pos = |v: usize, s: u32, centred: bool| -> f32 {
         match (s, centred) {

@@ -59,6 +59,9 @@ pub enum MediaError {
     },
     #[error(transparent)]
     Audio(#[from] crate::audio::AudioError),
+    /// A network the analysis needs (detection) could not be loaded or run.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
 }
 
 impl MediaError {

@@ -40,6 +40,12 @@ pub enum ModelError {
     },
     #[error("model {model}: inference failed: {reason}")]
     Inference { model: String, reason: String },
+    #[error("model {model} is not {expected} (it has {got})")]
+    WrongModel {
+        model: String,
+        expected: String,
+        got: String,
+    },
 }
 
 /// Where inference runs. CPU by default; CUDA/TensorRT need an ONNX Runtime built with them (the
@@ -209,58 +215,11 @@ pub fn check(cfg: &Config, file: &str) -> Result<(), ModelError> {
 /// A session for `file` from the models folder (hash-checked when it is one the set-up ships), for
 /// networks with their own interface (see `audio::dfn`); `threads` = 0 uses every core.
 pub fn load_session(cfg: &Config, file: &str, threads: usize) -> Result<Session, ModelError> {
-    let path = cfg.dir.join(file);
-    if !path.is_file() {
-        return Err(ModelError::Missing { path });
-    }
-    hash_checked(&path)?;
-    session_from_file(cfg, &path, threads)
+    Ok(Model::load_any(cfg, file, threads)?.session)
 }
 
-/// A session for any ONNX file, on the configured execution provider.
-fn session_from_file(cfg: &Config, path: &Path, threads: usize) -> Result<Session, ModelError> {
-    let env = environment(cfg)?;
-    let corrupt = |reason: String| ModelError::Corrupt {
-        path: path.to_owned(),
-        reason,
-    };
-    let mut builder = Session::builder(env).map_err(|e| corrupt(e.to_string()))?;
-    if threads > 0 {
-        builder = builder
-            .with_intra_threads(threads)
-            .map_err(|e| corrupt(e.to_string()))?;
-    }
-    // Chunk workers run side by side: idle inference threads must not spin on the cores.
-    builder = builder
-        .with_intra_op_spinning(false)
-        .map_err(|e| corrupt(e.to_string()))?;
-    builder = match cfg.provider {
-        Provider::Cpu => builder,
-        Provider::Cuda => builder
-            .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-            .map_err(|e| ModelError::Provider {
-                provider: "cuda",
-                reason: e.to_string(),
-            })?,
-        Provider::TensorRt => builder
-            .with_execution_providers([
-                ort::ep::TensorRT::default().build().error_on_failure(),
-                ort::ep::CUDA::default().build(),
-            ])
-            .map_err(|e| ModelError::Provider {
-                provider: "tensorrt",
-                reason: e.to_string(),
-            })?,
-    };
-    if !path.is_file() {
-        return Err(ModelError::Missing {
-            path: path.to_owned(),
-        });
-    }
-    builder
-        .commit_from_file(path)
-        .map_err(|e| corrupt(e.to_string()))
-}
+/// A network's outputs: each one's shape and values, in output order.
+pub type Outputs = Vec<(Vec<usize>, Vec<f32>)>;
 
 /// One loaded network with its session.
 pub struct Model {
@@ -281,15 +240,126 @@ impl Model {
 
     /// Loads any ONNX file; `threads` = 0 lets ONNX Runtime use every core.
     pub fn from_file(cfg: &Config, path: &Path, threads: usize) -> Result<Model, ModelError> {
-        let session = session_from_file(cfg, path, threads)?;
+        let model = Model::open_any(cfg, path, threads)?;
+        model.check_image_interface()?;
+        Ok(model)
+    }
+
+    /// Loads `file` from the models folder (hash-checked when the set-up ships it) whatever its
+    /// inputs and outputs; the caller checks them (detectors have several outputs).
+    pub fn load_any(cfg: &Config, file: &str, threads: usize) -> Result<Model, ModelError> {
+        let path = cfg.dir.join(file);
+        if !path.is_file() {
+            return Err(ModelError::Missing { path });
+        }
+        hash_checked(&path)?;
+        Model::open_any(cfg, &path, threads)
+    }
+
+    /// Loads any ONNX file without checking its interface.
+    pub fn open_any(cfg: &Config, path: &Path, threads: usize) -> Result<Model, ModelError> {
+        let env = environment(cfg)?;
+        let corrupt = |reason: String| ModelError::Corrupt {
+            path: path.to_owned(),
+            reason,
+        };
+        let mut builder = Session::builder(env).map_err(|e| corrupt(e.to_string()))?;
+        if threads > 0 {
+            builder = builder
+                .with_intra_threads(threads)
+                .map_err(|e| corrupt(e.to_string()))?;
+        }
+        // Chunk workers run side by side: idle inference threads must not spin on the cores.
+        builder = builder
+            .with_intra_op_spinning(false)
+            .map_err(|e| corrupt(e.to_string()))?;
+        builder = match cfg.provider {
+            Provider::Cpu => builder,
+            Provider::Cuda => builder
+                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                .map_err(|e| ModelError::Provider {
+                    provider: "cuda",
+                    reason: e.to_string(),
+                })?,
+            Provider::TensorRt => builder
+                .with_execution_providers([
+                    ort::ep::TensorRT::default().build().error_on_failure(),
+                    ort::ep::CUDA::default().build(),
+                ])
+                .map_err(|e| ModelError::Provider {
+                    provider: "tensorrt",
+                    reason: e.to_string(),
+                })?,
+        };
+        if !path.is_file() {
+            return Err(ModelError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let session = builder
+            .commit_from_file(path)
+            .map_err(|e| corrupt(e.to_string()))?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("model")
             .to_owned();
-        let model = Model { name, session };
-        model.check_image_interface()?;
-        Ok(model)
+        Ok(Model { name, session })
+    }
+
+    /// Names of the outputs, in order.
+    pub fn output_names(&self) -> Vec<String> {
+        self.session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect()
+    }
+
+    /// Shape of the (first) input; negative where a dimension is free. `None` when the model has
+    /// no float tensor input.
+    pub fn input_shape(&self) -> Option<Vec<i64>> {
+        let ins = self.session.inputs();
+        let ty = ins.first()?.dtype();
+        matches!(
+            ty.tensor_type(),
+            Some(ort::value::TensorElementType::Float32)
+        )
+        .then(|| ty.tensor_shape().map(|s| s.to_vec()))
+        .flatten()
+    }
+
+    /// Runs the network on one float tensor of `shape` (checked against the model's fixed
+    /// dimensions); returns every output as (shape, values), in output order.
+    pub fn run_all(&mut self, input: Vec<f32>, shape: &[usize]) -> Result<Outputs, ModelError> {
+        let expected = self.input_shape().unwrap_or_default();
+        let fits = expected.len() == shape.len()
+            && expected
+                .iter()
+                .zip(shape)
+                .all(|(&e, &g)| e < 0 || e as usize == g);
+        if !fits || input.len() != shape.iter().product::<usize>() {
+            return Err(ModelError::InputMismatch {
+                model: self.name.clone(),
+                expected: format!("a tensor {expected:?} (-1: any size)"),
+                got: format!("{shape:?} with {} values", input.len()),
+            });
+        }
+        let fail = |e: ort::Error| ModelError::Inference {
+            model: self.name.clone(),
+            reason: e.to_string(),
+        };
+        let tensor = ort::value::Tensor::from_array((shape.to_vec(), input)).map_err(fail)?;
+        let outputs = self.session.run(ort::inputs![tensor]).map_err(fail)?;
+        let mut out = Vec::with_capacity(outputs.len());
+        for (_, value) in outputs.iter() {
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(fail)?;
+            out.push((
+                shape.iter().map(|&d| d.max(0) as usize).collect(),
+                data.to_vec(),
+            ));
+        }
+        Ok(out)
     }
 
     /// Kino's image networks take one float tensor [1, 3, H, W] and give one back.

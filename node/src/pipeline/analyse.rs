@@ -4,6 +4,9 @@
 //! parallel and stored with the job (a finished chunk's analysis is never redone); the merge then
 //! smooths over the whole video, which per-chunk rendering could not.
 
+use crate::detect::draw::FrameBox;
+use crate::detect::track::{self, Track, TrackerConfig};
+use crate::detect::{DetectNeeds, Detection, Detectors};
 use crate::edit::FrameStats as EditStats;
 use crate::media::convert::ToFrame;
 use crate::media::decode::FrameSource;
@@ -48,6 +51,9 @@ pub struct FrameRecord {
     /// Auto-edit measures: share of black pixels and mean change from the previous frame (0…1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit: Option<[f32; 2]>,
+    /// Objects and faces found, on the frames detection runs on (every `every`-th).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detections: Option<Vec<Detection>>,
 }
 
 /// Signatures as base64 strings: a third of the size of a JSON number array.
@@ -82,6 +88,7 @@ pub struct Needs {
     pub colour: Option<ColorParams>,
     pub scenes: Option<SceneParams>,
     pub auto_edit: Option<AutoEditParams>,
+    pub detect: Option<DetectNeeds>,
 }
 
 impl Needs {
@@ -94,6 +101,7 @@ impl Needs {
         for s in &spec.stages {
             match s {
                 StageSpec::Stabilize(p) => n.motion = Some(*p),
+                StageSpec::Detect(p) => n.detect = Some(DetectNeeds::of(p)),
                 StageSpec::Color(p) if p.is_auto() => n.colour = Some(*p),
                 _ => {}
             }
@@ -106,23 +114,43 @@ impl Needs {
             || self.colour.is_some()
             || self.scenes.is_some()
             || self.auto_edit.is_some()
+            || self.detect.is_some()
     }
 
     /// Whether the frame before each chunk must be measured too (motion, cuts, frame change).
+    /// Detection needs the cuts (tracks end at them) measured the same whatever the chunking.
     pub fn previous_frame(&self) -> bool {
-        self.motion.is_some() || self.colour.is_some() || self.auto_edit.is_some()
+        self.motion.is_some()
+            || self.colour.is_some()
+            || self.auto_edit.is_some()
+            || self.detect.is_some()
     }
 }
 
-/// Measures every frame of `chunk` (and, for motion and cuts, the frame before it).
+/// Measures every frame of `chunk` (and, for motion and cuts, the frame before it). `first_frame`
+/// is the index of the chunk's first frame in the video (detection runs on every `every`-th frame
+/// of the video, whatever the chunks); `threads` is what a detector may use (0 = every core).
 pub fn analyse_chunk(
     input: &Path,
     chunk: &ChunkPlan,
     needs: Needs,
+    first_frame: u64,
+    threads: usize,
     cancel: &AtomicBool,
 ) -> Result<Vec<FrameRecord>, MediaError> {
     // Scene signatures alone are cell means over a coarse grid: deblocking does not change them.
-    let coarse = needs.motion.is_none() && needs.colour.is_none() && needs.auto_edit.is_none();
+    let coarse = needs.motion.is_none()
+        && needs.colour.is_none()
+        && needs.auto_edit.is_none()
+        && needs.detect.is_none();
+    let mut detectors = match needs.detect {
+        Some(d) => Some(Detectors::open(
+            &crate::models::Config::from_env()?,
+            d,
+            threads,
+        )?),
+        None => None,
+    };
     let mut source = FrameSource::open_with(input, chunk.decode_from_pts, 2, coarse)?;
     let mut to_frame = ToFrame::default();
     let mut prev: Option<(Option<motion::Gray>, Option<FrameStats>)> = None;
@@ -141,6 +169,11 @@ pub fn analyse_chunk(
         let stats =
             (needs.scenes.is_none() || needs.colour.is_some()).then(|| color::stats(&frame));
         if pts >= chunk.start_pts {
+            let index = first_frame + out.len() as u64;
+            let detections = match (&mut detectors, needs.detect) {
+                (Some(d), Some(n)) if n.runs_on(index) => Some(d.detect(&frame)?),
+                _ => None,
+            };
             let (motion, cut) = match &prev {
                 Some((pl, ps)) => (
                     match (pl, &luma) {
@@ -172,6 +205,7 @@ pub fn analyse_chunk(
                     );
                     [s.black_ratio, s.diff]
                 }),
+                detections,
             });
         }
         prev = Some((luma.map(|(g, _)| g), stats));
@@ -197,9 +231,30 @@ pub struct Analysis {
     pub transitions: Vec<Transition>,
     /// Auto-edit measures of every frame, by pts, when auto-edit was asked for.
     pub edit: Vec<(i64, [f32; 2])>,
+    /// Tracks over the whole video, when detection was asked for.
+    pub tracks: Vec<Track>,
 }
 
 impl Analysis {
+    /// The tracked boxes on the frame at `pts`: interpolated between detections, and held for up to
+    /// `hold` frames beyond a track's first and last detection (so a blurred face does not show on
+    /// the frames between two detection frames).
+    pub fn boxes_at(&self, pts: i64, hold: u64) -> Vec<FrameBox> {
+        let Ok(frame) = self.pts.binary_search(&pts) else {
+            return Vec::new();
+        };
+        self.tracks
+            .iter()
+            .filter_map(|t| {
+                track::box_at(&t.points, frame as u64, hold).map(|rect| FrameBox {
+                    id: t.id,
+                    class: t.class,
+                    rect,
+                })
+            })
+            .collect()
+    }
+
     /// Merges every chunk's records (in any order) into per-frame corrections.
     pub fn merge(
         mut records: Vec<FrameRecord>,
@@ -251,6 +306,21 @@ impl Analysis {
                 })
                 .collect()
         };
+        if let Some(d) = needs.detect {
+            let frames: Vec<(u64, Vec<Detection>)> = records
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| Some((i as u64, r.detections.clone()?)))
+                .collect();
+            // A track survives one second without detections (at least two detection frames),
+            // and never across a scene cut.
+            let lost = (fps.round() as u64).max(2 * d.every as u64);
+            let cuts: Vec<u64> = (1..scene.len())
+                .filter(|&i| scene[i] != scene[i - 1])
+                .map(|i| i as u64)
+                .collect();
+            a.tracks = track::track_all(TrackerConfig::new(d.min_score, lost), &frames, &cuts);
+        }
         if needs.auto_edit.is_some() {
             a.edit = records
                 .iter()

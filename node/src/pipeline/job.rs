@@ -228,10 +228,32 @@ fn check_stages_fit_input(spec: &JobSpec, info: &kino_shared::MediaInfo) -> Resu
     Ok(())
 }
 
-/// Checks what can be checked before any work: spec values, output container and codec.
+/// The detection interval of the job's `detect` stage, if it has one.
+fn detect_every(spec: &JobSpec) -> Option<u32> {
+    spec.stages.iter().find_map(|s| match s {
+        kino_shared::StageSpec::Detect(p) => Some(p.every),
+        _ => None,
+    })
+}
+
+/// Refuses a job whose detection models are not in place: its tracks cannot be produced without
+/// them (unlike neural upscaling, which falls back to the classic filter).
+pub fn check_detect_models(spec: &JobSpec) -> Result<(), JobError> {
+    for s in &spec.stages {
+        if let kino_shared::StageSpec::Detect(p) = s {
+            crate::detect::check_models(p)
+                .map_err(|e| JobError::Invalid(format!("stages.detect: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks what can be checked before any work: spec values, detection models, output container and
+/// codec.
 pub fn preflight(spec: &JobSpec, output: &Path) -> Result<(), JobError> {
     spec.validate()
         .map_err(|e| JobError::Invalid(e.to_string()))?;
+    check_detect_models(spec)?;
     let muxer = assemble::muxer_for(output)?;
     if muxer == "webm"
         && !matches!(
@@ -342,6 +364,19 @@ pub async fn run_job(
     };
     if let (Some(_), Some(a)) = (&spec.scenes, &analysis) {
         replan_at_scene_cuts(store, job, &spec, &input, a).await?;
+    }
+    if let (Some(every), Some(a), Some(v)) = (detect_every(&spec), &analysis, &info.video) {
+        let report = crate::detect::mot::TracksReport::new(
+            &a.tracks,
+            (v.width, v.height),
+            v.fps,
+            a.pts.len() as u64,
+            every,
+        );
+        let json = serde_json::to_string(&report).map_err(|e| JobError::Internal(e.to_string()))?;
+        store
+            .save_report_section(job, crate::detect::mot::TRACKS_SECTION, &json)
+            .await?;
     }
     let timeline = match (&spec.auto_edit, &analysis) {
         (Some(p), Some(a)) => match plan_auto_edit(store, job, p, a, &info, &input).await {
@@ -759,6 +794,12 @@ async fn analyse_job(
         .collect();
     let all = store.chunks(job).await?;
     let total = all.len() as u32;
+    let plans: Vec<_> = all.iter().map(|c| c.plan.clone()).collect();
+    let first_frames = crate::pipeline::plan::first_frames(&plans);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let threads = (cores / workers.max(1)).max(1);
     let todo: Vec<_> = all
         .into_iter()
         .filter(|c| !done.contains(&c.plan.index))
@@ -768,11 +809,12 @@ async fn analyse_job(
     stream::iter(todo)
         .map(|plan| {
             let (input, cancel, finished) = (input.to_owned(), cancel.clone(), finished.clone());
+            let first = first_frames.get(plan.index as usize).copied().unwrap_or(0);
             async move {
                 let index = plan.index;
                 let flag = cancel.clone();
                 let records = tokio::task::spawn_blocking(move || {
-                    analyse::analyse_chunk(&input, &plan, needs, &flag)
+                    analyse::analyse_chunk(&input, &plan, needs, first, threads, &flag)
                 })
                 .await
                 .map_err(|e| JobError::Internal(e.to_string()))??;

@@ -14,6 +14,19 @@ pub struct ChunkPlan {
     pub frames: u64,
 }
 
+/// The index in the video of each chunk's first frame, by chunk index (chunks in any order).
+pub fn first_frames(plan: &[ChunkPlan]) -> Vec<u64> {
+    let mut sorted: Vec<&ChunkPlan> = plan.iter().collect();
+    sorted.sort_by_key(|c| c.index);
+    let mut out = vec![0; sorted.last().map(|c| c.index as usize + 1).unwrap_or(0)];
+    let mut n = 0;
+    for c in sorted {
+        out[c.index as usize] = n;
+        n += c.frames;
+    }
+    out
+}
+
 /// Plans chunks. `margin_before` frames of context must be decodable before each chunk's start.
 pub fn plan_chunks(index: &FrameIndex, chunk_seconds: f64, margin_before: usize) -> Vec<ChunkPlan> {
     plan_chunks_at(index, &[], chunk_seconds, margin_before)

@@ -342,13 +342,14 @@ pub fn detect_file(
         ..Needs::default()
     };
     let cancel = std::sync::atomic::AtomicBool::new(false);
+    let first_frames = crate::pipeline::plan::first_frames(&plan);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers.max(1))
         .build()
         .map_err(|e| MediaError::Decode(e.to_string()))?;
     let records = pool.install(|| {
         plan.par_iter()
-            .map(|c| analyse_chunk(input, c, needs, &cancel))
+            .map(|c| analyse_chunk(input, c, needs, first_frames[c.index as usize], 1, &cancel))
             .collect::<Result<Vec<_>, _>>()
     })?;
     let size = (video.width as usize, video.height as usize);
