@@ -788,6 +788,30 @@ fn sync_refuses_what_it_cannot_align() {
     );
 }
 
+/// 7 s of speech as an 8 kHz mono AAC track (a phone call) under a small grey picture.
+fn phone_8k() -> PathBuf {
+    generated(
+        "phone8k.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=gray:size=160x120:rate=10",
+            "-i",
+            s(&medium("speech_audiobook_male_16k_7s.wav")),
+            "-shortest",
+            "-ar",
+            "8000",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+        ],
+    )
+}
+
 #[test]
 fn denoise_handles_any_layout_and_rate_and_loudness_measures_the_denoised_sound() {
     let dir = tempfile::tempdir().unwrap();
@@ -825,26 +849,7 @@ fn denoise_handles_any_layout_and_rate_and_loudness_measures_the_denoised_sound(
     assert!((stream_duration(&out, "a:0") - stream_duration(&six, "a:0")).abs() < 0.1);
 
     // 8 kHz mono (a phone call) and silence go through: resampled to 48 kHz, in sync, no panic.
-    let phone = generated(
-        "phone8k.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=gray:size=160x120:rate=10",
-            "-i",
-            s(&medium("speech_audiobook_male_16k_7s.wav")),
-            "-shortest",
-            "-ar",
-            "8000",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-        ],
-    );
+    let phone = phone_8k();
     let out = dir.path().join("phone.mp4");
     render(
         &phone,
@@ -992,26 +997,7 @@ fn deepfilternet_handles_any_layout_rate_and_length_and_falls_back_to_rnnoise() 
     assert!((stream_duration(&out, "a:0") - stream_duration(&six, "a:0")).abs() < 0.05);
 
     // 8 kHz mono: resampled to 48 kHz and back in sync; speech kept.
-    let phone = generated(
-        "phone8k.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=gray:size=160x120:rate=10",
-            "-i",
-            s(&medium("speech_audiobook_male_16k_7s.wav")),
-            "-shortest",
-            "-ar",
-            "8000",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-c:a",
-            "aac",
-        ],
-    );
+    let phone = phone_8k();
     let out = dir.path().join("phone.mp4");
     render(&phone, &out, dir.path(), &dfn);
     let (x, y) = (mono_pcm(&phone, 16_000), mono_pcm(&out, 16_000));
