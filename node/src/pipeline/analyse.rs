@@ -8,7 +8,7 @@ use crate::detect::draw::FrameBox;
 use crate::detect::track::{self, Track, TrackerConfig};
 use crate::detect::{DetectNeeds, Detection, Detectors};
 use crate::edit::FrameStats as EditStats;
-use crate::media::convert::ToFrame;
+use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
 use crate::media::MediaError;
 use crate::pipeline::scenes::{Detector, Transition};
@@ -151,6 +151,7 @@ pub fn analyse_chunk(
         )?),
         None => None,
     };
+    let scenes_only = coarse && needs.scenes.is_some();
     let mut source = FrameSource::open_with(input, chunk.decode_from_pts, 2, coarse)?;
     let mut to_frame = ToFrame::default();
     let mut prev: Option<(Option<motion::Gray>, Option<FrameStats>)> = None;
@@ -161,17 +162,25 @@ pub fn analyse_chunk(
         if cancel.load(Ordering::Relaxed) || pts >= chunk.end_pts {
             break;
         }
-        let frame = to_frame.convert(&f)?;
-        let luma = needs
-            .motion
-            .map(|_| motion::analysis_luma(&frame, MOTION_SIDE));
+        // Scene signatures alone are read from the decoder's buffers; everything else needs a Frame.
+        let frame = if scenes_only {
+            None
+        } else {
+            Some(to_frame.convert(&f)?)
+        };
+        let luma = frame
+            .as_ref()
+            .zip(needs.motion)
+            .map(|(fr, _)| motion::analysis_luma(fr, MOTION_SIDE));
         // Scene signatures replace the histogram as the cut measure when they are computed.
-        let stats =
-            (needs.scenes.is_none() || needs.colour.is_some()).then(|| color::stats(&frame));
+        let stats = frame
+            .as_ref()
+            .filter(|_| needs.scenes.is_none() || needs.colour.is_some())
+            .map(color::stats);
         if pts >= chunk.start_pts {
             let index = first_frame + out.len() as u64;
-            let detections = match (&mut detectors, needs.detect) {
-                (Some(d), Some(n)) if n.runs_on(index) => Some(d.detect(&frame)?),
+            let detections = match (&mut detectors, needs.detect, &frame) {
+                (Some(d), Some(n), Some(fr)) if n.runs_on(index) => Some(d.detect(fr)?),
                 _ => None,
             };
             let (motion, cut) = match &prev {
@@ -195,14 +204,14 @@ pub fn analyse_chunk(
                     .zip(stats.as_ref())
                     .map(|(p, st)| AutoCorrection::from_stats(st, &p)),
                 cut,
-                scene: needs.scenes.map(|_| scene::signature(&frame)),
-                edit: needs.auto_edit.map(|p| {
-                    let s = EditStats::measure(
-                        0.0,
-                        &frame,
-                        prev_frame.as_ref(),
-                        p.black_pixel_threshold,
-                    );
+                scene: match (needs.scenes, &frame) {
+                    (None, _) => None,
+                    (Some(_), Some(fr)) => Some(scene::signature(fr)),
+                    (Some(_), None) => Some(convert::signature(&mut to_frame, &f)?),
+                },
+                edit: needs.auto_edit.zip(frame.as_ref()).map(|(p, fr)| {
+                    let s =
+                        EditStats::measure(0.0, fr, prev_frame.as_ref(), p.black_pixel_threshold);
                     [s.black_ratio, s.diff]
                 }),
                 detections,
@@ -210,7 +219,7 @@ pub fn analyse_chunk(
         }
         prev = Some((luma.map(|(g, _)| g), stats));
         if needs.auto_edit.is_some() {
-            prev_frame = Some(frame);
+            prev_frame = frame;
         }
     }
     Ok(out)

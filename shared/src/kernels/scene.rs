@@ -18,25 +18,81 @@ pub const SIGNATURE_LEN: usize = LUMA_CELLS + 2 * CHROMA_CELLS;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature(pub Vec<u8>);
 
-/// Cell means of `plane` over a `gw`×`gh` grid, scaled to 8 bits.
-fn cell_means(plane: &Plane, bit_depth: u8, (gw, gh): (usize, usize), out: &mut Vec<u8>) {
+/// Samples of one plane as they lie in memory: `stride` samples from one row to the next. The
+/// decoder's own buffers are read through this, with no copy into a [`Frame`] first.
+#[derive(Debug, Clone, Copy)]
+pub enum PlaneSamples<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+}
+
+/// One plane borrowed for a signature.
+#[derive(Debug, Clone, Copy)]
+pub struct PlaneRef<'a> {
+    pub width: usize,
+    pub height: usize,
+    pub stride: usize,
+    pub samples: PlaneSamples<'a>,
+}
+
+impl<'a> From<&'a Plane> for PlaneRef<'a> {
+    fn from(p: &'a Plane) -> Self {
+        PlaneRef {
+            width: p.width,
+            height: p.height,
+            stride: p.width,
+            samples: match &p.samples {
+                Samples::U8(d) => PlaneSamples::U8(d),
+                Samples::U16(d) => PlaneSamples::U16(d),
+            },
+        }
+    }
+}
+
+/// Adds one row, reduced to 8 bits, to the column sums (u16 lanes: the compiler adds 8–16 samples
+/// per instruction; a missing row adds nothing).
+fn add_row(cols: &mut [u16], samples: PlaneSamples, at: usize, shift: u32) {
+    match samples {
+        PlaneSamples::U8(d) => {
+            if let Some(r) = d.get(at..at + cols.len()) {
+                for (c, &v) in cols.iter_mut().zip(r) {
+                    *c += v as u16;
+                }
+            }
+        }
+        PlaneSamples::U16(d) => {
+            if let Some(r) = d.get(at..at + cols.len()) {
+                for (c, &v) in cols.iter_mut().zip(r) {
+                    *c += (v >> shift).min(255);
+                }
+            }
+        }
+    }
+}
+
+/// Cell means of `plane` over a `gw`×`gh` grid, scaled to 8 bits: each band of rows is summed
+/// down the columns first (a streaming add over the whole plane), then across each cell.
+fn cell_means(plane: PlaneRef, bit_depth: u8, (gw, gh): (usize, usize), out: &mut Vec<u8>) {
     let (w, h) = (plane.width, plane.height);
     let shift = bit_depth.saturating_sub(8) as u32;
+    let mut narrow = vec![0u16; w];
+    let mut wide = vec![0u32; w];
     for gy in 0..gh {
         let (y0, y1) = (gy * h / gh, ((gy + 1) * h / gh).max(gy * h / gh + 1).min(h));
+        wide.fill(0);
+        // 257 rows of 255 would overflow a u16 lane: fold into u32 every 256 rows.
+        for rows in (y0..y1).collect::<Vec<_>>().chunks(256) {
+            narrow.fill(0);
+            for &y in rows {
+                add_row(&mut narrow, plane.samples, y * plane.stride, shift);
+            }
+            for (a, &n) in wide.iter_mut().zip(&narrow) {
+                *a += n as u32;
+            }
+        }
         for gx in 0..gw {
             let (x0, x1) = (gx * w / gw, ((gx + 1) * w / gw).max(gx * w / gw + 1).min(w));
-            let mut sum = 0u64;
-            for y in y0..y1 {
-                let row = y * w;
-                sum += match &plane.samples {
-                    Samples::U8(d) => d[row + x0..row + x1].iter().map(|&v| v as u64).sum::<u64>(),
-                    Samples::U16(d) => d[row + x0..row + x1]
-                        .iter()
-                        .map(|&v| (v >> shift) as u64)
-                        .sum::<u64>(),
-                };
-            }
+            let sum: u64 = wide[x0..x1].iter().map(|&v| v as u64).sum();
             let n = ((y1 - y0) * (x1 - x0)).max(1) as u64;
             out.push(((sum + n / 2) / n).min(255) as u8);
         }
@@ -45,16 +101,26 @@ fn cell_means(plane: &Plane, bit_depth: u8, (gw, gh): (usize, usize), out: &mut 
 
 /// The signature of `frame` (any layout and bit depth; frames smaller than the grid repeat pixels).
 pub fn signature(frame: &Frame) -> Signature {
+    let planes: Vec<PlaneRef> = frame.planes.iter().map(PlaneRef::from).collect();
+    signature_of(&planes, frame.bit_depth)
+}
+
+/// The signature of a frame given as its planes (Y, then Cb and Cr when it has them).
+pub fn signature_of(planes: &[PlaneRef], bit_depth: u8) -> Signature {
     let mut out = Vec::with_capacity(SIGNATURE_LEN);
-    if frame.width == 0 || frame.height == 0 || frame.planes.is_empty() {
-        out.resize(SIGNATURE_LEN, 0);
-        return Signature(out);
+    match planes.first() {
+        Some(luma) if luma.width > 0 && luma.height > 0 => {
+            cell_means(*luma, bit_depth, LUMA_GRID, &mut out)
+        }
+        _ => {
+            out.resize(SIGNATURE_LEN, 0);
+            return Signature(out);
+        }
     }
-    cell_means(&frame.planes[0], frame.bit_depth, LUMA_GRID, &mut out);
     for p in 1..3 {
-        match frame.planes.get(p) {
+        match planes.get(p) {
             Some(plane) if plane.width > 0 && plane.height > 0 => {
-                cell_means(plane, frame.bit_depth, CHROMA_GRID, &mut out)
+                cell_means(*plane, bit_depth, CHROMA_GRID, &mut out)
             }
             _ => out.resize(out.len() + CHROMA_CELLS, 128),
         }
@@ -165,5 +231,45 @@ mod tests {
         assert_eq!(s.0.len(), SIGNATURE_LEN);
         assert_eq!(s.0[0], 255);
         assert!((mean_luma(&s) - 255.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn strided_planes_match_packed_ones_and_tall_bands_do_not_overflow() {
+        let f = frame(|x, y| ((x * 7 + y * 13) % 251) as u8);
+        // The same planes with 5 bytes of padding after every row, as a decoder lays them out.
+        let padded: Vec<Vec<u8>> = f
+            .planes
+            .iter()
+            .map(|p| match &p.samples {
+                Samples::U8(d) => d
+                    .chunks(p.width)
+                    .flat_map(|row| row.iter().copied().chain([9u8; 5]))
+                    .collect(),
+                Samples::U16(_) => unreachable!("8-bit frame"),
+            })
+            .collect();
+        let refs: Vec<PlaneRef> = f
+            .planes
+            .iter()
+            .zip(&padded)
+            .map(|(p, d)| PlaneRef {
+                width: p.width,
+                height: p.height,
+                stride: p.width + 5,
+                samples: PlaneSamples::U8(d),
+            })
+            .collect();
+        assert_eq!(signature_of(&refs, 8), signature(&f));
+        // 5000 rows of 255 make bands of 277 rows: more than a u16 column sum holds.
+        let tall = vec![255u8; 32 * 5000];
+        let plane = PlaneRef {
+            width: 32,
+            height: 5000,
+            stride: 32,
+            samples: PlaneSamples::U8(&tall),
+        };
+        let s = signature_of(&[plane], 8);
+        assert!(s.0[..LUMA_CELLS].iter().all(|&v| v == 255));
+        assert!(s.0[LUMA_CELLS..].iter().all(|&v| v == 128));
     }
 }
