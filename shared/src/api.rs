@@ -1080,6 +1080,15 @@ impl JobSpec {
                 ));
             }
         }
+        // The sync stage reads the recording in step with the samples it is given; auto-edit joins
+        // the kept parts before the stages, so every part after a cut would meet the wrong stretch
+        // of the recording.
+        if self.auto_edit.is_some() && self.audio_stages.iter().any(|s| s.name() == "sync") {
+            return Err(SpecError::new(
+                "audio_stages.sync",
+                "cannot be combined with auto_edit (the cut would move the recording against the picture): render with sync first, then auto-edit that output",
+            ));
+        }
         if !self.audio_stages.is_empty()
             && matches!(self.output.audio, AudioMode::Copy | AudioMode::None)
         {
@@ -1726,6 +1735,20 @@ mod tests {
         assert!(p.wants_faces() && p.wants_objects());
         assert_eq!(p.class_mask(), 1 | 1 << 2 | 1 << FACE_CLASS);
         assert_eq!(p.blur_mask(), 1 << FACE_CLASS);
+    }
+
+    #[test]
+    fn sync_is_refused_with_auto_edit_but_loudness_is_not() {
+        let spec = |audio: serde_json::Value| -> Result<(), SpecError> {
+            serde_json::from_value::<JobSpec>(serde_json::json!({
+                "input": "x", "auto_edit": {}, "audio_stages": audio
+            }))
+            .map_err(|e| SpecError::new("json", e.to_string()))?
+            .validate()
+        };
+        let e = spec(serde_json::json!([{"kind": "sync", "track": "mic.wav"}])).unwrap_err();
+        assert_eq!(e.field, "audio_stages.sync");
+        assert!(spec(serde_json::json!([{"kind": "loudness"}])).is_ok());
     }
 
     #[test]

@@ -731,3 +731,33 @@ pub fn models_dir_with(files: &[&str]) -> PathBuf {
     }
     dir
 }
+
+/// Integrated loudness (LUFS) and true peak (dBTP) as FFmpeg's ebur128 filter measures them.
+pub fn ebur128(path: &Path) -> (f64, f64) {
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostats",
+            "-i",
+            s(path),
+            "-map",
+            "0:a:0",
+            "-af",
+            "ebur128=peak=true",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let summary = text.split("Summary:").nth(1).expect("ebur128 summary");
+    let value = |key: &str| -> f64 {
+        summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{key} missing in {summary}"))
+    };
+    (value("I:"), value("Peak:"))
+}

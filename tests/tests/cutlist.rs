@@ -740,3 +740,28 @@ fn render_with_auto_edit_keeps_exactly_the_kept_frames_and_their_sound() {
         map.len().to_string()
     );
 }
+
+/// Auto-edit with loudness normalisation: the sound inside the black stretch (cut away with its
+/// margins) is 25 dB louder than the rest. Loudness is measured on what is kept, so the output meets
+/// the target as FFmpeg's ebur128 measures it; measured on the whole source (the loud stretch alone
+/// passes R128's relative gate) it came out at -40.4 LUFS.
+#[test]
+fn auto_edit_normalises_the_loudness_of_what_it_keeps() {
+    let video = autoedit_clip(
+        "autoedit-loud.mp4",
+        "160x120",
+        "aevalsrc=exprs='if(between(t\\,3.3\\,5.2)\\,0.9\\,0.05)*sin(2*PI*440*t)':s=48000:d=18",
+        &[],
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("cut.mp4");
+    kino_tests::render(
+        &video,
+        &out,
+        &dir.path().join("data"),
+        &["--auto-edit", "--audio-stage", "loudness:target_lufs=-16"],
+    );
+    let (i, tp) = kino_tests::ebur128(&out);
+    assert!((i + 16.0).abs() <= 0.5, "kept sound at {i} LUFS");
+    assert!(tp <= -1.0, "true peak {tp} dBTP");
+}

@@ -130,6 +130,32 @@ pub fn warnings(stages: &[AudioStageSpec]) -> Vec<String> {
     }
 }
 
+/// The engine a denoise stage really runs: DeepFilterNet3 becomes RNNoise when its model does not
+/// load. The note is for a model that passed the pre-job check ([`warnings`]) yet failed to load
+/// (a damaged network file), which that check could not report.
+pub fn resolve(p: &AudioDenoiseParams) -> (AudioDenoiseParams, Option<String>) {
+    if p.engine != AudioDenoiseEngine::DeepFilterNet {
+        return (*p, None);
+    }
+    let rnnoise = AudioDenoiseParams {
+        engine: AudioDenoiseEngine::Rnnoise,
+        ..*p
+    };
+    let cfg = match Config::from_env() {
+        Ok(cfg) if check(&cfg).is_ok() => cfg,
+        _ => return (rnnoise, None),
+    };
+    match Dfn3::open(&cfg, 0) {
+        Ok(_) => (*p, None),
+        Err(e) => (
+            rnnoise,
+            Some(format!(
+                "audio denoise: DeepFilterNet3 did not load, using RNNoise instead: {e}"
+            )),
+        ),
+    }
+}
+
 /// The denoiser `p` asks for on `channels` channels: DeepFilterNet3 when its model loads, else
 /// RNNoise (the job's warnings said why, see [`warnings`]).
 pub fn denoiser(p: &AudioDenoiseParams, channels: usize) -> Box<dyn AudioStage> {

@@ -260,6 +260,7 @@ pub fn assemble(
                         kind,
                         audio_stages,
                         sync_offset,
+                        audio_cut,
                     )?;
                     result.warnings.extend(notes);
                     let tx =

@@ -571,11 +571,15 @@ fn run_processed(
     path: &Path,
     index: usize,
     fmt: &Format,
+    cut: &str,
     chain: &mut Chain,
     mut each: impl FnMut(&mut [f32]) -> Result<()>,
 ) -> Result<()> {
     let mut r = Reader::open(path, index, |_| {
-        (to_format(fmt.rate, fmt.layout), fmt.channels)
+        (
+            format!("{cut}{}", to_format(fmt.rate, fmt.layout)),
+            fmt.channels,
+        )
     })?;
     let delay = chain.delay();
     let mut skip = delay * fmt.channels;
@@ -603,34 +607,44 @@ fn run_processed(
 /// Plans the audio stages of stream `index` of `path` for encoder `kind`: the loudness gain is
 /// measured on the signal as the stages before loudness leave it (denoised, synchronised), so the
 /// target is met on what is heard. `sync_offset` is what `plan_sync` found. Returns the planned
-/// stages and a line per measurement for the job's log.
+/// stages and a line per measurement for the job's log. With auto-edit's `cut`, loudness is
+/// measured on the kept audio only, as it will be heard.
 pub fn plan_stages(
     path: &Path,
     index: usize,
     kind: AudioEncoder,
     stages: &[AudioStageSpec],
     sync_offset: Option<f64>,
+    cut: Option<&AudioCut>,
 ) -> Result<(Vec<PlannedStage>, Vec<String>)> {
-    let fmt = {
+    let (fmt, cut) = {
         let ictx = input::open(path)?;
         let s = ictx
             .stream(index)
             .ok_or_else(|| MediaError::Decode(format!("no audio stream {index}")))?;
         let dec = open_decoder(&s)?;
-        choose_format(&dec, kind, needs_48k(stages))?.0
+        (
+            choose_format(&dec, kind, needs_48k(stages))?.0,
+            cut.map(|c| cut_filters(c, stream_start(&s)))
+                .unwrap_or_default(),
+        )
     };
     let mut planned = Vec::with_capacity(stages.len());
     let mut notes = Vec::new();
     for stage in stages {
         let p = match stage {
-            AudioStageSpec::Denoise(p) => PlannedStage::Denoise(*p),
+            AudioStageSpec::Denoise(p) => {
+                let (p, note) = crate::audio::dfn::resolve(p);
+                notes.extend(note);
+                PlannedStage::Denoise(p)
+            }
             AudioStageSpec::Sync(p) => PlannedStage::Sync {
                 params: p.clone(),
                 offset_seconds: sync_offset
                     .ok_or_else(|| MediaError::Decode("audio sync was not measured".into()))?,
             },
             AudioStageSpec::Loudness(p) => {
-                let (m, gain) = plan_loudness(path, index, &fmt, &planned, p)?;
+                let (m, gain) = plan_loudness(path, index, &fmt, &cut, &planned, p)?;
                 notes.push(format!(
                     "audio stream {index}: measured {:.1} LUFS, {:.1} dBTP{}; gain {gain:+.1} dB to {:.1} LUFS under {:.1} dBTP",
                     m.integrated_lufs,
@@ -661,13 +675,14 @@ fn plan_loudness(
     path: &Path,
     index: usize,
     fmt: &Format,
+    cut: &str,
     before: &[PlannedStage],
     p: &LoudnessParams,
 ) -> Result<(Measurement, f64)> {
     let (channels, rate) = (fmt.channels as u32, fmt.rate);
     let mut meter = Meter::new(channels, rate).map_err(MediaError::Decode)?;
     let mut cache: Option<Vec<f32>> = Some(Vec::new());
-    run_processed(path, index, fmt, &mut build_chain(before, fmt)?, |b| {
+    run_processed(path, index, fmt, cut, &mut build_chain(before, fmt)?, |b| {
         if let Some(c) = cache.as_mut() {
             if c.len() + b.len() <= PASS_CACHE_SAMPLES {
                 c.extend_from_slice(b);
@@ -706,7 +721,7 @@ fn plan_loudness(
                     pass(&mut block)?;
                 }
             }
-            None => run_processed(path, index, fmt, &mut build_chain(before, fmt)?, pass)?,
+            None => run_processed(path, index, fmt, cut, &mut build_chain(before, fmt)?, pass)?,
         }
         let miss = p.target_lufs - limited.finish().integrated_lufs;
         if !miss.is_finite() || miss.abs() < 0.1 {
