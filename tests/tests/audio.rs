@@ -1,6 +1,8 @@
 //! Audio stages end to end: loudness normalisation measured by an independent meter (FFmpeg's
 //! `ebur128` filter) on real speech.
 
+mod common;
+
 use kino_tests::*;
 use std::path::{Path, PathBuf};
 
@@ -26,36 +28,6 @@ fn with_picture(audio: &Path, name: &str) -> PathBuf {
             "160k",
         ],
     )
-}
-
-/// Integrated loudness (LUFS) and true peak (dBTP) as FFmpeg's ebur128 filter measures them.
-fn ebur128(path: &Path) -> (f64, f64) {
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-nostats",
-            "-i",
-            s(path),
-            "-map",
-            "0:a:0",
-            "-af",
-            "ebur128=peak=true",
-            "-f",
-            "null",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg");
-    let text = String::from_utf8_lossy(&out.stderr);
-    let summary = text.split("Summary:").nth(1).expect("ebur128 summary");
-    let value = |key: &str| -> f64 {
-        summary
-            .lines()
-            .find(|l| l.trim_start().starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{key} missing in {summary}"))
-    };
-    (value("I:"), value("Peak:"))
 }
 
 fn normalise(input: &Path, target: f64, ceiling: f64) -> (f64, f64) {
@@ -1095,34 +1067,6 @@ fn deepfilternet_handles_any_layout_rate_and_length_and_falls_back_to_rnnoise() 
 /// takes for noise), measured.
 const MIN_CHANNEL_NCC: f64 = 0.3;
 
-/// Uploads `file` to `node` with one tus PATCH; returns the upload id.
-async fn upload(client: &reqwest::Client, node: &Node, file: &Path) -> String {
-    let bytes = std::fs::read(file).expect("reading the upload");
-    let r = client
-        .post(node.url("/api/uploads"))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", bytes.len().to_string())
-        .send()
-        .await
-        .expect("creating the upload");
-    assert_eq!(r.status(), 201);
-    let loc = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let r = client
-        .patch(node.url(&loc))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .body(bytes)
-        .send()
-        .await
-        .expect("sending the upload");
-    assert_eq!(r.status(), 204);
-    loc.rsplit('/').next().expect("upload id").to_owned()
-}
-
 #[tokio::test]
 async fn service_takes_the_recording_as_an_upload_and_reports_the_offset() {
     let video = speech_video();
@@ -1131,8 +1075,8 @@ async fn service_takes_the_recording_as_an_upload_and_reports_the_offset() {
     let node = Node::start(&dir.path().join("data"), &[]);
     let client = reqwest::Client::new();
     let (v, t) = (
-        upload(&client, &node, &video).await,
-        upload(&client, &node, &take).await,
+        common::upload(&client, &node, &video, None).await,
+        common::upload(&client, &node, &take, None).await,
     );
     let post = |track: String| {
         let body = serde_json::json!({

@@ -3,6 +3,8 @@
 //! against counts read off its frames, ids kept on a synthetic sequence with crossings, the same
 //! tracks whatever the chunking, faces blurred in the output, and clear errors for bad models.
 
+mod common;
+
 use kino_node::detect::{CenterFace, NanoDet};
 use kino_node::models::{Config, Model, ModelError};
 use kino_tests::*;
@@ -477,34 +479,6 @@ fn render_tracks(
     (report, std::fs::read_to_string(&mot).expect("mot"), err)
 }
 
-/// A minimal tus upload (POST + one PATCH) of a whole file; returns the upload id.
-async fn upload(client: &reqwest::Client, node: &Node, file: &Path) -> String {
-    let bytes = std::fs::read(file).expect("read");
-    let r = client
-        .post(node.url("/api/uploads"))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", bytes.len().to_string())
-        .send()
-        .await
-        .expect("create upload");
-    assert_eq!(r.status(), 201);
-    let loc = r.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let r = client
-        .patch(node.url(&loc))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .body(bytes)
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(r.status(), 204);
-    loc.rsplit('/').next().expect("id").to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_second_chunks_give_the_same_tracks_and_the_node_serves_them() {
     let Some(media) = shared_media() else {
@@ -535,7 +509,7 @@ async fn one_second_chunks_give_the_same_tracks_and_the_node_serves_them() {
     // Through the HTTP API: the same tracks as JSON and as MOT CSV.
     let node = Node::start(&dir.path().join("node"), &[]);
     let client = reqwest::Client::new();
-    let id = upload(&client, &node, &clip).await;
+    let id = common::upload(&client, &node, &clip, None).await;
     let r = client
         .post(node.url("/api/jobs"))
         .json(

@@ -1,6 +1,8 @@
 //! The node service end to end: a real `kino-node serve` on 127.0.0.1, a standard tus client
 //! (tus-js-client under Node), HTTP and WebSocket clients, crashes by SIGKILL.
 
+mod common;
+
 use futures_util::StreamExt;
 use kino_tests::*;
 use serde_json::Value;
@@ -76,33 +78,6 @@ async fn tus_upload_resumes_after_interrupt_and_after_restart() {
     assert_eq!(resumed["done"], true);
     let info = upload_info(&client, &node, &url).await;
     assert_eq!(info["sha256"].as_str(), Some(want.as_str()), "{info}");
-}
-
-/// A minimal tus upload (POST + one PATCH) of a whole file; returns the upload id.
-async fn upload(client: &reqwest::Client, node: &Node, file: &Path, token: Option<&str>) -> String {
-    let bytes = std::fs::read(file).unwrap();
-    let mut req = client
-        .post(node.url("/api/uploads"))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", bytes.len().to_string());
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    assert_eq!(r.status(), 201);
-    let loc = r.headers()["location"].to_str().unwrap().to_owned();
-    let mut req = client
-        .patch(node.url(&loc))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .body(bytes);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let r = req.send().await.unwrap();
-    assert_eq!(r.status(), 204);
-    loc.rsplit('/').next().unwrap().to_owned()
 }
 
 type Events =
@@ -213,7 +188,7 @@ async fn job_from_upload_to_ranged_download_with_live_events() {
     let node = Node::start(&dir.path().join("data"), &[]);
     let client = reqwest::Client::new();
     let input = small_clip();
-    let id = upload(&client, &node, &input, None).await;
+    let id = common::upload(&client, &node, &input, None).await;
     let job = create_job(
         &client,
         &node,
@@ -336,7 +311,7 @@ async fn killed_server_finishes_job_without_redoing_chunks() {
             "25",
         ],
     );
-    let id = upload(&client, &node, &input, None).await;
+    let id = common::upload(&client, &node, &input, None).await;
     let job = create_job(
         &client,
         &node,
@@ -518,7 +493,7 @@ async fn bad_requests_get_clear_json_errors_and_the_node_keeps_serving() {
     // A text file uploaded as a video is refused when the job is created.
     let notes = dir.path().join("notes.mp4");
     std::fs::write(&notes, "not a video\n".repeat(100)).unwrap();
-    let id = upload(&client, &node, &notes, Some("s3cret")).await;
+    let id = common::upload(&client, &node, &notes, Some("s3cret")).await;
     let r = client
         .post(api("/api/jobs"))
         .bearer_auth("s3cret")
@@ -607,8 +582,8 @@ async fn a_failing_job_fails_with_its_reason_while_others_finish() {
     );
     let good = small_clip();
     let (odd_id, good_id) = (
-        upload(&client, &node, &odd, None).await,
-        upload(&client, &node, &good, None).await,
+        common::upload(&client, &node, &odd, None).await,
+        common::upload(&client, &node, &good, None).await,
     );
     let bad_job = create_job(
         &client,
@@ -654,7 +629,7 @@ async fn analysed_stages_run_through_the_service_and_bad_ones_are_refused() {
     let node = Node::start(&dir.path().join("data"), &[]);
     let client = reqwest::Client::new();
     let input = small_clip();
-    let id = upload(&client, &node, &input, None).await;
+    let id = common::upload(&client, &node, &input, None).await;
 
     let bad = client
         .post(node.url("/api/jobs"))
