@@ -4,9 +4,9 @@
 //! and explained next to its field; the checks are the `JobSpec` validation the node applies.
 
 use kino_shared::{
-    AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams, DenoiseMode, DenoiseParams,
-    DetectParams, JobSpec, LoudnessParams, OutputSpec, ResizeFilter, ScaleParams, SceneParams,
-    SharpenParams, SrModel, StageSpec, VideoCodec, PRESETS,
+    AudioDenoiseEngine, AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams,
+    DenoiseMode, DenoiseParams, DetectParams, JobSpec, LoudnessParams, OutputSpec, ResizeFilter,
+    ScaleParams, SceneParams, SharpenParams, SrModel, StageSpec, VideoCodec, PRESETS,
 };
 use std::collections::BTreeMap;
 use yew::prelude::*;
@@ -56,6 +56,8 @@ pub struct Form {
     /// `off` or a loudness target in LUFS.
     pub loudness: String,
     pub speech_denoise: bool,
+    /// `rnnoise` or `deepfilternet` (stronger; the node falls back to RNNoise without its model).
+    pub speech_engine: String,
     pub codec: String,
     pub crf: String,
     pub preset: String,
@@ -96,6 +98,7 @@ impl Default for Form {
             draw_tracks: false,
             loudness: "off".into(),
             speech_denoise: false,
+            speech_engine: "rnnoise".into(),
             codec: "h264".into(),
             crf: "20".into(),
             preset: "medium".into(),
@@ -268,15 +271,23 @@ impl Form {
             };
             stages.insert(0, StageSpec::Detect(p));
         }
+        // Denoise first: loudness is measured on what the stages before it leave.
         let mut audio_stages = vec![];
+        if self.speech_denoise {
+            audio_stages.push(AudioStageSpec::Denoise(AudioDenoiseParams {
+                engine: if self.speech_engine == "deepfilternet" {
+                    AudioDenoiseEngine::DeepFilterNet
+                } else {
+                    AudioDenoiseEngine::Rnnoise
+                },
+                ..Default::default()
+            }));
+        }
         if let Ok(lufs) = self.loudness.parse::<f64>() {
             audio_stages.push(AudioStageSpec::Loudness(LoudnessParams {
                 target_lufs: lufs,
                 ..Default::default()
             }));
-        }
-        if self.speech_denoise {
-            audio_stages.push(AudioStageSpec::Denoise(AudioDenoiseParams::default()));
         }
         if errs.is_empty() {
             Ok(JobSpec {
@@ -501,6 +512,11 @@ pub fn settings(props: &Props) -> Html {
                 <div class="row">
                     { checkbox(props, "f-speech-denoise", "Speech denoise", f.speech_denoise, |f, v| f.speech_denoise = v) }
                 </div>
+                if f.speech_denoise {
+                    <div class="fields">
+                        { select(props, "f-speech-engine", "Speech denoise engine", &f.speech_engine, &["rnnoise", "deepfilternet"], |f, v| f.speech_engine = v) }
+                    </div>
+                }
             </fieldset>
             <fieldset>
                 <legend>{"Output"}</legend>
@@ -537,6 +553,7 @@ mod tests {
             auto_edit: true,
             loudness: "-23".into(),
             speech_denoise: true,
+            speech_engine: "deepfilternet".into(),
             ..Form::default()
         };
         let spec = f.parse().expect("valid");
@@ -547,11 +564,15 @@ mod tests {
         assert!(!kino_shared::preview::is_per_frame(&spec.stages[1]));
         assert!(spec.scenes.is_some() && spec.auto_edit.is_some());
         let names: Vec<_> = spec.audio_stages.iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["loudness", "denoise"]);
+        assert_eq!(names, ["denoise", "loudness"]);
         assert_eq!(
-            spec.audio_stages[0].loudness().map(|l| l.target_lufs),
+            spec.audio_stages[1].loudness().map(|l| l.target_lufs),
             Some(-23.0)
         );
+        assert!(matches!(
+            &spec.audio_stages[0],
+            AudioStageSpec::Denoise(d) if d.engine == AudioDenoiseEngine::DeepFilterNet
+        ));
         let private = Form {
             blur_faces: true,
             ..Form::default()
