@@ -212,3 +212,58 @@ fn bad_scene_settings_and_non_video_input_are_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// Scene detection decodes only the frames others refer to and fills in the rest, decoding the
+/// skipped ones where a cut may lie between. Encoded without x264's keyframes at scene changes and
+/// with 3 B-frames that are never references, some of the montage's cuts land on a skipped
+/// B-frame: every cut is still found on its exact frame, and each gradual transition within it.
+#[test]
+fn cuts_on_skipped_b_frames_are_found_to_the_frame() {
+    let (video, truth) = montage();
+    let dir = tempfile::tempdir().expect("tmp");
+    let bframes = dir.path().join("bframes.mp4");
+    ffmpeg(&[
+        "-v",
+        "error",
+        "-y",
+        "-i",
+        s(&video),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "fast",
+        "-crf",
+        "18",
+        "-bf",
+        "3",
+        "-x264-params",
+        "scenecut=0:keyint=250:b-pyramid=none",
+        s(&bframes),
+    ]);
+    let types: Vec<String> = ffprobe_json(
+        &bframes,
+        &["-select_streams", "v", "-show_entries", "frame=pict_type"],
+    )["frames"]
+        .as_array()
+        .expect("frames")
+        .iter()
+        .map(|f| f["pict_type"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let cuts: Vec<usize> = truth.iter().filter(|t| t.0 == t.1).map(|t| t.0).collect();
+    let on_b = cuts
+        .iter()
+        .filter(|&&c| types.get(c).map(String::as_str) == Some("B"))
+        .count();
+    assert!(on_b >= 1, "no cut on a B-frame: {cuts:?}");
+    let report = kino_scenes(&bframes);
+    let ours = starts(&report);
+    eprintln!(
+        "{on_b} of {} cuts on B-frames; found {ours:?}, truth {truth:?}",
+        cuts.len()
+    );
+    for c in &cuts {
+        assert!(ours.contains(c), "cut at {c} not found exactly: {ours:?}");
+    }
+    let (p, r, _) = score(&ours, &truth);
+    assert!(p == 1.0 && r == 1.0, "precision {p:.2}, recall {r:.2}");
+}

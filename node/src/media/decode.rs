@@ -17,6 +17,16 @@ pub struct FrameSource {
     done: bool,
     /// SEI to put in front of the first packet sent (same packet, so timestamps stay paired).
     prime: Option<Vec<u8>>,
+    /// When set, frames no other frame refers to are skipped except in these pts ranges.
+    nonref: Option<NonRef>,
+}
+
+/// Skipping of non-reference frames (see [`FrameSource::skip_nonref`]).
+struct NonRef {
+    /// Inclusive pts ranges whose frames are decoded all the same.
+    keep: Vec<(i64, i64)>,
+    /// Pts of every packet of the stream read so far (`None`: a packet had none).
+    seen: Option<Vec<i64>>,
 }
 
 impl FrameSource {
@@ -103,7 +113,64 @@ impl FrameSource {
             eof: false,
             done: false,
             prime,
+            nonref: None,
         })
+    }
+
+    /// Skips the frames that no other frame refers to (H.264/HEVC B-frames that are not
+    /// references: often half the frames, and the decoder's cheapest way to go faster), except
+    /// those whose pts lies in one of `keep` (inclusive). Every packet's pts is recorded, so the
+    /// caller knows which frames it did not get ([`FrameSource::packet_pts`]). The choice is made
+    /// packet by packet, so it is exact only with one decoding thread unless `keep` is empty.
+    pub fn skip_nonref(&mut self, keep: Vec<(i64, i64)>) {
+        self.nonref = Some(NonRef {
+            keep,
+            seen: Some(Vec::new()),
+        });
+    }
+
+    /// With [`FrameSource::skip_nonref`]: the pts of every packet read so far, in file order;
+    /// `None` when a packet had no pts (frames cannot then be told apart).
+    pub fn packet_pts(&self) -> Option<&[i64]> {
+        self.nonref.as_ref().and_then(|n| n.seen.as_deref())
+    }
+
+    /// Reads (without decoding) up to `n` more packets of the stream, recording their pts: the
+    /// frames shown before the last one returned can come later in the file (B-frames).
+    pub fn read_ahead(&mut self, n: usize) {
+        let mut left = n;
+        while left > 0 && !self.eof {
+            match self.packet.read(&mut self.ictx) {
+                Ok(()) if self.packet.stream() == self.vindex => {
+                    self.record_packet();
+                    left -= 1;
+                }
+                Ok(()) => {}
+                Err(ffmpeg::Error::Other { errno }) if errno == libc::EAGAIN => {}
+                Err(_) => self.eof = true,
+            }
+        }
+    }
+
+    /// Records the current packet's pts and sets whether the decoder skips it.
+    fn record_packet(&mut self) {
+        let Some(n) = self.nonref.as_mut() else {
+            return;
+        };
+        let pts = self.packet.pts();
+        match (pts, n.seen.as_mut()) {
+            (Some(p), Some(seen)) => seen.push(p),
+            _ => n.seen = None,
+        }
+        let keep = pts.is_some_and(|p| n.keep.iter().any(|&(a, b)| p >= a && p <= b));
+        // SAFETY: a plain field write between packets; the decoder reads it for the next packet.
+        unsafe {
+            (*self.dec.as_mut_ptr()).skip_frame = if keep {
+                ffmpeg::ffi::AVDiscard::AVDISCARD_DEFAULT
+            } else {
+                ffmpeg::ffi::AVDiscard::AVDISCARD_NONREF
+            };
+        }
     }
 
     /// The next decoded frame with its pts, or `None` at the end of the stream.
@@ -137,6 +204,7 @@ impl FrameSource {
                         if self.packet.stream() != self.vindex {
                             continue;
                         }
+                        self.record_packet();
                         let sent = match self.prime.take() {
                             Some(mut data) => {
                                 data.extend_from_slice(self.packet.data().unwrap_or_default());

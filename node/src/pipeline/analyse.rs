@@ -152,6 +152,11 @@ pub fn analyse_chunk(
         None => None,
     };
     let scenes_only = coarse && needs.scenes.is_some();
+    if scenes_only {
+        if let Some(records) = super::scene_pass::scene_records(input, chunk, cancel)? {
+            return Ok(records);
+        }
+    }
     let mut source = FrameSource::open_with(input, chunk.decode_from_pts, 2, coarse)?;
     let mut to_frame = ToFrame::default();
     let mut prev: Option<(Option<motion::Gray>, Option<FrameStats>)> = None;

@@ -5,6 +5,7 @@ pub mod analyse;
 pub mod job;
 pub mod plan;
 pub mod render;
+pub mod scene_pass;
 pub mod scenes;
 
 pub use job::{run_job, JobOptions, JobOutcome};

@@ -49,7 +49,7 @@ pub struct Detector {
 /// A hard cut's difference must be this many times the mean of its neighbours' …
 const CUT_RATIO: f32 = 3.0;
 /// … and at least this large (signature scale).
-const CUT_MIN: f32 = 6.0;
+pub(crate) const CUT_MIN: f32 = 6.0;
 /// Below this difference, a cut must also change the picture's histograms this much …
 const CUT_HISTOGRAM: f32 = 0.1;
 /// … (above it, the change alone is a cut).
