@@ -220,15 +220,14 @@ fn decode_runs(
 /// the two, by time, or a copy of the one there is.
 fn fill_by_interpolation(line: &mut [(i64, Option<Signature>)]) {
     for (a, b) in missing_runs(line) {
-        let left = a.checked_sub(1).and_then(|i| line[i].1.clone());
-        let right = line.get(b).and_then(|e| e.1.clone());
-        let (lp, rp) = (
-            a.checked_sub(1).map(|i| line[i].0),
-            line.get(b).map(|e| e.0),
-        );
+        // The neighbours (pts, signature); runs are maximal, so only the line's ends lack one.
+        let left = a
+            .checked_sub(1)
+            .and_then(|i| Some((line[i].0, line[i].1.clone()?)));
+        let right = line.get(b).and_then(|e| Some((e.0, e.1.clone()?)));
         for e in &mut line[a..b] {
-            e.1 = match (&left, &right, lp, rp) {
-                (Some(l), Some(r), Some(lp), Some(rp)) if rp > lp => {
+            e.1 = match (&left, &right) {
+                (Some((lp, l)), Some((rp, r))) if rp > lp => {
                     let t = (e.0 - lp) as f32 / (rp - lp) as f32;
                     Some(Signature(
                         l.0.iter()
@@ -237,8 +236,8 @@ fn fill_by_interpolation(line: &mut [(i64, Option<Signature>)]) {
                             .collect(),
                     ))
                 }
-                (Some(l), _, _, _) => Some(l.clone()),
-                (None, r, _, _) => r.clone(),
+                (Some((_, l)), _) => Some(l.clone()),
+                (None, r) => r.as_ref().map(|(_, r)| r.clone()),
             };
         }
     }

@@ -81,9 +81,9 @@ fn cell_means(plane: PlaneRef, bit_depth: u8, (gw, gh): (usize, usize), out: &mu
         let (y0, y1) = (gy * h / gh, ((gy + 1) * h / gh).max(gy * h / gh + 1).min(h));
         wide.fill(0);
         // 257 rows of 255 would overflow a u16 lane: fold into u32 every 256 rows.
-        for rows in (y0..y1).collect::<Vec<_>>().chunks(256) {
+        for top in (y0..y1).step_by(256) {
             narrow.fill(0);
-            for &y in rows {
+            for y in top..(top + 256).min(y1) {
                 add_row(&mut narrow, plane.samples, y * plane.stride, shift);
             }
             for (a, &n) in wide.iter_mut().zip(&narrow) {
