@@ -61,7 +61,10 @@ const FLASH_RATIO: f32 = 0.35;
 /// A gradual transition changes the picture at least this much end to end.
 const GRADUAL_MIN: f32 = 10.0;
 /// The middle frame's distance from the blend of the ends, as a fraction of the end-to-end change.
-const BLEND_RATIO: f32 = 0.22;
+/// Measured: the test montage's dissolves 0.06–0.29 (0.24 for the one that starts while the bird
+/// lunges at the camera), and no window of the single-shot clips that passes the other checks
+/// under 0.4.
+const BLEND_RATIO: f32 = 0.3;
 /// Summed frame differences over the window, as a multiple of the end-to-end change (straight path).
 const PATH_RATIO: f32 = 1.6;
 /// Mean luma (8-bit) under which the middle of a transition counts as black (a fade).
