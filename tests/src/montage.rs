@@ -18,26 +18,31 @@ enum Join {
 /// One shot: the ffmpeg input arguments, the filter that frames it, and its length in seconds.
 struct Shot {
     input: Vec<String>,
-    filter: &'static str,
+    filter: String,
     seconds: f64,
 }
 
+/// `seconds` of clip `name` from `start`. The clip is decoded from its beginning and trimmed in the
+/// filter, not seeked with `-ss`: the cockatoo clip comes from an old x264 that FFmpeg decodes
+/// right only after the first frame's SEI, so from a later keyframe its shots were grey blocks,
+/// different on every run with threaded decoding, and the montage (and what the detectors found on
+/// it) changed from run to run.
 fn clip(name: &str, start: f64, seconds: f64) -> Shot {
     Shot {
         input: vec![
-            "-ss".into(),
-            start.to_string(),
             "-t".into(),
-            (seconds + 0.5).to_string(),
+            (start + seconds + 0.5).to_string(),
             "-i".into(),
             s(&medium(name)).into(),
         ],
-        filter: "scale=640:360:force_original_aspect_ratio=increase,crop=640:360",
+        filter: format!(
+            "trim=start={start},setpts=PTS-STARTPTS,scale=640:360:force_original_aspect_ratio=increase,crop=640:360"
+        ),
         seconds,
     }
 }
 
-fn photo(name: &str, filter: &'static str, seconds: f64) -> Shot {
+fn photo(name: &str, filter: &str, seconds: f64) -> Shot {
     Shot {
         input: vec![
             "-loop".into(),
@@ -49,7 +54,7 @@ fn photo(name: &str, filter: &'static str, seconds: f64) -> Shot {
             "-i".into(),
             s(&medium(name)).into(),
         ],
-        filter,
+        filter: filter.into(),
         seconds,
     }
 }
