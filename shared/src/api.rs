@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use crate::frame::Sar;
+
 /// Largest width or height a stage may produce (16K).
 pub const MAX_DIMENSION: u32 = 16_384;
 
@@ -323,6 +325,30 @@ pub struct ScaleParams {
     /// per model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile: Option<u32>,
+    /// What happens to non-square pixels (anamorphic DV, DVD, HDV): `square` (default) resamples
+    /// to square pixels at the source's display shape, `keep` scales the stored picture and keeps
+    /// its pixel aspect ratio. Either way `width`/`height` are the display size.
+    #[serde(default, skip_serializing_if = "PixelAspect::is_square")]
+    pub pixels: PixelAspect,
+}
+
+/// How `scale` treats the pixel aspect ratio of its input.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PixelAspect {
+    /// Resample to square pixels: the output is stored as it is shown (what every player and
+    /// editor handles, and what the browser preview shows).
+    #[default]
+    Square,
+    /// Keep the source's pixel aspect ratio (the output stays anamorphic, tagged as the source).
+    Keep,
+}
+
+impl PixelAspect {
+    fn is_square(&self) -> bool {
+        *self == PixelAspect::Square
+    }
 }
 
 fn is_zero(v: &f32) -> bool {
@@ -354,19 +380,40 @@ impl SrModel {
 }
 
 impl ScaleParams {
-    /// Output size for an input of `w`×`h`, rounded to a multiple of `align` (2 for 4:2:0 video).
+    /// Output size for a square-pixel input of `w`×`h`, rounded to a multiple of `align` (2 for
+    /// 4:2:0 video).
     pub fn target_size(&self, w: u32, h: u32, align: u32) -> Result<(u32, u32), SpecError> {
+        self.target(w, h, Sar::SQUARE, align)
+            .map(|(w, h, _)| (w, h))
+    }
+
+    /// Stored output size and pixel aspect ratio for a `w`×`h` input whose pixels are `sar`.
+    /// Sizes and factors apply to the display size (`w`·sar × `h`), so a 176×144 picture at
+    /// 128:117 (shown 193×144) becomes 386×288 square pixels at `factor=2`.
+    pub fn target(
+        &self,
+        w: u32,
+        h: u32,
+        sar: Sar,
+        align: u32,
+    ) -> Result<(u32, u32, Sar), SpecError> {
+        let r = sar.ratio();
+        let (dw, dh) = (w as f64 * r, h as f64);
         let (fw, fh) = match (self.width, self.height, self.factor) {
             (Some(tw), Some(th), None) => (tw as f64, th as f64),
-            (Some(tw), None, None) => (tw as f64, tw as f64 * h as f64 / w as f64),
-            (None, Some(th), None) => (th as f64 * w as f64 / h as f64, th as f64),
-            (None, None, Some(f)) => (w as f64 * f, h as f64 * f),
+            (Some(tw), None, None) => (tw as f64, tw as f64 * dh / dw),
+            (None, Some(th), None) => (th as f64 * dw / dh, th as f64),
+            (None, None, Some(f)) => (dw * f, dh * f),
             _ => {
                 return Err(SpecError::new(
                     "stages.scale",
                     "give width and/or height, or factor (not both)",
                 ))
             }
+        };
+        let (fw, out_sar) = match self.pixels {
+            PixelAspect::Square => (fw, Sar::SQUARE),
+            PixelAspect::Keep => (fw / r, sar),
         };
         let align = align.max(1) as f64;
         let round = |v: f64| ((v / align).round() * align).max(align) as u32;
@@ -377,7 +424,7 @@ impl ScaleParams {
                 format!("target {ow}x{oh} exceeds the {MAX_DIMENSION} pixel limit"),
             ));
         }
-        Ok((ow, oh))
+        Ok((ow, oh, out_sar))
     }
 
     fn validate(&self) -> Result<(), SpecError> {
@@ -1493,8 +1540,13 @@ impl ChunkState {
 pub struct ChunkStatus {
     pub index: u32,
     pub state: ChunkState,
-    pub start_pts: i64,
-    pub end_pts: i64,
+    /// First presentation timestamp (stream time base); absent for the first chunk, which starts
+    /// with the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_pts: Option<i64>,
+    /// End of the chunk (exclusive); absent for the last chunk, which runs to the stream's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_pts: Option<i64>,
     pub frames: u64,
     pub attempts: u32,
     pub worker: Option<String>,
@@ -1643,8 +1695,13 @@ pub struct MediaInfo {
 pub struct VideoInfo {
     pub stream_index: usize,
     pub codec: String,
+    /// Stored (coded visible) size in pixels.
     pub width: u32,
     pub height: u32,
+    /// Pixel aspect ratio as `[num, den]`; `[1, 1]` for square pixels. The picture is shown
+    /// `width · num / den` pixels wide.
+    #[serde(default = "square_sar")]
+    pub sample_aspect_ratio: [u32; 2],
     pub pixel_format: String,
     pub bit_depth: u8,
     /// Stream time base as `[num, den]`.
@@ -1662,6 +1719,20 @@ pub struct VideoInfo {
     pub rotation_degrees: f64,
     pub colour: ColourTags,
     pub hdr: HdrInfo,
+}
+
+fn square_sar() -> [u32; 2] {
+    [1, 1]
+}
+
+impl VideoInfo {
+    /// The pixel aspect ratio.
+    pub fn sar(&self) -> Sar {
+        Sar::new(
+            self.sample_aspect_ratio[0] as i64,
+            self.sample_aspect_ratio[1] as i64,
+        )
+    }
 }
 
 /// FFmpeg's names for the colour tags, `unknown` when untagged.
@@ -1847,6 +1918,48 @@ mod tests {
             ..Default::default()
         };
         assert!(p.target_size(1920, 1080, 2).is_err());
+    }
+
+    #[test]
+    fn scale_sizes_are_display_sizes_for_anamorphic_input() {
+        let cif = Sar::new(128, 117);
+        let x2 = ScaleParams {
+            factor: Some(2.0),
+            ..Default::default()
+        };
+        // 176x144 at 128:117 shows as 192.6x144; twice that in square pixels.
+        assert_eq!(
+            x2.target(176, 144, cif, 2).unwrap(),
+            (386, 288, Sar::SQUARE)
+        );
+        let keep = ScaleParams {
+            pixels: PixelAspect::Keep,
+            ..x2.clone()
+        };
+        assert_eq!(keep.target(176, 144, cif, 2).unwrap(), (352, 288, cif));
+        // HDV: 1440x1080 at 4:3 is 1920x1080 on screen; width=1280 is the display width.
+        let hdv = Sar::new(4, 3);
+        let w = ScaleParams {
+            width: Some(1280),
+            ..Default::default()
+        };
+        assert_eq!(
+            w.target(1440, 1080, hdv, 2).unwrap(),
+            (1280, 720, Sar::SQUARE)
+        );
+        let w_keep = ScaleParams {
+            pixels: PixelAspect::Keep,
+            ..w
+        };
+        assert_eq!(w_keep.target(1440, 1080, hdv, 2).unwrap(), (960, 720, hdv));
+        // Square pixels: unchanged from before.
+        assert_eq!(
+            x2.target(214, 160, Sar::SQUARE, 2).unwrap(),
+            (428, 320, Sar::SQUARE)
+        );
+        assert_eq!(Sar::new(0, 1), Sar::SQUARE);
+        assert_eq!(Sar::new(256, 234), cif);
+        assert_eq!(cif.display_size(176, 144), (193, 144));
     }
 
     #[test]

@@ -50,6 +50,65 @@ pub struct ColourInfo {
     pub chroma_center: bool,
 }
 
+/// Sample (pixel) aspect ratio: how wide one stored pixel is shown relative to its height. DV, DVD
+/// and HDV store 4:3 or 16:9 pictures in non-square pixels (e.g. 1440×1080 at 4:3 shows as 1920×1080).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Sar {
+    pub num: u32,
+    pub den: u32,
+}
+
+impl Default for Sar {
+    fn default() -> Self {
+        Sar::SQUARE
+    }
+}
+
+impl Sar {
+    pub const SQUARE: Sar = Sar { num: 1, den: 1 };
+
+    /// A reduced ratio; zero, negative or absent parts (FFmpeg's 0:1 "unknown") mean square pixels.
+    pub fn new(num: i64, den: i64) -> Sar {
+        if num <= 0 || den <= 0 || num > u32::MAX as i64 || den > u32::MAX as i64 {
+            return Sar::SQUARE;
+        }
+        let g = gcd(num as u64, den as u64).max(1);
+        Sar {
+            num: (num as u64 / g) as u32,
+            den: (den as u64 / g) as u32,
+        }
+    }
+
+    pub fn is_square(self) -> bool {
+        self.num == self.den
+    }
+
+    /// Width over height of one pixel.
+    pub fn ratio(self) -> f64 {
+        if self.num == 0 || self.den == 0 {
+            1.0
+        } else {
+            self.num as f64 / self.den as f64
+        }
+    }
+
+    /// The size a `width`×`height` picture is shown at (width stretched, height kept, as players do),
+    /// rounded to whole pixels.
+    pub fn display_size(self, width: u32, height: u32) -> (u32, u32) {
+        (
+            ((width as f64 * self.ratio()).round() as u32).max(1),
+            height,
+        )
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 /// Plane samples; 16-bit storage holds 9–16-bit video in its low bits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Samples {

@@ -11,4 +11,4 @@ pub mod kernels;
 pub mod preview;
 
 pub use api::*;
-pub use frame::{ChromaLayout, ColourInfo, Frame, Plane, Samples};
+pub use frame::{ChromaLayout, ColourInfo, Frame, Plane, Samples, Sar};

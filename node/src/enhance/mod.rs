@@ -10,7 +10,7 @@ mod stabilize;
 
 use crate::media::hdr::HdrMeta;
 pub use crate::pipeline::analyse::Analysis;
-use kino_shared::{Frame, SpecError, StageSpec};
+use kino_shared::{Frame, Sar, SpecError, StageSpec};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use thiserror::Error;
@@ -38,6 +38,8 @@ pub struct Margin {
 pub struct Context {
     pub analysis: Option<Arc<Analysis>>,
     pub source_hdr: HdrMeta,
+    /// The source's pixel aspect ratio (`scale` sizes are display sizes).
+    pub source_sar: Sar,
     /// Threads a stage may use for itself (neural inference); 0 = every core.
     pub threads: usize,
 }
@@ -51,6 +53,10 @@ pub trait Stage: Send {
     fn output_hdr(&self, input: HdrMeta) -> HdrMeta {
         input
     }
+    /// The pixel aspect ratio the output has, given the input's (only `scale` changes it).
+    fn output_sar(&self, input: Sar) -> Sar {
+        input
+    }
     /// Produces the frame at `window[current]` (presentation time `pts`), given its neighbours
     /// (clamped at the stream's ends).
     fn process(&mut self, window: &[&Frame], current: usize, pts: i64)
@@ -60,12 +66,13 @@ pub trait Stage: Send {
 /// Builds the stages of a job spec, in order.
 pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, StageError> {
     let mut hdr = ctx.source_hdr;
+    let mut sar = ctx.source_sar;
     let mut out: Vec<Box<dyn Stage>> = Vec::with_capacity(specs.len());
     for s in specs {
         let stage: Box<dyn Stage> = match s {
             StageSpec::Scale(p) => match p.model {
-                Some(m) => Box::new(neural::NeuralScale::new(p.clone(), m, ctx.threads)),
-                None => Box::new(pixel::Scale(p.clone())),
+                Some(m) => Box::new(neural::NeuralScale::new(p.clone(), m, ctx.threads, sar)),
+                None => Box::new(pixel::Scale::new(p.clone(), sar)),
             },
             StageSpec::Color(p) => Box::new(pixel::Color::new(*p, ctx.analysis.clone())?),
             StageSpec::Denoise(p) => Box::new(denoise::Denoise::new(*p)),
@@ -77,6 +84,7 @@ pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, 
             StageSpec::Detect(p) => Box::new(detect::Detect::new(p.clone(), ctx.analysis.clone())?),
         };
         hdr = stage.output_hdr(hdr);
+        sar = stage.output_sar(sar);
         out.push(stage);
     }
     Ok(out)
@@ -105,6 +113,11 @@ pub fn spec_margin(specs: &[StageSpec]) -> Margin {
             after: m.after + r,
         }
     })
+}
+
+/// The pixel aspect ratio the output of `stages` has.
+pub fn output_sar(stages: &[Box<dyn Stage>], input: Sar) -> Sar {
+    stages.iter().fold(input, |s, st| st.output_sar(s))
 }
 
 /// The HDR metadata the output of `stages` carries.

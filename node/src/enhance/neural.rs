@@ -7,22 +7,25 @@ use super::{Stage, StageError};
 use crate::models::sr::{self, SrNet};
 use crate::models::{Config, ModelError};
 use kino_shared::kernels::resize;
-use kino_shared::{ChromaLayout, Frame, Plane, Samples, ScaleParams, SrModel, StageSpec};
+use kino_shared::{ChromaLayout, Frame, Plane, Samples, Sar, ScaleParams, SrModel, StageSpec};
 
 pub struct NeuralScale {
     params: ScaleParams,
     model: SrModel,
     threads: usize,
+    /// The input's pixel aspect ratio: sizes are display sizes.
+    sar: Sar,
     /// Loaded at the first frame that needs it (its size picks ×2 or ×4); `Err` once it failed.
     net: Option<Result<SrNet, String>>,
 }
 
 impl NeuralScale {
-    pub fn new(params: ScaleParams, model: SrModel, threads: usize) -> Self {
+    pub fn new(params: ScaleParams, model: SrModel, threads: usize, sar: Sar) -> Self {
         NeuralScale {
             params,
             model,
             threads,
+            sar,
             net: None,
         }
     }
@@ -79,13 +82,16 @@ impl Stage for NeuralScale {
     fn name(&self) -> &'static str {
         "scale"
     }
+    fn output_sar(&self, input: Sar) -> Sar {
+        self.params.target(16, 16, input, 1).map_or(input, |t| t.2)
+    }
 
     fn process(&mut self, window: &[&Frame], current: usize, _: i64) -> Result<Frame, StageError> {
         let f = window[current];
         let align = resize::alignment(f.layout);
-        let (tw, th) = self
+        let (tw, th, _) = self
             .params
-            .target_size(f.width as u32, f.height as u32, align)?;
+            .target(f.width as u32, f.height as u32, self.sar, align)?;
         let (tw, th) = (tw as usize, th as usize);
         let ratio = (tw as f64 / f.width as f64).max(th as f64 / f.height as f64);
         let filter = self.params.filter;

@@ -4,20 +4,40 @@ use super::{Analysis, Stage, StageError};
 use crate::media::hdr::{HdrMeta, Mastering};
 use kino_shared::kernels::color;
 use kino_shared::kernels::{denoise, resize, sharpen, tonemap};
-use kino_shared::{ColorParams, Frame, HdrMode, HdrParams, ScaleParams, SharpenParams};
+use kino_shared::{ColorParams, Frame, HdrMode, HdrParams, Sar, ScaleParams, SharpenParams};
 use std::sync::Arc;
 
-pub struct Scale(pub ScaleParams);
+pub struct Scale {
+    params: ScaleParams,
+    /// The input's pixel aspect ratio: sizes are display sizes.
+    sar: Sar,
+}
+
+impl Scale {
+    pub fn new(params: ScaleParams, sar: Sar) -> Self {
+        Scale { params, sar }
+    }
+}
 
 impl Stage for Scale {
     fn name(&self) -> &'static str {
         "scale"
     }
+    fn output_sar(&self, input: Sar) -> Sar {
+        self.params.target(16, 16, input, 1).map_or(input, |t| t.2)
+    }
     fn process(&mut self, window: &[&Frame], current: usize, _: i64) -> Result<Frame, StageError> {
         let f = window[current];
         let align = resize::alignment(f.layout);
-        let (w, h) = self.0.target_size(f.width as u32, f.height as u32, align)?;
-        Ok(resize::resize(f, w as usize, h as usize, self.0.filter))
+        let (w, h, _) = self
+            .params
+            .target(f.width as u32, f.height as u32, self.sar, align)?;
+        Ok(resize::resize(
+            f,
+            w as usize,
+            h as usize,
+            self.params.filter,
+        ))
     }
 }
 

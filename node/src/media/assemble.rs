@@ -122,9 +122,12 @@ pub fn assemble(
             .map_err(MediaError::ff("adding video stream"))?;
         ost.set_parameters(vparams);
         ost.set_time_base(chunk_tb);
-        // SAFETY: codecpar valid; side data copied with FFmpeg's own allocator.
+        // SAFETY: codecpar valid; side data copied with FFmpeg's own allocator. The stream SAR
+        // (what the muxers write) is the chunks' codec SAR.
         unsafe {
             (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0;
+            (*ost.as_mut_ptr()).sample_aspect_ratio =
+                (*(*ost.as_mut_ptr()).codecpar).sample_aspect_ratio;
             if let Some(vi) = vsrc {
                 let ist = src.stream(vi).map(|s| s.as_ptr());
                 if let Some(ist) = ist {

@@ -12,6 +12,8 @@ pub struct FrameSource {
     vindex: usize,
     pub time_base: ffmpeg::Rational,
     pub avg_frame_rate: ffmpeg::Rational,
+    /// The pixel aspect ratio frames are shown with (the container's, else the bitstream's).
+    pub sar: kino_shared::Sar,
     packet: ffmpeg::Packet,
     eof: bool,
     done: bool,
@@ -45,12 +47,19 @@ impl FrameSource {
         coarse: bool,
     ) -> Result<FrameSource, MediaError> {
         let mut ictx = input::open(path)?;
-        let (vindex, tb, avg, params) = {
+        let (vindex, tb, avg, params, sar) = {
             let s = ictx
                 .streams()
                 .best(ffmpeg::media::Type::Video)
                 .ok_or_else(|| MediaError::NoVideo(path.display().to_string()))?;
-            (s.index(), s.time_base(), s.avg_frame_rate(), s.parameters())
+            let avg = super::probe::frame_rate(&s);
+            (
+                s.index(),
+                s.time_base(),
+                avg,
+                s.parameters(),
+                super::probe::stream_sar(&s),
+            )
         };
         let codec_id = params.id();
         let mut ctx = ffmpeg::codec::Context::from_parameters(params)
@@ -60,9 +69,12 @@ impl FrameSource {
             count: threads.clamp(1, 4),
             ..Default::default()
         });
-        // SAFETY: plain field writes before opening.
+        // SAFETY: plain field writes before opening. Cropping must be exact: by default FFmpeg
+        // keeps the data pointers aligned and leaves up to 64 bytes of the left crop in the frame
+        // (a 214-pixel-wide picture cropped from 224 came out 220 wide). Flags are OR-ed in.
         unsafe {
             (*ctx.as_mut_ptr()).pkt_timebase = tb.into();
+            (*ctx.as_mut_ptr()).flags |= ffmpeg::ffi::AV_CODEC_FLAG_UNALIGNED as i32;
             if coarse {
                 (*ctx.as_mut_ptr()).skip_loop_filter = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL;
             }
@@ -109,6 +121,7 @@ impl FrameSource {
             vindex,
             time_base: tb,
             avg_frame_rate: avg,
+            sar,
             packet: ffmpeg::Packet::empty(),
             eof: false,
             done: false,

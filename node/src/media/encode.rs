@@ -107,6 +107,8 @@ pub struct VideoTarget {
     pub lookahead: Option<u32>,
     /// HDR10 static metadata to write into the bitstream.
     pub hdr: super::hdr::HdrMeta,
+    /// Pixel aspect ratio, written into the bitstream (VUI) and the container.
+    pub sar: kino_shared::Sar,
 }
 
 /// Encodes frames into one chunk file (MP4, video only) keeping each frame's pts and duration.
@@ -143,6 +145,8 @@ impl ChunkWriter {
         enc.set_format(enc_pixel);
         enc.set_time_base(target.time_base);
         enc.set_frame_rate(target.frame_rate);
+        let sar = ffmpeg::Rational::new(target.sar.num as i32, target.sar.den as i32);
+        enc.set_aspect_ratio(sar);
         // SAFETY: plain field writes before the encoder is opened. Flags are OR-ed in: replacing them
         // would turn x264's closed GOP into an open one.
         unsafe {
@@ -176,8 +180,12 @@ impl ChunkWriter {
                 .map_err(MediaError::ff("adding the chunk stream"))?;
             ost.set_parameters(&enc);
             ost.set_time_base(target.time_base);
-            // SAFETY: codecpar is valid; a zero tag lets the muxer choose.
-            unsafe { (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0 };
+            // SAFETY: codecpar is valid; a zero tag lets the muxer choose. The stream's own SAR is
+            // what MP4 (`pasp`) and Matroska (display size) muxers write.
+            unsafe {
+                (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0;
+                (*ost.as_mut_ptr()).sample_aspect_ratio = sar.into();
+            }
         }
         octx.write_header().map_err(|e| MediaError::Output {
             path: shown.clone(),

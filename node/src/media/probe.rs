@@ -77,7 +77,8 @@ pub fn probe(path: &Path, with_index: bool) -> Result<Probe> {
         return Err(MediaError::UnsupportedCodec(format!("{:?}", params.id())));
     }
     let tb = vstream.time_base();
-    let avg = vstream.avg_frame_rate();
+    let avg = frame_rate(&vstream);
+    let sar = stream_sar(&vstream);
     let header_frames = vstream.frames();
     let start_time = vstream.start_time();
     let ctx = ffmpeg::codec::Context::from_parameters(params)
@@ -193,6 +194,7 @@ pub fn probe(path: &Path, with_index: bool) -> Result<Probe> {
         codec: codec_name,
         width,
         height,
+        sample_aspect_ratio: [sar.num, sar.den],
         pixel_format: format!("{pix:?}").to_lowercase(),
         bit_depth,
         time_base: rational_pair(tb),
@@ -238,6 +240,41 @@ fn is_variable(deltas: &[i64]) -> bool {
     sorted.sort_unstable();
     let median = sorted[sorted.len() / 2];
     max - min > 2.max(median / 10)
+}
+
+/// The pixel aspect ratio a stream is shown with: the container's when it sets one (as FFmpeg's
+/// `av_guess_sample_aspect_ratio` prefers), else the codec's (filled in from the bitstream when
+/// the input was opened), else square.
+pub fn stream_sar(stream: &ffmpeg::format::stream::Stream) -> kino_shared::Sar {
+    // SAFETY: plain field reads of a valid stream and its codec parameters.
+    let (st, par) = unsafe {
+        let s = stream.as_ptr();
+        (
+            (*s).sample_aspect_ratio,
+            (*(*s).codecpar).sample_aspect_ratio,
+        )
+    };
+    if st.num > 0 && st.den > 0 {
+        kino_shared::Sar::new(st.num as i64, st.den as i64)
+    } else {
+        kino_shared::Sar::new(par.num as i64, par.den as i64)
+    }
+}
+
+/// The stream's frame rate: the average the demuxer measured, else the nominal one (`r_frame_rate`;
+/// Ogg/Theora and some raw streams give only that). Zero when neither is known.
+pub fn frame_rate(stream: &ffmpeg::format::stream::Stream) -> ffmpeg::Rational {
+    let valid = |r: ffmpeg::Rational| r.numerator() > 0 && r.denominator() > 0;
+    let avg = stream.avg_frame_rate();
+    if valid(avg) {
+        return avg;
+    }
+    let nominal = stream.rate();
+    if valid(nominal) {
+        nominal
+    } else {
+        ffmpeg::Rational::new(0, 1)
+    }
 }
 
 /// Bits per component of a pixel format.

@@ -56,6 +56,8 @@ struct Pending<'a> {
     lookahead: Option<u32>,
     /// HDR10 metadata of the first decoded frame.
     hdr: Option<HdrMeta>,
+    /// Pixel aspect ratio of the frames that reach the encoder.
+    sar: kino_shared::Sar,
     timeline: Option<&'a Timeline>,
 }
 
@@ -82,7 +84,7 @@ pub fn render_chunk(
     let (input_path, spec, res, analysis) = (job.input, job.spec, job.res, &job.analysis);
     let threads = res.threads;
     let mut source = FrameSource::open(input_path, chunk.decode_from_pts, threads)?;
-    let (tb, avg) = (source.time_base, source.avg_frame_rate);
+    let (tb, avg, source_sar) = (source.time_base, source.avg_frame_rate, source.sar);
     let margin = stages::spec_margin(&spec.stages);
     let frame_rate = (avg.numerator() > 0 && avg.denominator() > 0).then_some(avg);
     let mut before: std::collections::VecDeque<(i64, AvFrame)> = Default::default();
@@ -103,6 +105,7 @@ pub fn render_chunk(
         outcome: ChunkOutcome::default(),
         lookahead: res.lookahead,
         hdr: None,
+        sar: source_sar,
         timeline: job.timeline.as_deref(),
     };
     // Built at the first frame, when the source's HDR metadata is known.
@@ -124,10 +127,12 @@ pub fn render_chunk(
                 let ctx = stages::Context {
                     analysis: analysis.clone(),
                     source_hdr: HdrMeta::from_frame(&frame),
+                    source_sar,
                     threads: res.threads,
                 };
                 let list = stages::build(&spec.stages, &ctx)?;
                 pending.hdr = Some(stages::output_hdr(&list, ctx.source_hdr));
+                pending.sar = stages::output_sar(&list, source_sar);
                 chain.insert(Chain::new(list))
             }
         };
@@ -205,6 +210,7 @@ impl Pending<'_> {
                 threads: self.threads,
                 lookahead: self.lookahead,
                 hdr: self.hdr.unwrap_or_default(),
+                sar: self.sar,
             };
             self.writer = Some(ChunkWriter::create(self.out, &self.spec.output, &target)?);
         }

@@ -330,8 +330,9 @@ impl Store {
             .map(|c| ChunkStatus {
                 index: c.plan.index,
                 state: c.state,
-                start_pts: c.plan.start_pts,
-                end_pts: c.plan.end_pts,
+                // The plan's open ends (i64::MIN/MAX) are not values a client should see.
+                start_pts: (c.plan.start_pts != i64::MIN).then_some(c.plan.start_pts),
+                end_pts: (c.plan.end_pts != i64::MAX).then_some(c.plan.end_pts),
                 frames: c.plan.frames,
                 attempts: c.attempts,
                 worker: c.lease_owner,
