@@ -529,6 +529,7 @@ async fn cmd_serve(a: ServeArgs) -> Result<u8> {
             static_dir,
         }),
         uploads: Arc::default(),
+        redact: Arc::new(kino_node::api::redact::Redactor::new(&data_dir)),
     };
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await

@@ -24,8 +24,16 @@ enum Render {
     Failed(String),
 }
 
+/// A fresh `Idempotency-Key`: one per press of Render, so a retried request makes no second job.
+fn idempotency_key() -> String {
+    (0..4)
+        .map(|_| format!("{:08x}", (js_sys::Math::random() * 4_294_967_296.0) as u32))
+        .collect()
+}
+
 /// The "Render" button's work: upload (resumable), then the job.
 async fn render(file: File, spec: JobSpec, status: Callback<Render>, jobs: Callback<Action>) {
+    let key = idempotency_key();
     let name = file.name();
     let up = Callback::from({
         let status = status.clone();
@@ -43,6 +51,7 @@ async fn render(file: File, spec: JobSpec, status: Callback<Render>, jobs: Callb
     };
     let built = net::auth(gloo_net::http::Request::post("/api/jobs"))
         .header("Content-Type", "application/json")
+        .header("Idempotency-Key", &key)
         .body(body);
     let result = match built {
         Ok(r) => match r.send().await {
@@ -191,20 +200,33 @@ pub fn app() -> Html {
             .collect::<Vec<_>>()
     });
     let busy = matches!(*render_state, Render::Upload(_) | Render::Submitting);
+    // Set at the click itself: a second click can arrive before the page re-renders the button
+    // as disabled, and must not start a second upload and job.
+    let in_flight = use_mut_ref(|| false);
     let onrender = {
-        let (file, parsed, render_state, jobs) = (
+        let (file, parsed, render_state, jobs, in_flight) = (
             file.clone(),
             parsed.clone(),
             render_state.clone(),
             jobs.clone(),
+            in_flight.clone(),
         );
         Callback::from(move |_| {
             let (Some(f), Ok(spec)) = (&*file, &parsed) else {
                 return;
             };
+            if in_flight.replace(true) {
+                return;
+            }
             let spec = spec.clone();
             let st = render_state.clone();
-            let status = Callback::from(move |s| st.set(s));
+            let flag = in_flight.clone();
+            let status = Callback::from(move |s: Render| {
+                if matches!(s, Render::Submitted(_) | Render::Failed(_)) {
+                    *flag.borrow_mut() = false;
+                }
+                st.set(s)
+            });
             let dispatch = {
                 let jobs = jobs.clone();
                 Callback::from(move |a| jobs.dispatch(a))

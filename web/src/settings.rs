@@ -5,8 +5,8 @@
 
 use kino_shared::{
     AudioDenoiseEngine, AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams,
-    DenoiseMode, DenoiseParams, DetectParams, JobSpec, LoudnessParams, OutputSpec, ResizeFilter,
-    ScaleParams, SceneParams, SharpenParams, SrModel, StageSpec, VideoCodec, PRESETS,
+    DenoiseMode, DenoiseParams, DetectParams, JobSpec, LoudnessParams, OutputSpec, PixelAspect,
+    ResizeFilter, ScaleParams, SceneParams, SharpenParams, SrModel, StageSpec, VideoCodec, PRESETS,
 };
 use std::collections::BTreeMap;
 use yew::prelude::*;
@@ -41,6 +41,8 @@ pub struct Form {
     pub height: String,
     pub factor: String,
     pub filter: String,
+    /// Non-square source pixels: `square` (resample, the default) or `keep` (stay anamorphic).
+    pub pixels: String,
     /// `none` (classic filter only), or a super-resolution network the node runs.
     pub model: String,
     /// Share of the classic result mixed into the network's.
@@ -90,6 +92,7 @@ impl Default for Form {
             height: String::new(),
             factor: "2".into(),
             filter: "lanczos3".into(),
+            pixels: "square".into(),
             model: "none".into(),
             blend: "0".into(),
             scenes: false,
@@ -222,6 +225,11 @@ impl Form {
                     0.0
                 },
                 tile: None,
+                pixels: if self.pixels == "keep" {
+                    PixelAspect::Keep
+                } else {
+                    PixelAspect::Square
+                },
             };
             stages.push(StageSpec::Scale(p));
         }
@@ -481,6 +489,7 @@ pub fn settings(props: &Props) -> Html {
                         { number(props, "scale.width", "or width px", &f.width, |f, v| f.width = v) }
                         { number(props, "scale.height", "and/or height px", &f.height, |f, v| f.height = v) }
                         { select(props, "f-scale-filter", "Filter", &f.filter, &["lanczos3", "bicubic"], |f, v| f.filter = v) }
+                        { select(props, "f-scale-pixels", "Non-square pixels", &f.pixels, &["square", "keep"], |f, v| f.pixels = v) }
                         { select(props, "f-scale-model", "Neural model", &f.model, &["none", "fast", "quality", "small"], |f, v| f.model = v) }
                         if f.model != "none" {
                             { number(props, "scale.blend", "Blend with filter (0…1)", &f.blend, |f, v| f.blend = v) }

@@ -66,9 +66,12 @@ pub async fn all_events(
     Ok(ws.on_upgrade(move |socket| pump(socket, rx, initial, None, state)))
 }
 
-async fn send(socket: &mut WebSocket, ev: &ProgressEvent) -> bool {
+async fn send(socket: &mut WebSocket, ev: &ProgressEvent, state: &AppState) -> bool {
     match serde_json::to_string(ev) {
-        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Ok(text) => {
+            let text = state.redact.text(&text).into_owned();
+            socket.send(Message::Text(text.into())).await.is_ok()
+        }
         Err(_) => true,
     }
 }
@@ -81,7 +84,7 @@ async fn pump(
     state: AppState,
 ) {
     for ev in &initial {
-        if !send(&mut socket, ev).await {
+        if !send(&mut socket, ev, &state).await {
             return;
         }
     }
@@ -92,7 +95,7 @@ async fn pump(
                     if filter.as_deref().is_some_and(|f| f != ev.job()) {
                         continue;
                     }
-                    if !send(&mut socket, &ev).await {
+                    if !send(&mut socket, &ev, &state).await {
                         return;
                     }
                 }
@@ -100,7 +103,7 @@ async fn pump(
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let Ok(snaps) = snapshots(&state, filter.as_deref()).await else { return };
                     for ev in &snaps {
-                        if !send(&mut socket, ev).await {
+                        if !send(&mut socket, ev, &state).await {
                             return;
                         }
                     }

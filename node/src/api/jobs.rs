@@ -53,11 +53,97 @@ pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
     Ok(spec)
 }
 
-/// Create a job from a finished upload; `input` is the upload id.
+/// Create a job from a finished upload; `input` is the upload id. With an `Idempotency-Key`
+/// header a retried request (same key, same body) answers with the job the first one made
+/// (200, `Idempotent-Replayed: true`) instead of making another; the same key with another body
+/// is refused. Keys are kept for 48 hours.
 #[utoipa::path(tag = "jobs", post, path = "/api/jobs", request_body = JobSpec,
-    responses((status = 201, body = JobStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
-pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult<Response> {
-    let mut spec = parse_spec(&body)?;
+    params(("Idempotency-Key" = Option<String>, Header, description = "a client-chosen unique key (1–255 visible ASCII characters) that makes retries safe")),
+    responses((status = 201, body = JobStatus), (status = 200, body = JobStatus, description = "a retry: the job the first request with this key made"),
+        (status = 400, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn create_job(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let Some(key) = idempotency_key(&headers)? else {
+        return create(&state, &body, id).await;
+    };
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let started = std::time::Instant::now();
+    loop {
+        match state
+            .svc
+            .store
+            .reserve_idempotency_key(&key, &hash, &id)
+            .await?
+        {
+            crate::store::Reservation::New => {
+                let made = create(&state, &body, id.clone()).await;
+                if made.is_err() {
+                    state.svc.store.release_idempotency_key(&key, &id).await?;
+                }
+                return made;
+            }
+            crate::store::Reservation::Earlier {
+                request_hash,
+                job_id,
+            } => {
+                if request_hash != hash {
+                    return Err(ApiErr::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used with a different request body",
+                    ));
+                }
+                // The first request may still be admitting its job: wait for it, or for its
+                // refusal (the key is then free and this request is judged afresh).
+                match state.svc.store.job(&job_id).await {
+                    Ok(status) => {
+                        let mut r = (StatusCode::OK, Json(super::public(status))).into_response();
+                        r.headers_mut()
+                            .insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+                        if let Ok(v) = HeaderValue::from_str(&format!("/api/jobs/{job_id}")) {
+                            r.headers_mut().insert(header::LOCATION, v);
+                        }
+                        return Ok(r);
+                    }
+                    Err(crate::store::StoreError::NotFound(_))
+                        if started.elapsed() < std::time::Duration::from_secs(60) =>
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, checked: 1–255 visible ASCII characters.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )
+        .field("Idempotency-Key")
+    };
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(s.to_owned()))
+}
+
+/// Admits a job (spec, upload, media checks) and creates it under `id`.
+async fn create(state: &AppState, body: &[u8], id: String) -> ApiResult<Response> {
+    let mut spec = parse_spec(body)?;
     // Detection cannot produce its tracks without its models: refused now, naming the set-up step.
     crate::pipeline::job::check_detect_models(&spec).map_err(|e| {
         ApiErr::new(
@@ -67,11 +153,11 @@ pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult
         )
         .field("stages.detect")
     })?;
-    let input = finished_upload(&state, &spec.input, "input").await?;
+    let input = finished_upload(state, &spec.input, "input").await?;
     // An external recording to sync is an upload too; the job keeps its path in the data folder.
     for stage in &mut spec.audio_stages {
         if let AudioStageSpec::Sync(p) = stage {
-            let path = finished_upload(&state, &p.track, TRACK_FIELD).await?;
+            let path = finished_upload(state, &p.track, TRACK_FIELD).await?;
             p.track = path.display().to_string();
         }
     }
@@ -92,10 +178,21 @@ pub async fn create_job(State(state): State<AppState>, body: Bytes) -> ApiResult
         };
         ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_media", e.to_string()).field(field)
     })?;
-    let id = uuid::Uuid::new_v4().to_string();
     let out_dir = state.svc.config.data_dir.join("outputs");
     std::fs::create_dir_all(&out_dir).map_err(ApiErr::internal)?;
     let output = out_dir.join(format!("{id}.{}", spec.output.container.extension()));
+    // The same checks the CLI makes before any work (encoder present, container fits the codec).
+    crate::pipeline::job::preflight(&spec, &output).map_err(|e| match e {
+        crate::pipeline::job::JobError::Invalid(e) => {
+            ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e))
+        }
+        other => ApiErr::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_output",
+            other.to_string(),
+        )
+        .field("output"),
+    })?;
     state
         .svc
         .store

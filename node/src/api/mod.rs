@@ -5,6 +5,7 @@ pub mod docs;
 pub mod events;
 pub mod jobs;
 pub mod preview;
+pub mod redact;
 pub mod uploads;
 
 use crate::service::Service;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub svc: Arc<Service>,
     pub config: Arc<ApiConfig>,
     pub uploads: Arc<uploads::Locks>,
+    /// Keeps data-folder paths out of responses and events.
+    pub redact: Arc<redact::Redactor>,
 }
 
 /// An error response: status plus the JSON body every client can rely on.
@@ -64,9 +67,17 @@ impl ApiErr {
             format!("{what} {id} not found"),
         )
     }
+    /// A fault of the node's own: the cause goes to the log under a request id, the client gets
+    /// the id (the cause may name files or internals).
     pub fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!("internal error: {e}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        let request = uuid::Uuid::new_v4().simple().to_string();
+        let request = &request[..12];
+        tracing::error!(request, "internal error: {e}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("internal error (request {request}); the node's log has the cause"),
+        )
     }
 }
 
@@ -90,10 +101,18 @@ impl From<crate::store::StoreError> for ApiErr {
 
 pub type ApiResult<T> = Result<T, ApiErr>;
 
-/// A job as clients see it: the output is its download link, not a path on the node.
+/// A job as clients see it: the output is its download link and a synced recording its upload id,
+/// not paths on the node.
 pub fn public(mut status: kino_shared::JobStatus) -> kino_shared::JobStatus {
     if status.output.is_some() {
         status.output = Some(format!("/api/jobs/{}/output", status.id));
+    }
+    for stage in &mut status.spec.audio_stages {
+        if let kino_shared::AudioStageSpec::Sync(p) = stage {
+            if let Some(id) = std::path::Path::new(&p.track).file_name() {
+                p.track = id.to_string_lossy().into_owned();
+            }
+        }
     }
     status
 }
@@ -195,7 +214,11 @@ pub fn router(state: AppState) -> Router {
     } else {
         app = app.route("/", get(landing)).fallback(fallback);
     }
-    app.layer(axum::middleware::from_fn_with_state(state.clone(), auth))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+    app.layer(axum::middleware::from_fn_with_state(
+        state.redact.clone(),
+        redact::bodies,
+    ))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), auth))
+    .layer(tower_http::trace::TraceLayer::new_for_http())
+    .with_state(state)
 }

@@ -19,10 +19,20 @@ pub fn encoder_name(codec: VideoCodec) -> &'static str {
     }
 }
 
+/// Encoders an operator turned off on this node (`KINO_DISABLED_ENCODERS=libsvtav1,libx265`), e.g.
+/// one that misbehaves on its hardware; jobs needing them are refused as if the build lacked them.
+pub const DISABLED_ENCODERS_ENV: &str = "KINO_DISABLED_ENCODERS";
+
 /// Finds the encoder or says which one is missing.
 pub fn find_encoder(codec: VideoCodec) -> Result<ffmpeg::Codec> {
     super::init();
     let name = encoder_name(codec);
+    let disabled = std::env::var(DISABLED_ENCODERS_ENV).unwrap_or_default();
+    if disabled.split(',').any(|d| d.trim() == name) {
+        return Err(MediaError::EncoderMissing(format!(
+            "{name} is turned off on this node ({DISABLED_ENCODERS_ENV})"
+        )));
+    }
     ffmpeg::encoder::find_by_name(name)
         .ok_or_else(|| MediaError::EncoderMissing(format!("{name} is not in this FFmpeg build")))
 }

@@ -9,7 +9,7 @@ use crate::media::{self, assemble, encode, probe, MediaError};
 use crate::pipeline::analyse::{self, Analysis};
 use crate::pipeline::{plan_chunks, render, scenes};
 use crate::store::{owner_id, Store, StoreError};
-use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
+use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent, SpecError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,8 +25,9 @@ pub enum JobError {
     Media(#[from] MediaError),
     #[error(transparent)]
     Stage(#[from] stages::StageError),
-    #[error("{0}")]
-    Invalid(String),
+    /// A parameter the job cannot run with, naming its field (HTTP 422, CLI exit 2).
+    #[error(transparent)]
+    Invalid(#[from] kino_shared::SpecError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -223,7 +224,7 @@ fn check_stages_fit_input(spec: &JobSpec, info: &kino_shared::MediaInfo) -> Resu
             }
             _ => continue,
         };
-        return Err(JobError::Invalid(format!("stages.hdr.mode: {reason}")));
+        return Err(SpecError::new("stages.hdr.mode", reason).into());
     }
     Ok(())
 }
@@ -242,7 +243,7 @@ pub fn check_detect_models(spec: &JobSpec) -> Result<(), JobError> {
     for s in &spec.stages {
         if let kino_shared::StageSpec::Detect(p) = s {
             crate::detect::check_models(p)
-                .map_err(|e| JobError::Invalid(format!("stages.detect: {e}")))?;
+                .map_err(|e| SpecError::new("stages.detect", e.to_string()))?;
         }
     }
     Ok(())
@@ -251,8 +252,7 @@ pub fn check_detect_models(spec: &JobSpec) -> Result<(), JobError> {
 /// Checks what can be checked before any work: spec values, detection models, output container and
 /// codec.
 pub fn preflight(spec: &JobSpec, output: &Path) -> Result<(), JobError> {
-    spec.validate()
-        .map_err(|e| JobError::Invalid(e.to_string()))?;
+    spec.validate()?;
     check_detect_models(spec)?;
     let muxer = assemble::muxer_for(output)?;
     if muxer == "webm"
@@ -261,11 +261,10 @@ pub fn preflight(spec: &JobSpec, output: &Path) -> Result<(), JobError> {
             kino_shared::VideoCodec::Vp9 | kino_shared::VideoCodec::Av1
         )
     {
-        return Err(JobError::Invalid(
-            "WebM output needs --codec vp9 or av1".into(),
-        ));
+        return Err(SpecError::new("output.codec", "WebM output needs codec vp9 or av1").into());
     }
-    encode::find_encoder(spec.output.codec)?;
+    encode::find_encoder(spec.output.codec)
+        .map_err(|e| SpecError::new("output.codec", e.to_string()))?;
     Ok(())
 }
 
@@ -381,7 +380,7 @@ pub async fn run_job(
     let timeline = match (&spec.auto_edit, &analysis) {
         (Some(p), Some(a)) => match plan_auto_edit(store, job, p, a, &info, &input).await {
             Ok(t) => Some(Arc::new(t)),
-            Err(JobError::Invalid(reason)) => return fail(store, &events, job, reason).await,
+            Err(JobError::Invalid(e)) => return fail(store, &events, job, e.to_string()).await,
             Err(e) => return Err(e),
         },
         _ => None,
@@ -684,13 +683,14 @@ async fn plan_auto_edit(
             .map_err(|e| JobError::Internal(e.to_string()))?
             .map_err(|e| match e {
                 AutoEditError::Media(m) => JobError::Media(m),
-                other => JobError::Invalid(format!("auto-edit: {other}")),
+                other => SpecError::new("auto_edit", other.to_string()).into(),
             })?;
             if cut.kept.is_empty() {
-                return Err(JobError::Invalid(
-                    "auto-edit would cut every frame (all black, frozen or silent under these thresholds)"
-                        .into(),
-                ));
+                return Err(SpecError::new(
+                    "auto_edit",
+                    "auto-edit would cut every frame (all black, frozen or silent under these thresholds)",
+                )
+                .into());
             }
             let fps = cut.source.rate.fps();
             let report = AutoEditReport {

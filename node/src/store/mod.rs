@@ -11,6 +11,9 @@ use thiserror::Error;
 
 use crate::pipeline::ChunkPlan;
 
+mod idempotency;
+pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
+
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -99,6 +102,12 @@ const SCHEMA: &[&str] = &[
         sha256 TEXT,
         created_ms BIGINT NOT NULL,
         updated_ms BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS idempotency_keys (
+        key TEXT PRIMARY KEY,
+        request_hash TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        created_ms BIGINT NOT NULL
     )",
 ];
 
