@@ -2,6 +2,7 @@
 //! jobs, `enhance` holds the video stages and `audio` the audio ones, `store` keeps jobs and chunks in
 //! SQL so nothing finished is lost, `service` and `api` make it a server.
 
+pub mod analysis;
 pub mod api;
 pub mod audio;
 pub mod detect;

@@ -444,7 +444,12 @@ fn cmd_detect(a: DetectArgs) -> Result<u8> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let report = kino_node::detect::detect_file(&a.input, &a.settings, a.chunk_seconds, workers)?;
+    let report = kino_node::pipeline::analyse::tracks_of_file(
+        &a.input,
+        &a.settings,
+        a.chunk_seconds,
+        workers,
+    )?;
     write_tracks(&report, a.tracks.as_deref(), a.mot.as_deref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -634,7 +639,7 @@ fn cmd_scenes(a: ScenesArgs) -> Result<u8> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let report = kino_node::pipeline::scenes::detect_file(&a.input, a.settings, 4.0, workers)?;
+    let report = kino_node::pipeline::analyse::scenes_of_file(&a.input, a.settings, 4.0, workers)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(0);

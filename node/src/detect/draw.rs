@@ -2,17 +2,10 @@
 //! blur of a padded box for privacy. Works on the frame's own planes (any chroma layout and depth),
 //! so nothing is converted to RGB and back.
 
-use crate::enhance::neural::Matrix;
+use crate::models::rgb::Matrix;
 use kino_shared::{Frame, Plane, Samples};
 
-/// A box to render on one frame.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FrameBox {
-    pub id: u32,
-    pub class: u8,
-    /// x0, y0, x1, y1 as shares of the frame.
-    pub rect: [f32; 4],
-}
+pub use crate::analysis::FrameBox;
 
 /// The box grown by `padding` × its size on every side (clamped to the frame).
 pub fn padded(rect: [f32; 4], padding: f32) -> [f32; 4] {

@@ -13,27 +13,14 @@ pub mod mot;
 pub mod nanodet;
 pub mod track;
 
-use crate::enhance::neural::{chroma_at, sample, Matrix};
+use crate::models::rgb::{chroma_at, sample, Matrix};
 use crate::models::{Config, ModelError};
 use kino_shared::{ChromaLayout, DetectParams, Frame, FACE_CLASS};
-use serde::{Deserialize, Serialize};
 
 pub use centerface::{CenterFace, CENTERFACE_FILE};
 pub use nanodet::{NanoDet, NANODET_FILE};
 
-/// One detected object on one frame.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Detection {
-    /// Class id: COCO 0…79, or [`FACE_CLASS`].
-    #[serde(rename = "c")]
-    pub class: u8,
-    #[serde(rename = "s")]
-    pub score: f32,
-    /// x0, y0, x1, y1 as shares of the frame's width and height (0…1), so boxes stay right after
-    /// a scale stage.
-    #[serde(rename = "b")]
-    pub rect: [f32; 4],
-}
+pub use crate::analysis::Detection;
 
 /// What the analysis pass asks of detection: a summary of [`DetectParams`] that is `Copy`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -196,57 +183,6 @@ pub fn frame_rgb(f: &Frame, w: usize, h: usize) -> Vec<f32> {
         }
     }
     out
-}
-
-/// Detects and tracks over a whole file without rendering (`kino-node detect`): the analysis pass
-/// in parallel by chunk, then one tracking pass.
-pub fn detect_file(
-    input: &std::path::Path,
-    params: &DetectParams,
-    chunk_seconds: f64,
-    workers: usize,
-) -> Result<mot::TracksReport, crate::media::MediaError> {
-    use crate::media::{probe, MediaError};
-    use crate::pipeline::analyse::{analyse_chunk, Analysis, Needs};
-    use rayon::prelude::*;
-    let p = probe::probe(input, true)?;
-    let video = p
-        .info
-        .video
-        .clone()
-        .ok_or_else(|| MediaError::NoVideo(input.display().to_string()))?;
-    let needs = Needs {
-        detect: Some(DetectNeeds::of(params)),
-        ..Needs::default()
-    };
-    // The frame before each chunk too, so cuts at chunk starts are seen as in one chunk.
-    let margin = usize::from(needs.previous_frame());
-    let plan = crate::pipeline::plan_chunks(&p.index, chunk_seconds, margin);
-    let first = crate::pipeline::plan::first_frames(&plan);
-    let workers = workers.clamp(1, plan.len().max(1));
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let threads = (cores / workers).max(1);
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build()
-        .map_err(|e| MediaError::Decode(e.to_string()))?;
-    let records = pool.install(|| {
-        plan.par_iter()
-            .map(|c| analyse_chunk(input, c, needs, first[c.index as usize], threads, &cancel))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
-    let size = (video.width as usize, video.height as usize);
-    let a = Analysis::merge(records.concat(), needs, video.fps, size);
-    Ok(mot::TracksReport::new(
-        &a.tracks,
-        (video.width, video.height),
-        video.fps,
-        a.pts.len() as u64,
-        params.every,
-    ))
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ pub mod neural;
 mod pixel;
 mod stabilize;
 
+pub use crate::analysis::Analysis;
 use crate::media::hdr::HdrMeta;
-pub use crate::pipeline::analyse::Analysis;
 use kino_shared::{Frame, Sar, SpecError, StageSpec};
 use std::collections::VecDeque;
 use std::sync::Arc;

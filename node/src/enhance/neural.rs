@@ -4,10 +4,11 @@
 //! see [`warnings`]), so a job never fails for a missing model.
 
 use super::{Stage, StageError};
+use crate::models::rgb::{chroma_at, sample, store, Matrix};
 use crate::models::sr::{self, SrNet};
 use crate::models::{Config, ModelError};
 use kino_shared::kernels::resize;
-use kino_shared::{ChromaLayout, Frame, Plane, Samples, Sar, ScaleParams, SrModel, StageSpec};
+use kino_shared::{ChromaLayout, Frame, Sar, ScaleParams, SrModel, StageSpec};
 
 pub struct NeuralScale {
     params: ScaleParams,
@@ -129,106 +130,12 @@ fn mix(out: &mut Frame, other: &Frame, t: f32) {
     }
 }
 
-/// Y′CbCr ↔ R′G′B′ for a frame's matrix, range and depth.
-pub(crate) struct Matrix {
-    kr: f32,
-    kb: f32,
-    y_off: f32,
-    y_scale: f32,
-    c_off: f32,
-    c_scale: f32,
-}
-
-impl Matrix {
-    pub(crate) fn of(f: &Frame) -> Matrix {
-        // H.273 matrix code points; unspecified follows the usual SD/HD convention.
-        let (kr, kb) = match f.colour.matrix {
-            1 => (0.2126, 0.0722),
-            5 | 6 => (0.299, 0.114),
-            9 | 10 => (0.2627, 0.0593),
-            _ if f.height >= 720 => (0.2126, 0.0722),
-            _ => (0.299, 0.114),
-        };
-        let k = (1u32 << (f.bit_depth - 8)) as f32;
-        let max = f.max_value() as f32;
-        let (y_off, y_scale, c_scale) = if f.colour.full_range {
-            (0.0, max, max)
-        } else {
-            (16.0 * k, 219.0 * k, 224.0 * k)
-        };
-        Matrix {
-            kr,
-            kb,
-            y_off,
-            y_scale,
-            c_off: 128.0 * k,
-            c_scale,
-        }
-    }
-
-    /// The chroma value of grey.
-    pub(crate) fn neutral(&self) -> f32 {
-        self.c_off
-    }
-
-    pub(crate) fn to_rgb(&self, y: f32, u: f32, v: f32) -> [f32; 3] {
-        let y = (y - self.y_off) / self.y_scale;
-        let (cb, cr) = (
-            (u - self.c_off) / self.c_scale,
-            (v - self.c_off) / self.c_scale,
-        );
-        let r = y + 2.0 * (1.0 - self.kr) * cr;
-        let b = y + 2.0 * (1.0 - self.kb) * cb;
-        let g = (y - self.kr * r - self.kb * b) / (1.0 - self.kr - self.kb);
-        [r, g, b]
-    }
-
-    pub(crate) fn to_yuv(&self, [r, g, b]: [f32; 3]) -> [f32; 3] {
-        let y = self.kr * r + (1.0 - self.kr - self.kb) * g + self.kb * b;
-        let cb = (b - y) / (2.0 * (1.0 - self.kb));
-        let cr = (r - y) / (2.0 * (1.0 - self.kr));
-        [
-            y * self.y_scale + self.y_off,
-            cb * self.c_scale + self.c_off,
-            cr * self.c_scale + self.c_off,
-        ]
-    }
-}
-
-pub(crate) fn sample(p: &Plane, x: usize, y: usize) -> f32 {
-    let i = y * p.width + x;
-    match &p.samples {
-        Samples::U8(d) => d[i] as f32,
-        Samples::U16(d) => d[i] as f32,
-    }
-}
-
-/// Chroma at a luma position, bilinear, honouring the frame's chroma siting.
-pub(crate) fn chroma_at(f: &Frame, p: &Plane, x: usize, y: usize) -> f32 {
-    let (sx, sy) = f.layout.log2_subsampling();
-    let pos = |v: usize, s: u32, centred: bool| -> f32 {
-        match (s, centred) {
-            (0, _) => v as f32,
-            (_, true) => (v as f32 + 0.5) / 2.0 - 0.5,
-            (_, false) => v as f32 / 2.0,
-        }
-    };
-    let cx = pos(x, sx, f.colour.chroma_center).clamp(0.0, (p.width - 1) as f32);
-    let cy = pos(y, sy, true).clamp(0.0, (p.height - 1) as f32);
-    let (x0, y0) = (cx.floor() as usize, cy.floor() as usize);
-    let (x1, y1) = ((x0 + 1).min(p.width - 1), (y0 + 1).min(p.height - 1));
-    let (fx, fy) = (cx - x0 as f32, cy - y0 as f32);
-    let top = sample(p, x0, y0) * (1.0 - fx) + sample(p, x1, y0) * fx;
-    let bottom = sample(p, x0, y1) * (1.0 - fx) + sample(p, x1, y1) * fx;
-    top * (1.0 - fy) + bottom * fy
-}
-
 /// The frame upscaled by the network's factor, in the frame's layout and depth.
 pub fn upscale_frame(net: &mut SrNet, f: &Frame) -> Result<Frame, ModelError> {
     let s = net.scale;
     let m = Matrix::of(f);
     let gray = f.layout == ChromaLayout::Gray;
-    let neutral = m.c_off;
+    let neutral = m.neutral();
     let (ow, oh) = (f.width * s, f.height * s);
     let mut out = Frame::new(ow, oh, f.layout, f.bit_depth, f.colour);
     let max = f.max_value() as f32;
@@ -293,12 +200,4 @@ pub fn upscale_frame(net: &mut SrNet, f: &Frame) -> Result<Frame, ModelError> {
     };
     net.upscale(f.width, f.height, fill, emit)?;
     Ok(out)
-}
-
-fn store(p: &mut Plane, i: usize, v: f32, max: f32) {
-    let v = (v + 0.5).clamp(0.0, max);
-    match &mut p.samples {
-        Samples::U8(d) => d[i] = v as u8,
-        Samples::U16(d) => d[i] = v as u16,
-    }
 }

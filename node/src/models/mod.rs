@@ -4,6 +4,7 @@
 //! folder by `scripts/models.sh`), so the binary builds and runs without it and only the neural
 //! stages need it. Every failure names the set-up step that repairs it.
 
+pub mod rgb;
 pub mod sr;
 pub mod tile;
 

@@ -4,23 +4,21 @@
 //! parallel and stored with the job (a finished chunk's analysis is never redone); the merge then
 //! smooths over the whole video, which per-chunk rendering could not.
 
-use crate::detect::draw::FrameBox;
-use crate::detect::track::{self, Track, TrackerConfig};
+pub use crate::analysis::{Analysis, FrameRecord};
+use crate::detect::track::{self, TrackerConfig};
 use crate::detect::{DetectNeeds, Detection, Detectors};
 use crate::edit::FrameStats as EditStats;
 use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
 use crate::media::MediaError;
-use crate::pipeline::scenes::{Detector, Transition};
+use crate::pipeline::scenes::Detector;
 use crate::pipeline::ChunkPlan;
 use kino_shared::kernels::color::{self, AutoCorrection, FrameStats};
-use kino_shared::kernels::motion::{self, Correction, Motion, SmoothMode};
+use kino_shared::kernels::motion::{self, Motion, SmoothMode};
 use kino_shared::kernels::scene::{self, Signature};
 use kino_shared::{
     AutoEditParams, ColorParams, JobSpec, SceneParams, StabilizeMode, StabilizeParams, StageSpec,
 };
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -28,58 +26,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 const MOTION_SIDE: usize = 480;
 /// Luma-histogram distance above which two frames belong to different scenes.
 const CUT_DISTANCE: f32 = 0.6;
-
-/// What the analysis measures of one frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FrameRecord {
-    pub pts: i64,
-    /// Motion from the previous frame (absent for the first frame of the video).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub motion: Option<Motion>,
-    /// The automatic colour correction this frame alone calls for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub colour: Option<AutoCorrection>,
-    /// Luma-histogram distance to the previous frame (0…2; large at a scene cut).
-    pub cut: f32,
-    /// The frame's signature for scene detection (base64).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "signature_b64"
-    )]
-    pub scene: Option<Signature>,
-    /// Auto-edit measures: share of black pixels and mean change from the previous frame (0…1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub edit: Option<[f32; 2]>,
-    /// Objects and faces found, on the frames detection runs on (every `every`-th).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detections: Option<Vec<Detection>>,
-}
-
-/// Signatures as base64 strings: a third of the size of a JSON number array.
-mod signature_b64 {
-    use base64::Engine;
-    use kino_shared::kernels::scene::Signature;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<Signature>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(sig) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&sig.0)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Signature>, D::Error> {
-        let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| {
-            base64::engine::general_purpose::STANDARD
-                .decode(t)
-                .map(Signature)
-                .map_err(serde::de::Error::custom)
-        })
-        .transpose()
-    }
-}
 
 /// What a job's stages ask of the analysis pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -230,45 +176,7 @@ pub fn analyse_chunk(
     Ok(out)
 }
 
-/// The merged, smoothed analysis that stages read by frame timestamp.
-#[derive(Debug, Default)]
-pub struct Analysis {
-    pub colour: HashMap<i64, AutoCorrection>,
-    pub stabilize: HashMap<i64, Correction>,
-    /// Zoom that hides the borders of every stabilised frame (1 without stabilisation).
-    pub zoom: f32,
-    /// Width of the analysed frames (corrections are in its pixels).
-    pub width: usize,
-    /// Every frame's pts, in order (transitions index into it).
-    pub pts: Vec<i64>,
-    /// Scene transitions, when scene detection was asked for.
-    pub transitions: Vec<Transition>,
-    /// Auto-edit measures of every frame, by pts, when auto-edit was asked for.
-    pub edit: Vec<(i64, [f32; 2])>,
-    /// Tracks over the whole video, when detection was asked for.
-    pub tracks: Vec<Track>,
-}
-
 impl Analysis {
-    /// The tracked boxes on the frame at `pts`: interpolated between detections, and held for up to
-    /// `hold` frames beyond a track's first and last detection (so a blurred face does not show on
-    /// the frames between two detection frames).
-    pub fn boxes_at(&self, pts: i64, hold: u64) -> Vec<FrameBox> {
-        let Ok(frame) = self.pts.binary_search(&pts) else {
-            return Vec::new();
-        };
-        self.tracks
-            .iter()
-            .filter_map(|t| {
-                track::box_at(&t.points, frame as u64, hold).map(|rect| FrameBox {
-                    id: t.id,
-                    class: t.class,
-                    rect,
-                })
-            })
-            .collect()
-    }
-
     /// Merges every chunk's records (in any order) into per-frame corrections.
     pub fn merge(
         mut records: Vec<FrameRecord>,
@@ -392,4 +300,83 @@ impl Analysis {
         }
         a
     }
+}
+
+/// The analysis pass over a whole file without a job (the CLI's `scenes` and `detect`): chunks
+/// planned at keyframes and measured in parallel on `workers` threads, then merged. A network gets
+/// `threads` threads, or (`None`) the cores shared among the workers. Returns the merge and the
+/// video it describes.
+pub fn analyse_file(
+    input: &Path,
+    needs: Needs,
+    chunk_seconds: f64,
+    workers: usize,
+    threads: Option<usize>,
+) -> Result<(Analysis, kino_shared::VideoInfo), MediaError> {
+    use rayon::prelude::*;
+    let p = crate::media::probe::probe(input, true)?;
+    let video = p
+        .info
+        .video
+        .clone()
+        .ok_or_else(|| MediaError::NoVideo(input.display().to_string()))?;
+    // The frame before each chunk too where measures compare neighbours, so cuts at chunk starts
+    // are seen as in one chunk.
+    let margin = usize::from(needs.previous_frame());
+    let plan = crate::pipeline::plan_chunks(&p.index, chunk_seconds, margin);
+    let first = crate::pipeline::plan::first_frames(&plan);
+    let cancel = AtomicBool::new(false);
+    let workers = workers.clamp(1, plan.len().max(1));
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let threads = threads.unwrap_or((cores / workers).max(1));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .map_err(|e| MediaError::Decode(e.to_string()))?;
+    let records = pool.install(|| {
+        plan.par_iter()
+            .map(|c| analyse_chunk(input, c, needs, first[c.index as usize], threads, &cancel))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let size = (video.width as usize, video.height as usize);
+    let a = Analysis::merge(records.concat(), needs, video.fps, size);
+    Ok((a, video))
+}
+
+/// Scene detection alone: the scene list of `input`.
+pub fn scenes_of_file(
+    input: &Path,
+    params: SceneParams,
+    chunk_seconds: f64,
+    workers: usize,
+) -> Result<super::scenes::SceneReport, MediaError> {
+    let needs = Needs {
+        scenes: Some(params),
+        ..Needs::default()
+    };
+    let (a, video) = analyse_file(input, needs, chunk_seconds, workers, Some(1))?;
+    Ok(super::scenes::scene_report(&a.pts, &a.transitions, &video))
+}
+
+/// Detection and tracking alone: the tracks of `input`.
+pub fn tracks_of_file(
+    input: &Path,
+    params: &kino_shared::DetectParams,
+    chunk_seconds: f64,
+    workers: usize,
+) -> Result<crate::detect::mot::TracksReport, MediaError> {
+    let needs = Needs {
+        detect: Some(DetectNeeds::of(params)),
+        ..Needs::default()
+    };
+    let (a, video) = analyse_file(input, needs, chunk_seconds, workers, None)?;
+    Ok(crate::detect::mot::TracksReport::new(
+        &a.tracks,
+        (video.width, video.height),
+        video.fps,
+        a.pts.len() as u64,
+        params.every,
+    ))
 }

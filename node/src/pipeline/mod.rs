@@ -3,8 +3,10 @@
 
 pub mod analyse;
 pub mod job;
+pub mod layout;
 pub mod plan;
 pub mod render;
+pub mod resources;
 pub mod scene_pass;
 pub mod scenes;
 

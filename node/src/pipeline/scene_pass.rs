@@ -6,9 +6,9 @@
 //! Cuts come out on the same frames as when every frame is decoded; the middle of a dissolve or
 //! fade can move by a frame (measured on the test montage).
 
-use super::analyse::FrameRecord;
 use super::scenes::CUT_MIN;
 use super::ChunkPlan;
+use crate::analysis::FrameRecord;
 use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
 use crate::media::MediaError;

@@ -13,27 +13,7 @@ use kino_shared::kernels::scene::{
 };
 use serde::{Deserialize, Serialize};
 
-/// How a scene begins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransitionKind {
-    Cut,
-    Dissolve,
-    /// Through black (fade out, fade in).
-    Fade,
-}
-
-/// One detected transition between scenes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Transition {
-    /// The first frame of the new scene (the middle of a gradual transition).
-    pub frame: usize,
-    pub kind: TransitionKind,
-    /// First and last frame of the transition (both `frame` for a cut).
-    pub span: (usize, usize),
-    /// Strength: the frame difference across the transition (0…255 signature scale).
-    pub score: f32,
-}
+pub use crate::analysis::{Transition, TransitionKind};
 
 /// Tuning of the detector.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -320,44 +300,6 @@ pub fn scene_report(
         fades: count(TransitionKind::Fade),
         scenes,
     }
-}
-
-/// Scene detection alone (the CLI's `scenes` command): plans chunks at keyframes, measures them on
-/// `workers` threads and returns the scene list. No job, no store, no rendering.
-pub fn detect_file(
-    input: &std::path::Path,
-    params: kino_shared::SceneParams,
-    chunk_seconds: f64,
-    workers: usize,
-) -> Result<SceneReport, crate::media::MediaError> {
-    use crate::media::{probe, MediaError};
-    use crate::pipeline::analyse::{analyse_chunk, Analysis, Needs};
-    use rayon::prelude::*;
-    let p = probe::probe(input, true)?;
-    let video = p
-        .info
-        .video
-        .clone()
-        .ok_or_else(|| MediaError::NoVideo(input.display().to_string()))?;
-    let plan = crate::pipeline::plan_chunks(&p.index, chunk_seconds, 0);
-    let needs = Needs {
-        scenes: Some(params),
-        ..Needs::default()
-    };
-    let cancel = std::sync::atomic::AtomicBool::new(false);
-    let first_frames = crate::pipeline::plan::first_frames(&plan);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers.max(1))
-        .build()
-        .map_err(|e| MediaError::Decode(e.to_string()))?;
-    let records = pool.install(|| {
-        plan.par_iter()
-            .map(|c| analyse_chunk(input, c, needs, first_frames[c.index as usize], 1, &cancel))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
-    let size = (video.width as usize, video.height as usize);
-    let a = Analysis::merge(records.concat(), needs, video.fps, size);
-    Ok(scene_report(&a.pts, &a.transitions, &video))
 }
 
 /// Variance of the luma cells (contrast at the signature's scale).

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
-use crate::pipeline::ChunkPlan;
-
 mod idempotency;
+mod plan;
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
+pub use plan::ChunkPlan;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
