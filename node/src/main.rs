@@ -183,11 +183,11 @@ struct RenderArgs {
     audio: AudioMode,
     /// An enhancement stage, in order: KIND[:key=value,...], e.g. `scale:width=1280` or
     /// `color:saturation=1.2,gamma=1.1`. Repeat for several.
-    #[arg(long = "stage", value_parser = parse_stage::<StageSpec>)]
+    #[arg(long = "stage", value_parser = parse_stage::<StageSpec>, long_help = STAGE_HELP)]
     stages: Vec<StageSpec>,
     /// An audio stage, in order: KIND[:key=value,...], e.g. `loudness:target_lufs=-16,true_peak_db=-1`
     /// (presets: -14 streaming, -16 podcast, -23 EBU R128 broadcast).
-    #[arg(long = "audio-stage", value_parser = parse_stage::<AudioStageSpec>)]
+    #[arg(long = "audio-stage", value_parser = parse_stage::<AudioStageSpec>, long_help = AUDIO_STAGE_HELP)]
     audio_stages: Vec<AudioStageSpec>,
     /// Detect scenes (cuts, dissolves, fades): scene list and thumbnails in the report, chapters in
     /// the output. Optional settings: `min_scene_seconds=0.6,gradual=true,thumbnails=true,chapters=true`.
@@ -242,6 +242,30 @@ fn parse_audio(s: &str) -> Result<AudioMode, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| format!("unknown audio mode '{s}' (auto, copy, aac, opus, none)"))
 }
+
+/// `render --help` for `--stage`: every kind and its fields (the README's Usage section and the
+/// `StageSpec` schema at /api/docs have the ranges and defaults).
+const STAGE_HELP: &str = "An enhancement stage, in order: KIND[:key=value,...]. Repeat for several.
+Kinds and their fields:
+  scale      width, height (display size) or factor; filter=lanczos3|bicubic; pixels=square|keep;
+             model=fast|quality|small (neural), blend, tile
+  color      brightness, contrast, saturation, gamma, vibrance, temperature, tint,
+             auto_white_balance, auto_levels
+  denoise    mode=auto|manual, sigma, strength, temporal_radius
+  sharpen    amount, radius, threshold
+  hdr        mode=to_sdr|to_hdr, peak_nits
+  stabilize  mode=smooth|tripod, smoothing_seconds, max_zoom, edge=black|clamp
+  detect     every, classes=person+car, faces, min_score, blur=face+person, draw
+Example: --stage scale:factor=2 --stage denoise:strength=1.5
+Ranges and defaults: README (Usage) and the StageSpec schema at /api/docs.";
+
+/// `render --help` for `--audio-stage`.
+const AUDIO_STAGE_HELP: &str = "An audio stage, in order: KIND[:key=value,...]. Repeat for several.
+Kinds and their fields:
+  loudness   target_lufs (-14 streaming, -16 podcast, -23 EBU R128), true_peak_db
+  denoise    engine=rnnoise|deepfilternet, mix
+  sync       track=FILE, mode=replace|mix, level, max_offset_seconds
+Ranges and defaults: README (Usage) and the AudioStageSpec schema at /api/docs.";
 
 /// `kind:key=value,...` → a stage, through the same serde types the API uses.
 fn parse_stage<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {

@@ -286,3 +286,44 @@ async fn a_missing_encoder_is_refused_up_front_naming_the_field() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("output.codec"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_passes_an_independent_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), &[]);
+    let client = reqwest::Client::new();
+    let doc = get_text(&client, &node, "/api/openapi.json").await;
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, &doc).unwrap();
+    let out = std::process::Command::new(tools_python())
+        .args(["-m", "openapi_spec_validator", s(&file)])
+        .output()
+        .expect("running openapi-spec-validator");
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The idempotency header is documented where clients look for it.
+    let v: Value = serde_json::from_str(&doc).unwrap();
+    let params = v["paths"]["/api/jobs"]["post"]["parameters"].to_string();
+    assert!(params.contains("Idempotency-Key"), "{params}");
+}
+
+#[test]
+fn render_help_names_every_stage_kind() {
+    let out = kino(&["render", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for kind in kino_shared::StageSpec::KINDS
+        .iter()
+        .chain(kino_shared::AudioStageSpec::KINDS.iter())
+    {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{kind} "))),
+            "render --help does not list {kind}:\n{help}"
+        );
+    }
+}

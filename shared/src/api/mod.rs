@@ -1,0 +1,29 @@
+//! Every type that crosses the wire between the editor, the node and the CLI.
+
+pub use crate::frame::Sar;
+
+/// Largest width or height a stage may produce (16K).
+pub const MAX_DIMENSION: u32 = 16_384;
+
+mod audio;
+mod detection;
+mod edit;
+mod errors;
+mod media;
+mod scenes;
+mod spec;
+mod status;
+mod video;
+
+pub use audio::*;
+pub use detection::*;
+pub use edit::*;
+pub use errors::*;
+pub use media::*;
+pub use scenes::*;
+pub use spec::*;
+pub use status::*;
+pub use video::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,202 @@
+//! Job and chunk states, job status, and the live progress events.
+
+use super::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    /// Whole-video analysis (motion, colour statistics) before rendering.
+    Analysing,
+    Rendering,
+    Assembling,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Analysing => "analysing",
+            JobState::Rendering => "rendering",
+            JobState::Assembling => "assembling",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => JobState::Queued,
+            "analysing" => JobState::Analysing,
+            "rendering" => JobState::Rendering,
+            "assembling" => JobState::Assembling,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            "cancelled" => JobState::Cancelled,
+            _ => return None,
+        })
+    }
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Done | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl ChunkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChunkState::Pending => "pending",
+            ChunkState::Running => "running",
+            ChunkState::Done => "done",
+            ChunkState::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => ChunkState::Pending,
+            "running" => ChunkState::Running,
+            "done" => ChunkState::Done,
+            "failed" => ChunkState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One chunk of a job: frames with presentation timestamps in `[start_pts, end_pts)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkStatus {
+    pub index: u32,
+    pub state: ChunkState,
+    /// First presentation timestamp (stream time base); absent for the first chunk, which starts
+    /// with the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_pts: Option<i64>,
+    /// End of the chunk (exclusive); absent for the last chunk, which runs to the stream's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_pts: Option<i64>,
+    pub frames: u64,
+    pub attempts: u32,
+    pub worker: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A job as the node reports it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub id: String,
+    pub state: JobState,
+    pub spec: JobSpec,
+    pub frames_total: u64,
+    pub frames_done: u64,
+    pub chunks_total: u32,
+    pub chunks_done: u32,
+    pub error: Option<String>,
+    pub output: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// Live progress, in order, as the node emits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    /// The current state of a job, sent first to every new listener.
+    Snapshot {
+        job: String,
+        status: Box<JobStatus>,
+        chunks: Vec<ChunkStatus>,
+    },
+    JobState {
+        job: String,
+        state: JobState,
+    },
+    /// The job was planned; `resumed` chunks were already done by an earlier run.
+    Planned {
+        job: String,
+        chunks: u32,
+        frames: u64,
+        resumed: u32,
+    },
+    ChunkClaimed {
+        job: String,
+        chunk: u32,
+        worker: String,
+    },
+    ChunkDone {
+        job: String,
+        chunk: u32,
+        frames: u64,
+    },
+    /// The analysis pass finished a chunk (`done` of `total` analysed).
+    Analysed {
+        job: String,
+        chunk: u32,
+        done: u32,
+        total: u32,
+    },
+    ChunkFailed {
+        job: String,
+        chunk: u32,
+        attempt: u32,
+        error: String,
+    },
+    Frames {
+        job: String,
+        frames_done: u64,
+        frames_total: u64,
+        fps: f64,
+        eta_seconds: Option<f64>,
+    },
+    Warning {
+        job: String,
+        message: String,
+    },
+    /// The job finished; `output` is where to get the result (a URL on the node, a path in the CLI).
+    Done {
+        job: String,
+        output: String,
+    },
+    Failed {
+        job: String,
+        error: String,
+    },
+}
+
+impl ProgressEvent {
+    /// The job the event concerns.
+    pub fn job(&self) -> &str {
+        match self {
+            ProgressEvent::Snapshot { job, .. }
+            | ProgressEvent::JobState { job, .. }
+            | ProgressEvent::Planned { job, .. }
+            | ProgressEvent::ChunkClaimed { job, .. }
+            | ProgressEvent::ChunkDone { job, .. }
+            | ProgressEvent::Analysed { job, .. }
+            | ProgressEvent::ChunkFailed { job, .. }
+            | ProgressEvent::Frames { job, .. }
+            | ProgressEvent::Warning { job, .. }
+            | ProgressEvent::Done { job, .. }
+            | ProgressEvent::Failed { job, .. } => job,
+        }
+    }
+}
