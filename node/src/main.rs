@@ -7,12 +7,12 @@ use kino_node::edit::{AutoEditParams, ExportFormat, ExportOptions};
 use kino_node::media::{probe, MediaError};
 use kino_node::pipeline::job::{self, JobError};
 use kino_node::pipeline::{run_job, JobOptions, JobOutcome};
+use kino_node::service;
 use kino_node::store::Store;
 use kino_shared::{
     AudioMode, AudioStageSpec, Container, JobSpec, OutputSpec, ProgressEvent, SceneParams,
     StageSpec, VideoCodec,
 };
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -318,6 +318,14 @@ fn default_data_dir() -> PathBuf {
 fn exit_code_for(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<UsageError>().is_some() {
         return 2;
+    }
+    if let Some(s) = e.downcast_ref::<service::ServiceError>() {
+        use service::ServiceError as E;
+        return match s {
+            E::Invalid(_) | E::ModelUnavailable(_) => 2,
+            E::BadMedia { source, .. } => media_code(source),
+            _ => 1,
+        };
     }
     if let Some(j) = e.downcast_ref::<JobError>() {
         return match j {
@@ -692,30 +700,6 @@ fn cmd_scenes(a: ScenesArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Identifies "the same render": input identity, spec and output path.
-fn job_key(input: &Path, spec: &JobSpec, output: &Path) -> Result<String> {
-    let meta = std::fs::metadata(input).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => MediaError::NotFound(input.display().to_string()),
-        _ => MediaError::Io {
-            path: input.display().to_string(),
-            source: e,
-        },
-    })?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut h = Sha256::new();
-    h.update(input.display().to_string());
-    h.update(meta.len().to_le_bytes());
-    h.update(mtime.to_le_bytes());
-    h.update(serde_json::to_vec(spec)?);
-    h.update(output.display().to_string());
-    Ok(hex::encode(h.finalize()))
-}
-
 async fn cmd_render(a: RenderArgs) -> Result<u8> {
     let input = std::path::absolute(&a.input)
         .with_context(|| format!("input path {}", a.input.display()))?;
@@ -746,7 +730,6 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
         },
         chunk_seconds: a.chunk_seconds,
     };
-    job::preflight(&spec, &output)?;
     let cut_formats = cut_list_formats(&a.cut_list)?;
     if (a.tracks.is_some() || a.mot.is_some())
         && !spec
@@ -761,12 +744,9 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     if !cut_formats.is_empty() && spec.auto_edit.is_none() {
         return Err(UsageError("--cut-list needs --auto-edit".into()).into());
     }
-    // Fail fast on bad input, before anything is stored.
-    {
-        let input = input.clone();
-        let probed = tokio::task::spawn_blocking(move || probe::probe(&input, false)).await??;
-        kino_node::media::audio::check_stages(&spec.audio_stages, !probed.info.audio.is_empty())?;
-    }
+    // Fail fast on bad parameters and input, before anything is stored: the checks HTTP jobs get.
+    let admitted = service::admit(spec, input.clone(), output.clone()).await?;
+    let spec = admitted.spec.clone();
     if output
         .parent()
         .is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir())
@@ -779,20 +759,13 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
     }
 
     let (data_dir, store) = open_store(a.data_dir).await?;
-    let key = job_key(&input, &spec, &output)?;
+    let key = service::jobs::job_key(&input, &spec, &output)?;
+    let (tx, rx) = tokio::sync::broadcast::channel(4096);
     let job_id = match store.find_resumable(&key).await? {
         Some(id) => id,
         None => {
             let id = uuid::Uuid::new_v4().to_string();
-            store
-                .create_job(
-                    &id,
-                    &key,
-                    &spec,
-                    &input.display().to_string(),
-                    &output.display().to_string(),
-                )
-                .await?;
+            service::jobs::submit(&store, &tx, &admitted, &id, Some(&key)).await?;
             id
         }
     };
@@ -822,7 +795,6 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
             }
         });
     }
-    let (tx, rx) = tokio::sync::broadcast::channel(4096);
     let printer = tokio::spawn(show_progress(rx, a.events));
     let outcome = run_job(&store, &job_id, &opts, tx, cancel).await;
     let _ = printer.await;

@@ -1,17 +1,14 @@
 //! Jobs: create from an upload, list, get, cancel, retry, download the output (with Range), report.
 
 use super::{ApiErr, ApiResult, AppState};
-use crate::audio::AudioError;
-use crate::media::{self, probe, MediaError};
+use crate::media::probe;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kino_shared::{
-    ApiError, AudioStageSpec, ChunkStatus, JobSpec, JobState, JobStatus, MediaInfo, ProgressEvent,
-};
+use kino_shared::{ApiError, AudioStageSpec, ChunkStatus, JobSpec, JobState, JobStatus, MediaInfo};
 use serde::Serialize;
 use tower::ServiceExt;
 
@@ -144,15 +141,6 @@ fn idempotency_key(headers: &axum::http::HeaderMap) -> ApiResult<Option<String>>
 /// Admits a job (spec, upload, media checks) and creates it under `id`.
 async fn create(state: &AppState, body: &[u8], id: String) -> ApiResult<Response> {
     let mut spec = parse_spec(body)?;
-    // Detection cannot produce its tracks without its models: refused now, naming the set-up step.
-    crate::pipeline::job::check_detect_models(&spec).map_err(|e| {
-        ApiErr::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "model_unavailable",
-            e.to_string(),
-        )
-        .field("stages.detect")
-    })?;
     let input = finished_upload(state, &spec.input, "input").await?;
     // An external recording to sync is an upload too; the job keeps its path in the data folder.
     for stage in &mut spec.audio_stages {
@@ -161,55 +149,12 @@ async fn create(state: &AppState, body: &[u8], id: String) -> ApiResult<Response
             p.track = path.display().to_string();
         }
     }
-    // Bad media is refused now, with the reason, rather than failing later in the queue.
-    let probe_path = input.clone();
-    let audio_stages = spec.audio_stages.clone();
-    tokio::task::spawn_blocking(move || {
-        let probed = probe::probe(&probe_path, false)?;
-        media::audio::check_stages(&audio_stages, !probed.info.audio.is_empty())
-    })
-    .await
-    .map_err(ApiErr::internal)?
-    .map_err(|e| {
-        let field = match &e {
-            MediaError::Audio(AudioError::NoReferenceAudio) => "input",
-            MediaError::Audio(_) => TRACK_FIELD,
-            _ => "input",
-        };
-        ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_media", e.to_string()).field(field)
-    })?;
     let out_dir = state.svc.config.data_dir.join("outputs");
     std::fs::create_dir_all(&out_dir).map_err(ApiErr::internal)?;
     let output = out_dir.join(format!("{id}.{}", spec.output.container.extension()));
-    // The same checks the CLI makes before any work (encoder present, container fits the codec).
-    crate::pipeline::job::preflight(&spec, &output).map_err(|e| match e {
-        crate::pipeline::job::JobError::Invalid(e) => {
-            ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e))
-        }
-        other => ApiErr::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_output",
-            other.to_string(),
-        )
-        .field("output"),
-    })?;
-    state
-        .svc
-        .store
-        .create_job(
-            &id,
-            &id,
-            &spec,
-            &input.display().to_string(),
-            &output.display().to_string(),
-        )
-        .await?;
-    let _ = state.svc.events.send(ProgressEvent::JobState {
-        job: id.clone(),
-        state: JobState::Queued,
-    });
-    state.svc.poke();
-    let status = super::public(state.svc.store.job(&id).await?);
+    // The same checks the CLI makes, before anything is stored.
+    let admitted = crate::service::admit(spec, input, output).await?;
+    let status = super::public(state.svc.submit(&admitted, &id).await?);
     let mut r = (StatusCode::CREATED, Json(status)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/jobs/{id}")) {
         r.headers_mut().insert(header::LOCATION, v);
@@ -217,7 +162,7 @@ async fn create(state: &AppState, body: &[u8], id: String) -> ApiResult<Response
     Ok(r)
 }
 
-const TRACK_FIELD: &str = "audio_stages.sync.track";
+use crate::service::jobs::TRACK_FIELD;
 
 /// The file of a finished upload named by `id` (refused, naming `field`, when there is none).
 /// Only upload ids are accepted, never paths: a client cannot point the node at other files.
@@ -283,25 +228,7 @@ pub async fn cancel_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobStatus>> {
-    let job = job_or_404(&state, &id).await?;
-    if job.state.is_final() {
-        return Err(ApiErr::new(
-            StatusCode::CONFLICT,
-            "job_finished",
-            format!("job is already {}", job.state.as_str()),
-        ));
-    }
-    state
-        .svc
-        .store
-        .set_job_state(&id, JobState::Cancelled, None)
-        .await?;
-    state.svc.stop(&id);
-    let _ = state.svc.events.send(ProgressEvent::JobState {
-        job: id.clone(),
-        state: JobState::Cancelled,
-    });
-    Ok(Json(super::public(state.svc.store.job(&id).await?)))
+    Ok(Json(super::public(state.svc.cancel(&id).await?)))
 }
 
 /// Retry a failed or cancelled job; done chunks are not redone.
@@ -310,21 +237,7 @@ pub async fn retry_job(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobStatus>> {
-    let job = job_or_404(&state, &id).await?;
-    if !matches!(job.state, JobState::Failed | JobState::Cancelled) || state.svc.is_running(&id) {
-        return Err(ApiErr::new(
-            StatusCode::CONFLICT,
-            "not_retryable",
-            format!("job is {}", job.state.as_str()),
-        ));
-    }
-    state.svc.store.retry_job(&id).await?;
-    let _ = state.svc.events.send(ProgressEvent::JobState {
-        job: id.clone(),
-        state: JobState::Queued,
-    });
-    state.svc.poke();
-    Ok(Json(super::public(state.svc.store.job(&id).await?)))
+    Ok(Json(super::public(state.svc.retry(&id).await?)))
 }
 
 /// The rendered file; supports `Range` so a `<video>` can seek.

@@ -99,6 +99,33 @@ impl From<crate::store::StoreError> for ApiErr {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiErr {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as E;
+        match e {
+            E::Invalid(spec) => ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(spec)),
+            E::BadMedia { field, source } => ApiErr::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_media",
+                source.to_string(),
+            )
+            .field(field),
+            E::ModelUnavailable(spec) => ApiErr(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ApiError {
+                    code: "model_unavailable".into(),
+                    message: spec.to_string(),
+                    field: Some(spec.field),
+                },
+            ),
+            E::NotFound(id) => ApiErr::not_found("job", &id),
+            E::Conflict { code, message } => ApiErr::new(StatusCode::CONFLICT, code, message),
+            E::Store(e) => ApiErr::internal(e),
+            E::Internal(e) => ApiErr::internal(e),
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiErr>;
 
 /// A job as clients see it: the output is its download link and a synced recording its upload id,

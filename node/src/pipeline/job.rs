@@ -142,7 +142,10 @@ async fn replan_at_scene_cuts(
 
 /// Refuses stages the input cannot take (HDR tone mapping of SDR video and the reverse) before any
 /// chunk is decoded, rather than failing every chunk.
-fn check_stages_fit_input(spec: &JobSpec, info: &kino_shared::MediaInfo) -> Result<(), JobError> {
+pub fn check_stages_fit_input(
+    spec: &JobSpec,
+    info: &kino_shared::MediaInfo,
+) -> Result<(), JobError> {
     let kind = info
         .video
         .as_ref()

@@ -1,10 +1,14 @@
 //! The node's job service: a scheduler that runs queued (and interrupted) jobs from the store, a few at
 //! a time, on one shared pool of chunk slots; cancellation; and the metrics fed by progress events.
 
+pub mod jobs;
+
+pub use jobs::{admit, Admitted, ServiceError};
+
 use crate::pipeline::job::{JobError, JobOptions, JobOutcome};
 use crate::pipeline::run_job;
 use crate::store::Store;
-use kino_shared::{JobState, ProgressEvent};
+use kino_shared::{JobState, JobStatus, ProgressEvent};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -142,6 +146,27 @@ impl Service {
     /// Wakes the scheduler (a job was queued).
     pub fn poke(&self) {
         self.wake.notify_one();
+    }
+
+    /// Queues an admitted job under `id` and wakes the scheduler.
+    pub async fn submit(&self, job: &Admitted, id: &str) -> Result<JobStatus, ServiceError> {
+        let status = jobs::submit(&self.store, &self.events, job, id, None).await?;
+        self.poke();
+        Ok(status)
+    }
+
+    /// Cancels a job and stops its workers.
+    pub async fn cancel(&self, id: &str) -> Result<JobStatus, ServiceError> {
+        let status = jobs::cancel(&self.store, &self.events, id).await?;
+        self.stop(id);
+        Ok(status)
+    }
+
+    /// Queues a failed or cancelled job again.
+    pub async fn retry(&self, id: &str) -> Result<JobStatus, ServiceError> {
+        let status = jobs::retry(&self.store, &self.events, id, self.is_running(id)).await?;
+        self.poke();
+        Ok(status)
     }
 
     pub fn is_running(&self, id: &str) -> bool {
