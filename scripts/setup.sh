@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev libswscale-dev libswresample-dev
-  ffmpeg sqlite3
+  ffmpeg sqlite3 postgresql
   chromium chromium-driver
 )
 missing=()

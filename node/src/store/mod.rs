@@ -18,6 +18,8 @@ pub use plan::ChunkPlan;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("job {0} not found")]
     NotFound(String),
     #[error("stored data is corrupt: {0}")]
@@ -50,66 +52,6 @@ async fn insert_chunks(
     }
     Ok(())
 }
-
-const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS jobs (
-        id TEXT PRIMARY KEY,
-        job_key TEXT NOT NULL,
-        spec TEXT NOT NULL,
-        input TEXT NOT NULL,
-        output TEXT NOT NULL,
-        state TEXT NOT NULL,
-        error TEXT,
-        frames_total BIGINT NOT NULL DEFAULT 0,
-        planned BIGINT NOT NULL DEFAULT 0,
-        created_ms BIGINT NOT NULL,
-        updated_ms BIGINT NOT NULL
-    )",
-    "CREATE INDEX IF NOT EXISTS jobs_key ON jobs (job_key)",
-    "CREATE TABLE IF NOT EXISTS chunks (
-        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-        idx BIGINT NOT NULL,
-        start_pts BIGINT NOT NULL,
-        end_pts BIGINT NOT NULL,
-        decode_from_pts BIGINT NOT NULL,
-        frames BIGINT NOT NULL,
-        state TEXT NOT NULL,
-        attempts BIGINT NOT NULL DEFAULT 0,
-        renders BIGINT NOT NULL DEFAULT 0,
-        lease_owner TEXT,
-        lease_until_ms BIGINT NOT NULL DEFAULT 0,
-        error TEXT,
-        updated_ms BIGINT NOT NULL,
-        PRIMARY KEY (job_id, idx)
-    )",
-    "CREATE TABLE IF NOT EXISTS analysis (
-        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-        idx BIGINT NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (job_id, idx)
-    )",
-    "CREATE TABLE IF NOT EXISTS report_sections (
-        job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-        name TEXT NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (job_id, name)
-    )",
-    "CREATE TABLE IF NOT EXISTS uploads (
-        id TEXT PRIMARY KEY,
-        length BIGINT NOT NULL,
-        metadata TEXT NOT NULL,
-        complete BIGINT NOT NULL DEFAULT 0,
-        sha256 TEXT,
-        created_ms BIGINT NOT NULL,
-        updated_ms BIGINT NOT NULL
-    )",
-    "CREATE TABLE IF NOT EXISTS idempotency_keys (
-        key TEXT PRIMARY KEY,
-        request_hash TEXT NOT NULL,
-        job_id TEXT NOT NULL,
-        created_ms BIGINT NOT NULL
-    )",
-];
 
 /// An upload as the store keeps it; its bytes live in the data folder, and the file's length is the
 /// offset (so a crash never loses or invents data).
@@ -181,8 +123,10 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        for stmt in SCHEMA {
-            sqlx::query(stmt).execute(&pool).await?;
+        if is_sqlite {
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        } else {
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
         }
         Ok(Store { pool })
     }
@@ -223,20 +167,12 @@ impl Store {
     }
 
     pub async fn job(&self, id: &str) -> Result<JobStatus> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+        let row = sqlx::query(&format!("{JOB_STATUS} WHERE j.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
         let row = row.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        let counts = sqlx::query(
-            "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0) AS done,
-                    COALESCE(SUM(CASE WHEN state = 'done' THEN frames ELSE 0 END), 0) AS frames_done
-             FROM chunks WHERE job_id = $1",
-        )
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?;
-        job_from_row(&row, &counts)
+        job_from_row(&row)
     }
 
     pub async fn job_input_output(&self, id: &str) -> Result<(String, String)> {
@@ -585,18 +521,15 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Jobs, newest first.
+    /// Jobs, newest first, in one query whatever their number.
     pub async fn list_jobs(&self, limit: i64) -> Result<Vec<JobStatus>> {
-        let ids = sqlx::query("SELECT id FROM jobs ORDER BY created_ms DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for r in ids {
-            let id: String = r.try_get("id")?;
-            out.push(self.job(&id).await?);
-        }
-        Ok(out)
+        let rows = sqlx::query(&format!(
+            "{JOB_STATUS} ORDER BY j.created_ms DESC, j.id LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
     }
 
     /// Jobs that still have work (queued, or interrupted while analysing/rendering/assembling), oldest
@@ -662,7 +595,20 @@ fn chunk_from_row(row: &AnyRow) -> Result<ChunkRow> {
     })
 }
 
-fn job_from_row(row: &AnyRow, counts: &AnyRow) -> Result<JobStatus> {
+/// A job row with its chunk counts, each read through the chunks' primary-key index (sums cast:
+/// PostgreSQL sums BIGINT into NUMERIC).
+const JOB_STATUS: &str =
+    "SELECT j.id, j.state, j.spec, j.output, j.error, j.frames_total, j.created_ms,
+        j.updated_ms,
+        CAST((SELECT COUNT(*) FROM chunks c WHERE c.job_id = j.id) AS BIGINT) AS total,
+        CAST((SELECT COALESCE(SUM(CASE WHEN c.state = 'done' THEN 1 ELSE 0 END), 0)
+            FROM chunks c WHERE c.job_id = j.id) AS BIGINT) AS done,
+        CAST((SELECT COALESCE(SUM(CASE WHEN c.state = 'done' THEN c.frames ELSE 0 END), 0)
+            FROM chunks c WHERE c.job_id = j.id) AS BIGINT) AS frames_done
+    FROM jobs j";
+
+fn job_from_row(row: &AnyRow) -> Result<JobStatus> {
+    let counts = row;
     let state: String = row.try_get("state")?;
     let spec: String = row.try_get("spec")?;
     let output: String = row.try_get("output")?;
@@ -719,81 +665,6 @@ fn pid_alive(pid: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn plan(n: u32) -> Vec<ChunkPlan> {
-        (0..n)
-            .map(|i| ChunkPlan {
-                index: i,
-                start_pts: i as i64 * 10,
-                end_pts: i as i64 * 10 + 10,
-                decode_from_pts: i as i64 * 10,
-                frames: 10,
-            })
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn claims_are_exclusive_and_leases_expire() {
-        let dir = std::env::temp_dir().join(format!("kino-store-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open_sqlite(&dir).await.unwrap();
-        let spec: JobSpec = serde_json::from_str(r#"{"input":"x.mp4"}"#).unwrap();
-        store
-            .create_job("j1", "k", &spec, "x.mp4", "y.mp4")
-            .await
-            .unwrap();
-        store.save_plan("j1", &plan(3)).await.unwrap();
-        store.save_plan("j1", &plan(3)).await.unwrap();
-        assert_eq!(store.chunks("j1").await.unwrap().len(), 3);
-
-        let a = store
-            .claim_chunk("j1", "h:1:a", 60_000)
-            .await
-            .unwrap()
-            .unwrap();
-        let b = store
-            .claim_chunk("j1", "h:2:b", 60_000)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_ne!(a.plan.index, b.plan.index);
-        // An expired lease is taken over.
-        let c = store.claim_chunk("j1", "h:3:c", -1).await.unwrap().unwrap();
-        let d = store
-            .claim_chunk("j1", "h:4:d", 60_000)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(d.plan.index, c.plan.index);
-        assert!(
-            !store
-                .complete_chunk("j1", c.plan.index, "h:3:c")
-                .await
-                .unwrap(),
-            "lost lease must not complete"
-        );
-        assert!(store
-            .complete_chunk("j1", d.plan.index, "h:4:d")
-            .await
-            .unwrap());
-        assert_eq!(
-            store
-                .fail_chunk("j1", a.plan.index, "h:1:a", "boom", 1)
-                .await
-                .unwrap(),
-            ChunkState::Failed
-        );
-        let job = store.job("j1").await.unwrap();
-        assert_eq!(
-            (job.chunks_total, job.chunks_done, job.frames_done),
-            (3, 1, 10)
-        );
-        assert_eq!(
-            store.find_resumable("k").await.unwrap().as_deref(),
-            Some("j1")
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn owners_parse() {
