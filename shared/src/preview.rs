@@ -141,7 +141,8 @@ pub fn frame_to_rgba(f: &Frame) -> Vec<u8> {
 pub fn is_per_frame(stage: &StageSpec) -> bool {
     match stage {
         StageSpec::Scale(p) => p.model.is_none(),
-        StageSpec::Color(_) | StageSpec::Sharpen(_) => true,
+        // The browser shows the frame as it decodes it; deinterlacing happens on the node's fields.
+        StageSpec::Color(_) | StageSpec::Sharpen(_) | StageSpec::Deinterlace(_) => true,
         _ => false,
     }
 }
@@ -191,6 +192,7 @@ pub fn apply(frame: &Frame, stages: &[StageSpec]) -> Result<Frame, PreviewError>
                     },
                 )
             }
+            StageSpec::Deinterlace(_) => f,
             other => return Err(PreviewError::NotPerFrame(other.name())),
         };
     }

@@ -1,6 +1,6 @@
 //! Picture geometry end to end: the pixel aspect ratio through stages and containers, exact crops of
-//! visible sizes that are not a multiple of the coded block size, and the frame rate of streams that
-//! state only a nominal one. Measured with the `ffmpeg`/`ffprobe` command line.
+//! visible sizes that are not a multiple of the coded block size, the frame rate of streams that
+//! state only a nominal one, and interlaced fields. Measured with the `ffmpeg`/`ffprobe` command line.
 
 use kino_tests::*;
 use serde_json::Value;
@@ -274,4 +274,187 @@ fn nominal_frame_rate_is_reported_when_the_container_has_no_average() {
     let (w, h, _) = stream_geometry(&o);
     assert_eq!((w, h), (428, 320));
     assert_eq!(count_frames(&o), 25);
+}
+
+/// `idet`'s multi-frame verdict on `path`: (interlaced, progressive) frame counts.
+fn idet(path: &Path) -> (u64, u64) {
+    let out = run(
+        "ffmpeg",
+        &[
+            "-hide_banner",
+            "-i",
+            s(path),
+            "-vf",
+            "idet",
+            "-f",
+            "null",
+            "-",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("Multi frame detection"))
+        .expect("idet summary");
+    let num = |key: &str| -> u64 {
+        let at = line.find(key).expect(key) + key.len();
+        line[at..]
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("count")
+    };
+    (num("TFF:") + num("BFF:"), num("Progressive:"))
+}
+
+/// Interlaced clips made from real handheld footage the way cameras make them: each frame weaves
+/// two moments, one per field (`tinterlace`), coded as fields and flagged (H.264 `+ildct+ilme`), or
+/// unflagged (MPEG-4 Part 2 states no field order).
+fn interlaced_clip(order: &str, flagged: bool) -> std::path::PathBuf {
+    let source = medium("video_cockatoo_handheld_shaky.mp4");
+    let weave = if order == "tff" {
+        "tinterlace=interleave_top"
+    } else {
+        "tinterlace=interleave_bottom"
+    };
+    let vf = format!("{weave},setfield={order}");
+    let params = format!("{order}=1");
+    let mut args = vec!["-i", s(&source), "-t", "3", "-vf", &vf];
+    let name = if flagged {
+        args.extend([
+            "-c:v",
+            "libx264",
+            "-crf",
+            "6",
+            "-g",
+            "10",
+            "-preset",
+            "veryfast",
+            "-flags",
+            "+ildct+ilme",
+            "-x264-params",
+            &params,
+        ]);
+        format!("interlaced_{order}.mp4")
+    } else {
+        args.extend(["-c:v", "mpeg4", "-q:v", "2"]);
+        format!("interlaced_{order}_unflagged.mp4")
+    };
+    generated(&name, &args)
+}
+
+#[test]
+fn interlaced_sources_come_out_progressive_as_well_as_bwdif_makes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = medium("video_cockatoo_handheld_shaky.mp4");
+    // The moment each output frame shows: the first field's, the even frames of the original.
+    let truth = dir.path().join("truth.mp4");
+    ffmpeg(&[
+        "-y",
+        "-v",
+        "error",
+        "-i",
+        s(&source),
+        "-t",
+        "3",
+        "-vf",
+        "select='not(mod(n\\,2))',setpts=N*2/FRAME_RATE/TB",
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "0",
+        s(&truth),
+    ]);
+    for (order, flagged) in [("tff", true), ("bff", true), ("tff", false)] {
+        let input = interlaced_clip(order, flagged);
+        let out = dir.path().join(format!("k_{order}_{flagged}.mp4"));
+        render(
+            &input,
+            &out,
+            dir.path(),
+            &["--crf", "0", "--chunk-seconds", "1"],
+        );
+        let reference = dir.path().join(format!("bwdif_{order}_{flagged}.mp4"));
+        let vf = format!("bwdif=mode=send_frame:parity={order}:deint=all");
+        ffmpeg(&[
+            "-y",
+            "-v",
+            "error",
+            "-i",
+            s(&input),
+            "-vf",
+            &vf,
+            "-c:v",
+            "libx264",
+            "-crf",
+            "0",
+            s(&reference),
+        ]);
+        assert_eq!(
+            count_frames(&out),
+            count_frames(&input),
+            "one frame per frame"
+        );
+        let (ours, _) = psnr_ssim(&out, &truth);
+        let (theirs, _) = psnr_ssim(&reference, &truth);
+        let (combed, _) = psnr_ssim(&input, &truth);
+        assert!(
+            ours >= theirs - 0.01 && ours > combed + 3.0,
+            "{order} flagged={flagged}: {ours:.2} dB, bwdif {theirs:.2}, combed input {combed:.2}"
+        );
+        let (interlaced, progressive) = idet(&out);
+        let (ref_interlaced, _) = idet(&reference);
+        assert!(
+            interlaced <= ref_interlaced && interlaced * 20 <= progressive,
+            "{order} flagged={flagged}: idet finds {interlaced} interlaced frames (bwdif's output {ref_interlaced})"
+        );
+        assert_eq!(
+            frame_times(&out),
+            frame_times(&input),
+            "timestamps stay the source's"
+        );
+    }
+    // Chunk seams are invisible: one chunk or many, the same frames.
+    let input = interlaced_clip("tff", true);
+    let whole = dir.path().join("whole.mp4");
+    render(
+        &input,
+        &whole,
+        dir.path(),
+        &["--crf", "0", "--chunk-seconds", "100"],
+    );
+    assert_eq!(
+        frame_md5s(&whole),
+        frame_md5s(&dir.path().join("k_tff_true.mp4"))
+    );
+}
+
+#[test]
+fn progressive_sources_are_never_touched() {
+    let input = medium("video_street_bikes_4cuts.mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let auto = dir.path().join("auto.mp4");
+    let off = dir.path().join("off.mp4");
+    render(
+        &input,
+        &auto,
+        dir.path(),
+        &["--crf", "0", "--chunk-seconds", "2"],
+    );
+    render(
+        &input,
+        &off,
+        dir.path(),
+        &[
+            "--crf",
+            "0",
+            "--chunk-seconds",
+            "2",
+            "--stage",
+            "deinterlace:mode=off",
+        ],
+    );
+    assert_eq!(frame_md5s(&auto), frame_md5s(&off));
 }

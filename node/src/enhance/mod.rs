@@ -82,6 +82,8 @@ pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, 
                 Box::new(stabilize::Stabilize::new(*p, ctx.analysis.clone())?)
             }
             StageSpec::Detect(p) => Box::new(detect::Detect::new(p.clone(), ctx.analysis.clone())?),
+            // Runs on the decoded fields before any stage (see `media::interlace`).
+            StageSpec::Deinterlace(_) => continue,
         };
         hdr = stage.output_hdr(hdr);
         sar = stage.output_sar(sar);

@@ -14,6 +14,8 @@ pub struct FrameSource {
     pub avg_frame_rate: ffmpeg::Rational,
     /// The pixel aspect ratio frames are shown with (the container's, else the bitstream's).
     pub sar: kino_shared::Sar,
+    /// The field order the stream's flags state (`None`: they do not say).
+    pub field_order: Option<super::probe::FieldOrder>,
     packet: ffmpeg::Packet,
     eof: bool,
     done: bool,
@@ -47,7 +49,7 @@ impl FrameSource {
         coarse: bool,
     ) -> Result<FrameSource, MediaError> {
         let mut ictx = input::open(path)?;
-        let (vindex, tb, avg, params, sar) = {
+        let (vindex, tb, avg, params, sar, field_order) = {
             let s = ictx
                 .streams()
                 .best(ffmpeg::media::Type::Video)
@@ -59,6 +61,7 @@ impl FrameSource {
                 avg,
                 s.parameters(),
                 super::probe::stream_sar(&s),
+                super::probe::stream_field_order(&s),
             )
         };
         let codec_id = params.id();
@@ -122,6 +125,7 @@ impl FrameSource {
             time_base: tb,
             avg_frame_rate: avg,
             sar,
+            field_order,
             packet: ffmpeg::Packet::empty(),
             eof: false,
             done: false,

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod h264;
 pub mod hdr;
 pub mod input;
+pub mod interlace;
 pub mod probe;
 pub mod still;
 pub mod thumbnail;

@@ -261,6 +261,38 @@ pub fn stream_sar(stream: &ffmpeg::format::stream::Stream) -> kino_shared::Sar {
     }
 }
 
+/// Which field of an interlaced frame is shown first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldOrder {
+    Progressive,
+    TopFirst,
+    BottomFirst,
+}
+
+impl FieldOrder {
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldOrder::Progressive => "progressive",
+            FieldOrder::TopFirst => "top field first",
+            FieldOrder::BottomFirst => "bottom field first",
+        }
+    }
+}
+
+/// What the stream's codec parameters say, `None` when they do not say.
+pub fn stream_field_order(stream: &ffmpeg::format::stream::Stream) -> Option<FieldOrder> {
+    use ffmpeg::ffi::AVFieldOrder as F;
+    // SAFETY: plain field read of valid codec parameters.
+    let order = unsafe { (*(*stream.as_ptr()).codecpar).field_order };
+    match order {
+        F::AV_FIELD_PROGRESSIVE => Some(FieldOrder::Progressive),
+        // Display order: TT and BT show the top field first.
+        F::AV_FIELD_TT | F::AV_FIELD_BT => Some(FieldOrder::TopFirst),
+        F::AV_FIELD_BB | F::AV_FIELD_TB => Some(FieldOrder::BottomFirst),
+        _ => None,
+    }
+}
+
 /// The stream's frame rate: the average the demuxer measured, else the nominal one (`r_frame_rate`;
 /// Ogg/Theora and some raw streams give only that). Zero when neither is known.
 pub fn frame_rate(stream: &ffmpeg::format::stream::Stream) -> ffmpeg::Rational {

@@ -5,11 +5,12 @@ use crate::edit::measure::AutoEditError;
 use crate::edit::timeline::Timeline;
 use crate::edit::{CutList, FrameStats as EditStats};
 use crate::enhance as stages;
+use crate::media::interlace::{self, FieldOrder};
 use crate::media::{self, assemble, encode, probe, MediaError};
 use crate::pipeline::analyse::{self, Analysis};
 use crate::pipeline::{plan_chunks, render, scenes};
 use crate::store::{owner_id, Store, StoreError};
-use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent, SpecError};
+use kino_shared::{ChunkState, DeinterlaceMode, JobSpec, JobState, ProgressEvent, SpecError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -76,13 +77,14 @@ async fn ensure_planned(
     job: &str,
     spec: &JobSpec,
     input: &Path,
+    deinterlace: bool,
 ) -> Result<(), JobError> {
     let status = store.job(job).await?;
     if status.chunks_total > 0 {
         return Ok(());
     }
     let path = input.to_owned();
-    let margin = plan_margin(spec);
+    let margin = plan_margin(spec, deinterlace);
     let chunk_seconds = spec.chunk_seconds;
     let plan = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
         let p = probe::probe(&path, true)?;
@@ -96,10 +98,30 @@ async fn ensure_planned(
 
 /// Frames of context each chunk must decode before its start: what the stages look back, and the
 /// previous frame for motion, colour and frame-change analysis. (Scene signatures are compared in
-/// the merge, across chunks.)
-fn plan_margin(spec: &JobSpec) -> usize {
+/// the merge, across chunks.) The deinterlacer, before the stages, needs one decoded frame more.
+fn plan_margin(spec: &JobSpec, deinterlace: bool) -> usize {
     let needs_prev = usize::from(analyse::Needs::of(spec).previous_frame());
-    stages::spec_margin(&spec.stages).before.max(needs_prev)
+    (stages::spec_margin(&spec.stages).before + usize::from(deinterlace)).max(needs_prev)
+}
+
+/// The field order to deinterlace with, if the job deinterlaces: `auto` when the picture (or,
+/// undetermined, the flags) says interlaced, `frame` always, `off` never.
+async fn deinterlace_order(spec: &JobSpec, input: &Path) -> Result<Option<FieldOrder>, JobError> {
+    let mode = spec.deinterlace_mode();
+    if mode == DeinterlaceMode::Off {
+        return Ok(None);
+    }
+    let path = input.to_owned();
+    let found =
+        tokio::task::spawn_blocking(move || interlace::detect(&path, interlace::DETECT_FRAMES))
+            .await
+            .map_err(|e| JobError::Internal(e.to_string()))??;
+    tracing::info!(?found, "field order");
+    Ok(match (mode, found.order) {
+        (DeinterlaceMode::Frame, FieldOrder::Progressive) => Some(FieldOrder::TopFirst),
+        (_, FieldOrder::Progressive) => None,
+        (_, order) => Some(order),
+    })
 }
 
 /// Moves chunk boundaries onto the detected scene cuts, if no chunk has been claimed yet (a resumed
@@ -110,6 +132,7 @@ async fn replan_at_scene_cuts(
     spec: &JobSpec,
     input: &Path,
     a: &Analysis,
+    deinterlace: bool,
 ) -> Result<bool, JobError> {
     let cuts: Vec<i64> = a
         .transitions
@@ -119,7 +142,11 @@ async fn replan_at_scene_cuts(
     if cuts.is_empty() {
         return Ok(false);
     }
-    let (path, margin, seconds) = (input.to_owned(), plan_margin(spec), spec.chunk_seconds);
+    let (path, margin, seconds) = (
+        input.to_owned(),
+        plan_margin(spec, deinterlace),
+        spec.chunk_seconds,
+    );
     let plan = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
         let p = probe::probe(&path, true)?;
         Ok(crate::pipeline::plan::plan_chunks_at(
@@ -220,7 +247,18 @@ pub async fn run_job(
     let (input, output) = store.job_input_output(job).await?;
     let (input, output) = (PathBuf::from(input), PathBuf::from(output));
     preflight(&spec, &output)?;
-    ensure_planned(store, job, &spec, &input).await?;
+    let deinterlace = deinterlace_order(&spec, &input).await?;
+    if let Some(order) = deinterlace {
+        let message = format!("the input is interlaced ({}): deinterlaced with bwdif, one frame per frame (a deinterlace stage with mode=off keeps it as it is)", order.name());
+        send(
+            &events,
+            ProgressEvent::Warning {
+                job: job.into(),
+                message,
+            },
+        );
+    }
+    ensure_planned(store, job, &spec, &input, deinterlace.is_some()).await?;
     let info = {
         let path = input.clone();
         tokio::task::spawn_blocking(move || probe::probe(&path, false))
@@ -300,7 +338,7 @@ pub async fn run_job(
         _ => Vec::new(),
     };
     if let (Some(_), Some(a)) = (&spec.scenes, &analysis) {
-        replan_at_scene_cuts(store, job, &spec, &input, a).await?;
+        replan_at_scene_cuts(store, job, &spec, &input, a, deinterlace.is_some()).await?;
     }
     if let (Some(every), Some(a), Some(v)) = (detect_every(&spec), &analysis, &info.video) {
         let report = crate::detect::mot::TracksReport::new(
@@ -443,6 +481,7 @@ pub async fn run_job(
             spec: spec.clone(),
             analysis: analysis.clone(),
             timeline: timeline.clone(),
+            deinterlace,
             input: input.clone(),
             dir: dir.clone(),
             events: events.clone(),
@@ -828,6 +867,7 @@ struct WorkerCtx {
     spec: JobSpec,
     analysis: Option<Arc<Analysis>>,
     timeline: Option<Arc<Timeline>>,
+    deinterlace: Option<FieldOrder>,
     input: PathBuf,
     dir: PathBuf,
     events: broadcast::Sender<ProgressEvent>,
@@ -929,13 +969,14 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
         let done_path = chunk_path(&ctx.dir, index);
         let counted = Arc::new(AtomicU64::new(0));
         let result = {
-            let (input, spec, plan, res, analysis, timeline) = (
+            let (input, spec, plan, res, analysis, timeline, deinterlace) = (
                 ctx.input.clone(),
                 ctx.spec.clone(),
                 chunk.plan.clone(),
                 ctx.res,
                 ctx.analysis.clone(),
                 ctx.timeline.clone(),
+                ctx.deinterlace,
             );
             let (part, frames_now, counted, cancel) = (
                 part.clone(),
@@ -954,6 +995,7 @@ async fn worker(ctx: WorkerCtx) -> Result<(), JobError> {
                     res,
                     analysis,
                     timeline,
+                    deinterlace,
                 };
                 let r = render::render_chunk(&job, &plan, &part, &on_frame, &cancel);
                 // Durable before it is recorded as done.

@@ -7,6 +7,7 @@ use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
 use crate::media::encode::{ChunkWriter, VideoTarget};
 use crate::media::hdr::HdrMeta;
+use crate::media::interlace::{Deinterlacer, FieldOrder};
 use crate::media::{ffmpeg, MediaError};
 use crate::pipeline::analyse::Analysis;
 use crate::pipeline::plan::ChunkPlan;
@@ -70,6 +71,8 @@ pub struct ChunkJob<'a> {
     pub analysis: Option<Arc<Analysis>>,
     /// Auto-edit's cut: which frames stay and their new timestamps.
     pub timeline: Option<Arc<Timeline>>,
+    /// Deinterlace the decoded frames (in this field order) before any stage.
+    pub deinterlace: Option<FieldOrder>,
 }
 
 /// Renders `chunk` of the job's input into `out` (an MP4 chunk file). `on_frame` is called per
@@ -85,7 +88,16 @@ pub fn render_chunk(
     let threads = res.threads;
     let mut source = FrameSource::open(input_path, chunk.decode_from_pts, threads)?;
     let (tb, avg, source_sar) = (source.time_base, source.avg_frame_rate, source.sar);
-    let margin = stages::spec_margin(&spec.stages);
+    let mut margin = stages::spec_margin(&spec.stages);
+    // Stages that work on frames (deinterlacing happens before them, on the decoded fields).
+    let no_stages = spec
+        .stages
+        .iter()
+        .all(|s| matches!(s, kino_shared::StageSpec::Deinterlace(_)));
+    // The deinterlacer holds one frame back: decode one more past the end to get the last one out
+    // with its neighbour, as an unchunked render has it.
+    let mut deinterlacer = job.deinterlace.map(|o| Deinterlacer::new(o, tb));
+    margin.after += usize::from(deinterlacer.is_some());
     let frame_rate = (avg.numerator() > 0 && avg.denominator() > 0).then_some(avg);
     let mut before: std::collections::VecDeque<(i64, AvFrame)> = Default::default();
     let mut started = false;
@@ -118,7 +130,7 @@ pub fn render_chunk(
                       chain: &mut Option<Chain>,
                       pending: &mut Pending<'_>|
      -> Result<(), RenderError> {
-        if spec.stages.is_empty() {
+        if no_stages {
             return pending.push(pts, frame);
         }
         let chain = match chain {
@@ -143,11 +155,17 @@ pub fn render_chunk(
         Ok(())
     };
 
-    while let Some((pts, f)) = source.next_frame()? {
+    let mut frames = Frames {
+        source: &mut source,
+        deinterlacer: deinterlacer.as_mut(),
+        queue: Default::default(),
+        done: false,
+    };
+    while let Some((pts, f)) = frames.next()? {
         if cancel.load(Ordering::Relaxed) {
             return Err(RenderError::Cancelled);
         }
-        if pending.hdr.is_none() && spec.stages.is_empty() {
+        if pending.hdr.is_none() && no_stages {
             pending.hdr = Some(HdrMeta::from_frame(&f));
         }
         if pts < chunk.start_pts {
@@ -179,6 +197,31 @@ pub fn render_chunk(
         }
     }
     pending.finish()
+}
+
+/// Decoded frames in presentation order, deinterlaced when the job deinterlaces.
+struct Frames<'a> {
+    source: &'a mut FrameSource,
+    deinterlacer: Option<&'a mut Deinterlacer>,
+    queue: std::collections::VecDeque<(i64, AvFrame)>,
+    done: bool,
+}
+
+impl Frames<'_> {
+    fn next(&mut self) -> Result<Option<(i64, AvFrame)>, MediaError> {
+        while self.queue.is_empty() && !self.done {
+            match (self.source.next_frame()?, self.deinterlacer.as_mut()) {
+                (Some(f), None) => return Ok(Some(f)),
+                (Some((_, f)), Some(d)) => self.queue.extend(d.push(&f)?),
+                (None, Some(d)) => {
+                    self.done = true;
+                    self.queue.extend(d.flush()?);
+                }
+                (None, None) => self.done = true,
+            }
+        }
+        Ok(self.queue.pop_front())
+    }
 }
 
 impl Pending<'_> {

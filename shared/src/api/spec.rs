@@ -57,11 +57,15 @@ pub enum StageSpec {
     /// the whole video: tracks in the report (JSON, MOT CSV); optionally boxes drawn and chosen
     /// classes blurred in the output.
     Detect(DetectParams),
+    /// Interlaced sources are deinterlaced even without this stage (`auto`); it chooses the mode:
+    /// `frame` (one progressive frame per interlaced frame, motion-adaptive) or `off`. It always
+    /// runs first, on the decoded fields, wherever it is listed.
+    Deinterlace(DeinterlaceParams),
 }
 
 impl StageSpec {
     /// Every stage kind, as `kind` names it (the CLI's help lists them).
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 8] = [
         "scale",
         "color",
         "denoise",
@@ -69,6 +73,7 @@ impl StageSpec {
         "hdr",
         "stabilize",
         "detect",
+        "deinterlace",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -80,6 +85,7 @@ impl StageSpec {
             StageSpec::Hdr(_) => "hdr",
             StageSpec::Stabilize(_) => "stabilize",
             StageSpec::Detect(_) => "detect",
+            StageSpec::Deinterlace(_) => "deinterlace",
         }
     }
 }
@@ -292,6 +298,17 @@ impl OutputSpec {
 }
 
 impl JobSpec {
+    /// The deinterlacing mode the job asks for (`auto` without a deinterlace stage).
+    pub fn deinterlace_mode(&self) -> DeinterlaceMode {
+        self.stages
+            .iter()
+            .find_map(|s| match s {
+                StageSpec::Deinterlace(p) => Some(p.mode),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// Checks every parameter; the error names the offending field.
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.input.trim().is_empty() {
@@ -312,7 +329,17 @@ impl JobSpec {
                 StageSpec::Hdr(p) => p.validate()?,
                 StageSpec::Stabilize(p) => p.validate()?,
                 StageSpec::Detect(p) => p.validate()?,
+                StageSpec::Deinterlace(_) => {}
             }
+        }
+        if self
+            .stages
+            .iter()
+            .filter(|s| s.name() == "deinterlace")
+            .count()
+            > 1
+        {
+            return Err(SpecError::new("stages.deinterlace", "may be given once"));
         }
         let position = |name: &str| self.stages.iter().position(|s| s.name() == name);
         if self.stages.iter().filter(|s| s.name() == "detect").count() > 1 {

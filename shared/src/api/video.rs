@@ -474,3 +474,26 @@ impl StabilizeParams {
         in_range("stages.stabilize.max_zoom", self.max_zoom, 1.0, 2.0)
     }
 }
+
+/// How interlaced video is handled.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeinterlaceMode {
+    /// Deinterlace (as `frame`) when the picture is interlaced; progressive video is left alone.
+    #[default]
+    Auto,
+    /// Always deinterlace, one frame per interlaced frame (fields in the order detected, top first
+    /// when undetermined).
+    Frame,
+    /// Never deinterlace (the output stays combed where the source is interlaced).
+    Off,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeinterlaceParams {
+    #[serde(default)]
+    pub mode: DeinterlaceMode,
+}
