@@ -141,6 +141,7 @@ fn idempotency_key(headers: &axum::http::HeaderMap) -> ApiResult<Option<String>>
 /// Admits a job (spec, upload, media checks) and creates it under `id`.
 async fn create(state: &AppState, body: &[u8], id: String) -> ApiResult<Response> {
     let mut spec = parse_spec(body)?;
+    crate::service::jobs::check_models(&spec)?;
     let input = finished_upload(state, &spec.input, "input").await?;
     // An external recording to sync is an upload too; the job keeps its path in the data folder.
     for stage in &mut spec.audio_stages {

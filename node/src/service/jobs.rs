@@ -61,6 +61,15 @@ pub struct Admitted {
 /// The field an error of the sync track is reported under.
 pub const TRACK_FIELD: &str = "audio_stages.sync.track";
 
+/// Detection cannot produce its tracks without its models: refused up front, naming the set-up
+/// step. Needs only the spec, so HTTP checks it before looking the input up.
+pub fn check_models(spec: &JobSpec) -> Result<(), ServiceError> {
+    job::check_detect_models(spec).map_err(|e| match e {
+        JobError::Invalid(e) => ServiceError::ModelUnavailable(e),
+        other => ServiceError::Internal(other.to_string()),
+    })
+}
+
 /// Checks `spec` for `input` → `output`: values, models, container and encoder, that the input is
 /// media with what the stages need. Nothing is stored.
 pub async fn admit(
@@ -69,11 +78,7 @@ pub async fn admit(
     output: PathBuf,
 ) -> Result<Admitted, ServiceError> {
     media::init();
-    // Detection cannot produce its tracks without its models: refused now, naming the set-up step.
-    job::check_detect_models(&spec).map_err(|e| match e {
-        JobError::Invalid(e) => ServiceError::ModelUnavailable(e),
-        other => ServiceError::Internal(other.to_string()),
-    })?;
+    check_models(&spec)?;
     job::preflight(&spec, &output).map_err(|e| match e {
         JobError::Invalid(e) => ServiceError::Invalid(e),
         JobError::Media(m) => ServiceError::BadMedia {
