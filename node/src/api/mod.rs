@@ -228,7 +228,13 @@ pub fn router(state: AppState) -> Router {
         .merge(preview::routes())
         .merge(docs::routes())
         // An unknown API path is a JSON 404, not the editor's page.
-        .route("/api/{*rest}", any(fallback));
+        .route("/api/{*rest}", any(fallback))
+        // Only what the node itself says can name its files: the editor's bundle and static assets
+        // are served as they are, without being buffered and scanned.
+        .layer(axum::middleware::from_fn_with_state(
+            state.redact.clone(),
+            redact::bodies,
+        ));
     let mut app = api.nest_service(
         "/static",
         tower_http::services::ServeDir::new(&state.config.static_dir),
@@ -241,11 +247,7 @@ pub fn router(state: AppState) -> Router {
     } else {
         app = app.route("/", get(landing)).fallback(fallback);
     }
-    app.layer(axum::middleware::from_fn_with_state(
-        state.redact.clone(),
-        redact::bodies,
-    ))
-    .layer(axum::middleware::from_fn_with_state(state.clone(), auth))
-    .layer(tower_http::trace::TraceLayer::new_for_http())
-    .with_state(state)
+    app.layer(axum::middleware::from_fn_with_state(state.clone(), auth))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
 }

@@ -1,7 +1,7 @@
 //! Keeps the node's folder layout out of everything a client reads. Errors from FFmpeg, the file
 //! system and the pipeline name the files they were about; at this boundary a path in the data folder
 //! becomes what the client knows it by: `upload <id>` for an upload, the file's own name otherwise.
-//! Applied to every JSON and text response body and to every WebSocket event, so a new error message
+//! Applied to every JSON and text body the API routes answer with and to every WebSocket event, so a new error message
 //! cannot leak a path by forgetting to.
 
 use axum::body::Body;
@@ -96,7 +96,7 @@ fn public_name(rel: &str) -> String {
     }
 }
 
-/// Middleware: JSON and text response bodies pass through the redactor.
+/// Middleware for the API routes: JSON and text response bodies pass through the redactor.
 pub async fn bodies(
     State(redactor): State<std::sync::Arc<Redactor>>,
     req: Request,

@@ -24,7 +24,7 @@ impl Stage for Scale {
         "scale"
     }
     fn output_sar(&self, input: Sar) -> Sar {
-        self.params.target(16, 16, input, 1).map_or(input, |t| t.2)
+        self.params.output_sar(input)
     }
     fn process(&mut self, window: &[&Frame], current: usize, _: i64) -> Result<Frame, StageError> {
         let f = window[current];

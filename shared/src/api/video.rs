@@ -99,6 +99,14 @@ impl ScaleParams {
             .map(|(w, h, _)| (w, h))
     }
 
+    /// The pixel aspect ratio of the output for an input whose pixels are `input`.
+    pub fn output_sar(&self, input: Sar) -> Sar {
+        match self.pixels {
+            PixelAspect::Square => Sar::SQUARE,
+            PixelAspect::Keep => input,
+        }
+    }
+
     /// Stored output size and pixel aspect ratio for a `w`×`h` input whose pixels are `sar`.
     /// Sizes and factors apply to the display size (`w`·sar × `h`), so a 176×144 picture at
     /// 128:117 (shown 193×144) becomes 386×288 square pixels at `factor=2`.
@@ -123,10 +131,11 @@ impl ScaleParams {
                 ))
             }
         };
-        let (fw, out_sar) = match self.pixels {
-            PixelAspect::Square => (fw, Sar::SQUARE),
-            PixelAspect::Keep => (fw / r, sar),
+        let fw = match self.pixels {
+            PixelAspect::Square => fw,
+            PixelAspect::Keep => fw / r,
         };
+        let out_sar = self.output_sar(sar);
         let align = align.max(1) as f64;
         let round = |v: f64| ((v / align).round() * align).max(align) as u32;
         let (ow, oh) = (round(fw), round(fh));
