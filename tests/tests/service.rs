@@ -765,3 +765,72 @@ async fn analysed_stages_run_through_the_service_and_bad_ones_are_refused() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// Cancelling a running job stops it; retrying at once (before its workers have wound down) is
+/// accepted and the job finishes whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_job_can_be_retried_at_once_and_finishes_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), &[]);
+    let client = reqwest::Client::new();
+    let clip = generated(
+        "svc_cancel_720p.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let id = common::upload(&client, &node, &clip, None).await;
+    let job = create_job(
+        &client,
+        &node,
+        serde_json::json!({"input": id, "chunk_seconds": 1, "output": {"preset": "ultrafast"},
+            "stages": [{"kind": "sharpen"}, {"kind": "scale", "factor": 2}]}),
+    )
+    .await;
+    let get = |url: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let start = Instant::now();
+    loop {
+        let j = get(node.url(&format!("/api/jobs/{job}"))).await;
+        if j["state"] == "rendering" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60) && j["state"] != "done",
+            "job never seen rendering: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = client
+        .delete(node.url(&format!("/api/jobs/{job}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(node.url(&format!("/api/jobs/{job}/retry")))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "queued", "{body}");
+    wait_done(&client, &node, &job, Duration::from_secs(300)).await;
+    let out = download_output(&client, &node, &job, &dir.path().join("out.mp4")).await;
+    assert_eq!(kino_tests::count_frames(&out), 100);
+    let v = kino_tests::ffprobe_json(&out, &["-show_streams"]);
+    assert_eq!(v["streams"][0]["width"], 2560, "{v}");
+}

@@ -171,10 +171,19 @@ pub async fn retry(
     running: bool,
 ) -> Result<JobStatus, ServiceError> {
     let job = store.job(id).await?;
-    if !matches!(job.state, JobState::Failed | JobState::Cancelled) || running {
+    if !matches!(job.state, JobState::Failed | JobState::Cancelled) {
         return Err(ServiceError::Conflict {
             code: "not_retryable",
             message: format!("job is {}", job.state.as_str()),
+        });
+    }
+    if running {
+        return Err(ServiceError::Conflict {
+            code: "not_retryable",
+            message: format!(
+                "job is {} but its workers are still stopping; try again shortly",
+                job.state.as_str()
+            ),
         });
     }
     store.retry_job(id).await?;

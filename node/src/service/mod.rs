@@ -124,7 +124,13 @@ pub struct Service {
     slots: Arc<Semaphore>,
     running: Mutex<HashMap<String, Arc<AtomicBool>>>,
     wake: Notify,
+    /// Signalled whenever a job's run ends, for callers that wait for a cancelled run to stop.
+    ended: Notify,
 }
+
+/// How long a retry waits for a cancelled job's workers to stop (they stop within a frame, but a
+/// frame of a big picture on a busy machine can take seconds).
+const STOP_WAIT: Duration = Duration::from_secs(30);
 
 impl Service {
     pub fn new(store: Store, config: ServiceConfig) -> Arc<Self> {
@@ -137,6 +143,7 @@ impl Service {
             config,
             running: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            ended: Notify::new(),
         });
         svc.clone().spawn_metrics();
         svc.clone().spawn_scheduler();
@@ -162,11 +169,33 @@ impl Service {
         Ok(status)
     }
 
-    /// Queues a failed or cancelled job again.
+    /// Queues a failed or cancelled job again. A job cancelled a moment ago may still be stopping:
+    /// the retry waits for its run to end rather than refusing what the user just asked for.
     pub async fn retry(&self, id: &str) -> Result<JobStatus, ServiceError> {
+        let state = self.store.job(id).await?.state;
+        if matches!(state, JobState::Failed | JobState::Cancelled) {
+            self.wait_ended(id, STOP_WAIT).await;
+        }
         let status = jobs::retry(&self.store, &self.events, id, self.is_running(id)).await?;
         self.poke();
         Ok(status)
+    }
+
+    /// Waits until job `id` has no run in this process, or `limit` has passed.
+    async fn wait_ended(&self, id: &str, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            // Registered before the check, so an end between the check and the wait is not missed.
+            ended.as_mut().enable();
+            if !self.is_running(id) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return;
+            }
+        }
     }
 
     pub fn is_running(&self, id: &str) -> bool {
@@ -279,6 +308,7 @@ impl Service {
         if let Ok(mut r) = self.running.lock() {
             r.remove(&id);
         }
+        self.ended.notify_waiters();
         self.wake.notify_one();
     }
 }
