@@ -616,8 +616,10 @@ async fn write_cut_lists(
     job: &str,
     formats: &[(PathBuf, ExportFormat)],
 ) -> Result<()> {
-    let report = job::AutoEditReport::from_sections(&store.report_sections(job).await?)
-        .context("the job has no cut list")??;
+    let report = store
+        .section::<job::AutoEditReport>(job)
+        .await?
+        .context("the job has no cut list")?;
     for (path, format) in formats {
         let text = format.write(&report.cut_list, &ExportOptions::default())?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
@@ -814,10 +816,10 @@ async fn cmd_render(a: RenderArgs) -> Result<u8> {
                 write_cut_lists(&store, &job_id, &cut_formats).await?;
             }
             if a.tracks.is_some() || a.mot.is_some() {
-                let report = kino_node::detect::mot::TracksReport::from_sections(
-                    &store.report_sections(&job_id).await?,
-                )
-                .context("the job has no tracks (it needs a detect stage)")??;
+                let report = store
+                    .section::<kino_node::detect::mot::TracksReport>(&job_id)
+                    .await?
+                    .context("the job has no tracks (it needs a detect stage)")?;
                 write_tracks(&report, a.tracks.as_deref(), a.mot.as_deref())?;
             }
             Ok(0)
@@ -847,12 +849,8 @@ async fn write_report(store: &Store, job: &str, path: &Path, data_dir: &Path) ->
                 .with_context(|| format!("copying {}", entry.path().display()))?;
         }
     }
-    let sections: serde_json::Map<String, serde_json::Value> = store
-        .report_sections(job)
-        .await?
-        .into_iter()
-        .map(|(name, data)| Ok((name, serde_json::from_str(&data)?)))
-        .collect::<Result<_>>()?;
+    let sections: serde_json::Map<String, serde_json::Value> =
+        store.report_sections(job).await?.into_iter().collect();
     std::fs::write(path, serde_json::to_vec_pretty(&sections)?)
         .with_context(|| format!("writing the report {}", path.display()))?;
     Ok(())

@@ -101,17 +101,16 @@ async fn contract(store: &Store) {
         store.unfinished_jobs().await.unwrap(),
         vec!["j1".to_owned()]
     );
-    store
-        .save_report_section("j1", "scenes", "[1]")
-        .await
-        .unwrap();
-    store
-        .save_report_section("j1", "scenes", "[2]")
-        .await
-        .unwrap();
+    assert_eq!(store.section::<Marks>("j1").await.unwrap(), None);
+    store.save_section("j1", &Marks(vec![1])).await.unwrap();
+    store.save_section("j1", &Marks(vec![2])).await.unwrap();
+    assert_eq!(
+        store.section::<Marks>("j1").await.unwrap(),
+        Some(Marks(vec![2]))
+    );
     assert_eq!(
         store.report_sections("j1").await.unwrap(),
-        vec![("scenes".to_owned(), "[2]".to_owned())]
+        vec![("marks".to_owned(), serde_json::json!([2]))]
     );
     store.save_analysis("j1", 1, "{}").await.unwrap();
     assert_eq!(store.analyses("j1").await.unwrap().len(), 1);
@@ -213,4 +212,12 @@ async fn listing_jobs_costs_the_same_statements_for_ten_jobs_as_for_a_thousand()
     assert!(all.iter().filter(|j| j.chunks_total == 4).count() == 10);
     assert!(n_few >= 1, "the listing was counted");
     assert_eq!(n_few, n_all, "statements for 10 jobs vs 1000");
+}
+
+/// A report section for the store's contract.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Marks(Vec<u32>);
+
+impl kino_node::store::ReportSection for Marks {
+    const NAME: &'static str = "marks";
 }

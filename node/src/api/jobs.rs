@@ -330,15 +330,13 @@ pub async fn cut_list(
             format!("unknown cut list format {format:?} (edl, fcpxml or otio)"),
         ));
     };
-    let sections = state.svc.store.report_sections(&id).await?;
-    let Some(report) = AutoEditReport::from_sections(&sections) else {
+    let Some(report) = state.svc.store.section::<AutoEditReport>(&id).await? else {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("job {id} has no cut list (auto_edit was not asked for, or has not run yet)"),
         ));
     };
-    let report = report.map_err(ApiErr::internal)?;
     let text = kind
         .write(&report.cut_list, &ExportOptions::default())
         .map_err(|e| ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "cut_list", e.to_string()))?;
@@ -377,15 +375,13 @@ pub async fn tracks(
             format!("unknown tracks format {format:?} (json or mot)"),
         ));
     }
-    let sections = state.svc.store.report_sections(&id).await?;
-    let Some(report) = TracksReport::from_sections(&sections) else {
+    let Some(report) = state.svc.store.section::<TracksReport>(&id).await? else {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("job {id} has no tracks (no detect stage, or its analysis has not run yet)"),
         ));
     };
-    let report = report.map_err(ApiErr::internal)?;
     let (mime, ext, body) = if format == "mot" {
         ("text/csv; charset=utf-8", "csv", report.to_mot())
     } else {
@@ -436,7 +432,6 @@ pub async fn report(
         .report_sections(&id)
         .await?
         .into_iter()
-        .filter_map(|(name, data)| Some((name, serde_json::from_str(&data).ok()?)))
         .collect();
     let done = job.state == JobState::Done;
     let (input_info, output_info) = tokio::task::spawn_blocking(move || {

@@ -16,7 +16,7 @@ use super::{AudioError, AudioStage};
 use kino_shared::SyncMode;
 use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
 /// Rate of the coarse search (speech carries well below 4 kHz).
@@ -182,7 +182,7 @@ pub fn windows(video: &[f32], rate: u32) -> Result<Vec<Range<usize>>, AudioError
 }
 
 /// What one window found.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WindowResult {
     /// Middle of the window in the video's audio, seconds.
     pub at_seconds: f64,
@@ -241,7 +241,7 @@ pub fn fine_correction(x: &[f32], y: &[f32], margin: usize) -> Option<f64> {
 }
 
 /// The result of synchronisation, as stored in the job report (`audio_sync`).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SyncReport {
     pub track: String,
     pub mode: SyncMode,
@@ -266,6 +266,10 @@ pub struct SyncReport {
     pub rate: u32,
     /// Time the measurement took (decoding both recordings twice, the correlations), seconds.
     pub measure_seconds: f64,
+}
+
+impl crate::store::ReportSection for SyncReport {
+    const NAME: &'static str = "audio_sync";
 }
 
 impl SyncReport {

@@ -3,10 +3,8 @@
 //! counted from 1), which MOT evaluation tools read.
 
 use super::track::Track;
+use crate::store::ReportSection;
 use serde::{Deserialize, Serialize};
-
-/// Report section name of the tracks.
-pub const TRACKS_SECTION: &str = "tracks";
 
 /// Every track of a video (report section `tracks`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +18,10 @@ pub struct TracksReport {
     /// Detection ran on frames 0, `every`, 2·`every`, …
     pub every: u32,
     pub tracks: Vec<TrackReport>,
+}
+
+impl ReportSection for TracksReport {
+    const NAME: &'static str = "tracks";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,14 +84,6 @@ impl TracksReport {
                 })
                 .collect(),
         }
-    }
-
-    /// The report section of a finished job's tracks, if it has one.
-    pub fn from_sections(sections: &[(String, String)]) -> Option<Result<Self, serde_json::Error>> {
-        sections
-            .iter()
-            .find(|(n, _)| n == TRACKS_SECTION)
-            .map(|(_, data)| serde_json::from_str(data))
     }
 
     /// MOT Challenge CSV: one line per box, ordered by frame then id.

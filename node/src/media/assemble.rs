@@ -15,8 +15,8 @@ pub struct Assembled {
     /// Timestamps that had to be nudged to stay monotonic at seams.
     pub fixed_timestamps: u64,
     pub warnings: Vec<String>,
-    /// Named results for the job report (`audio_sync`).
-    pub sections: Vec<(String, serde_json::Value)>,
+    /// How an external recording was aligned, for the job report.
+    pub audio_sync: Option<crate::audio::sync::SyncReport>,
 }
 
 /// The muxer name for an output path, from its extension.
@@ -177,10 +177,7 @@ pub fn assemble(
                 p.track, report.offset_ms, report.confidence
             ));
             let offset = report.offset_ms / 1000.0;
-            result.sections.push((
-                "audio_sync".into(),
-                serde_json::to_value(&report).unwrap_or_default(),
-            ));
+            result.audio_sync = Some(report);
             Some(offset)
         }
         _ => None,

@@ -11,8 +11,10 @@ use thiserror::Error;
 
 mod idempotency;
 mod plan;
+mod sections;
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
 pub use plan::ChunkPlan;
+pub use sections::ReportSection;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -442,34 +444,6 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get::<i64, _>("idx")? as u32, r.try_get("data")?)))
-            .collect()
-    }
-
-    /// Stores one named section of a job's report (JSON: scene list, audio sync, …), replacing it.
-    pub async fn save_report_section(&self, id: &str, name: &str, data: &str) -> Result<()> {
-        sqlx::query("DELETE FROM report_sections WHERE job_id = $1 AND name = $2")
-            .bind(id)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("INSERT INTO report_sections (job_id, name, data) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(name)
-            .bind(data)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Every stored report section of a job, by name.
-    pub async fn report_sections(&self, id: &str) -> Result<Vec<(String, String)>> {
-        let rows =
-            sqlx::query("SELECT name, data FROM report_sections WHERE job_id = $1 ORDER BY name")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("data")?)))
             .collect()
     }
 

@@ -1,0 +1,81 @@
+//! The last phase: the rendered chunks are joined (without re-encoding) with the source's audio,
+//! chapters and metadata; what assembly measured goes into the report.
+
+use super::context::{blocking, JobCtx, JobError, JobOutcome};
+use super::layout::chunk_path;
+use super::planning::{cut_away, ChunkCounts};
+use super::preflight::Admitted;
+use super::JobOptions;
+use crate::edit::timeline::Timeline;
+use crate::media::assemble;
+use kino_shared::{HdrMode, JobState, ProgressEvent, StageSpec};
+use std::path::{Path, PathBuf};
+
+/// Joins the job's chunk files in `dir` into its output and records the job done.
+pub async fn assemble_job(
+    ctx: &JobCtx,
+    opts: &JobOptions,
+    job: &Admitted,
+    dir: &Path,
+    timeline: Option<&Timeline>,
+    chapters: Vec<assemble::Chapter>,
+    counts: ChunkCounts,
+) -> Result<JobOutcome, JobError> {
+    ctx.set_state(JobState::Assembling).await?;
+    let files: Vec<PathBuf> = ctx
+        .store
+        .chunks(&ctx.job)
+        .await?
+        .iter()
+        .filter(|c| !cut_away(timeline, &c.plan))
+        .map(|c| chunk_path(dir, c.plan.index))
+        .collect();
+    let spec = &job.spec;
+    let assembly = assemble::AssemblyOptions {
+        audio: spec.output.audio,
+        audio_stages: spec.audio_stages.clone(),
+        // A tone-mapped video no longer has the source's HDR10 metadata.
+        drop_hdr: spec
+            .stages
+            .iter()
+            .any(|s| matches!(s, StageSpec::Hdr(p) if p.mode == HdrMode::ToSdr)),
+        chapters,
+        audio_cut: timeline.map(|t| t.audio_cut()),
+    };
+    let expected_frames = timeline.map_or(counts.frames_total, |t| t.kept_frames());
+    let (src, out) = (job.input.clone(), job.output.clone());
+    let assembled = blocking(move || assemble::assemble(&src, &files, &out, &assembly)).await?;
+    let assembled = match assembled {
+        Ok(a) => a,
+        Err(e) => return ctx.fail(format!("assembly failed: {e}")).await,
+    };
+    if let Some(sync) = &assembled.audio_sync {
+        ctx.store.save_section(&ctx.job, sync).await?;
+    }
+    for w in assembled.warnings {
+        ctx.warn(w);
+    }
+    if assembled.video_packets != expected_frames {
+        ctx.warn(format!(
+            "output has {} video frames, expected {expected_frames}",
+            assembled.video_packets
+        ));
+    }
+    ctx.store
+        .set_job_state(&ctx.job, JobState::Done, None)
+        .await?;
+    let output = job.output.display().to_string();
+    ctx.send(ProgressEvent::Done {
+        job: ctx.job.clone(),
+        output: opts.output_link.clone().unwrap_or_else(|| output.clone()),
+    });
+    if !opts.keep_chunks {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(JobOutcome::Done {
+        output,
+        frames: assembled.video_packets,
+        chunks: counts.chunks,
+        resumed: counts.resumed,
+    })
+}

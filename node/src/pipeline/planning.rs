@@ -1,0 +1,149 @@
+//! The job's chunk plan in the store: made once at keyframes, and moved onto scene cuts when the
+//! analysis pass finds them before any chunk is claimed.
+
+use super::analyse::{self, Analysis};
+use super::context::{blocking, JobCtx, JobError};
+use super::layout::chunk_path;
+use crate::edit::timeline::Timeline;
+use crate::enhance as stages;
+use crate::media::{probe, MediaError};
+use crate::pipeline::{plan_chunks, ChunkPlan};
+use crate::store::Store;
+use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
+use std::path::Path;
+
+/// Plans the job if it has no chunks yet.
+pub async fn ensure_planned(
+    store: &Store,
+    job: &str,
+    spec: &JobSpec,
+    input: &Path,
+    deinterlace: bool,
+) -> Result<(), JobError> {
+    let status = store.job(job).await?;
+    if status.chunks_total > 0 {
+        return Ok(());
+    }
+    let path = input.to_owned();
+    let margin = plan_margin(spec, deinterlace);
+    let chunk_seconds = spec.chunk_seconds;
+    let plan = blocking(move || -> Result<_, MediaError> {
+        let p = probe::probe(&path, true)?;
+        Ok(plan_chunks(&p.index, chunk_seconds, margin))
+    })
+    .await??;
+    store.save_plan(job, &plan).await?;
+    Ok(())
+}
+
+/// Frames of context each chunk must decode before its start: what the stages look back, and the
+/// previous frame for motion, colour and frame-change analysis. (Scene signatures are compared in
+/// the merge, across chunks.) The deinterlacer, before the stages, needs one decoded frame more.
+fn plan_margin(spec: &JobSpec, deinterlace: bool) -> usize {
+    let needs_prev = usize::from(analyse::Needs::of(spec).previous_frame());
+    (stages::spec_margin(&spec.stages).before + usize::from(deinterlace)).max(needs_prev)
+}
+
+/// Moves chunk boundaries onto the detected scene cuts, if no chunk has been claimed yet (a resumed
+/// job whose chunks are under way keeps its plan). Returns whether the plan changed.
+pub async fn replan_at_scene_cuts(
+    store: &Store,
+    job: &str,
+    spec: &JobSpec,
+    input: &Path,
+    a: &Analysis,
+    deinterlace: bool,
+) -> Result<bool, JobError> {
+    let cuts: Vec<i64> = a
+        .transitions
+        .iter()
+        .filter_map(|t| a.pts.get(t.frame).copied())
+        .collect();
+    if cuts.is_empty() {
+        return Ok(false);
+    }
+    let (path, margin, seconds) = (
+        input.to_owned(),
+        plan_margin(spec, deinterlace),
+        spec.chunk_seconds,
+    );
+    let plan = blocking(move || -> Result<_, MediaError> {
+        let p = probe::probe(&path, true)?;
+        Ok(super::plan::plan_chunks_at(
+            &p.index, &cuts, seconds, margin,
+        ))
+    })
+    .await??;
+    let current: Vec<ChunkPlan> = store
+        .chunks(job)
+        .await?
+        .into_iter()
+        .map(|c| c.plan)
+        .collect();
+    if current == plan {
+        return Ok(false);
+    }
+    Ok(store.replan(job, &plan).await?)
+}
+
+/// Whether auto-edit removes every frame of `plan` (the chunk is not rendered and leaves no file).
+pub fn cut_away(timeline: Option<&Timeline>, plan: &ChunkPlan) -> bool {
+    timeline.is_some_and(|t| !t.keeps_any(plan.start_pts, plan.end_pts))
+}
+
+/// Where the chunks stand when rendering starts.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkCounts {
+    pub chunks: u32,
+    /// Chunks done by an earlier run, kept.
+    pub resumed: u32,
+    pub frames_total: u64,
+    /// Frames of the resumed chunks.
+    pub frames_before: u64,
+}
+
+/// Makes the chunks ready to render in `dir`: leases of dead local processes are released, a chunk
+/// recorded as done whose file is gone is rendered again, failed chunks get new attempts. Announces
+/// the plan and the `rendering` state.
+pub async fn ready_chunks(
+    ctx: &JobCtx,
+    dir: &Path,
+    timeline: Option<&Timeline>,
+) -> Result<ChunkCounts, JobError> {
+    let (store, job) = (&ctx.store, ctx.job.as_str());
+    std::fs::create_dir_all(dir).map_err(MediaError::io(dir.display().to_string()))?;
+    store.reap_dead_local_leases(job).await?;
+    for c in store.chunks(job).await? {
+        let lost = c.state == ChunkState::Done
+            && !cut_away(timeline, &c.plan)
+            && !chunk_path(dir, c.plan.index).is_file();
+        if lost || c.state == ChunkState::Failed {
+            store.reset_chunk(job, c.plan.index).await?;
+        }
+    }
+    let chunks = store.chunks(job).await?;
+    let done = || chunks.iter().filter(|c| c.state == ChunkState::Done);
+    let counts = ChunkCounts {
+        chunks: chunks.len() as u32,
+        resumed: done().count() as u32,
+        frames_total: chunks.iter().map(|c| c.plan.frames).sum(),
+        frames_before: done().map(|c| c.plan.frames).sum(),
+    };
+    ctx.send(ProgressEvent::Planned {
+        job: job.into(),
+        chunks: counts.chunks,
+        frames: counts.frames_total,
+        resumed: counts.resumed,
+    });
+    ctx.set_state(JobState::Rendering).await?;
+    Ok(counts)
+}
+
+/// Chunks not done yet.
+pub async fn chunks_left(store: &Store, job: &str) -> Result<usize, JobError> {
+    let chunks = store.chunks(job).await?;
+    Ok(chunks
+        .iter()
+        .filter(|c| c.state != ChunkState::Done)
+        .count())
+}

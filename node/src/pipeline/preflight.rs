@@ -1,0 +1,133 @@
+//! What is checked before any chunk is decoded: spec values, models, output container and codec,
+//! stages the input cannot take, and whether the input needs deinterlacing.
+
+use super::context::{blocking, JobCtx, JobError};
+use crate::enhance as stages;
+use crate::media::interlace::{self, FieldOrder};
+use crate::media::{assemble, encode, probe};
+use kino_shared::{DeinterlaceMode, JobSpec, MediaInfo, SpecError};
+use std::path::{Path, PathBuf};
+
+/// A job that passed its checks: what the later phases read.
+pub struct Admitted {
+    pub spec: JobSpec,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// The probed input.
+    pub info: MediaInfo,
+    /// The field order to deinterlace with, when the job deinterlaces.
+    pub deinterlace: Option<FieldOrder>,
+}
+
+/// Loads the job and checks it against its input; announces what the user should know (an
+/// interlaced input, a neural model that is missing).
+pub async fn admit(ctx: &JobCtx) -> Result<Admitted, JobError> {
+    let spec = ctx.store.job(&ctx.job).await?.spec;
+    let (input, output) = ctx.store.job_input_output(&ctx.job).await?;
+    let (input, output) = (PathBuf::from(input), PathBuf::from(output));
+    preflight(&spec, &output)?;
+    let deinterlace = deinterlace_order(&spec, &input).await?;
+    if let Some(order) = deinterlace {
+        ctx.warn(format!("the input is interlaced ({}): deinterlaced with bwdif, one frame per frame (a deinterlace stage with mode=off keeps it as it is)", order.name()));
+    }
+    let path = input.clone();
+    let info = blocking(move || probe::probe(&path, false)).await??.info;
+    check_stages_fit_input(&spec, &info)?;
+    let mut warnings = stages::neural::warnings(&spec.stages);
+    if !info.audio.is_empty() {
+        warnings.extend(crate::audio::dfn::warnings(&spec.audio_stages));
+    }
+    for message in warnings {
+        ctx.warn(message);
+    }
+    Ok(Admitted {
+        spec,
+        input,
+        output,
+        info,
+        deinterlace,
+    })
+}
+
+/// Refuses stages the input cannot take (HDR tone mapping of SDR video and the reverse) before any
+/// chunk is decoded, rather than failing every chunk.
+pub fn check_stages_fit_input(
+    spec: &JobSpec,
+    info: &kino_shared::MediaInfo,
+) -> Result<(), JobError> {
+    let kind = info
+        .video
+        .as_ref()
+        .map(|v| v.hdr.kind.as_str())
+        .unwrap_or("sdr");
+    use kino_shared::{HdrMode, StageSpec};
+    for s in &spec.stages {
+        let reason = match s {
+            StageSpec::Hdr(p) if p.mode == HdrMode::ToSdr && kind == "sdr" => {
+                "to_sdr needs PQ or HLG input; this video is SDR".to_owned()
+            }
+            StageSpec::Hdr(p) if p.mode == HdrMode::ToHdr && kind != "sdr" => {
+                format!("to_hdr needs SDR input; this video is already HDR ({kind})")
+            }
+            _ => continue,
+        };
+        return Err(SpecError::new("stages.hdr.mode", reason).into());
+    }
+    Ok(())
+}
+
+/// The detection interval of the job's `detect` stage, if it has one.
+pub fn detect_every(spec: &JobSpec) -> Option<u32> {
+    spec.stages.iter().find_map(|s| match s {
+        kino_shared::StageSpec::Detect(p) => Some(p.every),
+        _ => None,
+    })
+}
+
+/// Refuses a job whose detection models are not in place: its tracks cannot be produced without
+/// them (unlike neural upscaling, which falls back to the classic filter).
+pub fn check_detect_models(spec: &JobSpec) -> Result<(), JobError> {
+    for s in &spec.stages {
+        if let kino_shared::StageSpec::Detect(p) = s {
+            crate::detect::check_models(p)
+                .map_err(|e| SpecError::new("stages.detect", e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks what can be checked before any work: spec values, detection models, output container and
+/// codec.
+pub fn preflight(spec: &JobSpec, output: &Path) -> Result<(), JobError> {
+    spec.validate()?;
+    check_detect_models(spec)?;
+    let muxer = assemble::muxer_for(output)?;
+    if muxer == "webm"
+        && !matches!(
+            spec.output.codec,
+            kino_shared::VideoCodec::Vp9 | kino_shared::VideoCodec::Av1
+        )
+    {
+        return Err(SpecError::new("output.codec", "WebM output needs codec vp9 or av1").into());
+    }
+    encode::find_encoder(spec.output.codec)
+        .map_err(|e| SpecError::new("output.codec", e.to_string()))?;
+    Ok(())
+}
+
+/// The field order to deinterlace with, if the job deinterlaces: `auto` when the picture (or,
+/// undetermined, the flags) says interlaced, `frame` always, `off` never.
+async fn deinterlace_order(spec: &JobSpec, input: &Path) -> Result<Option<FieldOrder>, JobError> {
+    let mode = spec.deinterlace_mode();
+    if mode == DeinterlaceMode::Off {
+        return Ok(None);
+    }
+    let path = input.to_owned();
+    let found = blocking(move || interlace::detect(&path, interlace::DETECT_FRAMES)).await??;
+    tracing::info!(?found, "field order");
+    Ok(match (mode, found.order) {
+        (DeinterlaceMode::Frame, FieldOrder::Progressive) => Some(FieldOrder::TopFirst),
+        (_, FieldOrder::Progressive) => None,
+        (_, order) => Some(order),
+    })
+}

@@ -1,0 +1,340 @@
+//! The render phase: a bounded pool of workers claims pending chunks under leases (renewed beside
+//! them), renders each to its own file, and records it done; a ticker reports frames, speed and ETA.
+//! Chunks other processes hold are waited for, and taken over when their lease expires.
+
+use super::context::{blocking, JobCtx, JobError};
+use super::layout::chunk_path;
+use super::planning::cut_away;
+use super::render;
+use super::resources::Resources;
+use super::ChunkPlan;
+use super::JobOptions;
+use crate::analysis::Analysis;
+use crate::edit::timeline::Timeline;
+use crate::media::interlace::FieldOrder;
+use crate::media::MediaError;
+use crate::store::owner_id;
+use kino_shared::{ChunkState, JobSpec, ProgressEvent};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the render phase renders: the job's spec, its analysis and cut, and where chunks go.
+pub struct RenderPlan {
+    pub opts: JobOptions,
+    pub res: Resources,
+    pub spec: JobSpec,
+    pub analysis: Option<Arc<Analysis>>,
+    pub timeline: Option<Arc<Timeline>>,
+    pub deinterlace: Option<FieldOrder>,
+    pub input: PathBuf,
+    /// The job's chunk folder.
+    pub dir: PathBuf,
+    /// Frames of the chunks already done (a resumed job), and of all chunks, for progress.
+    pub frames_before: u64,
+    pub frames_total: u64,
+}
+
+/// How the render phase ended.
+#[derive(Debug, PartialEq)]
+pub enum Rendered {
+    /// Every chunk is done.
+    All,
+    Cancelled,
+    /// A chunk failed its last attempt: the job's failure reason.
+    Failed(String),
+}
+
+/// Renders the job's pending chunks on `plan.res.workers` workers until all are done, one fails for
+/// good, or the job is cancelled.
+pub async fn render_pending(
+    job: &JobCtx,
+    plan: RenderPlan,
+    cancel: Arc<AtomicBool>,
+) -> Result<Rendered, JobError> {
+    let owner = owner_id();
+    let plan = Arc::new(plan);
+    let frames_now = Arc::new(AtomicU64::new(0));
+    let renew = spawn_lease_renewal(job, &owner, plan.opts.lease_ms);
+    let ticker = spawn_ticker(
+        job,
+        frames_now.clone(),
+        plan.frames_before,
+        plan.frames_total,
+    );
+    let shared = Arc::new(Shared {
+        job: job.clone(),
+        owner: owner.clone(),
+        plan: plan.clone(),
+        frames_now,
+        failed: Default::default(),
+        stop: AtomicBool::new(false),
+        cancel,
+        changed: tokio::sync::Notify::new(),
+    });
+    let workers: Vec<_> = (0..plan.res.workers)
+        .map(|_| tokio::spawn(worker(shared.clone())))
+        .collect();
+    let mut worker_error = None;
+    for w in workers {
+        match w.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => worker_error = Some(e),
+            Err(e) => worker_error = Some(JobError::Internal(e.to_string())),
+        }
+    }
+    renew.abort();
+    ticker.abort();
+    if shared.cancel.load(Ordering::Relaxed) {
+        job.store.release_leases(&owner).await?;
+        return Ok(Rendered::Cancelled);
+    }
+    if let Some(e) = worker_error {
+        job.store.release_leases(&owner).await?;
+        return Err(e);
+    }
+    let failure = shared.failed.lock().ok().and_then(|f| f.clone());
+    Ok(failure.map_or(Rendered::All, Rendered::Failed))
+}
+
+/// Renews this process's leases every third of their length, so live workers keep their chunks.
+fn spawn_lease_renewal(job: &JobCtx, owner: &str, lease_ms: i64) -> tokio::task::JoinHandle<()> {
+    let (store, owner) = (job.store.clone(), owner.to_owned());
+    tokio::spawn(async move {
+        let mut t = tokio::time::interval(Duration::from_millis((lease_ms / 3).max(100) as u64));
+        loop {
+            t.tick().await;
+            let _ = store.renew_leases(&owner, lease_ms).await;
+        }
+    })
+}
+
+/// Reports frames done, speed (over the last 5 s) and ETA four times a second.
+fn spawn_ticker(
+    job: &JobCtx,
+    frames_now: Arc<AtomicU64>,
+    frames_before: u64,
+    frames_total: u64,
+) -> tokio::task::JoinHandle<()> {
+    let job = job.clone();
+    tokio::spawn(async move {
+        let start = Instant::now();
+        let mut window: std::collections::VecDeque<(Instant, u64)> = Default::default();
+        let mut t = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            t.tick().await;
+            let now = Instant::now();
+            let done = frames_now.load(Ordering::Relaxed);
+            window.push_back((now, done));
+            while window.len() > 2 && now.duration_since(window[0].0) > Duration::from_secs(5) {
+                window.pop_front();
+            }
+            let (t0, f0) = window[0];
+            let secs = now.duration_since(t0).as_secs_f64();
+            let fps = if secs > 0.2 {
+                (done - f0) as f64 / secs
+            } else {
+                done as f64 / start.elapsed().as_secs_f64().max(1e-3)
+            };
+            let done_all = frames_before + done;
+            let left = frames_total.saturating_sub(done_all);
+            job.send(ProgressEvent::Frames {
+                job: job.job.clone(),
+                frames_done: done_all,
+                frames_total,
+                fps,
+                eta_seconds: (fps > 0.0).then(|| left as f64 / fps),
+            });
+        }
+    })
+}
+
+/// Wakes the job's waiting workers when dropped (whichever way a chunk's handling ends).
+struct WakeOnDrop<'a>(&'a tokio::sync::Notify);
+
+impl Drop for WakeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.notify_waiters();
+    }
+}
+
+/// What the workers of one job share.
+struct Shared {
+    job: JobCtx,
+    owner: String,
+    plan: Arc<RenderPlan>,
+    /// Frames rendered by this run (a failed chunk's frames are taken back).
+    frames_now: Arc<AtomicU64>,
+    failed: std::sync::Mutex<Option<String>>,
+    /// Set when a chunk fails for good: the other workers stop claiming.
+    stop: AtomicBool,
+    cancel: Arc<AtomicBool>,
+    /// Woken whenever a worker of this job finishes with a chunk (done or failed).
+    changed: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Records chunk `index` as done (if this worker still holds it) and announces it.
+    async fn complete(&self, index: u32, frames: u64) -> Result<(), JobError> {
+        let (store, job) = (&self.job.store, &self.job.job);
+        if store.complete_chunk(job, index, &self.owner).await? {
+            self.job.send(ProgressEvent::ChunkDone {
+                job: job.clone(),
+                chunk: index,
+                frames,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Claims and renders chunks until none is left (waiting for chunks other processes hold).
+async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
+    let (store, job) = (&s.job.store, s.job.job.as_str());
+    loop {
+        if s.stopping() {
+            return Ok(());
+        }
+        let permit = match &s.plan.opts.slots {
+            Some(slots) => Some(
+                slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| JobError::Internal(e.to_string()))?,
+            ),
+            None => None,
+        };
+        if s.stopping() {
+            return Ok(());
+        }
+        // Registered before the claim, so a chunk finishing in between still wakes this worker.
+        let changed = s.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let Some(chunk) = store
+            .claim_chunk(job, &s.owner, s.plan.opts.lease_ms)
+            .await?
+        else {
+            let all = store.chunks(job).await?;
+            if all
+                .iter()
+                .all(|c| matches!(c.state, ChunkState::Done | ChunkState::Failed))
+            {
+                return Ok(());
+            }
+            // Someone else holds a lease: wait for it to finish here, or (another process's) to
+            // finish or expire.
+            drop(permit);
+            tokio::select! {
+                _ = &mut changed => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            continue;
+        };
+        let index = chunk.plan.index;
+        let _wake = WakeOnDrop(&s.changed);
+        if cut_away(s.plan.timeline.as_deref(), &chunk.plan) {
+            // Auto-edit removes all of it: done, with nothing to render.
+            s.frames_now.fetch_add(chunk.plan.frames, Ordering::Relaxed);
+            s.complete(index, 0).await?;
+            continue;
+        }
+        s.job.send(ProgressEvent::ChunkClaimed {
+            job: job.to_owned(),
+            chunk: index,
+            worker: s.owner.clone(),
+        });
+        let counted = Arc::new(AtomicU64::new(0));
+        match render_one(&s, &chunk.plan, counted.clone()).await? {
+            Ok(outcome) => {
+                if outcome.frames + outcome.cut != chunk.plan.frames || outcome.dropped > 0 {
+                    s.job.warn(format!(
+                        "chunk {index}: encoded {} frames, planned {} ({} dropped)",
+                        outcome.frames, chunk.plan.frames, outcome.dropped
+                    ));
+                }
+                s.complete(index, outcome.frames).await?;
+            }
+            Err(e) => {
+                s.frames_now
+                    .fetch_sub(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+                if matches!(e, render::RenderError::Cancelled) {
+                    return Ok(());
+                }
+                let msg = e.to_string();
+                let max = s.plan.opts.max_attempts;
+                let state = store.fail_chunk(job, index, &s.owner, &msg, max).await?;
+                s.job.send(ProgressEvent::ChunkFailed {
+                    job: job.to_owned(),
+                    chunk: index,
+                    attempt: chunk.attempts,
+                    error: msg.clone(),
+                });
+                if state == ChunkState::Failed {
+                    if let Ok(mut f) = s.failed.lock() {
+                        f.get_or_insert_with(|| {
+                            format!(
+                                "chunk {index} failed after {} attempts: {msg}",
+                                chunk.attempts
+                            )
+                        });
+                    }
+                    s.stop.store(true, Ordering::Relaxed);
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(200 * chunk.attempts as u64)).await;
+            }
+        }
+    }
+}
+
+/// Renders one chunk to a part file, makes it durable and renames it into place (so a file under
+/// the chunk's name is always whole). Frames are counted into `counted` as they are encoded.
+async fn render_one(
+    s: &Arc<Shared>,
+    chunk: &ChunkPlan,
+    counted: Arc<AtomicU64>,
+) -> Result<Result<render::ChunkOutcome, render::RenderError>, JobError> {
+    let index = chunk.index;
+    let part = s.plan.dir.join(format!("chunk-{index:05}.part.mp4"));
+    let done_path = chunk_path(&s.plan.dir, index);
+    let (shared, chunk, tmp) = (s.clone(), chunk.clone(), part.clone());
+    let result = blocking(move || {
+        let p = &shared.plan;
+        let on_frame = |n: u64| {
+            shared.frames_now.fetch_add(n, Ordering::Relaxed);
+            counted.fetch_add(n, Ordering::Relaxed);
+        };
+        let job = render::ChunkJob {
+            input: &p.input,
+            spec: &p.spec,
+            res: p.res,
+            analysis: p.analysis.clone(),
+            timeline: p.timeline.clone(),
+            deinterlace: p.deinterlace,
+        };
+        let r = render::render_chunk(&job, &chunk, &tmp, &on_frame, &shared.cancel);
+        // Durable before it is recorded as done.
+        r.and_then(|o| {
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(MediaError::io(tmp.display().to_string()))?;
+            Ok(o)
+        })
+    })
+    .await?;
+    match &result {
+        Ok(_) => std::fs::rename(&part, &done_path)
+            .map_err(MediaError::io(done_path.display().to_string()))?,
+        Err(_) => {
+            let _ = std::fs::remove_file(&part);
+        }
+    }
+    Ok(result)
+}
