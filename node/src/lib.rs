@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod api;
 pub mod audio;
+pub mod cli;
 pub mod detect;
 pub mod edit;
 pub mod enhance;

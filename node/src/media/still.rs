@@ -15,6 +15,37 @@ pub struct Rgb8 {
     pub data: Vec<u8>,
 }
 
+impl Rgb8 {
+    /// The picture `n` times smaller on each side, each pixel the rounded mean of its n×n block
+    /// (a ×4 network's output brought to ×2 without ringing). Edge pixels that do not fill a block
+    /// are dropped.
+    pub fn shrink(&self, n: usize) -> Rgb8 {
+        let n = n.max(1);
+        let (width, height) = (self.width / n, self.height / n);
+        let mut data = vec![0u8; width * height * 3];
+        let area = (n * n) as u32;
+        for y in 0..height {
+            for x in 0..width {
+                for c in 0..3 {
+                    let mut sum = 0u32;
+                    for dy in 0..n {
+                        let row = (y * n + dy) * self.width;
+                        for dx in 0..n {
+                            sum += self.data[(row + x * n + dx) * 3 + c] as u32;
+                        }
+                    }
+                    data[(y * width + x) * 3 + c] = ((sum + area / 2) / area) as u8;
+                }
+            }
+        }
+        Rgb8 {
+            width,
+            height,
+            data,
+        }
+    }
+}
+
 /// The first frame of `path` as RGB.
 pub fn read_rgb(path: &Path) -> Result<Rgb8> {
     let mut source = FrameSource::open(path, i64::MIN, 1)?;
