@@ -1,0 +1,401 @@
+//! Audio stages before the mux: the processing format, checking a job's stages, and the measuring
+//! passes that decide what each stage does (a loudness gain, a sync offset) before anything is
+//! encoded.
+
+use super::graph::{cut_filters, open_decoder, stream_start, AudioCut};
+use super::reader::{to_format, Reader};
+use super::AudioEncoder;
+use crate::audio::denoise;
+use crate::audio::loudness::{self, Limiter, Measurement, Meter};
+use crate::audio::sync::{SampleSource, SyncStage};
+use crate::audio::{AudioError, AudioStage, Chain};
+use crate::media::{ffmpeg, input, MediaError, Result};
+use ffmpeg::format::sample::Type as SampleType;
+use ffmpeg::format::Sample;
+use kino_shared::{AudioDenoiseParams, AudioStageSpec, LoudnessParams, SyncParams};
+use std::path::Path;
+
+/// The rate, channels and layout the audio stages and the encoder work in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Format {
+    pub rate: u32,
+    pub channels: usize,
+    pub(super) layout: ffmpeg::ChannelLayout,
+}
+
+/// An audio stage with what its measuring pass found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlannedStage {
+    Loudness {
+        params: LoudnessParams,
+        gain_db: f64,
+    },
+    Denoise(AudioDenoiseParams),
+    Sync {
+        params: SyncParams,
+        /// Offset found by `plan_sync`, seconds (see `audio::sync` for the sign).
+        offset_seconds: f64,
+    },
+}
+
+/// The encoder `kind` for `dec`'s audio: the rate (48 kHz when a stage needs it, else the input's
+/// when the encoder takes it), the layout, the sample format.
+pub(super) fn choose_format(
+    dec: &ffmpeg::decoder::Audio,
+    kind: AudioEncoder,
+    needs_48k: bool,
+) -> Result<(Format, Sample, ffmpeg::Codec)> {
+    let codec = ffmpeg::encoder::find_by_name(kind.name()).ok_or_else(|| {
+        MediaError::EncoderMissing(format!("{} is not in this FFmpeg build", kind.name()))
+    })?;
+    let audio_caps = codec.audio().map_err(MediaError::ff("audio encoder"))?;
+    let in_rate = if needs_48k {
+        denoise::RATE
+    } else {
+        dec.rate().max(1)
+    };
+    let rates: Vec<i32> = audio_caps.rates().map(|r| r.collect()).unwrap_or_default();
+    let rate = if kind == AudioEncoder::Opus {
+        48_000
+    } else if rates.is_empty() || rates.contains(&(in_rate as i32)) {
+        in_rate as i32
+    } else {
+        // The smallest supported rate at or above the input's (AAC has no 11.024 kHz, say).
+        rates
+            .iter()
+            .copied()
+            .filter(|&r| r >= in_rate as i32)
+            .min()
+            .unwrap_or(48_000)
+    };
+    if needs_48k && rate != 48_000 {
+        return Err(MediaError::Encode(format!(
+            "{} cannot encode 48 kHz audio, which audio denoising needs",
+            kind.name()
+        )));
+    }
+    let formats: Vec<Sample> = audio_caps
+        .formats()
+        .map(|f| f.collect())
+        .unwrap_or_default();
+    // Float samples when the encoder takes them (stages work on floats).
+    let sample_fmt = [
+        Sample::F32(SampleType::Planar),
+        Sample::F32(SampleType::Packed),
+    ]
+    .into_iter()
+    .find(|f| formats.contains(f))
+    .or_else(|| formats.first().copied())
+    .unwrap_or(Sample::F32(SampleType::Planar));
+    let channels = dec.channels().clamp(1, 8) as i32;
+    Ok((
+        Format {
+            rate: rate as u32,
+            channels: channels as usize,
+            layout: ffmpeg::ChannelLayout::default(channels),
+        },
+        sample_fmt,
+        codec,
+    ))
+}
+
+pub(super) fn needs_48k(stages: &[AudioStageSpec]) -> bool {
+    stages
+        .iter()
+        .any(|s| matches!(s, AudioStageSpec::Denoise(_)))
+}
+
+/// The external recording of a sync stage, decoded to the processing format.
+pub struct ExternalTrack {
+    reader: Reader,
+    path: String,
+    pending: Vec<f32>,
+    at: usize,
+}
+
+impl ExternalTrack {
+    pub fn open(path: &Path, fmt: &Format) -> Result<Self, AudioError> {
+        let shown = path.display().to_string();
+        let index = audio_stream_of_track(path)?;
+        let reader = Reader::open(path, index, |_| {
+            (to_format(fmt.rate, fmt.layout), fmt.channels)
+        })
+        .map_err(|e| AudioError::TrackUnreadable {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(ExternalTrack {
+            reader,
+            path: shown,
+            pending: Vec::new(),
+            at: 0,
+        })
+    }
+}
+
+impl SampleSource for ExternalTrack {
+    fn read(&mut self, out: &mut [f32]) -> Result<usize, AudioError> {
+        if self.at >= self.pending.len() {
+            match self.reader.next() {
+                Ok(Some(b)) => {
+                    self.pending = b;
+                    self.at = 0;
+                }
+                Ok(None) => return Ok(0),
+                Err(e) => {
+                    return Err(AudioError::TrackUnreadable {
+                        path: self.path.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+        let n = out.len().min(self.pending.len() - self.at);
+        out[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// The audio stream of an external recording (the best one when it has several).
+pub(super) fn audio_stream_of_track(path: &Path) -> Result<usize, AudioError> {
+    let shown = path.display().to_string();
+    let ictx = input::open(path).map_err(|e| AudioError::TrackUnreadable {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let index = ictx
+        .streams()
+        .best(ffmpeg::media::Type::Audio)
+        .map(|s| s.index())
+        .ok_or(AudioError::TrackHasNoAudio(shown))?;
+    Ok(index)
+}
+
+/// Checks before any rendering that the audio stages can run: a sync stage's recording exists and
+/// has an audio stream, and the video has audio to align it with.
+pub fn check_stages(stages: &[AudioStageSpec], input_has_audio: bool) -> Result<()> {
+    for p in stages.iter().filter_map(AudioStageSpec::sync) {
+        audio_stream_of_track(Path::new(&p.track))?;
+        if !input_has_audio {
+            return Err(AudioError::NoReferenceAudio.into());
+        }
+    }
+    Ok(())
+}
+
+/// Makes the recordings of sync stages absolute paths (the CLI takes them relative to the working
+/// folder; the job may run elsewhere).
+pub fn absolute_tracks(stages: &mut [AudioStageSpec]) -> Result<()> {
+    for stage in stages {
+        if let AudioStageSpec::Sync(p) = stage {
+            let abs = std::path::absolute(&p.track).map_err(MediaError::io(&p.track))?;
+            p.track = abs.display().to_string();
+        }
+    }
+    Ok(())
+}
+
+/// The stages of `planned`, ready to run in `fmt`.
+pub(super) fn build_chain(planned: &[PlannedStage], fmt: &Format) -> Result<Chain> {
+    let mut chain = Chain::new();
+    for stage in planned {
+        let before = chain.delay();
+        match stage {
+            PlannedStage::Loudness { params, gain_db } => chain.push(Box::new(Limiter::new(
+                fmt.channels,
+                *gain_db,
+                params.true_peak_db - LIMITER_MARGIN_DB,
+                fmt.rate as usize / 200,
+                fmt.rate as usize / 20,
+            ))),
+            PlannedStage::Denoise(p) => chain.push(crate::audio::dfn::denoiser(p, fmt.channels)),
+            PlannedStage::Sync {
+                params,
+                offset_seconds,
+            } => {
+                let track = ExternalTrack::open(Path::new(&params.track), fmt)?;
+                let offset = (offset_seconds * fmt.rate as f64).round() as i64;
+                chain.push(Box::new(SyncStage::new(
+                    track,
+                    fmt.channels,
+                    offset,
+                    before,
+                    params.mode,
+                    params.level,
+                )));
+            }
+        }
+    }
+    Ok(chain)
+}
+
+/// Decodes stream `index` of `path` into `fmt`, runs `chain` and hands the result to `each` in
+/// blocks, aligned with the input (the chain's delay taken off the front and flushed at the end).
+pub(super) fn run_processed(
+    path: &Path,
+    index: usize,
+    fmt: &Format,
+    cut: &str,
+    chain: &mut Chain,
+    mut each: impl FnMut(&mut [f32]) -> Result<()>,
+) -> Result<()> {
+    let mut r = Reader::open(path, index, |_| {
+        (
+            format!("{cut}{}", to_format(fmt.rate, fmt.layout)),
+            fmt.channels,
+        )
+    })?;
+    let delay = chain.delay();
+    let mut skip = delay * fmt.channels;
+    let mut handle = |b: &mut Vec<f32>| -> Result<()> {
+        chain.process(b)?;
+        let drop = skip.min(b.len());
+        skip -= drop;
+        if drop < b.len() {
+            each(&mut b[drop..])?;
+        }
+        Ok(())
+    };
+    while let Some(mut b) = r.next()? {
+        handle(&mut b)?;
+    }
+    let mut left = delay;
+    while left > 0 {
+        let n = left.min(4096);
+        handle(&mut vec![0f32; n * fmt.channels])?;
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Plans the audio stages of stream `index` of `path` for encoder `kind`: the loudness gain is
+/// measured on the signal as the stages before loudness leave it (denoised, synchronised), so the
+/// target is met on what is heard. `sync_offset` is what `plan_sync` found. Returns the planned
+/// stages and a line per measurement for the job's log. With auto-edit's `cut`, loudness is
+/// measured on the kept audio only, as it will be heard.
+pub fn plan_stages(
+    path: &Path,
+    index: usize,
+    kind: AudioEncoder,
+    stages: &[AudioStageSpec],
+    sync_offset: Option<f64>,
+    cut: Option<&AudioCut>,
+) -> Result<(Vec<PlannedStage>, Vec<String>)> {
+    let (fmt, cut) = {
+        let ictx = input::open(path)?;
+        let s = ictx
+            .stream(index)
+            .ok_or_else(|| MediaError::Decode(format!("no audio stream {index}")))?;
+        let dec = open_decoder(&s)?;
+        (
+            choose_format(&dec, kind, needs_48k(stages))?.0,
+            cut.map(|c| cut_filters(c, stream_start(&s)))
+                .unwrap_or_default(),
+        )
+    };
+    let mut planned = Vec::with_capacity(stages.len());
+    let mut notes = Vec::new();
+    for stage in stages {
+        let p = match stage {
+            AudioStageSpec::Denoise(p) => {
+                let (p, note) = crate::audio::dfn::resolve(p);
+                notes.extend(note);
+                PlannedStage::Denoise(p)
+            }
+            AudioStageSpec::Sync(p) => PlannedStage::Sync {
+                params: p.clone(),
+                offset_seconds: sync_offset
+                    .ok_or_else(|| MediaError::Decode("audio sync was not measured".into()))?,
+            },
+            AudioStageSpec::Loudness(p) => {
+                let (m, gain) = plan_loudness(path, index, &fmt, &cut, &planned, p)?;
+                notes.push(format!(
+                    "audio stream {index}: measured {:.1} LUFS, {:.1} dBTP{}; gain {gain:+.1} dB to {:.1} LUFS under {:.1} dBTP",
+                    m.integrated_lufs,
+                    m.true_peak_db,
+                    if planned.is_empty() { "" } else { " after the stages before loudness" },
+                    p.target_lufs,
+                    p.true_peak_db
+                ));
+                PlannedStage::Loudness {
+                    params: *p,
+                    gain_db: gain,
+                }
+            }
+        };
+        planned.push(p);
+    }
+    Ok((planned, notes))
+}
+
+/// Largest signal (samples) the loudness passes keep in memory instead of decoding (and running the
+/// stages before loudness) again for each pass: 128 MB.
+pub(super) const PASS_CACHE_SAMPLES: usize = 32 << 20;
+
+/// The measuring passes for loudness normalisation: the integrated loudness and true peak of the
+/// signal the stages `before` produce, then the gain that reaches `p.target_lufs` once the limiter
+/// has held the peaks (limiting lowers loudness a little, so the gain is corrected by more passes).
+pub(super) fn plan_loudness(
+    path: &Path,
+    index: usize,
+    fmt: &Format,
+    cut: &str,
+    before: &[PlannedStage],
+    p: &LoudnessParams,
+) -> Result<(Measurement, f64)> {
+    let (channels, rate) = (fmt.channels as u32, fmt.rate);
+    let mut meter = Meter::new(channels, rate).map_err(MediaError::Decode)?;
+    let mut cache: Option<Vec<f32>> = Some(Vec::new());
+    run_processed(path, index, fmt, cut, &mut build_chain(before, fmt)?, |b| {
+        if let Some(c) = cache.as_mut() {
+            if c.len() + b.len() <= PASS_CACHE_SAMPLES {
+                c.extend_from_slice(b);
+            } else {
+                cache = None;
+            }
+        }
+        meter.add_interleaved(b).map_err(MediaError::Decode)
+    })?;
+    let measured = meter.finish();
+    let mut gain = loudness::gain_db(&measured, p.target_lufs);
+    // Each pass runs the limiter at the current gain and corrects by what it still misses; heavy
+    // limiting (quiet speech with full-scale peaks pushed to -14 LUFS) needs a few.
+    for _ in 0..4 {
+        if !measured.integrated_lufs.is_finite() {
+            break;
+        }
+        let mut limited = Meter::new(channels, rate).map_err(MediaError::Decode)?;
+        let mut limiter = Limiter::new(
+            fmt.channels,
+            gain,
+            p.true_peak_db - LIMITER_MARGIN_DB,
+            rate as usize / 200,
+            rate as usize / 20,
+        );
+        let mut pass = |b: &mut [f32]| -> Result<()> {
+            limiter.process(b);
+            limited.add_interleaved(b).map_err(MediaError::Decode)
+        };
+        match &cache {
+            Some(c) => {
+                let mut block = Vec::new();
+                for part in c.chunks(4096 * fmt.channels) {
+                    block.clear();
+                    block.extend_from_slice(part);
+                    pass(&mut block)?;
+                }
+            }
+            None => run_processed(path, index, fmt, cut, &mut build_chain(before, fmt)?, pass)?,
+        }
+        let miss = p.target_lufs - limited.finish().integrated_lufs;
+        if !miss.is_finite() || miss.abs() < 0.1 {
+            break;
+        }
+        gain += miss.clamp(-6.0, 6.0);
+    }
+    Ok((measured, gain))
+}
+
+/// Peaks are held this far under the ceiling: room for inter-sample peaks and codec overshoot.
+pub(super) const LIMITER_MARGIN_DB: f64 = 1.0;
