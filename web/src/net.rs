@@ -86,7 +86,7 @@ pub async fn check(resp: Response) -> Result<Response, NetError> {
     let error = match resp.json::<ApiError>().await {
         Ok(e) => e,
         Err(_) => ApiError {
-            code: "http".into(),
+            code: kino_shared::ErrorCode::Http,
             message: format!("the node answered {status} {}", resp.status_text()),
             field: None,
         },

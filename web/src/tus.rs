@@ -58,7 +58,7 @@ async fn create(file: &File) -> Result<String, NetError> {
     resp.headers().get("Location").ok_or(NetError::Api {
         status: resp.status(),
         error: kino_shared::ApiError {
-            code: "tus".into(),
+            code: kino_shared::ErrorCode::Tus,
             message: "the node created the upload but gave no Location".into(),
             field: None,
         },

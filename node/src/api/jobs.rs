@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use kino_shared::ErrorCode;
 use kino_shared::{ApiError, AudioStageSpec, ChunkStatus, JobSpec, JobState, JobStatus, MediaInfo};
 use serde::Serialize;
 use tower::ServiceExt;
@@ -33,10 +34,11 @@ pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
         let (status, code) = match inner.classify() {
             serde_json::error::Category::Syntax
             | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => (StatusCode::BAD_REQUEST, "invalid_json"),
-            serde_json::error::Category::Data => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter")
-            }
+            | serde_json::error::Category::Io => (StatusCode::BAD_REQUEST, ErrorCode::InvalidJson),
+            serde_json::error::Category::Data => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidParameter,
+            ),
         };
         let err = ApiErr::new(status, code, format!("{path}: {inner}"));
         if path == "." {
@@ -90,7 +92,7 @@ pub async fn create_job(
                 if request_hash != hash {
                     return Err(ApiErr::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        "idempotency_key_reused",
+                        ErrorCode::IdempotencyKeyReused,
                         "this Idempotency-Key was used with a different request body",
                     ));
                 }
@@ -126,7 +128,7 @@ fn idempotency_key(headers: &axum::http::HeaderMap) -> ApiResult<Option<String>>
     let bad = || {
         ApiErr::new(
             StatusCode::BAD_REQUEST,
-            "invalid_header",
+            ErrorCode::InvalidHeader,
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         )
         .field("Idempotency-Key")
@@ -176,7 +178,7 @@ async fn finished_upload(state: &AppState, id: &str, field: &str) -> ApiResult<s
     let upload = upload.ok_or_else(|| {
         ApiErr::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_upload",
+            ErrorCode::UnknownUpload,
             format!("no upload with id '{id}'"),
         )
         .field(field)
@@ -184,7 +186,7 @@ async fn finished_upload(state: &AppState, id: &str, field: &str) -> ApiResult<s
     if !upload.complete {
         return Err(ApiErr::new(
             StatusCode::CONFLICT,
-            "upload_incomplete",
+            ErrorCode::UploadIncomplete,
             "the upload is not complete yet",
         )
         .field(field));
@@ -252,7 +254,7 @@ pub async fn output(
     if job.state != JobState::Done {
         return Err(ApiErr::new(
             StatusCode::CONFLICT,
-            "not_ready",
+            ErrorCode::NotReady,
             format!("job is {}", job.state.as_str()),
         ));
     }
@@ -276,7 +278,7 @@ pub async fn output(
     if resp.status() == StatusCode::NOT_FOUND {
         return Err(ApiErr::new(
             StatusCode::GONE,
-            "output_missing",
+            ErrorCode::OutputMissing,
             "the output file is gone",
         ));
     }
@@ -298,7 +300,7 @@ pub async fn scene_thumbnail(
     if !valid || !path.is_file() {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("no thumbnail {name} for job {id}"),
         ));
     }
@@ -326,20 +328,26 @@ pub async fn cut_list(
     else {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("unknown cut list format {format:?} (edl, fcpxml or otio)"),
         ));
     };
     let Some(report) = state.svc.store.section::<AutoEditReport>(&id).await? else {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("job {id} has no cut list (auto_edit was not asked for, or has not run yet)"),
         ));
     };
     let text = kind
         .write(&report.cut_list, &ExportOptions::default())
-        .map_err(|e| ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, "cut_list", e.to_string()))?;
+        .map_err(|e| {
+            ApiErr::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::CutList,
+                e.to_string(),
+            )
+        })?;
     let mime = match kind {
         ExportFormat::Fcpxml => "application/xml",
         ExportFormat::Otio => "application/json",
@@ -371,14 +379,14 @@ pub async fn tracks(
     if format != "json" && format != "mot" {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("unknown tracks format {format:?} (json or mot)"),
         ));
     }
     let Some(report) = state.svc.store.section::<TracksReport>(&id).await? else {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("job {id} has no tracks (no detect stage, or its analysis has not run yet)"),
         ));
     };

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 use kino_shared::ApiError;
+use kino_shared::ErrorCode;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -46,11 +47,11 @@ pub struct AppState {
 pub struct ApiErr(pub StatusCode, pub ApiError);
 
 impl ApiErr {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiErr(
             status,
             ApiError {
-                code: code.into(),
+                code,
                 message: message.into(),
                 field: None,
             },
@@ -63,7 +64,7 @@ impl ApiErr {
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{what} {id} not found"),
         )
     }
@@ -75,7 +76,7 @@ impl ApiErr {
         tracing::error!(request, "internal error: {e}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             format!("internal error (request {request}); the node's log has the cause"),
         )
     }
@@ -106,14 +107,14 @@ impl From<crate::service::ServiceError> for ApiErr {
             E::Invalid(spec) => ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(spec)),
             E::BadMedia { field, source } => ApiErr::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_media",
+                ErrorCode::BadMedia,
                 source.to_string(),
             )
             .field(field),
             E::ModelUnavailable(spec) => ApiErr(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ApiError {
-                    code: "model_unavailable".into(),
+                    code: ErrorCode::ModelUnavailable,
                     message: spec.to_string(),
                     field: Some(spec.field),
                 },
@@ -170,7 +171,7 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
     } else {
         let mut r = ApiErr::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "missing or wrong bearer token",
         )
         .into_response();
@@ -214,7 +215,7 @@ async fn landing() -> axum::response::Html<&'static str> {
 }
 
 async fn fallback() -> ApiErr {
-    ApiErr::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    ApiErr::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
 }
 
 /// The whole router.

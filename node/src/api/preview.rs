@@ -13,6 +13,7 @@ use axum::routing::post;
 use axum::Router;
 use kino_shared::kernels::color;
 use kino_shared::preview::{self, PreviewError, MAX_PREVIEW_PIXELS};
+use kino_shared::ErrorCode;
 use kino_shared::{ApiError, Frame, JobSpec, OutputSpec, StageSpec};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -40,7 +41,7 @@ pub struct PreviewQuery {
 fn unprocessable(field: &str, message: impl Into<String>) -> ApiErr {
     ApiErr::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_parameter",
+        ErrorCode::InvalidParameter,
         message,
     )
     .field(field)
@@ -137,8 +138,13 @@ pub async fn preview(
     query: Result<Query<PreviewQuery>, QueryRejection>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let Query(q) =
-        query.map_err(|e| ApiErr::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let Query(q) = query.map_err(|e| {
+        ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidQuery,
+            e.body_text(),
+        )
+    })?;
     let stages = parse_stages(&q.stages)?;
     output_size(&stages, (q.width, q.height))?;
     let frame = preview::rgba_to_frame(&body, q.width, q.height)

@@ -11,6 +11,7 @@ use axum::routing::{options, post};
 use axum::{Json, Router};
 use base64::Engine;
 use futures_util::StreamExt;
+use kino_shared::ErrorCode;
 use sha1::Digest;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -71,7 +72,7 @@ fn check_version(headers: &HeaderMap) -> ApiResult<()> {
         Some(TUS_VERSION) => Ok(()),
         _ => Err(ApiErr::new(
             StatusCode::PRECONDITION_FAILED,
-            "tus_version",
+            ErrorCode::TusVersion,
             "Tus-Resumable: 1.0.0 header required",
         )),
     }
@@ -88,7 +89,7 @@ fn header_u64(headers: &HeaderMap, name: &str) -> ApiResult<Option<u64>> {
             .ok_or_else(|| {
                 ApiErr::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid_header",
+                    ErrorCode::InvalidHeader,
                     format!("{name} must be a non-negative integer"),
                 )
                 .field(name)
@@ -126,7 +127,7 @@ pub async fn create(
     let length = header_u64(&headers, "Upload-Length")?.ok_or_else(|| {
         ApiErr::new(
             StatusCode::BAD_REQUEST,
-            "invalid_header",
+            ErrorCode::InvalidHeader,
             "Upload-Length is required",
         )
         .field("Upload-Length")
@@ -134,7 +135,7 @@ pub async fn create(
     if length > state.config.max_upload_bytes {
         return Err(ApiErr::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             format!(
                 "upload of {length} bytes exceeds the {} byte limit",
                 state.config.max_upload_bytes
@@ -240,14 +241,14 @@ pub async fn patch(
     {
         return Err(ApiErr::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "content_type",
+            ErrorCode::ContentType,
             "Content-Type must be application/offset+octet-stream",
         ));
     }
     let claimed = header_u64(&headers, "Upload-Offset")?.ok_or_else(|| {
         ApiErr::new(
             StatusCode::BAD_REQUEST,
-            "invalid_header",
+            ErrorCode::InvalidHeader,
             "Upload-Offset is required",
         )
         .field("Upload-Offset")
@@ -258,7 +259,7 @@ pub async fn patch(
     if claimed != offset {
         return Err(ApiErr::new(
             StatusCode::CONFLICT,
-            "offset_mismatch",
+            ErrorCode::OffsetMismatch,
             format!("Upload-Offset is {claimed} but the upload is at {offset}"),
         )
         .field("Upload-Offset"));
@@ -298,7 +299,7 @@ async fn append(
             if alg != "sha1" {
                 return Err(ApiErr::new(
                     StatusCode::BAD_REQUEST,
-                    "checksum_algorithm",
+                    ErrorCode::ChecksumAlgorithm,
                     format!("unsupported checksum algorithm {alg}"),
                 ));
             }
@@ -308,7 +309,7 @@ async fn append(
                     .map_err(|_| {
                         ApiErr::new(
                             StatusCode::BAD_REQUEST,
-                            "invalid_header",
+                            ErrorCode::InvalidHeader,
                             "Upload-Checksum is not base64",
                         )
                         .field("Upload-Checksum")
@@ -381,7 +382,7 @@ async fn append(
         if e.raw_os_error() == Some(libc::ENOSPC) {
             ApiErr::new(
                 StatusCode::INSUFFICIENT_STORAGE,
-                "disk_full",
+                ErrorCode::DiskFull,
                 "the node's disk is full",
             )
         } else {
@@ -393,7 +394,7 @@ async fn append(
             roll_back(&path, offset)?;
             return Err(ApiErr::new(
                 StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
-                "checksum_mismatch",
+                ErrorCode::ChecksumMismatch,
                 "Upload-Checksum does not match the data",
             ));
         }
@@ -402,7 +403,7 @@ async fn append(
         roll_back(&path, offset)?;
         return Err(ApiErr::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             "more data than Upload-Length",
         ));
     }

@@ -6,6 +6,7 @@
 use crate::media::{self, probe, MediaError};
 use crate::pipeline::job::{self, JobError};
 use crate::store::{Store, StoreError};
+use kino_shared::ErrorCode;
 use kino_shared::{JobSpec, JobState, JobStatus, MediaInfo, ProgressEvent, SpecError};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ pub enum ServiceError {
     NotFound(String),
     /// The job is not in a state that allows this: HTTP 409.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     #[error(transparent)]
     Store(StoreError),
     #[error("internal error: {0}")]
@@ -150,7 +151,7 @@ pub async fn cancel(
     let job = store.job(id).await?;
     if job.state.is_final() {
         return Err(ServiceError::Conflict {
-            code: "job_finished",
+            code: ErrorCode::JobFinished,
             message: format!("job is already {}", job.state.as_str()),
         });
     }
@@ -173,13 +174,13 @@ pub async fn retry(
     let job = store.job(id).await?;
     if !matches!(job.state, JobState::Failed | JobState::Cancelled) {
         return Err(ServiceError::Conflict {
-            code: "not_retryable",
+            code: ErrorCode::NotRetryable,
             message: format!("job is {}", job.state.as_str()),
         });
     }
     if running {
         return Err(ServiceError::Conflict {
-            code: "not_retryable",
+            code: ErrorCode::NotRetryable,
             message: format!(
                 "job is {} but its workers are still stopping; try again shortly",
                 job.state.as_str()
