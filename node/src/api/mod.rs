@@ -8,6 +8,9 @@ pub mod preview;
 pub mod redact;
 pub mod uploads;
 
+#[cfg(test)]
+mod tests;
+
 use crate::service::Service;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
