@@ -33,11 +33,15 @@ async fn snapshots(state: &AppState, filter: Option<&str>) -> ApiResult<Vec<Prog
     match filter {
         Some(id) => Ok(vec![snapshot(state, id).await?]),
         None => {
-            let mut out = Vec::new();
-            for j in state.svc.store.list_jobs(100).await? {
-                out.push(snapshot(state, &j.id).await?);
-            }
-            Ok(out)
+            let jobs = state.svc.store.jobs_with_chunks(100).await?;
+            Ok(jobs
+                .into_iter()
+                .map(|(status, chunks)| ProgressEvent::Snapshot {
+                    job: status.id.clone(),
+                    status: Box::new(super::public(status)),
+                    chunks,
+                })
+                .collect())
         }
     }
 }

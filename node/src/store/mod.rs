@@ -11,9 +11,11 @@ use thiserror::Error;
 
 mod idempotency;
 mod plan;
+mod rows;
 mod sections;
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
 pub use plan::ChunkPlan;
+use rows::{ChunkRecord, JobRecord, UploadRecord, JOB_STATUS};
 pub use sections::ReportSection;
 
 #[derive(Debug, Error)]
@@ -169,12 +171,12 @@ impl Store {
     }
 
     pub async fn job(&self, id: &str) -> Result<JobStatus> {
-        let row = sqlx::query(&format!("{JOB_STATUS} WHERE j.id = $1"))
+        let row = sqlx::query_as::<_, JobRecord>(&format!("{JOB_STATUS} WHERE j.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        let row = row.ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        job_from_row(&row)
+        row.ok_or_else(|| StoreError::NotFound(id.to_owned()))?
+            .try_into()
     }
 
     pub async fn job_input_output(&self, id: &str) -> Result<(String, String)> {
@@ -262,28 +264,43 @@ impl Store {
     }
 
     pub async fn chunks(&self, id: &str) -> Result<Vec<ChunkRow>> {
-        let rows = sqlx::query("SELECT * FROM chunks WHERE job_id = $1 ORDER BY idx")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(chunk_from_row).collect()
+        let rows =
+            sqlx::query_as::<_, ChunkRecord>("SELECT * FROM chunks WHERE job_id = $1 ORDER BY idx")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(ChunkRow::try_from).collect()
     }
 
     pub async fn chunk_statuses(&self, id: &str) -> Result<Vec<ChunkStatus>> {
-        Ok(self
-            .chunks(id)
-            .await?
+        Ok(self.chunks(id).await?.into_iter().map(Into::into).collect())
+    }
+
+    /// The `limit` newest jobs with their chunks, newest first: two statements whatever the number
+    /// (the event stream's first snapshot lists them all).
+    pub async fn jobs_with_chunks(&self, limit: i64) -> Result<Vec<(JobStatus, Vec<ChunkStatus>)>> {
+        let jobs = self.list_jobs(limit).await?;
+        let rows = sqlx::query_as::<_, ChunkRecord>(
+            "SELECT * FROM chunks WHERE job_id IN
+                (SELECT id FROM jobs ORDER BY created_ms DESC, id LIMIT $1)
+             ORDER BY job_id, idx",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_job: std::collections::HashMap<String, Vec<ChunkStatus>> = Default::default();
+        for r in rows {
+            let job = r.job_id.clone();
+            by_job
+                .entry(job)
+                .or_default()
+                .push(ChunkRow::try_from(r)?.into());
+        }
+        Ok(jobs
             .into_iter()
-            .map(|c| ChunkStatus {
-                index: c.plan.index,
-                state: c.state,
-                // The plan's open ends (i64::MIN/MAX) are not values a client should see.
-                start_pts: (c.plan.start_pts != i64::MIN).then_some(c.plan.start_pts),
-                end_pts: (c.plan.end_pts != i64::MAX).then_some(c.plan.end_pts),
-                frames: c.plan.frames,
-                attempts: c.attempts,
-                worker: c.lease_owner,
-                error: c.error,
+            .map(|j| {
+                let chunks = by_job.remove(&j.id).unwrap_or_default();
+                (j, chunks)
             })
             .collect())
     }
@@ -323,7 +340,7 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Option<ChunkRow>> {
         let now = now_ms();
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, ChunkRecord>(
             "UPDATE chunks SET state = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, updated_ms = $3
              WHERE job_id = $4 AND idx = (
                 SELECT idx FROM chunks WHERE job_id = $4
@@ -337,7 +354,7 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(chunk_from_row).transpose()
+        row.map(ChunkRow::try_from).transpose()
     }
 
     /// Extends every lease `owner` holds.
@@ -460,21 +477,11 @@ impl Store {
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<UploadRow>> {
-        let row = sqlx::query("SELECT * FROM uploads WHERE id = $1")
+        let row = sqlx::query_as::<_, UploadRecord>("SELECT * FROM uploads WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| -> Result<UploadRow> {
-            Ok(UploadRow {
-                id: r.try_get("id")?,
-                length: get_i64(&r, "length")? as u64,
-                metadata: r.try_get("metadata")?,
-                complete: get_i64(&r, "complete")? != 0,
-                sha256: r.try_get("sha256")?,
-                created_ms: get_i64(&r, "created_ms")?,
-            })
-        })
-        .transpose()
+        Ok(row.map(UploadRow::from))
     }
 
     pub async fn complete_upload(&self, id: &str, sha256: &str) -> Result<()> {
@@ -497,13 +504,13 @@ impl Store {
 
     /// Jobs, newest first, in one query whatever their number.
     pub async fn list_jobs(&self, limit: i64) -> Result<Vec<JobStatus>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as::<_, JobRecord>(&format!(
             "{JOB_STATUS} ORDER BY j.created_ms DESC, j.id LIMIT $1"
         ))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(job_from_row).collect()
+        rows.into_iter().map(JobStatus::try_from).collect()
     }
 
     /// Jobs that still have work (queued, or interrupted while analysing/rendering/assembling), oldest
@@ -548,59 +555,6 @@ impl Store {
 
 fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
     Ok(row.try_get::<i64, _>(col)?)
-}
-
-fn chunk_from_row(row: &AnyRow) -> Result<ChunkRow> {
-    let state: String = row.try_get("state")?;
-    Ok(ChunkRow {
-        plan: ChunkPlan {
-            index: get_i64(row, "idx")? as u32,
-            start_pts: get_i64(row, "start_pts")?,
-            end_pts: get_i64(row, "end_pts")?,
-            decode_from_pts: get_i64(row, "decode_from_pts")?,
-            frames: get_i64(row, "frames")? as u64,
-        },
-        state: ChunkState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("chunk state {state}")))?,
-        attempts: get_i64(row, "attempts")? as u32,
-        renders: get_i64(row, "renders")? as u32,
-        lease_owner: row.try_get("lease_owner")?,
-        error: row.try_get("error")?,
-    })
-}
-
-/// A job row with its chunk counts, each read through the chunks' primary-key index (sums cast:
-/// PostgreSQL sums BIGINT into NUMERIC).
-const JOB_STATUS: &str =
-    "SELECT j.id, j.state, j.spec, j.output, j.error, j.frames_total, j.created_ms,
-        j.updated_ms,
-        CAST((SELECT COUNT(*) FROM chunks c WHERE c.job_id = j.id) AS BIGINT) AS total,
-        CAST((SELECT COALESCE(SUM(CASE WHEN c.state = 'done' THEN 1 ELSE 0 END), 0)
-            FROM chunks c WHERE c.job_id = j.id) AS BIGINT) AS done,
-        CAST((SELECT COALESCE(SUM(CASE WHEN c.state = 'done' THEN c.frames ELSE 0 END), 0)
-            FROM chunks c WHERE c.job_id = j.id) AS BIGINT) AS frames_done
-    FROM jobs j";
-
-fn job_from_row(row: &AnyRow) -> Result<JobStatus> {
-    let counts = row;
-    let state: String = row.try_get("state")?;
-    let spec: String = row.try_get("spec")?;
-    let output: String = row.try_get("output")?;
-    let state =
-        JobState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("job state {state}")))?;
-    Ok(JobStatus {
-        id: row.try_get("id")?,
-        state,
-        spec: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        frames_total: get_i64(row, "frames_total")? as u64,
-        frames_done: get_i64(counts, "frames_done")? as u64,
-        chunks_total: get_i64(counts, "total")? as u32,
-        chunks_done: get_i64(counts, "done")? as u32,
-        error: row.try_get("error")?,
-        output: (state == JobState::Done).then_some(output),
-        created_ms: get_i64(row, "created_ms")?,
-        updated_ms: get_i64(row, "updated_ms")?,
-    })
 }
 
 /// This host's name, for lease owners.
