@@ -99,12 +99,7 @@ impl AudioStage for Denoiser {
 
     fn process(&mut self, samples: &mut [f32]) -> Result<(), AudioError> {
         let ch = self.channels.len();
-        if !samples.len().is_multiple_of(ch) {
-            return Err(AudioError::Denoise(format!(
-                "{} samples do not divide into {ch} channels",
-                samples.len()
-            )));
-        }
+        super::check_interleaved(samples, ch)?;
         let n = samples.len() / ch;
         for (c, plane) in self.planes.iter_mut().enumerate() {
             plane.clear();

@@ -442,12 +442,7 @@ impl AudioStage for DfnDenoiser {
 
     fn process(&mut self, samples: &mut [f32]) -> Result<(), AudioError> {
         let ch = self.channels.len();
-        if !samples.len().is_multiple_of(ch) {
-            return Err(AudioError::Denoise(format!(
-                "{} samples do not divide into {ch} channels",
-                samples.len()
-            )));
-        }
+        super::check_interleaved(samples, ch)?;
         for (c, channel) in self.channels.iter_mut().enumerate() {
             self.plane.clear();
             self.plane.extend(samples.iter().skip(c).step_by(ch));

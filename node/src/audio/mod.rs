@@ -9,6 +9,17 @@ pub mod sync;
 
 use thiserror::Error;
 
+/// Refuses a block of interleaved samples that is not whole frames of `channels`.
+fn check_interleaved(samples: &[f32], channels: usize) -> Result<(), AudioError> {
+    if samples.len().is_multiple_of(channels) {
+        return Ok(());
+    }
+    Err(AudioError::Denoise(format!(
+        "{} samples do not divide into {channels} channels",
+        samples.len()
+    )))
+}
+
 /// One audio stage in the chain. It sees interleaved samples block by block, in order, and returns
 /// the same number of samples; its output is its input delayed by `delay()` samples (look-ahead or
 /// frame buffering), which the caller takes off the timestamps so the audio stays in sync.
