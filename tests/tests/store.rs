@@ -59,19 +59,30 @@ async fn contract(store: &Store) {
         .unwrap();
     assert_eq!(d.plan.index, c.plan.index);
     assert!(
+        d.lease_no > c.lease_no,
+        "every claim gets a new lease number"
+    );
+    assert!(
         !store
-            .complete_chunk("j1", c.plan.index, "h:3:c")
+            .complete_chunk("j1", c.plan.index, "h:3:c", c.lease_no)
             .await
             .unwrap(),
         "lost lease must not complete"
     );
+    assert!(
+        !store
+            .complete_chunk("j1", d.plan.index, "h:4:d", c.lease_no)
+            .await
+            .unwrap(),
+        "an old lease number must not complete, even for the holder"
+    );
     assert!(store
-        .complete_chunk("j1", d.plan.index, "h:4:d")
+        .complete_chunk("j1", d.plan.index, "h:4:d", d.lease_no)
         .await
         .unwrap());
     assert_eq!(
         store
-            .fail_chunk("j1", a.plan.index, "h:1:a", "boom", 1)
+            .fail_chunk("j1", a.plan.index, "h:1:a", a.lease_no, "boom", 1)
             .await
             .unwrap(),
         ChunkState::Failed
@@ -207,6 +218,33 @@ async fn listing_jobs_costs_the_same_statements_for_ten_jobs_as_for_a_thousand()
         }
     };
     let (few, n_few) = statements(10).await;
+    // The event stream's snapshot of every job with its chunks: constant too.
+    let snapshot = |limit: i64| {
+        let store = store.clone();
+        let pg = &pg;
+        async move {
+            pg.psql("listing", "SELECT pg_stat_statements_reset()");
+            let jobs = store.jobs_with_chunks(limit).await.unwrap();
+            let n: i64 = pg
+                .psql(
+                    "listing",
+                    "SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements
+                     WHERE query NOT ILIKE '%pg_stat_statements%'",
+                )
+                .parse()
+                .unwrap();
+            (jobs, n)
+        }
+    };
+    let (snap_few, s_few) = snapshot(10).await;
+    let (snap_all, s_all) = snapshot(5000).await;
+    assert_eq!((snap_few.len(), snap_all.len()), (10, 1000));
+    assert_eq!(
+        snap_all.iter().map(|(_, c)| c.len()).sum::<usize>(),
+        40,
+        "every planned job's chunks"
+    );
+    assert_eq!(s_few, s_all, "snapshot statements for 10 jobs vs 1000");
     let (all, n_all) = statements(5000).await;
     assert_eq!((few.len(), all.len()), (10, 1000));
     assert!(all.iter().filter(|j| j.chunks_total == 4).count() == 10);

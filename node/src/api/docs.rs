@@ -32,14 +32,16 @@ use utoipa::OpenApi;
         jobs::tracks,
         super::events::job_events,
         super::events::all_events,
-        super::preview::preview
+        super::preview::preview,
+        super::nodes::list_nodes
     ),
     components(schemas(
         kino_shared::JobSpec,
         kino_shared::JobStatus,
         kino_shared::ApiError,
         kino_shared::ProgressEvent,
-        jobs::Report
+        jobs::Report,
+        kino_shared::NodeStatus
     ))
 )]
 pub struct ApiDoc;

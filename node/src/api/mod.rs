@@ -4,6 +4,7 @@
 pub mod docs;
 pub mod events;
 pub mod jobs;
+pub mod nodes;
 pub mod preview;
 pub mod redact;
 pub mod uploads;
@@ -228,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(uploads::routes())
         .merge(jobs::routes())
+        .merge(nodes::routes())
         .merge(events::routes())
         .merge(preview::routes())
         .merge(docs::routes())

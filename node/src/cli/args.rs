@@ -25,6 +25,9 @@ pub enum Command {
     Render(RenderArgs),
     /// Run the node: HTTP API, uploads, job queue and workers.
     Serve(ServeArgs),
+    /// Render chunks of the farm's jobs (needs --db): no HTTP. SIGTERM or Ctrl-C finishes the
+    /// chunks in hand and stops taking work.
+    Worker(WorkerArgs),
     /// Detect scenes (cuts, dissolves, fades) and print the scene list; renders nothing.
     Scenes(ScenesArgs),
     /// Auto-edit: find black, frozen and silent stretches and write the cut list for editors
@@ -129,11 +132,30 @@ pub struct ServeArgs {
     /// Bearer token required on every route but /api/health (required off loopback).
     #[arg(long, env = "KINO_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    #[arg(long, env = "KINO_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
     /// Largest upload accepted, in bytes (default 50 GiB).
     #[arg(long, default_value_t = 50 * 1024 * 1024 * 1024)]
     pub max_upload_bytes: u64,
+    /// The built web editor to serve at / (default: web/dist when present).
+    #[arg(long)]
+    pub web_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// What every node that renders takes: its store, its folder, its share of the machine.
+#[derive(Args)]
+pub struct NodeArgs {
+    /// The data folder: uploads, chunks, outputs (and the SQLite store without --db). In a farm,
+    /// a folder every node sees at the same path.
+    #[arg(long, visible_alias = "storage", env = "KINO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL URL (`postgres://user@host/db`, password from the URL or PGPASSWORD): the
+    /// store shared by the nodes of a farm. Without it the node keeps its own SQLite store.
+    #[arg(long, env = "KINO_DB", hide_env_values = true)]
+    pub db: Option<String>,
+    /// This node's name in the farm (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Jobs rendering at once.
     #[arg(long, default_value_t = 2)]
     pub max_jobs: usize,
@@ -146,9 +168,17 @@ pub struct ServeArgs {
     /// Attempts per chunk before its job fails.
     #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,
-    /// The built web editor to serve at / (default: web/dist when present).
-    #[arg(long)]
-    pub web_dir: Option<PathBuf>,
+    /// How long a chunk stays with a node that stopped renewing its lease (crashed, cut off) before
+    /// another node takes it over, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub lease_seconds: f64,
+}
+
+/// `kino-node worker`: renders chunks of the farm's jobs; no HTTP.
+#[derive(Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 #[derive(Args)]

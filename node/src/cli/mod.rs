@@ -28,6 +28,7 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => tools::cmd_detect(args),
         Command::Render(args) => on_runtime(render::cmd_render(args)),
         Command::Serve(args) => on_runtime(serve::cmd_serve(args)),
+        Command::Worker(args) => on_runtime(serve::cmd_worker(args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

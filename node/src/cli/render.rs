@@ -96,6 +96,8 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
         data_dir: data_dir.clone(),
         slots: None,
         output_link: None,
+        node: String::new(),
+        drain: None,
     };
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -142,7 +144,7 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
             eprintln!("kino-node: error: render failed: {reason}");
             Ok(1)
         }
-        JobOutcome::Cancelled => {
+        JobOutcome::Cancelled | JobOutcome::Elsewhere => {
             eprintln!("kino-node: interrupted; run the same command again to resume");
             Ok(130)
         }

@@ -1,8 +1,9 @@
 //! `kino-node serve`, and the data folder every command that keeps jobs opens.
 
-use super::args::ServeArgs;
+use super::args::{NodeArgs, ServeArgs, WorkerArgs};
 use super::error::{CliError, CliResult};
-use crate::store::Store;
+use crate::service::{Service, ServiceConfig};
+use crate::store::{host_name, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,7 +31,6 @@ fn default_data_dir() -> PathBuf {
 /// `kino-node serve`: the HTTP API, the editor and the job service on one store.
 pub async fn cmd_serve(a: ServeArgs) -> CliResult<u8> {
     use crate::api::{self, ApiConfig, AppState};
-    use crate::service::{Service, ServiceConfig};
     let token = a.token.filter(|t| !t.is_empty());
     if !a.listen.ip().is_loopback() && token.is_none() {
         return Err(CliError::Usage(format!(
@@ -38,22 +38,7 @@ pub async fn cmd_serve(a: ServeArgs) -> CliResult<u8> {
             a.listen
         )));
     }
-    let (data_dir, store) = open_store(a.data_dir).await?;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let workers = a.workers.unwrap_or((cores / 2).max(1)).max(1);
-    let svc = Service::new(
-        store,
-        ServiceConfig {
-            data_dir: data_dir.clone(),
-            max_jobs: a.max_jobs.max(1),
-            chunk_slots: workers,
-            memory_bytes: a.max_memory_mb * 1024 * 1024 / a.max_jobs.max(1) as u64,
-            max_attempts: a.max_attempts.max(1),
-            lease_ms: 30_000,
-        },
-    );
+    let (data_dir, svc) = start_node(a.node).await?;
     let root = std::env::current_exe().ok().and_then(|e| {
         e.parent()
             .and_then(|p| p.parent())
@@ -98,5 +83,118 @@ pub async fn cmd_serve(a: ServeArgs) -> CliResult<u8> {
         })
         .await
         .map_err(CliError::io("serving"))?;
+    Ok(0)
+}
+
+/// Opens the node's store (its own SQLite, or the farm's PostgreSQL, joining it under its name) and
+/// starts the job service on it.
+async fn start_node(a: NodeArgs) -> CliResult<(PathBuf, Arc<Service>)> {
+    let (data_dir, store, node) = match &a.db {
+        None => {
+            let (dir, store) = open_store(a.data_dir).await?;
+            (dir, store, String::new())
+        }
+        Some(url) => {
+            let dir = a.data_dir.unwrap_or_else(default_data_dir);
+            std::fs::create_dir_all(&dir).map_err(CliError::io(format!(
+                "creating data folder {}",
+                dir.display()
+            )))?;
+            // The URL (it may carry a password) is never printed; errors name the database only.
+            let store = Store::connect(url).await?;
+            let name = a.name.clone().unwrap_or_else(host_name);
+            let lease_ms = (a.lease_seconds * 1000.0) as i64;
+            store
+                .register_node(&name, env!("CARGO_PKG_VERSION"), &node_info(), 3 * lease_ms)
+                .await?;
+            (dir, store, name)
+        }
+    };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let workers = a.workers.unwrap_or((cores / 2).max(1)).max(1);
+    let svc = Service::new(
+        store,
+        ServiceConfig {
+            data_dir: data_dir.clone(),
+            max_jobs: a.max_jobs.max(1),
+            chunk_slots: workers,
+            memory_bytes: a.max_memory_mb * 1024 * 1024 / a.max_jobs.max(1) as u64,
+            max_attempts: a.max_attempts.max(1),
+            lease_ms: ((a.lease_seconds * 1000.0) as i64).max(300),
+            node,
+        },
+    );
+    Ok((data_dir, svc))
+}
+
+/// What a node tells the farm about itself: cores, memory, encoders and models present (no paths).
+fn node_info() -> String {
+    use kino_shared::VideoCodec;
+    crate::media::init();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let encoders: Vec<String> = [
+        VideoCodec::H264,
+        VideoCodec::H265,
+        VideoCodec::Av1,
+        VideoCodec::Vp9,
+    ]
+    .into_iter()
+    .filter(|c| crate::media::encode::find_encoder(*c).is_ok())
+    .map(|c| format!("{c:?}").to_lowercase())
+    .collect();
+    let models: Vec<String> = crate::models::Config::from_env()
+        .ok()
+        .and_then(|c| std::fs::read_dir(c.dir).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".onnx"))
+        .collect();
+    // MemTotal from /proc/meminfo, in bytes.
+    let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map(|kb| kb * 1024);
+    serde_json::json!({
+        "host": host_name(),
+        "cores": cores,
+        "memory_bytes": memory_bytes,
+        "encoders": encoders,
+        "models": models,
+    })
+    .to_string()
+}
+
+/// `kino-node worker`: the job service of a farm node, without HTTP. SIGTERM or Ctrl-C drains it:
+/// the chunks in hand are finished, then it exits.
+pub async fn cmd_worker(a: WorkerArgs) -> CliResult<u8> {
+    if a.node.db.is_none() {
+        return Err(CliError::Usage(
+            "a worker needs the farm's store: --db postgres://… (or KINO_DB)".into(),
+        ));
+    }
+    let (_, svc) = start_node(a.node).await?;
+    eprintln!("kino-node: worker {} joined the farm", svc.config.node);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(CliError::io("listening for SIGTERM"))?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("kino-node: draining: finishing the chunks in hand");
+    svc.drain();
+    tokio::select! {
+        _ = svc.idle() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
     Ok(0)
 }

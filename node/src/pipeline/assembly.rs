@@ -28,7 +28,7 @@ pub async fn assemble_job(
         .await?
         .iter()
         .filter(|c| !cut_away(timeline, &c.plan))
-        .map(|c| chunk_path(dir, c.plan.index))
+        .map(|c| chunk_path(dir, c.plan.index, c.lease_no))
         .collect();
     let spec = &job.spec;
     let assembly = assemble::AssemblyOptions {
@@ -61,9 +61,13 @@ pub async fn assemble_job(
             assembled.video_packets
         ));
     }
-    ctx.store
-        .set_job_state(&ctx.job, JobState::Done, None)
-        .await?;
+    if !(ctx.store)
+        .advance_job_state(&ctx.job, JobState::Done, None)
+        .await?
+    {
+        // Cancelled while assembling: the output stays, the job as the user left it.
+        return Ok(JobOutcome::Cancelled);
+    }
     let output = job.output.display().to_string();
     ctx.send(ProgressEvent::Done {
         job: ctx.job.clone(),

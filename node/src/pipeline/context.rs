@@ -44,6 +44,8 @@ pub enum JobOutcome {
     },
     Failed(String),
     Cancelled,
+    /// Another node of the farm finishes the job (it holds the assembly, or the job ended there).
+    Elsewhere,
 }
 
 /// One job's handle for the phases of its run: state changes are written to the store and announced.
@@ -69,7 +71,9 @@ impl JobCtx {
 
     /// Records and announces the job's new state.
     pub async fn set_state(&self, state: JobState) -> Result<(), JobError> {
-        self.store.set_job_state(&self.job, state, None).await?;
+        if !self.store.advance_job_state(&self.job, state, None).await? {
+            return Ok(());
+        }
         self.send(ProgressEvent::JobState {
             job: self.job.clone(),
             state,
@@ -79,9 +83,13 @@ impl JobCtx {
 
     /// Records the job as failed with its reason and tells the listeners.
     pub async fn fail(&self, reason: String) -> Result<JobOutcome, JobError> {
-        self.store
-            .set_job_state(&self.job, JobState::Failed, Some(&reason))
-            .await?;
+        let job = &self.job;
+        if !(self.store)
+            .advance_job_state(job, JobState::Failed, Some(&reason))
+            .await?
+        {
+            return Ok(JobOutcome::Elsewhere);
+        }
         self.send(ProgressEvent::Failed {
             job: self.job.clone(),
             error: reason.clone(),

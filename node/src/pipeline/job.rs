@@ -12,7 +12,7 @@ use crate::analysis::Analysis;
 use crate::edit::timeline::Timeline;
 use crate::media::{self, assemble};
 use crate::pipeline::analyse;
-use crate::store::Store;
+use crate::store::{owner_id, Store};
 use kino_shared::ProgressEvent;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +41,10 @@ pub struct JobOptions {
     pub slots: Option<Arc<tokio::sync::Semaphore>>,
     /// What the `done` event names as the output (a download URL on the node); the path otherwise.
     pub output_link: Option<String>,
+    /// This node's name in a farm (empty alone): the first part of its lease owner ids.
+    pub node: String,
+    /// Raised when the node drains: workers finish the chunk in hand and claim no more.
+    pub drain: Option<Arc<AtomicBool>>,
 }
 
 /// Runs (or resumes) job `job` to completion, failure or cancellation.
@@ -84,6 +88,10 @@ pub async fn run_job(
 
     let dir = chunk_dir(&opts.data_dir, job);
     let counts = ready_chunks(&ctx, &dir, timeline.as_deref()).await?;
+    // Leases (chunks, then the assembly) are renewed while this run lasts; a job that ends on
+    // another node (cancelled, failed) stops this one.
+    let owner = owner_id(&opts.node);
+    let _renewal = worker::spawn_lease_renewal(&ctx, &owner, opts.lease_ms, cancel.clone());
     let plan = RenderPlan {
         opts: opts.clone(),
         res,
@@ -96,10 +104,13 @@ pub async fn run_job(
         frames_before: counts.frames_before,
         frames_total: counts.frames_total,
     };
-    match worker::render_pending(&ctx, plan, cancel).await? {
+    match worker::render_pending(&ctx, &owner, plan, cancel.clone()).await? {
         Rendered::All => {}
         Rendered::Cancelled => return Ok(JobOutcome::Cancelled),
         Rendered::Failed(reason) => return ctx.fail(reason).await,
+    }
+    if !store.claim_assembly(job, &owner, opts.lease_ms).await? {
+        return Ok(JobOutcome::Elsewhere);
     }
     let t = timeline.as_deref();
     assemble_job(&ctx, opts, &admitted, &dir, t, chapters, counts).await

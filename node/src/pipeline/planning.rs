@@ -116,7 +116,7 @@ pub async fn ready_chunks(
     for c in store.chunks(job).await? {
         let lost = c.state == ChunkState::Done
             && !cut_away(timeline, &c.plan)
-            && !chunk_path(dir, c.plan.index).is_file();
+            && !chunk_path(dir, c.plan.index, c.lease_no).is_file();
         if lost || c.state == ChunkState::Failed {
             store.reset_chunk(job, c.plan.index).await?;
         }

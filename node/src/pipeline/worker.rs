@@ -13,8 +13,7 @@ use crate::analysis::Analysis;
 use crate::edit::timeline::Timeline;
 use crate::media::interlace::FieldOrder;
 use crate::media::MediaError;
-use crate::store::owner_id;
-use kino_shared::{ChunkState, JobSpec, ProgressEvent};
+use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -50,13 +49,13 @@ pub enum Rendered {
 /// good, or the job is cancelled.
 pub async fn render_pending(
     job: &JobCtx,
+    owner: &str,
     plan: RenderPlan,
     cancel: Arc<AtomicBool>,
 ) -> Result<Rendered, JobError> {
-    let owner = owner_id();
+    let owner = owner.to_owned();
     let plan = Arc::new(plan);
     let frames_now = Arc::new(AtomicU64::new(0));
-    let renew = spawn_lease_renewal(job, &owner, plan.opts.lease_ms);
     let ticker = spawn_ticker(
         job,
         frames_now.clone(),
@@ -84,9 +83,9 @@ pub async fn render_pending(
             Err(e) => worker_error = Some(JobError::Internal(e.to_string())),
         }
     }
-    renew.abort();
     ticker.abort();
-    if shared.cancel.load(Ordering::Relaxed) {
+    let drained = (plan.opts.drain.as_ref()).is_some_and(|d| d.load(Ordering::Relaxed));
+    if shared.cancel.load(Ordering::Relaxed) || drained {
         job.store.release_leases(&owner).await?;
         return Ok(Rendered::Cancelled);
     }
@@ -98,16 +97,37 @@ pub async fn render_pending(
     Ok(failure.map_or(Rendered::All, Rendered::Failed))
 }
 
-/// Renews this process's leases every third of their length, so live workers keep their chunks.
-fn spawn_lease_renewal(job: &JobCtx, owner: &str, lease_ms: i64) -> tokio::task::JoinHandle<()> {
-    let (store, owner) = (job.store.clone(), owner.to_owned());
-    tokio::spawn(async move {
+/// Stops a background task when dropped.
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews `owner`'s leases every third of their length, so its live workers keep their chunks (and
+/// its assembly), and raises `cancel` when the job was cancelled or failed elsewhere (another node,
+/// another request).
+pub fn spawn_lease_renewal(
+    job: &JobCtx,
+    owner: &str,
+    lease_ms: i64,
+    cancel: Arc<AtomicBool>,
+) -> AbortOnDrop {
+    let (job, owner) = (job.clone(), owner.to_owned());
+    AbortOnDrop(tokio::spawn(async move {
         let mut t = tokio::time::interval(Duration::from_millis((lease_ms / 3).max(100) as u64));
         loop {
             t.tick().await;
-            let _ = store.renew_leases(&owner, lease_ms).await;
+            let _ = job.store.renew_leases(&owner, lease_ms).await;
+            if let Ok(status) = job.store.job(&job.job).await {
+                if matches!(status.state, JobState::Cancelled | JobState::Failed) {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
         }
-    })
+    }))
 }
 
 /// Reports frames done, speed (over the last 5 s) and ETA four times a second.
@@ -176,13 +196,17 @@ struct Shared {
 
 impl Shared {
     fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed)
+        let draining = (self.plan.opts.drain.as_ref()).is_some_and(|d| d.load(Ordering::Relaxed));
+        draining || self.stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed)
     }
 
-    /// Records chunk `index` as done (if this worker still holds it) and announces it.
-    async fn complete(&self, index: u32, frames: u64) -> Result<(), JobError> {
+    /// Records chunk `index` as done (if this worker still holds lease `lease_no`) and announces it.
+    async fn complete(&self, index: u32, lease_no: u64, frames: u64) -> Result<(), JobError> {
         let (store, job) = (&self.job.store, &self.job.job);
-        if store.complete_chunk(job, index, &self.owner).await? {
+        if store
+            .complete_chunk(job, index, &self.owner, lease_no)
+            .await?
+        {
             self.job.send(ProgressEvent::ChunkDone {
                 job: job.clone(),
                 chunk: index,
@@ -242,7 +266,7 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
         if cut_away(s.plan.timeline.as_deref(), &chunk.plan) {
             // Auto-edit removes all of it: done, with nothing to render.
             s.frames_now.fetch_add(chunk.plan.frames, Ordering::Relaxed);
-            s.complete(index, 0).await?;
+            s.complete(index, chunk.lease_no, 0).await?;
             continue;
         }
         s.job.send(ProgressEvent::ChunkClaimed {
@@ -251,7 +275,7 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
             worker: s.owner.clone(),
         });
         let counted = Arc::new(AtomicU64::new(0));
-        match render_one(&s, &chunk.plan, counted.clone()).await? {
+        match render_one(&s, &chunk.plan, chunk.lease_no, counted.clone()).await? {
             Ok(outcome) => {
                 if outcome.frames + outcome.cut != chunk.plan.frames || outcome.dropped > 0 {
                     s.job.warn(format!(
@@ -259,7 +283,7 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
                         outcome.frames, chunk.plan.frames, outcome.dropped
                     ));
                 }
-                s.complete(index, outcome.frames).await?;
+                s.complete(index, chunk.lease_no, outcome.frames).await?;
             }
             Err(e) => {
                 s.frames_now
@@ -269,7 +293,10 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
                 }
                 let msg = e.to_string();
                 let max = s.plan.opts.max_attempts;
-                let state = store.fail_chunk(job, index, &s.owner, &msg, max).await?;
+                let lease = chunk.lease_no;
+                let state = store
+                    .fail_chunk(job, index, &s.owner, lease, &msg, max)
+                    .await?;
                 s.job.send(ProgressEvent::ChunkFailed {
                     job: job.to_owned(),
                     chunk: index,
@@ -299,11 +326,15 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
 async fn render_one(
     s: &Arc<Shared>,
     chunk: &ChunkPlan,
+    lease_no: u64,
     counted: Arc<AtomicU64>,
 ) -> Result<Result<render::ChunkOutcome, render::RenderError>, JobError> {
     let index = chunk.index;
-    let part = s.plan.dir.join(format!("chunk-{index:05}.part.mp4"));
-    let done_path = chunk_path(&s.plan.dir, index);
+    let part = s
+        .plan
+        .dir
+        .join(format!("chunk-{index:05}-{lease_no}.part.mp4"));
+    let done_path = chunk_path(&s.plan.dir, index, lease_no);
     let (shared, chunk, tmp) = (s.clone(), chunk.clone(), part.clone());
     let result = blocking(move || {
         let p = &shared.plan;

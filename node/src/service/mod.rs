@@ -34,6 +34,8 @@ pub struct ServiceConfig {
     pub memory_bytes: u64,
     pub max_attempts: u32,
     pub lease_ms: i64,
+    /// This node's name in a farm (empty when alone on its store): registered and heartbeating.
+    pub node: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -126,6 +128,8 @@ pub struct Service {
     wake: Notify,
     /// Signalled whenever a job's run ends, for callers that wait for a cancelled run to stop.
     ended: Notify,
+    /// Set when the node drains: no new runs, no new chunks; chunks in hand are finished.
+    draining: Arc<AtomicBool>,
 }
 
 /// How long a retry waits for a cancelled job's workers to stop (they stop within a frame, but a
@@ -144,9 +148,13 @@ impl Service {
             running: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             ended: Notify::new(),
+            draining: Arc::default(),
         });
         svc.clone().spawn_metrics();
         svc.clone().spawn_scheduler();
+        if !svc.config.node.is_empty() {
+            svc.clone().spawn_heartbeat();
+        }
         svc
     }
 
@@ -198,6 +206,25 @@ impl Service {
         }
     }
 
+    /// Stops taking work: the chunks in hand are finished, then the runs end ([`Service::idle`]).
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Waits until no job runs here.
+    pub async fn idle(&self) {
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.running.lock().map(|r| r.is_empty()).unwrap_or(true) {
+                return;
+            }
+            ended.await;
+        }
+    }
+
     pub fn is_running(&self, id: &str) -> bool {
         self.running
             .lock()
@@ -214,6 +241,20 @@ impl Service {
             }
             None => false,
         }
+    }
+
+    /// Tells the other nodes this one is alive (its row in `nodes`), every third of a lease.
+    fn spawn_heartbeat(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let every = Duration::from_millis((self.config.lease_ms / 3).max(100) as u64);
+            loop {
+                let draining = self.draining.load(Ordering::Relaxed);
+                if let Err(e) = self.store.heartbeat_node(&self.config.node, draining).await {
+                    tracing::warn!("heartbeat: {e}");
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
     }
 
     fn spawn_metrics(self: Arc<Self>) {
@@ -244,7 +285,8 @@ impl Service {
     fn spawn_scheduler(self: Arc<Self>) {
         tokio::spawn(async move {
             loop {
-                if let Ok(ids) = self.store.unfinished_jobs().await {
+                let draining = self.draining.load(Ordering::Relaxed);
+                if let (false, Ok(ids)) = (draining, self.store.unfinished_jobs().await) {
                     for id in ids {
                         let started = {
                             let Ok(mut running) = self.running.lock() else {
@@ -285,11 +327,17 @@ impl Service {
             data_dir: self.config.data_dir.clone(),
             slots: Some(self.slots.clone()),
             output_link: Some(format!("/api/jobs/{id}/output")),
+            node: self.config.node.clone(),
+            drain: Some(self.draining.clone()),
         };
         let result = run_job(&self.store, &id, &opts, self.events.clone(), cancel).await;
         match result {
-            Ok(JobOutcome::Done { .. }) | Ok(JobOutcome::Failed(_)) | Ok(JobOutcome::Cancelled) => {
-            }
+            Ok(
+                JobOutcome::Done { .. }
+                | JobOutcome::Failed(_)
+                | JobOutcome::Cancelled
+                | JobOutcome::Elsewhere,
+            ) => {}
             Err(e) => {
                 let reason = match &e {
                     JobError::Store(_) | JobError::Internal(_) => format!("internal error: {e}"),

@@ -10,10 +10,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 mod idempotency;
+mod leases;
+mod nodes;
 mod plan;
 mod rows;
 mod sections;
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
+pub use leases::{host_name, owner_id};
+pub use nodes::NodeRow;
 pub use plan::ChunkPlan;
 use rows::{ChunkRecord, JobRecord, UploadRecord, JOB_STATUS};
 pub use sections::ReportSection;
@@ -28,6 +32,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// This node cannot join the store's farm.
+    #[error("{0}")]
+    Incompatible(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -85,13 +92,18 @@ pub struct ChunkRow {
     pub attempts: u32,
     /// How many times this chunk was rendered to completion (1 in a healthy job).
     pub renders: u32,
+    /// The process holding the chunk (running), or the one that rendered it (done).
     pub lease_owner: Option<String>,
+    /// The fencing token: grows on every claim; only its holder may finish the chunk.
+    pub lease_no: u64,
     pub error: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// PostgreSQL (row locks that skip, the database's clock) rather than SQLite.
+    postgres: bool,
 }
 
 impl Store {
@@ -132,7 +144,10 @@ impl Store {
         } else {
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
         }
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            postgres: !is_sqlite,
+        })
     }
 
     pub async fn create_job(
@@ -202,6 +217,27 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Moves a job that has not ended to `state` (a run never revives a job that was cancelled or
+    /// failed meanwhile, here or on another node). Returns whether it moved.
+    pub async fn advance_job_state(
+        &self,
+        id: &str,
+        state: JobState,
+        error: Option<&str>,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE jobs SET state = $1, error = $2, updated_ms = $3
+             WHERE id = $4 AND state NOT IN ('done', 'failed', 'cancelled')",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Records the plan once: chunks and total frames, in one transaction.
@@ -304,136 +340,6 @@ impl Store {
             })
             .collect())
     }
-
-    /// Returns chunks whose lease holder is a process of this host that no longer runs to the queue.
-    pub async fn reap_dead_local_leases(&self, id: &str) -> Result<u64> {
-        let host = host_name();
-        let mut reaped = 0;
-        for c in self.chunks(id).await? {
-            let Some(owner) = c.lease_owner.as_deref() else {
-                continue;
-            };
-            if c.state != ChunkState::Running {
-                continue;
-            }
-            let Some((h, pid)) = parse_owner(owner) else {
-                continue;
-            };
-            if h == host && !pid_alive(pid) {
-                let r = sqlx::query("UPDATE chunks SET state = 'pending', lease_owner = NULL, lease_until_ms = 0 WHERE job_id = $1 AND idx = $2 AND lease_owner = $3")
-                    .bind(id)
-                    .bind(c.plan.index as i64)
-                    .bind(owner)
-                    .execute(&self.pool)
-                    .await?;
-                reaped += r.rows_affected();
-            }
-        }
-        Ok(reaped)
-    }
-
-    /// Claims the next pending (or lease-expired) chunk of a job for `owner`.
-    pub async fn claim_chunk(
-        &self,
-        id: &str,
-        owner: &str,
-        lease_ms: i64,
-    ) -> Result<Option<ChunkRow>> {
-        let now = now_ms();
-        let row = sqlx::query_as::<_, ChunkRecord>(
-            "UPDATE chunks SET state = 'running', lease_owner = $1, lease_until_ms = $2, attempts = attempts + 1, updated_ms = $3
-             WHERE job_id = $4 AND idx = (
-                SELECT idx FROM chunks WHERE job_id = $4
-                  AND (state = 'pending' OR (state = 'running' AND lease_until_ms < $3))
-                ORDER BY idx LIMIT 1)
-             RETURNING *",
-        )
-        .bind(owner)
-        .bind(now + lease_ms)
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(ChunkRow::try_from).transpose()
-    }
-
-    /// Extends every lease `owner` holds.
-    pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<u64> {
-        let r = sqlx::query(
-            "UPDATE chunks SET lease_until_ms = $1 WHERE lease_owner = $2 AND state = 'running'",
-        )
-        .bind(now_ms() + lease_ms)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected())
-    }
-
-    /// Marks a chunk done if `owner` still holds it; false when the lease was lost meanwhile.
-    pub async fn complete_chunk(&self, id: &str, index: u32, owner: &str) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE chunks SET state = 'done', renders = renders + 1, lease_owner = NULL, error = NULL, updated_ms = $1
-             WHERE job_id = $2 AND idx = $3 AND lease_owner = $4 AND state = 'running'",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .bind(index as i64)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Records a failed attempt: back to pending while attempts remain, else failed.
-    pub async fn fail_chunk(
-        &self,
-        id: &str,
-        index: u32,
-        owner: &str,
-        error: &str,
-        max_attempts: u32,
-    ) -> Result<ChunkState> {
-        let r = sqlx::query(
-            "UPDATE chunks SET state = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'pending' END,
-                lease_owner = NULL, lease_until_ms = 0, error = $2, updated_ms = $3
-             WHERE job_id = $4 AND idx = $5 AND lease_owner = $6
-             RETURNING state",
-        )
-        .bind(max_attempts as i64)
-        .bind(error)
-        .bind(now_ms())
-        .bind(id)
-        .bind(index as i64)
-        .bind(owner)
-        .fetch_optional(&self.pool)
-        .await?;
-        match r {
-            Some(row) => {
-                let s: String = row.try_get("state")?;
-                ChunkState::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("chunk state {s}")))
-            }
-            None => Ok(ChunkState::Pending),
-        }
-    }
-
-    /// Releases `owner`'s leases (on Ctrl-C) so another run can claim them at once.
-    pub async fn release_leases(&self, owner: &str) -> Result<u64> {
-        let r = sqlx::query("UPDATE chunks SET state = 'pending', lease_owner = NULL, lease_until_ms = 0 WHERE lease_owner = $1 AND state = 'running'")
-            .bind(owner)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
-    }
-
-    /// Puts a chunk back to pending (its file vanished, say) so it is rendered again.
-    pub async fn reset_chunk(&self, id: &str, index: u32) -> Result<()> {
-        sqlx::query("UPDATE chunks SET state = 'pending', lease_owner = NULL, lease_until_ms = 0, attempts = 0 WHERE job_id = $1 AND idx = $2")
-            .bind(id)
-            .bind(index as i64)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
 }
 
 impl Store {
@@ -515,10 +421,16 @@ impl Store {
 
     /// Jobs that still have work (queued, or interrupted while analysing/rendering/assembling), oldest
     /// first.
+    /// A job whose assembly a live lease holds (another node's, in a farm) has no work left to share.
     pub async fn unfinished_jobs(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM jobs WHERE state IN ('queued', 'analysing', 'rendering', 'assembling') ORDER BY created_ms")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT id FROM jobs WHERE state IN ('queued', 'analysing', 'rendering', 'assembling')
+               AND NOT (assembler IS NOT NULL AND assembly_until_ms >= {})
+             ORDER BY created_ms",
+            self.now_sql()
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>("id")?))
             .collect()
@@ -555,48 +467,4 @@ impl Store {
 
 fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
     Ok(row.try_get::<i64, _>(col)?)
-}
-
-/// This host's name, for lease owners.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// A lease owner id: `host:pid:random`.
-pub fn owner_id() -> String {
-    format!(
-        "{}:{}:{}",
-        host_name(),
-        std::process::id(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    )
-}
-
-fn parse_owner(owner: &str) -> Option<(&str, i32)> {
-    let mut parts = owner.rsplitn(3, ':');
-    let _rand = parts.next()?;
-    let pid = parts.next()?.parse().ok()?;
-    Some((parts.next()?, pid))
-}
-
-fn pid_alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks for existence.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn owners_parse() {
-        assert_eq!(parse_owner("my-host:123:abcd"), Some(("my-host", 123)));
-        assert!(pid_alive(std::process::id() as i32));
-    }
 }

@@ -69,6 +69,7 @@ pub struct ChunkRecord {
     attempts: i64,
     renders: i64,
     lease_owner: Option<String>,
+    lease_no: i64,
     error: Option<String>,
 }
 
@@ -94,6 +95,7 @@ impl TryFrom<ChunkRecord> for ChunkRow {
             attempts: r.attempts as u32,
             renders: r.renders as u32,
             lease_owner: r.lease_owner,
+            lease_no: r.lease_no as u64,
             error: r.error,
         })
     }

@@ -1,0 +1,15 @@
+-- Farm mode: fenced leases (a number that grows on every claim), the chunk's renderer kept after it
+-- is done, one assembler per job, and the nodes that share this store.
+
+ALTER TABLE chunks ADD COLUMN lease_no BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN assembler TEXT;
+ALTER TABLE jobs ADD COLUMN assembly_until_ms BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE IF NOT EXISTS nodes (
+    name TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    info TEXT NOT NULL,
+    started_ms BIGINT NOT NULL,
+    heartbeat_ms BIGINT NOT NULL,
+    draining BIGINT NOT NULL DEFAULT 0
+);

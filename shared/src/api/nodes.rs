@@ -1,0 +1,28 @@
+//! The render nodes sharing one store (a farm), as `GET /api/nodes` lists them.
+
+use serde::{Deserialize, Serialize};
+
+/// One node of the farm.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub version: String,
+    pub host: String,
+    pub cores: u32,
+    pub memory_bytes: Option<u64>,
+    /// Video encoders this node's FFmpeg has (`h264`, `h265`, `av1`, `vp9`).
+    pub encoders: Vec<String>,
+    /// Model files present (`*.onnx`).
+    pub models: Vec<String>,
+    /// Milliseconds since its last heartbeat (database clock).
+    pub silent_ms: i64,
+    /// Heard from within three leases.
+    pub alive: bool,
+    /// Finishing its chunks in hand and taking no more.
+    pub draining: bool,
+    /// Chunks it renders now.
+    pub running_chunks: u64,
+    /// Chunks it has rendered (of the jobs still in the store).
+    pub chunks_done: u64,
+}

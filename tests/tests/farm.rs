@@ -1,0 +1,226 @@
+//! Farm mode: several `kino-node` processes (two serving HTTP, one worker only) share one job queue
+//! on a PostgreSQL the test starts, and one data folder. The job's chunks spread over the nodes; a
+//! node that stops answering loses its chunk to another after its lease, and its late finish
+//! changes nothing; the output decodes to exactly the frames one node renders alone.
+
+mod common;
+
+use kino_tests::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Lease length the nodes run with, seconds: short, so a takeover happens within the test.
+const LEASE: &str = "3";
+
+/// A `kino-node worker` process, killed when dropped.
+struct Worker(Child);
+
+impl Worker {
+    fn start(db: &str, data: &Path, name: &str) -> Worker {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join(format!("worker-{name}.log")))
+            .expect("log");
+        let child = Command::new(kino_bin())
+            .args(["worker", "--db", db, "--data-dir"])
+            .arg(data)
+            .args(["--name", name, "--workers", "1", "--lease-seconds", LEASE])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting kino-node worker");
+        Worker(child)
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: a signal to our own child process.
+        unsafe { libc::kill(self.0.id() as i32, sig) };
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn get(client: &reqwest::Client, url: String) -> Value {
+    let r = client.get(&url).send().await.expect("request");
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.expect("JSON")
+}
+
+/// The node name part of a lease owner (`node:host:pid:random`).
+fn node_of(owner: &Value) -> Option<String> {
+    owner.as_str()?.split(':').next().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
+    let Some(pg) = Postgres::start() else { return };
+    let db = pg.database("farm");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = dir.path().join("shared");
+    let node = |name: &str| {
+        Node::start(
+            &shared,
+            &[
+                "--db",
+                &db,
+                "--name",
+                name,
+                "--workers",
+                "1",
+                "--lease-seconds",
+                LEASE,
+            ],
+        )
+    };
+    let (a, b) = (node("a"), node("b"));
+    let c = Worker::start(&db, &shared, "c");
+    let clip = generated(
+        "farm_640x360.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+        ],
+    );
+    let client = reqwest::Client::new();
+    // Uploaded to one serving node, submitted to the other.
+    let upload = common::upload(&client, &a, &clip, None).await;
+    let spec = serde_json::json!({
+        "input": upload,
+        "chunk_seconds": 1,
+        "stages": [{"kind": "sharpen"}, {"kind": "scale", "factor": 2}],
+        "output": {"codec": "h264", "crf": 0, "preset": "ultrafast", "audio": "none"},
+    });
+    let r = client
+        .post(b.url("/api/jobs"))
+        .json(&spec)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201);
+    let job: Value = r.json().await.expect("job");
+    let job = job["id"].as_str().expect("id").to_owned();
+
+    // Stop the worker while it holds a chunk: it neither renews nor finishes.
+    let report = |n: &Node| n.url(&format!("/api/jobs/{job}/report"));
+    let start = Instant::now();
+    let stalled = loop {
+        let r = get(&client, report(&a)).await;
+        let held =
+            r["chunks"].as_array().into_iter().flatten().find(|ch| {
+                ch["state"] == "running" && node_of(&ch["worker"]).as_deref() == Some("c")
+            });
+        if let Some(ch) = held {
+            c.signal(libc::SIGSTOP);
+            break ch["index"].as_u64().expect("index");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90) && r["job"]["state"] != "done",
+            "the worker never held a chunk: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let stopped_at = Instant::now();
+
+    // The others finish the job, the stalled chunk included.
+    let done = loop {
+        let r = get(&client, report(&b)).await;
+        match r["job"]["state"].as_str() {
+            Some("done") => break r,
+            Some("failed") | Some("cancelled") => panic!("job ended: {r}"),
+            _ => {}
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "not done in time: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let taken_over = done["chunks"][stalled as usize].clone();
+    assert_eq!(taken_over["state"], "done", "{done}");
+    assert_ne!(node_of(&taken_over["worker"]).as_deref(), Some("c"));
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(3 + 10 + 120),
+        "the takeover took {:?}",
+        stopped_at.elapsed()
+    );
+    let nodes: std::collections::BTreeSet<String> = done["chunks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ch| node_of(&ch["worker"]))
+        .collect();
+    assert!(nodes.len() >= 2, "chunks rendered by {nodes:?} only");
+
+    // The stalled worker wakes after its lease was taken: its finish counts for nothing.
+    c.signal(libc::SIGCONT);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let twice = pg.psql("farm", "SELECT COUNT(*) FROM chunks WHERE renders <> 1");
+    assert_eq!(twice, "0", "chunks not rendered exactly once (as counted)");
+    let after = get(&client, report(&a)).await;
+    assert_eq!(after["job"]["state"], "done", "{after}");
+
+    // Every node is listed, from either serving node.
+    let listed = get(&client, a.url("/api/nodes")).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"], "{listed}");
+
+    // The farm's output is the single-node render, frame for frame.
+    let r = client
+        .get(a.url(&format!("/api/jobs/{job}/output")))
+        .send()
+        .await
+        .expect("output");
+    assert_eq!(r.status(), 200);
+    let farm_out = dir.path().join("farm.mp4");
+    std::fs::write(&farm_out, r.bytes().await.expect("bytes")).expect("write");
+    let alone = dir.path().join("alone.mp4");
+    let out = run(
+        kino_bin().to_str().expect("utf-8"),
+        &[
+            "render",
+            clip.to_str().expect("utf-8"),
+            "-o",
+            alone.to_str().expect("utf-8"),
+            "--data-dir",
+            dir.path().join("alone-data").to_str().expect("utf-8"),
+            "--chunk-seconds",
+            "1",
+            "--stage",
+            "sharpen",
+            "--stage",
+            "scale:factor=2",
+            "--crf",
+            "0",
+            "--preset",
+            "ultrafast",
+            "--audio",
+            "none",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let (farm, single) = (frame_md5s(&farm_out), frame_md5s(&alone));
+    assert_eq!(farm.len(), 200);
+    assert!(farm == single, "the farm's frames differ from one node's");
+}
