@@ -99,6 +99,30 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
         ],
     );
     let client = reqwest::Client::new();
+    // Node a's event stream, from before the job: it must carry what the other nodes do.
+    let (ws, _) =
+        tokio_tungstenite::connect_async(a.url("/api/events").replace("http://", "ws://"))
+            .await
+            .expect("events WebSocket");
+    let seen = tokio::spawn(async move {
+        use futures_util::StreamExt;
+        let mut ws = ws;
+        let mut events = Vec::new();
+        // Until a little after the end: what other nodes did is relayed from the store, so it
+        // can come shortly after this node's own last event.
+        let mut limit = Duration::from_secs(60);
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(limit, ws.next()).await {
+            if let Ok(text) = msg.into_text() {
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    if v["type"] == "job_state" && v["state"] == "done" {
+                        limit = Duration::from_secs(3);
+                    }
+                    events.push(v);
+                }
+            }
+        }
+        events
+    });
     // Uploaded to one serving node, submitted to the other.
     let upload = common::upload(&client, &a, &clip, None).await;
     let spec = serde_json::json!({
@@ -167,6 +191,28 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
         .filter_map(|ch| node_of(&ch["worker"]))
         .collect();
     assert!(nodes.len() >= 2, "chunks rendered by {nodes:?} only");
+
+    // Node a's clients saw the chunks the other nodes rendered, and the end.
+    let events = tokio::time::timeout(Duration::from_secs(30), seen)
+        .await
+        .expect("the event stream ends with the job")
+        .expect("event task");
+    let elsewhere: Vec<u64> = done["chunks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|ch| node_of(&ch["worker"]).as_deref() != Some("a"))
+        .filter_map(|ch| ch["index"].as_u64())
+        .collect();
+    assert!(!elsewhere.is_empty(), "{done}");
+    for i in &elsewhere {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["type"] == "chunk_done" && e["chunk"] == *i),
+            "node a never told of chunk {i}: {events:?}"
+        );
+    }
 
     // The stalled worker wakes after its lease was taken: its finish counts for nothing.
     c.signal(libc::SIGCONT);

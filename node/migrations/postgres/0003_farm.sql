@@ -13,3 +13,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     heartbeat_ms BIGINT NOT NULL,
     draining BIGINT NOT NULL DEFAULT 0
 );
+
+-- What changed lately, read by every serving node of a farm to relay the others' events.
+CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_ms);
+CREATE INDEX IF NOT EXISTS chunks_updated ON chunks (updated_ms);

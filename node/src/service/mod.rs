@@ -2,6 +2,7 @@
 //! a time, on one shared pool of chunk slots; cancellation; and the metrics fed by progress events.
 
 pub mod jobs;
+mod relay;
 
 pub use jobs::{admit, Admitted, ServiceError};
 
@@ -154,6 +155,8 @@ impl Service {
         svc.clone().spawn_scheduler();
         if !svc.config.node.is_empty() {
             svc.clone().spawn_heartbeat();
+            let (store, node) = (svc.store.clone(), svc.config.node.clone());
+            tokio::spawn(relay::relay(store, node, svc.events.clone()));
         }
         svc
     }

@@ -18,6 +18,7 @@ mod sections;
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
 pub use leases::{host_name, owner_id};
 pub use nodes::NodeRow;
+pub use rows::ChunkChange;
 pub use plan::ChunkPlan;
 use rows::{ChunkRecord, JobRecord, UploadRecord, JOB_STATUS};
 pub use sections::ReportSection;
@@ -421,6 +422,40 @@ impl Store {
 
     /// Jobs that still have work (queued, or interrupted while analysing/rendering/assembling), oldest
     /// first.
+    /// Jobs (their state) and chunks changed since `since_ms`, for relaying other nodes' events.
+    pub async fn changed_since(&self, since_ms: i64) -> Result<(Vec<(String, JobState)>, Vec<ChunkChange>)> {
+        let rows = sqlx::query("SELECT id, state FROM jobs WHERE updated_ms >= $1")
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut jobs = Vec::new();
+        for r in rows {
+            let (id, state): (String, String) = (r.try_get("id")?, r.try_get("state")?);
+            let state = JobState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("job {id}: state {state}")))?;
+            jobs.push((id, state));
+        }
+        let chunks = sqlx::query_as::<_, ChunkRecord>("SELECT * FROM chunks WHERE updated_ms >= $1")
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        let chunks = chunks
+            .into_iter()
+            .map(|r| {
+                let job = r.job_id.clone();
+                ChunkRow::try_from(r).map(|c| ChunkChange {
+                    job,
+                    index: c.plan.index,
+                    state: c.state,
+                    lease_no: c.lease_no,
+                    owner: c.lease_owner,
+                    frames: c.plan.frames,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((jobs, chunks))
+    }
+
     /// A job whose assembly a live lease holds (another node's, in a farm) has no work left to share.
     pub async fn unfinished_jobs(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(&format!(

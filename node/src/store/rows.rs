@@ -117,6 +117,17 @@ impl From<ChunkRow> for ChunkStatus {
     }
 }
 
+/// A chunk as another node changed it (for the event relay).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkChange {
+    pub job: String,
+    pub index: u32,
+    pub state: ChunkState,
+    pub lease_no: u64,
+    pub owner: Option<String>,
+    pub frames: u64,
+}
+
 /// A row of `uploads`.
 #[derive(sqlx::FromRow)]
 pub struct UploadRecord {
