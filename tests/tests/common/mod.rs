@@ -1,5 +1,6 @@
 //! Helpers shared by the test files that talk to a running node over HTTP (each includes this with
-//! `mod common;`; reqwest is a dev-dependency, so this cannot live in the `kino_tests` library).
+//! `mod common;`, or `#[path = "../common/mod.rs"] mod common;` from a folder target's `main.rs`;
+//! reqwest is a dev-dependency, so this cannot live in the `kino_tests` library).
 
 use kino_tests::Node;
 use std::path::Path;
