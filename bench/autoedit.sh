@@ -16,7 +16,7 @@ now() { date +%s.%N; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
 
-# Every 20 s: black 3-5.5 s and silence 8-10.5 s (as in tests/tests/cutlist.rs; frozen stretches are
+# Every 20 s: black 3-5.5 s and silence 8-10.5 s (as in tests/tests/cutlist/; frozen stretches are
 # left out here: FFmpeg has no periodic freeze source, the test covers them).
 B="between(mod(t,20),3,5.5)"; S="between(mod(t,20),8,10.5)"
 ffmpeg -v error -f lavfi -i "testsrc2=size=1280x720:rate=25:duration=$D" \
@@ -78,7 +78,7 @@ ffmpeg -v error -y -f lavfi -i testsrc2=size=320x240:rate=25:duration=18 \
   -filter_complex "[0:v]drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,3,5.5)',split[a][b];[a][b]freezeframes=first=326:last=387:replace=325[v]" \
   -map "[v]" -map 1:a -af "volume=volume=0:enable='between(t,8,10.5)'" \
   -c:v libx264 -preset ultrafast -qp 0 -c:a pcm_s16le -f mov "$W/clip.mov"
-echo "expected kept frames with 0.2 s margins (as tests/tests/cutlist.rs checks): [(0, 80), (133, 205), (257, 331), (383, 450)] (+-1)"
+echo "expected kept frames with 0.2 s margins (as tests/tests/cutlist/ checks): [(0, 80), (133, 205), (257, 331), (383, 450)] (+-1)"
 echo "kino cutlist frozen=true:           $("$BIN" cutlist "$W/clip.mov" --settings frozen=true --json | kept_kino)"
 echo "auto-editor (and audio motion):     $("$AE/bin/auto-editor" "$W/clip.mov" --edit "(and audio motion)" --export timeline:api=1 $AEQ | kept_ae)"
 echo "auto-editor default (audio):        $("$AE/bin/auto-editor" "$W/clip.mov" --export timeline:api=1 $AEQ | kept_ae)"

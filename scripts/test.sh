@@ -7,7 +7,7 @@ bash scripts/test-tools.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo clippy -p kino-web --target wasm32-unknown-unknown -q -- -D warnings
-# The editor bundle the browser tests load (tests/tests/web.rs).
+# The editor bundle the browser tests load (tests/tests/web/).
 bash scripts/web.sh
 cargo build -q -p kino-node
 cargo test --workspace --no-fail-fast

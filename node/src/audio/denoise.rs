@@ -181,7 +181,7 @@ mod tests {
         let lag = lag_of(&y, &clean[..n - 2000], 2000);
         assert!(lag.abs_diff(DELAY) <= 1, "lag {lag}");
         // Steady noise alone is turned down (white noise is the hardest case for RNNoise, trained
-        // on real noises: about −6 dB here; speech in real noise is measured in tests/tests/audio.rs).
+        // on real noises: about −6 dB here; speech in real noise is measured in tests/tests/audio/).
         let (_, noise) = voiced(n, 0.1, 9);
         let noise: Vec<f32> = noise.iter().zip(&clean).map(|(a, b)| a - b).collect();
         let mut d = Denoiser::new(1, 1.0);
