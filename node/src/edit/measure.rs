@@ -2,7 +2,7 @@
 //! in order; the measures are cheap next to decoding) and the first audio stream's level in 10 ms
 //! windows, then the cut list.
 
-use super::detect::{detect, AudioLevels, DetectError, FrameStats, LevelMeter};
+use super::stretches::{find_stretches, AudioLevels, FrameMeasure, LevelMeter, StretchError};
 use super::{AutoEditParams, CutList, EditError, FrameRate, SourceMedia};
 use crate::media::convert::ToFrame;
 use crate::media::decode::FrameSource;
@@ -16,7 +16,7 @@ pub enum AutoEditError {
     #[error(transparent)]
     Media(#[from] MediaError),
     #[error(transparent)]
-    Detect(#[from] DetectError),
+    Detect(#[from] StretchError),
     #[error(transparent)]
     Edit(#[from] EditError),
 }
@@ -26,7 +26,7 @@ const LEVEL_WINDOW: f64 = 0.01;
 
 /// Measures `path` and returns its cut list (what `params` keeps of it).
 pub fn cut_list(path: &Path, params: &AutoEditParams) -> Result<CutList, AutoEditError> {
-    params.validate().map_err(DetectError::from)?;
+    params.validate().map_err(StretchError::from)?;
     let info = probe::probe(path, false)?.info;
     let frames = measure_frames(path, params.black_pixel_threshold)?;
     cut_list_from(path, &info, &frames, params)
@@ -37,10 +37,10 @@ pub fn cut_list(path: &Path, params: &AutoEditParams) -> Result<CutList, AutoEdi
 pub fn cut_list_from(
     path: &Path,
     info: &MediaInfo,
-    frames: &[FrameStats],
+    frames: &[FrameMeasure],
     params: &AutoEditParams,
 ) -> Result<CutList, AutoEditError> {
-    params.validate().map_err(DetectError::from)?;
+    params.validate().map_err(StretchError::from)?;
     let video = info
         .video
         .as_ref()
@@ -51,7 +51,7 @@ pub fn cut_list_from(
         Some(a) if params.silence => Some(audio_levels(path, a.stream_index)?),
         _ => None,
     };
-    let detection = detect(rate, frames, audio.as_ref(), params)?;
+    let detection = find_stretches(rate, frames, audio.as_ref(), params)?;
     let total = detection.total_frames;
     let mut source = SourceMedia::new(
         path.display().to_string(),
@@ -67,7 +67,10 @@ pub fn cut_list_from(
 }
 
 /// Black share and change of every frame, timestamps in seconds.
-fn measure_frames(path: &Path, black_pixel_threshold: f64) -> Result<Vec<FrameStats>, MediaError> {
+fn measure_frames(
+    path: &Path,
+    black_pixel_threshold: f64,
+) -> Result<Vec<FrameMeasure>, MediaError> {
     let mut source = FrameSource::open(path, i64::MIN, 2)?;
     let tb = source.time_base;
     let mut to_frame = ToFrame::default();
@@ -76,10 +79,10 @@ fn measure_frames(path: &Path, black_pixel_threshold: f64) -> Result<Vec<FrameSt
     while let Some((pts, f)) = source.next_frame()? {
         let frame = to_frame.convert(&f)?;
         let seconds = crate::media::seconds(pts, tb);
-        if out.last().is_some_and(|l: &FrameStats| seconds <= l.pts) {
+        if out.last().is_some_and(|l: &FrameMeasure| seconds <= l.pts) {
             continue; // a repeated or backwards timestamp: the frame is not shown
         }
-        out.push(FrameStats::measure(
+        out.push(FrameMeasure::measure(
             seconds,
             &frame,
             prev.as_ref(),

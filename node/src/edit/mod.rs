@@ -1,4 +1,4 @@
-//! Auto-edit: which parts of a source to keep (a [`CutList`]), found by [`detect`] from per-frame and
+//! Auto-edit: which parts of a source to keep (a [`CutList`]), found by [`find_stretches`] from per-frame and
 //! per-window measurements, and written for editing tools as CMX 3600 EDL ([`edl`]), FCPXML
 //! ([`fcpxml`]) or OpenTimelineIO JSON ([`otio`]) so a person can refine the cut instead of redoing it.
 //!
@@ -14,16 +14,17 @@
 //! Source timecode is kept apart from frame indices: [`SourceMedia::start_timecode`] is the timecode
 //! of frame 0 (as a frame count), and exporters add it where a format speaks in source timecode.
 
-pub mod detect;
 pub mod edl;
 pub mod fcpxml;
 pub mod measure;
 pub mod otio;
+pub mod stretches;
 pub mod timecode;
 pub mod timeline;
 
-pub use detect::{
-    detect, AudioLevels, AutoEditParams, Combine, DetectError, Detection, FrameStats, LevelMeter,
+pub use stretches::{
+    find_stretches, AudioLevels, AutoEditParams, Combine, FrameMeasure, LevelMeter, StretchError,
+    Stretches,
 };
 
 use serde::{Deserialize, Serialize};
@@ -99,7 +100,7 @@ impl FrameRate {
 
 /// Audio of the source, which the exported clips carry along with the picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AudioInfo {
+pub struct ClipAudio {
     pub sample_rate: u32,
     pub channels: u16,
 }
@@ -123,7 +124,7 @@ pub struct SourceMedia {
     pub height: u32,
     /// `None` for a file without audio.
     #[serde(default)]
-    pub audio: Option<AudioInfo>,
+    pub audio: Option<ClipAudio>,
 }
 
 impl SourceMedia {
@@ -148,7 +149,7 @@ impl SourceMedia {
     }
 
     pub fn with_audio(mut self, sample_rate: u32, channels: u16) -> Self {
-        self.audio = Some(AudioInfo {
+        self.audio = Some(ClipAudio {
             sample_rate,
             channels,
         });

@@ -2,8 +2,8 @@
 //! before and after the frame it produces; the pipeline decodes that margin around every chunk and
 //! encodes only the chunk's own frames, so seams are invisible.
 
+mod boxes;
 mod denoise;
-mod detect;
 pub mod neural;
 mod pixel;
 mod stabilize;
@@ -81,7 +81,9 @@ pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, 
             StageSpec::Stabilize(p) => {
                 Box::new(stabilize::Stabilize::new(*p, ctx.analysis.clone())?)
             }
-            StageSpec::Detect(p) => Box::new(detect::Detect::new(p.clone(), ctx.analysis.clone())?),
+            StageSpec::Detect(p) => {
+                Box::new(boxes::DetectBoxes::new(p.clone(), ctx.analysis.clone())?)
+            }
             // Runs on the decoded fields before any stage (see `media::interlace`).
             StageSpec::Deinterlace(_) => continue,
         };

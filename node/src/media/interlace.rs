@@ -11,7 +11,7 @@ pub use super::probe::{stream_field_order, FieldOrder};
 
 /// The field order found for a video, with the evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Detection {
+pub struct Interlacing {
     pub order: FieldOrder,
     /// The stream's flags.
     pub flags: Option<FieldOrder>,
@@ -27,11 +27,11 @@ pub const DETECT_FRAMES: usize = 120;
 
 /// Decides the field order of `path`: flags that say progressive are taken as they are (nothing is
 /// decoded); otherwise `idet` looks at the first `frames` frames (see [`decide`]).
-pub fn detect(path: &Path, frames: usize) -> Result<Detection> {
+pub fn detect(path: &Path, frames: usize) -> Result<Interlacing> {
     let mut source = super::decode::FrameSource::open(path, i64::MIN, 2)?;
     let flags = source.field_order;
     if flags == Some(FieldOrder::Progressive) {
-        return Ok(Detection {
+        return Ok(Interlacing {
             order: FieldOrder::Progressive,
             flags,
             tff: 0,
@@ -76,7 +76,7 @@ pub fn detect(path: &Path, frames: usize) -> Result<Detection> {
         count("lavfi.idet.multiple.progressive"),
     );
     let order = decide(flags, tff, bff, progressive);
-    Ok(Detection {
+    Ok(Interlacing {
         order,
         flags,
         tff,

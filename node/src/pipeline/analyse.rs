@@ -7,11 +7,11 @@
 pub use crate::analysis::{Analysis, FrameRecord};
 use crate::detect::track::{self, TrackerConfig};
 use crate::detect::{DetectNeeds, Detection, Detectors};
-use crate::edit::FrameStats as EditStats;
+use crate::edit::FrameMeasure;
 use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
 use crate::media::MediaError;
-use crate::pipeline::scenes::Detector;
+use crate::pipeline::scenes::SceneDetector;
 use crate::pipeline::ChunkPlan;
 use kino_shared::kernels::color::{self, AutoCorrection, FrameStats};
 use kino_shared::kernels::motion::{self, Motion, SmoothMode};
@@ -161,8 +161,12 @@ pub fn analyse_chunk(
                     (Some(_), None) => Some(convert::signature(&mut to_frame, &f)?),
                 },
                 edit: needs.auto_edit.zip(frame.as_ref()).map(|(p, fr)| {
-                    let s =
-                        EditStats::measure(0.0, fr, prev_frame.as_ref(), p.black_pixel_threshold);
+                    let s = FrameMeasure::measure(
+                        0.0,
+                        fr,
+                        prev_frame.as_ref(),
+                        p.black_pixel_threshold,
+                    );
                     [s.black_ratio, s.diff]
                 }),
                 detections,
@@ -199,7 +203,7 @@ impl Analysis {
         };
         if let Some(p) = needs.scenes {
             let sigs: Option<Vec<Signature>> = records.iter().map(|r| r.scene.clone()).collect();
-            a.transitions = Detector {
+            a.transitions = SceneDetector {
                 fps,
                 min_scene_seconds: p.min_scene_seconds as f64,
                 gradual: p.gradual,

@@ -7,7 +7,7 @@ use super::layout::scene_dir;
 use super::scenes;
 use crate::edit::measure::AutoEditError;
 use crate::edit::timeline::Timeline;
-use crate::edit::{CutList, FrameStats as EditStats};
+use crate::edit::{CutList, FrameMeasure};
 use crate::media::{self, assemble, MediaError};
 use crate::store::{ReportSection, Store};
 use kino_shared::SpecError;
@@ -51,10 +51,10 @@ pub async fn plan_auto_edit(
         Some(r) => r.cut_list,
         None => {
             let seconds = tb.0 as f64 / tb.1.max(1) as f64;
-            let frames: Vec<EditStats> = a
+            let frames: Vec<FrameMeasure> = a
                 .edit
                 .iter()
-                .map(|&(pts, [black_ratio, diff])| EditStats {
+                .map(|&(pts, [black_ratio, diff])| FrameMeasure {
                     pts: pts as f64 * seconds,
                     black_ratio,
                     diff,

@@ -17,7 +17,7 @@ pub use crate::analysis::{Transition, TransitionKind};
 
 /// Tuning of the detector.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Detector {
+pub struct SceneDetector {
     /// Frames per second (windows and minimum scene length are in seconds).
     pub fps: f64,
     /// Shortest scene; of two transitions closer than this, the stronger one is kept.
@@ -52,7 +52,7 @@ const BLACK_LUMA: f32 = 24.0;
 /// The middle frame's luma variance must fall this far below the mean of the ends' variances.
 const VARIANCE_DIP: f32 = 0.12;
 
-impl Detector {
+impl SceneDetector {
     /// Transitions in frame order.
     pub fn detect(&self, sigs: &[Signature]) -> Vec<Transition> {
         let n = sigs.len();
@@ -338,8 +338,8 @@ mod tests {
             .collect()
     }
 
-    fn detector() -> Detector {
-        Detector {
+    fn detector() -> SceneDetector {
+        SceneDetector {
             fps: 25.0,
             min_scene_seconds: 0.5,
             gradual: true,

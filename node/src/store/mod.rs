@@ -18,8 +18,8 @@ mod sections;
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
 pub use leases::{host_name, owner_id};
 pub use nodes::NodeRow;
-pub use rows::ChunkChange;
 pub use plan::ChunkPlan;
+pub use rows::ChunkChange;
 use rows::{ChunkRecord, JobRecord, UploadRecord, JOB_STATUS};
 pub use sections::ReportSection;
 
@@ -423,7 +423,10 @@ impl Store {
     /// Jobs that still have work (queued, or interrupted while analysing/rendering/assembling), oldest
     /// first.
     /// Jobs (their state) and chunks changed since `since_ms`, for relaying other nodes' events.
-    pub async fn changed_since(&self, since_ms: i64) -> Result<(Vec<(String, JobState)>, Vec<ChunkChange>)> {
+    pub async fn changed_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<(Vec<(String, JobState)>, Vec<ChunkChange>)> {
         let rows = sqlx::query("SELECT id, state FROM jobs WHERE updated_ms >= $1")
             .bind(since_ms)
             .fetch_all(&self.pool)
@@ -435,10 +438,11 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("job {id}: state {state}")))?;
             jobs.push((id, state));
         }
-        let chunks = sqlx::query_as::<_, ChunkRecord>("SELECT * FROM chunks WHERE updated_ms >= $1")
-            .bind(since_ms)
-            .fetch_all(&self.pool)
-            .await?;
+        let chunks =
+            sqlx::query_as::<_, ChunkRecord>("SELECT * FROM chunks WHERE updated_ms >= $1")
+                .bind(since_ms)
+                .fetch_all(&self.pool)
+                .await?;
         let chunks = chunks
             .into_iter()
             .map(|r| {

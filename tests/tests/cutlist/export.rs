@@ -7,8 +7,8 @@
 //! the `media-rep` that 1.9+ requires (the clip's reference comes back missing).
 
 use kino_node::edit::{
-    detect, timecode, AudioLevels, AutoEditParams, CutList, ExportFormat, ExportOptions, FrameRate,
-    FrameStats, Segment, SourceMedia,
+    find_stretches, timecode, AudioLevels, AutoEditParams, CutList, ExportFormat, ExportOptions,
+    FrameMeasure, FrameRate, Segment, SourceMedia,
 };
 use kino_tests::tools_python;
 use serde_json::{json, Value};
@@ -90,8 +90,8 @@ fn cut(source: SourceMedia, kept: &[(u64, u64)]) -> CutList {
 /// A cut list made the way the node makes one: synthetic measurements through `detect`.
 fn detected() -> CutList {
     let rate = FrameRate::FPS_25;
-    let frames: Vec<FrameStats> = (0..750)
-        .map(|i| FrameStats {
+    let frames: Vec<FrameMeasure> = (0..750)
+        .map(|i| FrameMeasure {
             pts: 1.4 + i as f64 / 25.0,
             black_ratio: if i < 100 { 1.0 } else { 0.2 }, // black for 4 s at the start
             diff: 0.02,
@@ -111,7 +111,8 @@ fn detected() -> CutList {
             })
             .collect(),
     };
-    let d = detect(rate, &frames, Some(&audio), &AutoEditParams::default()).expect("detect");
+    let d =
+        find_stretches(rate, &frames, Some(&audio), &AutoEditParams::default()).expect("detect");
     assert_eq!(d.kept, segs(&[(95, 305), (420, 750)]));
     let source = SourceMedia::new("/srv/media/interview take.mp4", rate, 750, 1280, 720)
         .with_audio(48_000, 2);

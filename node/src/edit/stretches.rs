@@ -1,5 +1,5 @@
 //! Finding what to cut: runs of black frames, frozen frames and silence, from measurements the
-//! analysis pass takes (one [`FrameStats`] per decoded frame, one RMS level per audio window).
+//! analysis pass takes (one [`FrameMeasure`] per decoded frame, one RMS level per audio window).
 //! Pure functions: no decoding here, so the rules can be tested on synthetic sequences.
 //!
 //! The parameters follow FFmpeg's `blackdetect`, `freezedetect` and `silencedetect`, with the same
@@ -29,7 +29,7 @@ pub const SILENT_DB: f32 = -200.0;
 
 /// What the analysis pass measures on one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct FrameStats {
+pub struct FrameMeasure {
     /// Presentation time, seconds, on the same clock as [`AudioLevels::start`].
     pub pts: f64,
     /// Fraction of pixels whose luma is at or below the black pixel threshold, 0…1.
@@ -39,7 +39,7 @@ pub struct FrameStats {
     pub diff: f32,
 }
 
-impl FrameStats {
+impl FrameMeasure {
     /// Measures a decoded frame's luma the way blackdetect and freezedetect do: the black threshold
     /// is a fraction of the nominal range (16–235 scaled to the bit depth for limited range), the
     /// difference is normalised by the largest code value. A previous frame of another size counts
@@ -49,9 +49,9 @@ impl FrameStats {
         frame: &Frame,
         prev: Option<&Frame>,
         black_pixel_threshold: f64,
-    ) -> FrameStats {
+    ) -> FrameMeasure {
         let Some(luma) = frame.planes.first() else {
-            return FrameStats {
+            return FrameMeasure {
                 pts,
                 black_ratio: 0.0,
                 diff: 1.0,
@@ -91,7 +91,7 @@ impl FrameStats {
             Some(sad) if count > 0 => (sad as f64 / count as f64 / frame.max_value() as f64) as f32,
             _ => 1.0,
         };
-        FrameStats {
+        FrameMeasure {
             pts,
             black_ratio,
             diff,
@@ -187,14 +187,14 @@ impl LevelMeter {
 
 /// Kept and removed parts of the analysed frames.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Detection {
+pub struct Stretches {
     /// Frames analysed, at the nominal rate (the source's duration for the cut list).
     pub total_frames: u64,
     pub kept: Vec<Segment>,
     pub removed: Vec<Removed>,
 }
 
-impl Detection {
+impl Stretches {
     /// Everything was cut (an all-black or all-silent source): nothing to render or export.
     pub fn nothing_kept(&self) -> bool {
         self.kept.is_empty()
@@ -232,7 +232,7 @@ impl Detection {
 
 /// Why measurements could not be turned into cuts.
 #[derive(Debug, Error)]
-pub enum DetectError {
+pub enum StretchError {
     #[error(transparent)]
     Params(#[from] SpecError),
     #[error(transparent)]
@@ -249,21 +249,21 @@ type Runs = Vec<Segment>;
 /// Finds the parts to cut in the measured frames (and audio, when given), mapping timestamps to
 /// frames at `rate` from the first frame's pts. Without audio, silence detection has no input and
 /// takes no part (in `All` mode too).
-pub fn detect(
+pub fn find_stretches(
     rate: FrameRate,
-    frames: &[FrameStats],
+    frames: &[FrameMeasure],
     audio: Option<&AudioLevels>,
     params: &AutoEditParams,
-) -> Result<Detection, DetectError> {
+) -> Result<Stretches, StretchError> {
     params.validate()?;
     rate.check()?;
     let (Some(first), Some(last)) = (frames.first(), frames.last()) else {
-        return Err(DetectError::NoFrames);
+        return Err(StretchError::NoFrames);
     };
     let mut prev = f64::NEG_INFINITY;
     for (index, f) in frames.iter().enumerate() {
         if !f.pts.is_finite() || f.pts <= prev {
-            return Err(DetectError::BadPts { index, pts: f.pts });
+            return Err(StretchError::BadPts { index, pts: f.pts });
         }
         prev = f.pts;
     }
@@ -362,7 +362,7 @@ pub fn detect(
     if at < total {
         kept.push(Segment::new(at, total));
     }
-    Ok(Detection {
+    Ok(Stretches {
         total_frames: total,
         kept,
         removed,
@@ -449,13 +449,13 @@ mod tests {
         seconds: f64,
         black: impl Fn(f64) -> bool,
         frozen: impl Fn(f64) -> bool,
-    ) -> Vec<FrameStats> {
+    ) -> Vec<FrameMeasure> {
         let n = (seconds * rate.fps()).round() as u64;
         (0..n)
             .map(|i| {
                 let pts = rate.seconds(i) + 10.0; // a non-zero start, as in MPEG-TS
                 let t = rate.seconds(i);
-                FrameStats {
+                FrameMeasure {
                     pts,
                     black_ratio: if black(t) { 1.0 } else { 0.3 },
                     diff: if frozen(t) { 0.0 } else { 0.05 },
@@ -489,7 +489,7 @@ mod tests {
     }
 
     /// Kept segments equal `want` (in seconds) within a frame.
-    fn assert_kept(d: &Detection, rate: FrameRate, want: &[(f64, f64)]) {
+    fn assert_kept(d: &Stretches, rate: FrameRate, want: &[(f64, f64)]) {
         assert_eq!(d.kept.len(), want.len(), "kept {:?}", d.kept);
         for (seg, &(a, b)) in d.kept.iter().zip(want) {
             for (got, t) in [(seg.start, a), (seg.end, b)] {
@@ -506,28 +506,28 @@ mod tests {
     #[test]
     fn black_run_is_cut_with_margins() {
         let f = frames(R25, 20.0, |t| (5.0..9.0).contains(&t), |_| false);
-        let d = detect(R25, &f, None, &AutoEditParams::default()).unwrap();
+        let d = find_stretches(R25, &f, None, &AutoEditParams::default()).unwrap();
         assert_eq!(d.total_frames, 500);
         assert_kept(&d, R25, &[(0.0, 5.2), (8.8, 20.0)]);
         assert_eq!(d.removed.len(), 1);
         assert_eq!(d.removed[0].reasons, vec![CutReason::Black]);
         // Frame exact at 25 fps: 5.2 s = frame 130, 8.8 s = frame 220.
         assert_eq!(d.removed[0].segment, Segment::new(130, 220));
-        let no_margin = detect(R25, &f, None, &params(|p| p.margin = 0.0)).unwrap();
+        let no_margin = find_stretches(R25, &f, None, &params(|p| p.margin = 0.0)).unwrap();
         assert_eq!(no_margin.removed[0].segment, Segment::new(125, 225));
     }
 
     #[test]
     fn short_runs_are_kept() {
         let f = frames(R25, 20.0, |t| (5.0..6.5).contains(&t), |_| false);
-        let d = detect(R25, &f, None, &AutoEditParams::default()).unwrap();
+        let d = find_stretches(R25, &f, None, &AutoEditParams::default()).unwrap();
         assert_kept(&d, R25, &[(0.0, 20.0)]);
         assert!(d.removed.is_empty());
-        let d = detect(R25, &f, None, &params(|p| p.black_min_duration = 1.5)).unwrap();
+        let d = find_stretches(R25, &f, None, &params(|p| p.black_min_duration = 1.5)).unwrap();
         assert_kept(&d, R25, &[(0.0, 5.2), (6.3, 20.0)]);
         // A run exactly the minimum long is cut.
         let f = frames(R25, 20.0, |t| (5.0..7.0).contains(&t), |_| false);
-        let d = detect(R25, &f, None, &AutoEditParams::default()).unwrap();
+        let d = find_stretches(R25, &f, None, &AutoEditParams::default()).unwrap();
         assert_eq!(d.removed.len(), 1);
     }
 
@@ -535,7 +535,7 @@ mod tests {
     fn silence_at_start_and_end_gets_no_outer_margin() {
         let f = frames(R25, 30.0, |_| false, |_| false);
         let a = audio(30.0, |t| t < 3.0 || (12.0..16.0).contains(&t) || t >= 27.0);
-        let d = detect(R25, &f, Some(&a), &AutoEditParams::default()).unwrap();
+        let d = find_stretches(R25, &f, Some(&a), &AutoEditParams::default()).unwrap();
         assert_kept(&d, R25, &[(2.8, 12.2), (15.8, 27.2)]);
         assert_eq!(d.removed[0].segment.start, 0);
         assert_eq!(d.removed[2].segment.end, 750);
@@ -565,14 +565,14 @@ mod tests {
                 })
                 .collect(),
         };
-        let d = detect(r, &f, Some(&a), &params(|p| p.margin = 0.0)).unwrap();
+        let d = find_stretches(r, &f, Some(&a), &params(|p| p.margin = 0.0)).unwrap();
         let seg = d.removed[0].segment;
         assert!(
             seg.start.abs_diff(300) <= 1 && seg.end.abs_diff(450) <= 1,
             "{seg:?}"
         );
         // 6 frames of margin at 29.97 (0.2 s rounds to 6).
-        let d = detect(r, &f, Some(&a), &AutoEditParams::default()).unwrap();
+        let d = find_stretches(r, &f, Some(&a), &AutoEditParams::default()).unwrap();
         let with = d.removed[0].segment;
         assert_eq!((with.start, with.end), (seg.start + 6, seg.end - 6));
     }
@@ -581,13 +581,13 @@ mod tests {
     fn combine_any_unites_and_all_intersects() {
         let f = frames(R25, 20.0, |t| (2.0..6.0).contains(&t), |_| false);
         let a = audio(20.0, |t| (4.0..8.0).contains(&t));
-        let any = detect(R25, &f, Some(&a), &params(|p| p.margin = 0.0)).unwrap();
+        let any = find_stretches(R25, &f, Some(&a), &params(|p| p.margin = 0.0)).unwrap();
         assert_kept(&any, R25, &[(0.0, 2.0), (8.0, 20.0)]);
         assert_eq!(
             any.removed[0].reasons,
             vec![CutReason::Black, CutReason::Silence]
         );
-        let all = detect(
+        let all = find_stretches(
             R25,
             &f,
             Some(&a),
@@ -599,7 +599,7 @@ mod tests {
         .unwrap();
         assert_kept(&all, R25, &[(0.0, 4.0), (6.0, 20.0)]);
         // Without audio, `All` falls back to the detections that have input.
-        let video_only = detect(
+        let video_only = find_stretches(
             R25,
             &f,
             None,
@@ -615,9 +615,9 @@ mod tests {
     #[test]
     fn frozen_frames_after_the_first_still_are_cut() {
         let f = frames(R25, 20.0, |_| false, |t| (3.0..7.0).contains(&t));
-        let off = detect(R25, &f, None, &AutoEditParams::default()).unwrap();
+        let off = find_stretches(R25, &f, None, &AutoEditParams::default()).unwrap();
         assert!(off.removed.is_empty(), "frozen is off by default");
-        let d = detect(
+        let d = find_stretches(
             R25,
             &f,
             None,
@@ -634,7 +634,7 @@ mod tests {
     #[test]
     fn all_black_or_all_silent_cuts_everything_cleanly() {
         let f = frames(R25, 10.0, |_| true, |_| false);
-        let d = detect(R25, &f, None, &AutoEditParams::default()).unwrap();
+        let d = find_stretches(R25, &f, None, &AutoEditParams::default()).unwrap();
         assert!(d.nothing_kept());
         assert_eq!(d.removed.len(), 1);
         assert_eq!(d.removed[0].segment, Segment::new(0, 250));
@@ -647,7 +647,7 @@ mod tests {
 
         let f = frames(R25, 10.0, |_| false, |_| false);
         let a = audio(10.0, |_| true);
-        let d = detect(R25, &f, Some(&a), &AutoEditParams::default()).unwrap();
+        let d = find_stretches(R25, &f, Some(&a), &AutoEditParams::default()).unwrap();
         assert!(d.nothing_kept());
         assert_eq!(d.removed[0].reasons, vec![CutReason::Silence]);
         // Digital silence (SILENT_DB) is silent at the lowest threshold allowed.
@@ -657,7 +657,9 @@ mod tests {
             rms_db: vec![SILENT_DB; 1000],
         };
         let p = params(|p| p.silence_threshold_db = -120.0);
-        assert!(detect(R25, &f, Some(&zero), &p).unwrap().nothing_kept());
+        assert!(find_stretches(R25, &f, Some(&zero), &p)
+            .unwrap()
+            .nothing_kept());
     }
 
     #[test]
@@ -667,7 +669,7 @@ mod tests {
         for (i, s) in f.iter_mut().enumerate() {
             s.pts += [0.003, -0.002, 0.0, 0.001][i % 4];
         }
-        let d = detect(R25, &f, None, &params(|p| p.margin = 0.0)).unwrap();
+        let d = find_stretches(R25, &f, None, &params(|p| p.margin = 0.0)).unwrap();
         assert_kept(&d, R25, &[(0.0, 5.0), (9.0, 20.0)]);
     }
 
@@ -675,29 +677,29 @@ mod tests {
     fn bad_input_is_an_error_not_a_panic() {
         let p = AutoEditParams::default();
         assert!(matches!(
-            detect(R25, &[], None, &p),
-            Err(DetectError::NoFrames)
+            find_stretches(R25, &[], None, &p),
+            Err(StretchError::NoFrames)
         ));
         let mut f = frames(R25, 1.0, |_| false, |_| false);
         f[3].pts = f64::NAN;
         assert!(matches!(
-            detect(R25, &f, None, &p),
-            Err(DetectError::BadPts { index: 3, .. })
+            find_stretches(R25, &f, None, &p),
+            Err(StretchError::BadPts { index: 3, .. })
         ));
         let mut f = frames(R25, 1.0, |_| false, |_| false);
         f[2].black_ratio = f32::NAN;
         f[4].diff = f32::NAN;
-        assert!(detect(R25, &f, None, &p).is_ok());
+        assert!(find_stretches(R25, &f, None, &p).is_ok());
         assert!(matches!(
-            detect(FrameRate::new(0, 1), &f, None, &p),
-            Err(DetectError::Rate(_))
+            find_stretches(FrameRate::new(0, 1), &f, None, &p),
+            Err(StretchError::Rate(_))
         ));
         let broken = AudioLevels {
             start: f64::NAN,
             window: 0.0,
             rms_db: vec![-90.0; 10],
         };
-        assert!(detect(R25, &f, Some(&broken), &p)
+        assert!(find_stretches(R25, &f, Some(&broken), &p)
             .unwrap()
             .removed
             .is_empty());
@@ -726,13 +728,13 @@ mod tests {
             serde_json::from_str(r#"{"combine": "all", "frozen": true}"#).unwrap();
         assert_eq!((p.combine, p.frozen), (Combine::All, true));
         assert!(matches!(
-            detect(
+            find_stretches(
                 R25,
                 &frames(R25, 1.0, |_| false, |_| false),
                 None,
                 &params(|p| p.margin = 99.0)
             ),
-            Err(DetectError::Params(_))
+            Err(StretchError::Params(_))
         ));
     }
 
@@ -740,19 +742,25 @@ mod tests {
     fn measures_black_and_difference_like_ffmpeg() {
         let limited = ColourInfo::default();
         let black = Frame::new(64, 32, ChromaLayout::Yuv420, 8, limited);
-        let s = FrameStats::measure(1.0, &black, None, 0.10);
+        let s = FrameMeasure::measure(1.0, &black, None, 0.10);
         assert_eq!((s.black_ratio, s.diff), (1.0, 1.0));
         let mut grey = black.clone();
         grey.planes[0].samples = Samples::U8(vec![126; 64 * 32]);
-        let s = FrameStats::measure(1.0, &grey, Some(&black), 0.10);
+        let s = FrameMeasure::measure(1.0, &grey, Some(&black), 0.10);
         assert_eq!(s.black_ratio, 0.0);
         assert!((s.diff - 110.0 / 255.0).abs() < 1e-6);
-        assert_eq!(FrameStats::measure(1.0, &grey, Some(&grey), 0.1).diff, 0.0);
+        assert_eq!(
+            FrameMeasure::measure(1.0, &grey, Some(&grey), 0.1).diff,
+            0.0
+        );
         // 10-bit limited range: black is 64, the 10 % threshold is 64 + 0.1 × 876.
         let mut ten = Frame::new(8, 8, ChromaLayout::Yuv420, 10, limited);
         ten.planes[0].samples =
             Samples::U16((0..64).map(|i| if i < 32 { 151 } else { 152 }).collect());
-        assert_eq!(FrameStats::measure(0.0, &ten, None, 0.10).black_ratio, 0.5);
+        assert_eq!(
+            FrameMeasure::measure(0.0, &ten, None, 0.10).black_ratio,
+            0.5
+        );
     }
 
     #[test]

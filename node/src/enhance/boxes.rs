@@ -7,15 +7,15 @@ use crate::detect::draw;
 use kino_shared::{DetectParams, Frame};
 use std::sync::Arc;
 
-pub struct Detect {
+pub struct DetectBoxes {
     params: DetectParams,
     blur: u128,
     analysis: Arc<Analysis>,
 }
 
-impl Detect {
+impl DetectBoxes {
     pub fn new(params: DetectParams, analysis: Option<Arc<Analysis>>) -> Result<Self, StageError> {
-        Ok(Detect {
+        Ok(DetectBoxes {
             blur: params.blur_mask(),
             params,
             analysis: required(analysis, "detect")?,
@@ -23,7 +23,7 @@ impl Detect {
     }
 }
 
-impl Stage for Detect {
+impl Stage for DetectBoxes {
     fn name(&self) -> &'static str {
         "detect"
     }
