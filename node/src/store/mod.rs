@@ -420,8 +420,6 @@ impl Store {
         rows.into_iter().map(JobStatus::try_from).collect()
     }
 
-    /// Jobs that still have work (queued, or interrupted while analysing/rendering/assembling), oldest
-    /// first.
     /// Jobs (their state) and chunks changed since `since_ms`, for relaying other nodes' events.
     pub async fn changed_since(
         &self,
@@ -460,7 +458,8 @@ impl Store {
         Ok((jobs, chunks))
     }
 
-    /// A job whose assembly a live lease holds (another node's, in a farm) has no work left to share.
+    /// Jobs that still have work (queued, or interrupted while analysing/rendering/assembling), oldest
+    /// first. A job whose assembly a live lease holds (another node's, in a farm) has none to share.
     pub async fn unfinished_jobs(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(&format!(
             "SELECT id FROM jobs WHERE state IN ('queued', 'analysing', 'rendering', 'assembling')
