@@ -19,6 +19,10 @@ struct Worker(Child);
 
 impl Worker {
     fn start(db: &str, data: &Path, name: &str) -> Worker {
+        Worker::start_with_env(db, data, name, &[])
+    }
+
+    fn start_with_env(db: &str, data: &Path, name: &str, env: &[(&str, &str)]) -> Worker {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -28,6 +32,7 @@ impl Worker {
             .args(["worker", "--db", db, "--data-dir"])
             .arg(data)
             .args(["--name", name, "--workers", "1", "--lease-seconds", LEASE])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -269,4 +274,112 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
     let (farm, single) = (frame_md5s(&farm_out), frame_md5s(&alone));
     assert_eq!(farm.len(), 200);
     assert!(farm == single, "the farm's frames differ from one node's");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_without_the_encoder_leaves_the_job_to_the_others() {
+    let Some(pg) = Postgres::start() else { return };
+    let db = pg.database("caps");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = dir.path().join("shared");
+    let a = Node::start(
+        &shared,
+        &[
+            "--db",
+            &db,
+            "--name",
+            "a",
+            "--workers",
+            "1",
+            "--lease-seconds",
+            LEASE,
+        ],
+    );
+    let _d = Worker::start_with_env(
+        &db,
+        &shared,
+        "d",
+        &[("KINO_DISABLED_ENCODERS", "libx264,libx264rgb")],
+    );
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        let nodes = get(&client, a.url("/api/nodes")).await;
+        let d = nodes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["name"] == "d");
+        if let Some(d) = d {
+            assert_eq!(d["alive"], true, "{d}");
+            assert!(
+                !d["encoders"]
+                    .as_array()
+                    .expect("encoders")
+                    .contains(&"h264".into()),
+                "{d}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "d never joined: {nodes}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let clip = generated(
+        "farm_caps_320x240.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+        ],
+    );
+    let upload = common::upload(&client, &a, &clip, None).await;
+    let spec = serde_json::json!({
+        "input": upload,
+        "chunk_seconds": 1,
+        "stages": [{"kind": "sharpen"}, {"kind": "scale", "factor": 2}],
+        "output": {"codec": "h264", "crf": 0, "preset": "ultrafast", "audio": "none"},
+    });
+    let r = client
+        .post(a.url("/api/jobs"))
+        .json(&spec)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201);
+    let job: Value = r.json().await.expect("job");
+    let report = a.url(&format!(
+        "/api/jobs/{}/report",
+        job["id"].as_str().expect("id")
+    ));
+    let done = loop {
+        let r = get(&client, report.clone()).await;
+        match r["job"]["state"].as_str() {
+            Some("done") => break r,
+            Some("failed") | Some("cancelled") => panic!("job ended: {r}"),
+            _ => {}
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "not done: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let by: Vec<Option<String>> = done["chunks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ch| node_of(&ch["worker"]))
+        .collect();
+    assert_eq!(by.len(), 8);
+    assert!(
+        by.iter().all(|n| n.as_deref() == Some("a")),
+        "the node without the encoder rendered: {by:?}"
+    );
 }

@@ -49,6 +49,18 @@ pub async fn admit(ctx: &JobCtx) -> Result<Admitted, JobError> {
     })
 }
 
+/// Whether this node can render `spec` as any node of a farm would: the encoder and every model
+/// the stages need are here (alone, a node falls back to the classic filter for a missing
+/// super-resolution model; in a farm that would make chunks differ by node). The reason otherwise.
+pub fn runnable_here(spec: &JobSpec) -> Result<(), String> {
+    encode::find_encoder(spec.output.codec).map_err(|e| e.to_string())?;
+    check_detect_models(spec).map_err(|e| e.to_string())?;
+    match stages::neural::warnings(&spec.stages).into_iter().next() {
+        Some(missing) => Err(missing),
+        None => Ok(()),
+    }
+}
+
 /// Refuses stages the input cannot take (HDR tone mapping of SDR video and the reverse) before any
 /// chunk is decoded, rather than failing every chunk.
 pub fn check_stages_fit_input(

@@ -131,6 +131,8 @@ pub struct Service {
     ended: Notify,
     /// Set when the node drains: no new runs, no new chunks; chunks in hand are finished.
     draining: Arc<AtomicBool>,
+    /// Farm jobs checked against what this node has (see `runnable_here`).
+    runnable: Mutex<HashMap<String, bool>>,
 }
 
 /// How long a retry waits for a cancelled job's workers to stop (they stop within a frame, but a
@@ -150,6 +152,7 @@ impl Service {
             wake: Notify::new(),
             ended: Notify::new(),
             draining: Arc::default(),
+            runnable: Mutex::default(),
         });
         svc.clone().spawn_metrics();
         svc.clone().spawn_scheduler();
@@ -246,6 +249,28 @@ impl Service {
         }
     }
 
+    /// In a farm, whether this node has what job `id` needs (encoder, models); other nodes take it
+    /// otherwise. Alone, a node runs everything it admitted. Each job is checked once.
+    async fn runnable_here(&self, id: &str) -> bool {
+        if self.config.node.is_empty() {
+            return true;
+        }
+        if let Some(known) = self.runnable.lock().ok().and_then(|r| r.get(id).copied()) {
+            return known;
+        }
+        let Ok(job) = self.store.job(id).await else {
+            return false;
+        };
+        let verdict = crate::pipeline::preflight::runnable_here(&job.spec);
+        if let Err(reason) = &verdict {
+            tracing::info!(job = id, "left to other nodes: {reason}");
+        }
+        if let Ok(mut r) = self.runnable.lock() {
+            r.insert(id.to_owned(), verdict.is_ok());
+        }
+        verdict.is_ok()
+    }
+
     /// Tells the other nodes this one is alive (its row in `nodes`), every third of a lease.
     fn spawn_heartbeat(self: Arc<Self>) {
         tokio::spawn(async move {
@@ -291,6 +316,9 @@ impl Service {
                 let draining = self.draining.load(Ordering::Relaxed);
                 if let (false, Ok(ids)) = (draining, self.store.unfinished_jobs().await) {
                     for id in ids {
+                        if !self.runnable_here(&id).await {
+                            continue;
+                        }
                         let started = {
                             let Ok(mut running) = self.running.lock() else {
                                 break;
