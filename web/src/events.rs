@@ -55,7 +55,7 @@ impl JobView {
             output: s.output.clone(),
             chunks: vec![],
             created_ms: s.created_ms,
-            stages: s.spec.stages.iter().map(|st| st.name()).collect(),
+            stages: stage_names(&s.spec),
         }
     }
 
@@ -212,7 +212,7 @@ impl Reducible for Jobs {
                     .by_id
                     .entry(status.id.clone())
                     .or_insert_with(|| JobView::from_status(&status));
-                view.stages = status.spec.stages.iter().map(|st| st.name()).collect();
+                view.stages = stage_names(&status.spec);
                 view.created_ms = status.created_ms;
             }
         }
@@ -246,4 +246,32 @@ pub fn connect(jobs: Callback<Action>, online: Callback<bool>) {
             TimeoutFuture::new(500).await;
         }
     });
+}
+
+/// What a job does, in order, for its card: the video stages, then scene detection and auto-edit.
+fn stage_names(spec: &kino_shared::JobSpec) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = spec.stages.iter().map(|st| st.name()).collect();
+    if spec.scenes.is_some() {
+        names.push("scenes");
+    }
+    if spec.auto_edit.is_some() {
+        names.push("auto-edit");
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stage_names;
+
+    #[test]
+    fn the_card_names_scenes_and_auto_edit_too() {
+        let spec: kino_shared::JobSpec = serde_json::from_str(
+            r#"{"input":"u","stages":[{"kind":"color"}],"scenes":{},"auto_edit":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(stage_names(&spec), ["color", "scenes", "auto-edit"]);
+        assert_eq!(crate::jobs::chunks(1u32), "chunk");
+        assert_eq!(crate::jobs::chunks(2u32), "chunks");
+    }
 }

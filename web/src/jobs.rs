@@ -21,12 +21,22 @@ fn eta_text(s: f64) -> String {
     }
 }
 
+/// "chunk" or "chunks", for `n`.
+pub fn chunks(n: impl Into<u64>) -> &'static str {
+    if n.into() == 1 {
+        "chunk"
+    } else {
+        "chunks"
+    }
+}
+
 /// What the job is doing, in words.
 fn stage_text(j: &JobView) -> String {
     match (j.state, j.analysed) {
-        (JobState::Analysing, Some((d, t))) => format!("analysing {d}/{t} chunks"),
+        (JobState::Analysing, Some((d, t))) => format!("analysing {d}/{t} {}", chunks(t)),
         (JobState::Rendering, _) => {
-            format!("rendering {}/{} chunks", j.chunks_done, j.chunks_total)
+            let (d, t) = (j.chunks_done, j.chunks_total);
+            format!("rendering {d}/{t} {}", chunks(t))
         }
         (s, _) => s.as_str().to_owned(),
     }

@@ -222,8 +222,9 @@ fn summary(job: Option<&JobView>) -> String {
     };
     let count = |s: ChunkState| j.chunks.iter().filter(|c| c.state == s).count();
     format!(
-        "{} chunks: {} done, {} running on {} worker(s), {} waiting{}",
+        "{} {}: {} done, {} running on {} worker(s), {} waiting{}",
         j.chunks.len(),
+        crate::jobs::chunks(j.chunks.len() as u64),
         count(ChunkState::Done),
         count(ChunkState::Running),
         lanes_of(j).len(),

@@ -258,7 +258,7 @@ pub async fn output(
             format!("job is {}", job.state.as_str()),
         ));
     }
-    let (_, out) = state.svc.store.job_input_output(&id).await?;
+    let (input, out) = state.svc.store.job_input_output(&id).await?;
     let mime = match std::path::Path::new(&out)
         .extension()
         .and_then(|e| e.to_str())
@@ -282,7 +282,69 @@ pub async fn output(
             "the output file is gone",
         ));
     }
-    Ok(resp.into_response())
+    let mut resp = resp.into_response();
+    let name = download_name(&state, &input, &out).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&content_disposition(&name)) {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// What a downloaded output is called: the uploaded file's name with `-kino` and the output's
+/// extension (`holiday.mov` → `holiday-kino.mp4`), else `kino-<job>.<ext>`.
+async fn download_name(state: &AppState, input: &str, output: &str) -> String {
+    let ext = std::path::Path::new(output)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("mp4");
+    let upload = std::path::Path::new(input)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let original = match state.svc.store.upload(&upload).await {
+        Ok(Some(row)) => super::uploads::decode_metadata(&row.metadata)
+            .get("filename")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        _ => None,
+    };
+    let stem = original
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.trim().is_empty());
+    match stem {
+        Some(stem) => format!("{stem}-kino.{ext}"),
+        None => format!("kino-{}.{ext}", &upload.chars().take(8).collect::<String>()),
+    }
+}
+
+/// `inline` (a `<video>` plays it) with the name for saving: an ASCII fallback and the exact name
+/// as RFC 6266's `filename*`.
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            let plain = (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ';
+            if plain {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// A scene thumbnail named in the report's `scenes` section (JPEG).

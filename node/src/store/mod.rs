@@ -116,10 +116,17 @@ impl Store {
 
     /// Connects to a store by URL (`sqlite://…` or `postgres://…`) and creates the schema.
     pub async fn connect(url: &str) -> Result<Self> {
+        let connections = if url.starts_with("sqlite:") { 4 } else { 8 };
+        Self::connect_with(url, connections).await
+    }
+
+    /// Like [`Store::connect`], with a pool of `connections` (the queue benchmark shares one pool
+    /// among many simulated workers).
+    pub async fn connect_with(url: &str, connections: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let is_sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
-            .max_connections(if is_sqlite { 4 } else { 8 })
+            .max_connections(connections.max(1))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if is_sqlite {

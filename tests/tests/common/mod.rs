@@ -5,8 +5,8 @@
 use kino_tests::Node;
 use std::path::Path;
 
-/// A minimal tus upload (POST + one PATCH) of a whole file, with an optional bearer token;
-/// returns the upload id.
+/// A minimal tus upload (POST + one PATCH) of a whole file, named in its metadata as browsers do,
+/// with an optional bearer token; returns the upload id.
 pub async fn upload(
     client: &reqwest::Client,
     node: &Node,
@@ -14,10 +14,14 @@ pub async fn upload(
     token: Option<&str>,
 ) -> String {
     let bytes = std::fs::read(file).expect("reading the file to upload");
+    use base64::Engine;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = base64::engine::general_purpose::STANDARD.encode(name.unwrap_or_default());
     let mut req = client
         .post(node.url("/api/uploads"))
         .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", bytes.len().to_string());
+        .header("Upload-Length", bytes.len().to_string())
+        .header("Upload-Metadata", format!("filename {name}"));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }

@@ -54,6 +54,15 @@ async fn download_output(
         .await
         .expect("output request");
     assert_eq!(r.status(), 200);
+    // Saved under the uploaded file's name, not `output`.
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(
+        disposition.starts_with("inline; filename=\"") && disposition.contains("-kino."),
+        "{disposition}"
+    );
     std::fs::write(path, r.bytes().await.expect("output body")).expect("writing the output");
     path.to_owned()
 }
