@@ -17,3 +17,8 @@ CREATE TABLE IF NOT EXISTS nodes (
 -- What changed lately, read by every serving node of a farm to relay the others' events.
 CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated_ms);
 CREATE INDEX IF NOT EXISTS chunks_updated ON chunks (updated_ms);
+
+-- Claims look for the first claimable chunk of a job: through this index, not past its done ones.
+CREATE INDEX IF NOT EXISTS chunks_claimable ON chunks (job_id, idx) WHERE state IN ('pending', 'running');
+-- Heartbeats renew a node's leases by owner.
+CREATE INDEX IF NOT EXISTS chunks_running_owner ON chunks (lease_owner) WHERE state = 'running';
