@@ -60,6 +60,27 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
     r.json().await.expect("JSON")
 }
 
+/// Uploads `clip` to node `to` and submits to node `via` the farm tests' job (lossless, 1 s chunks,
+/// sharpen and ×2: slow enough to share); its id.
+async fn submit(client: &reqwest::Client, to: &Node, via: &Node, clip: &Path) -> String {
+    let upload = common::upload(client, to, clip, None).await;
+    let spec = serde_json::json!({
+        "input": upload,
+        "chunk_seconds": 1,
+        "stages": [{"kind": "sharpen"}, {"kind": "scale", "factor": 2}],
+        "output": {"codec": "h264", "crf": 0, "preset": "ultrafast", "audio": "none"},
+    });
+    let r = client
+        .post(via.url("/api/jobs"))
+        .json(&spec)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201);
+    let job: Value = r.json().await.expect("job");
+    job["id"].as_str().expect("id").to_owned()
+}
+
 /// The node name part of a lease owner (`node:host:pid:random`).
 fn node_of(owner: &Value) -> Option<String> {
     owner.as_str()?.split(':').next().map(str::to_owned)
@@ -129,22 +150,7 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
         events
     });
     // Uploaded to one serving node, submitted to the other.
-    let upload = common::upload(&client, &a, &clip, None).await;
-    let spec = serde_json::json!({
-        "input": upload,
-        "chunk_seconds": 1,
-        "stages": [{"kind": "sharpen"}, {"kind": "scale", "factor": 2}],
-        "output": {"codec": "h264", "crf": 0, "preset": "ultrafast", "audio": "none"},
-    });
-    let r = client
-        .post(b.url("/api/jobs"))
-        .json(&spec)
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), 201);
-    let job: Value = r.json().await.expect("job");
-    let job = job["id"].as_str().expect("id").to_owned();
+    let job = submit(&client, &a, &b, &clip).await;
 
     // Stop the worker while it holds a chunk: it neither renews nor finishes.
     let report = |n: &Node| n.url(&format!("/api/jobs/{job}/report"));
@@ -342,25 +348,8 @@ async fn a_node_without_the_encoder_leaves_the_job_to_the_others() {
             "25",
         ],
     );
-    let upload = common::upload(&client, &a, &clip, None).await;
-    let spec = serde_json::json!({
-        "input": upload,
-        "chunk_seconds": 1,
-        "stages": [{"kind": "sharpen"}, {"kind": "scale", "factor": 2}],
-        "output": {"codec": "h264", "crf": 0, "preset": "ultrafast", "audio": "none"},
-    });
-    let r = client
-        .post(a.url("/api/jobs"))
-        .json(&spec)
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), 201);
-    let job: Value = r.json().await.expect("job");
-    let report = a.url(&format!(
-        "/api/jobs/{}/report",
-        job["id"].as_str().expect("id")
-    ));
+    let job = submit(&client, &a, &a, &clip).await;
+    let report = a.url(&format!("/api/jobs/{job}/report"));
     let done = loop {
         let r = get(&client, report.clone()).await;
         match r["job"]["state"].as_str() {

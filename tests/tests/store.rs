@@ -200,40 +200,33 @@ async fn listing_jobs_costs_the_same_statements_for_ten_jobs_as_for_a_thousand()
             store.save_plan(&id, &plan(4)).await.unwrap();
         }
     }
+    // Statements a call costs, as pg_stat_statements counts them.
+    let reset = || pg.psql("listing", "SELECT pg_stat_statements_reset()");
+    let counted = || -> i64 {
+        pg.psql(
+            "listing",
+            "SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements
+             WHERE query NOT ILIKE '%pg_stat_statements%'",
+        )
+        .parse()
+        .unwrap()
+    };
     let statements = |limit: i64| {
         let store = store.clone();
-        let pg = &pg;
         async move {
-            pg.psql("listing", "SELECT pg_stat_statements_reset()");
+            reset();
             let jobs = store.list_jobs(limit).await.unwrap();
-            let n: i64 = pg
-                .psql(
-                    "listing",
-                    "SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements
-                     WHERE query NOT ILIKE '%pg_stat_statements%'",
-                )
-                .parse()
-                .unwrap();
-            (jobs, n)
+            (jobs, counted())
         }
     };
     let (few, n_few) = statements(10).await;
     // The event stream's snapshot of every job with its chunks: constant too.
     let snapshot = |limit: i64| {
         let store = store.clone();
-        let pg = &pg;
         async move {
-            pg.psql("listing", "SELECT pg_stat_statements_reset()");
+            reset();
             let jobs = store.jobs_with_chunks(limit).await.unwrap();
-            let n: i64 = pg
-                .psql(
-                    "listing",
-                    "SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements
-                     WHERE query NOT ILIKE '%pg_stat_statements%'",
-                )
-                .parse()
-                .unwrap();
-            (jobs, n)
+            (jobs, counted())
         }
     };
     let (snap_few, s_few) = snapshot(10).await;
