@@ -291,7 +291,8 @@ pub fn app() -> Html {
                         <dt>{"Frame rate"}</dt><dd id="meta-fps">{ m.fps.map(|f| format!("{f:.3} fps")).unwrap_or_else(|| "measured while playing…".into()) }</dd>
                     </dl>
                     <h2>{"Before / after"}</h2>
-                    <BeforeAfter video={video.clone()} stages={preview_stages} tick={*tick} />
+                    <BeforeAfter video={video.clone()} stages={preview_stages} tick={*tick}
+                        source={(*src).clone().map(AttrValue::from)} />
                 }
             </section>
             <div>

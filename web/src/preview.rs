@@ -21,6 +21,9 @@ pub struct Props {
     pub stages: Option<Vec<StageSpec>>,
     /// Changes whenever the video shows another frame worth previewing (loaded, seeked, paused).
     pub tick: u32,
+    /// The clip shown (its object URL): another clip clears the last one's frames and status, even
+    /// when the browser cannot play the new one.
+    pub source: Option<AttrValue>,
 }
 
 fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
@@ -217,6 +220,25 @@ pub fn before_after(props: &Props) -> Html {
     let status = use_state(String::new);
     let version = use_mut_ref(|| 0u32);
     let latest = use_mut_ref(|| 0u32);
+    {
+        let (before, after, status, latest) = (
+            before.clone(),
+            after.clone(),
+            status.clone(),
+            latest.clone(),
+        );
+        use_effect_with(props.source.clone(), move |_| {
+            // A frame of the node's still on its way belongs to the old clip: dropped.
+            *latest.borrow_mut() += 1;
+            for canvas in [&before, &after] {
+                if let Some(c) = canvas.cast::<HtmlCanvasElement>() {
+                    c.set_width(0);
+                    c.set_height(0);
+                }
+            }
+            status.set(String::new());
+        });
+    }
     {
         let (video, before, after, status) = (
             props.video.clone(),

@@ -321,6 +321,48 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
     )
     .await;
 
+    // A clip with its preview, then a file the browser cannot play: the old clip's frames and
+    // status go (issue 15, item 7).
+    let clip = generated(
+        "web_preview_320.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    b.choose_file(&clip).await;
+    b.until(
+        "the clip's preview",
+        30,
+        "const s = document.getElementById('preview-status')?.textContent || '';
+         return s.includes('computed') && document.getElementById('after').width > 0;",
+    )
+    .await;
+    let broken = dir.path().join("broken.mp4");
+    std::fs::write(&broken, "not a video, though named like one\n".repeat(50)).unwrap();
+    b.choose_file(&broken).await;
+    b.until(
+        "the browser to give up on it",
+        20,
+        "return (document.getElementById('file-error')?.textContent || '').includes('cannot play')",
+    )
+    .await;
+    let stale = b
+        .js(
+            "return [document.getElementById('before')?.width ?? 0,
+                     document.getElementById('after')?.width ?? 0,
+                     document.getElementById('preview-status')?.textContent ?? ''];",
+            vec![],
+        )
+        .await;
+    assert_eq!(stale, json!([0, 0, ""]), "the last clip's preview stayed");
+
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "not a video").unwrap();
     b.choose_file(&notes).await;
