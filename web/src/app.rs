@@ -299,8 +299,9 @@ pub fn app() -> Html {
                 <Settings form={(*form).clone()} errors={errors.clone()} on_change={on_form} />
                 <section class="panel" aria-labelledby="render-h" style="margin-top:1rem">
                     <h2 id="render-h">{"Render"}</h2>
-                    <button type="button" id="render" onclick={onrender}
+                    <button type="button" id="render" onclick={onrender} aria-describedby="render-why"
                         disabled={file.is_none() || !errors.is_empty() || busy || *online != Some(true)}>{"Render"}</button>
+                    { why_not(file.is_some(), &errors, *online) }
                     { render_status(&render_state) }
                 </section>
             </div>
@@ -314,6 +315,38 @@ pub fn app() -> Html {
         </footer>
         </>
     }
+}
+
+/// Why Render is disabled, next to it, with a link to what to fix (a field may be scrolled out of
+/// view). Nothing when it is enabled or busy (the status says what it does).
+fn why_not(
+    has_file: bool,
+    errors: &std::collections::BTreeMap<String, String>,
+    online: Option<bool>,
+) -> Html {
+    let reason = if !has_file {
+        html! { <>{"Choose a video first: "}<a href="#file">{"the file"}</a>{"."}</> }
+    } else if !errors.is_empty() {
+        let n = errors.len();
+        html! {
+            <>
+                { if n == 1 { "Fix this setting: ".to_owned() } else { format!("Fix these {n} settings: ") } }
+                { for errors.iter().enumerate().map(|(i, (key, msg))| html! {
+                    <>
+                        if i > 0 { {", "} }
+                        <a href={format!("#f-{}", key.replace('.', "-"))} title={msg.clone()}>{ key.clone() }</a>
+                    </>
+                }) }
+            </>
+        }
+    } else if online == Some(false) {
+        html! { {"The node cannot be reached."} }
+    } else if online.is_none() {
+        html! { {"Connecting to the node…"} }
+    } else {
+        return html! {};
+    };
+    html! { <p class="err" id="render-why">{ reason }</p> }
 }
 
 fn render_status(r: &Render) -> Html {

@@ -321,6 +321,23 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
     )
     .await;
 
+    // Render says why it is disabled, with a link to what to fix (issue 15, item 9).
+    let why = b
+        .until(
+            "the reason Render is off",
+            10,
+            "return document.getElementById('render-why')?.textContent",
+        )
+        .await;
+    assert!(why.as_str().unwrap().contains("Choose a video"), "{why}");
+    assert_eq!(
+        b.js(
+            "return document.querySelector('#render-why a')?.getAttribute('href')",
+            vec![]
+        )
+        .await,
+        json!("#file")
+    );
     // A clip with its preview, then a file the browser cannot play: the old clip's frames and
     // status go (issue 15, item 7).
     let clip = generated(
@@ -344,6 +361,34 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
          return s.includes('computed') && document.getElementById('after').width > 0;",
     )
     .await;
+    assert_eq!(
+        b.js("return !document.getElementById('render-why')", vec![])
+            .await,
+        json!(true),
+        "Render is enabled and needs no reason"
+    );
+    // A wrong value in a field: the reason links to it.
+    let field = b
+        .js(
+            "const i = document.querySelector('input[inputmode=decimal]');
+             i.value = 'abc'; i.dispatchEvent(new Event('input', { bubbles: true })); return i.id;",
+            vec![],
+        )
+        .await;
+    let field = field.as_str().unwrap().to_owned();
+    let linked = b
+        .until(
+            "the link to the wrong field",
+            10,
+            "return document.querySelector('#render-why a')?.getAttribute('href')",
+        )
+        .await;
+    assert_eq!(linked, json!(format!("#{field}")));
+    assert_eq!(
+        b.js("return document.getElementById('render').disabled", vec![])
+            .await,
+        json!(true)
+    );
     let broken = dir.path().join("broken.mp4");
     std::fs::write(&broken, "not a video, though named like one\n".repeat(50)).unwrap();
     b.choose_file(&broken).await;
