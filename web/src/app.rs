@@ -81,7 +81,7 @@ pub fn app() -> Html {
     let problem = use_state(|| None::<String>);
     let meta = use_state(Meta::default);
     let tick = use_state(|| 0u32);
-    let form = use_state(Form::default);
+    let form = use_state(Form::saved);
     let render_state = use_state(|| Render::Idle);
     let online = use_state(|| None::<bool>);
     let over = use_state(|| false);
@@ -236,7 +236,10 @@ pub fn app() -> Html {
     };
     let on_form = {
         let form = form.clone();
-        Callback::from(move |f: Form| form.set(f))
+        Callback::from(move |f: Form| {
+            f.save();
+            form.set(f)
+        })
     };
 
     // The 3D view shows the job in progress, else the newest.

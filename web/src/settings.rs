@@ -11,8 +11,10 @@ use kino_shared::{
 use std::collections::BTreeMap;
 use yew::prelude::*;
 
-/// What the form holds (text as typed).
-#[derive(Clone, PartialEq)]
+/// What the form holds (text as typed). Kept in the browser between visits; fields a newer page
+/// adds take their defaults.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Form {
     /// Temporal: previewed by the node, not in the page.
     pub denoise: bool,
@@ -105,6 +107,25 @@ impl Default for Form {
             codec: "h264".into(),
             crf: "20".into(),
             preset: "medium".into(),
+        }
+    }
+}
+
+/// Where the settings are kept between visits (localStorage).
+const SAVED: &str = "kino.settings";
+
+impl Form {
+    /// The settings of the last visit, else the defaults.
+    pub fn saved() -> Form {
+        crate::store::get(SAVED)
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default()
+    }
+
+    /// Keeps these settings for the next visit.
+    pub fn save(&self) {
+        if let Ok(s) = serde_json::to_string(self) {
+            crate::store::set(SAVED, &s);
         }
     }
 }
@@ -432,7 +453,9 @@ pub fn settings(props: &Props) -> Html {
     let presets = PRESET_NAMES.iter().enumerate().map(|(i, name)| {
         let cb = props.on_change.clone();
         let onclick = Callback::from(move |_| cb.emit(Form::preset(name)));
-        html! { <button type="button" class="secondary" id={format!("preset-{i}")} {onclick}>{ *name }</button> }
+        // The preset the settings are now, if any, shows as pressed.
+        let active = (Form::preset(name) == *f).to_string();
+        html! { <button type="button" class="secondary preset" id={format!("preset-{i}")} aria-pressed={active} {onclick}>{ *name }</button> }
     });
     let scale_err = props.errors.get("scale").cloned();
     html! {

@@ -321,6 +321,40 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
     )
     .await;
 
+    // The chosen preset shows as pressed, and the settings survive a reload (issue 15, item 11).
+    let pressed = "return [...document.querySelectorAll('button.preset')]
+                   .map(b => b.getAttribute('aria-pressed')).join(',')";
+    b.click("#preset-1").await;
+    b.until(
+        "Vivid pressed",
+        10,
+        "return document.getElementById('preset-1')?.getAttribute('aria-pressed') === 'true'",
+    )
+    .await;
+    assert_eq!(
+        b.js(pressed, vec![]).await,
+        json!("false,true,false,false,false")
+    );
+    b.client.refresh().await.unwrap();
+    b.until(
+        "the node connection after the reload",
+        20,
+        "return document.getElementById('node-status')?.textContent === 'node connected'",
+    )
+    .await;
+    assert_eq!(
+        b.js(pressed, vec![]).await,
+        json!("false,true,false,false,false"),
+        "the settings were not kept"
+    );
+    assert_eq!(
+        b.js(
+            "return document.getElementById('f-color-saturation')?.value",
+            vec![]
+        )
+        .await,
+        json!("1.4")
+    );
     // Render says why it is disabled, with a link to what to fix (issue 15, item 9).
     let why = b
         .until(
