@@ -79,7 +79,11 @@ async fn edit_preview_render_and_play() {
     let _one = BROWSER.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let node = WebNode::start(&dir.path().join("data"), free_port());
-    let clip = medium("video_street_bikes_4cuts.mp4");
+    // A long file name without spaces, as phones and cameras write them: it must wrap at 360 px.
+    let clip = dir
+        .path()
+        .join("VID_20261202_183045_street_bikes_four_cuts_stabilised_export_final_v2.mp4");
+    std::fs::copy(medium("video_street_bikes_4cuts.mp4"), &clip).unwrap();
     // The editor is served at / (and any page path); an unknown API path stays a JSON 404.
     let page = reqwest::get(node.url("/jobs/anything")).await.unwrap();
     assert!(page.status().is_success());
@@ -301,6 +305,25 @@ async fn edit_preview_render_and_play() {
         width.as_u64().unwrap() <= 360,
         "page is {width} px wide at 360 px"
     );
+    // No element reaches past the viewport, and none hides text by clipping it (issue 15, item 10;
+    // the picture's frame and the bars clip on purpose).
+    let overflowing = b
+        .js(
+            "const vw = document.documentElement.clientWidth, out = [];
+             for (const e of document.querySelectorAll('body *')) {
+               const r = e.getBoundingClientRect();
+               if (r.width === 0 || e.closest('.visually-hidden')) continue;
+               const clipped = getComputedStyle(e).overflowX !== 'visible'
+                 && !e.matches('.compare, .bar, .bar *, canvas, video')
+                 && e.scrollWidth > e.clientWidth + 1;
+               if (r.right > vw + 0.5 || clipped)
+                 out.push(`${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(r.right)}`);
+             }
+             return out.slice(0, 10);",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflowing, json!([]), "at 360 px");
     b.screenshot("narrow-light.png").await;
     b.theme("dark").await;
     b.screenshot("narrow-dark.png").await;
