@@ -9,13 +9,19 @@ use std::sync::Arc;
 
 /// The data folder (created if needed) and its job store.
 pub async fn open_store(data_dir: Option<PathBuf>) -> CliResult<(PathBuf, Store)> {
+    let data_dir = data_folder(data_dir)?;
+    let store = Store::open_sqlite(&data_dir).await?;
+    Ok((data_dir, store))
+}
+
+/// The data folder asked for (else the default), created if needed.
+fn data_folder(data_dir: Option<PathBuf>) -> CliResult<PathBuf> {
     let data_dir = data_dir.unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir).map_err(CliError::io(format!(
         "creating data folder {}",
         data_dir.display()
     )))?;
-    let store = Store::open_sqlite(&data_dir).await?;
-    Ok((data_dir, store))
+    Ok(data_dir)
 }
 
 /// `$XDG_DATA_HOME/kino`, else `~/.local/share/kino`.
@@ -95,11 +101,7 @@ async fn start_node(a: NodeArgs) -> CliResult<(PathBuf, Arc<Service>)> {
             (dir, store, String::new())
         }
         Some(url) => {
-            let dir = a.data_dir.unwrap_or_else(default_data_dir);
-            std::fs::create_dir_all(&dir).map_err(CliError::io(format!(
-                "creating data folder {}",
-                dir.display()
-            )))?;
+            let dir = data_folder(a.data_dir)?;
             // The URL (it may carry a password) is never printed; errors name the database only.
             let store = Store::connect(url).await?;
             let name = a.name.clone().unwrap_or_else(host_name);

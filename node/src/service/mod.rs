@@ -198,17 +198,20 @@ impl Service {
     /// Waits until job `id` has no run in this process, or `limit` has passed.
     async fn wait_ended(&self, id: &str, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
+        let _ = tokio::time::timeout_at(deadline, self.wait_runs(|r| !r.contains_key(id))).await;
+    }
+
+    /// Waits until `done` holds for the runs of this process, checked whenever a run ends.
+    async fn wait_runs(&self, done: impl Fn(&HashMap<String, Arc<AtomicBool>>) -> bool) {
         loop {
             let ended = self.ended.notified();
             tokio::pin!(ended);
             // Registered before the check, so an end between the check and the wait is not missed.
             ended.as_mut().enable();
-            if !self.is_running(id) {
+            if self.running.lock().map(|r| done(&r)).unwrap_or(true) {
                 return;
             }
-            if tokio::time::timeout_at(deadline, ended).await.is_err() {
-                return;
-            }
+            ended.await;
         }
     }
 
@@ -220,15 +223,7 @@ impl Service {
 
     /// Waits until no job runs here.
     pub async fn idle(&self) {
-        loop {
-            let ended = self.ended.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
-            if self.running.lock().map(|r| r.is_empty()).unwrap_or(true) {
-                return;
-            }
-            ended.await;
-        }
+        self.wait_runs(HashMap::is_empty).await;
     }
 
     pub fn is_running(&self, id: &str) -> bool {

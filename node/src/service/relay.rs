@@ -22,15 +22,21 @@ pub async fn relay(store: Store, node: String, events: broadcast::Sender<Progres
     loop {
         let since = crate::store::now_ms() - LOOK_BACK_MS;
         if let Ok((changed_jobs, changed_chunks)) = store.changed_since(since).await {
+            // Only what this read returned is remembered: a row that leaves the look-back window
+            // has not changed since, so the maps stay as small as the window.
+            let (seen_jobs, seen_chunks) = (std::mem::take(&mut jobs), std::mem::take(&mut chunks));
             for (id, state) in changed_jobs {
-                if jobs.insert(id.clone(), state) != Some(state) && !first {
+                jobs.insert(id.clone(), state);
+                if seen_jobs.get(&id) != Some(&state) && !first {
                     let _ = events.send(ProgressEvent::JobState { job: id, state });
                 }
             }
             for c in changed_chunks {
                 let key = (c.job.clone(), c.index);
                 let seen = (c.state, c.lease_no);
-                if chunks.insert(key, seen) == Some(seen) || first {
+                let before = seen_chunks.get(&key).copied();
+                chunks.insert(key, seen);
+                if before == Some(seen) || first {
                     continue;
                 }
                 let owner_node = c.owner.as_deref().and_then(|o| o.split(':').next());
