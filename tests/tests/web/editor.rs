@@ -337,12 +337,7 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
     let mut node = WebNode::start(&dir.path().join("data"), free_port());
     let b = Browser::start(1000, 800).await;
     b.client.goto(&node.url("/")).await.unwrap();
-    b.until(
-        "the node connection",
-        20,
-        "return document.getElementById('node-status')?.textContent === 'node connected'",
-    )
-    .await;
+    b.until_connected("the node connection").await;
 
     // The chosen preset shows as pressed, and the settings survive a reload (issue 15, item 11).
     let pressed = "return [...document.querySelectorAll('button.preset')]
@@ -359,12 +354,8 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
         json!("false,true,false,false,false")
     );
     b.client.refresh().await.unwrap();
-    b.until(
-        "the node connection after the reload",
-        20,
-        "return document.getElementById('node-status')?.textContent === 'node connected'",
-    )
-    .await;
+    b.until_connected("the node connection after the reload")
+        .await;
     assert_eq!(
         b.js(pressed, vec![]).await,
         json!("false,true,false,false,false"),

@@ -139,12 +139,7 @@ impl Browser {
     async fn open_editor(node: &WebNode) -> Browser {
         let b = Browser::start(1280, 1000).await;
         b.client.goto(&node.url("/")).await.unwrap();
-        b.until(
-            "the node connection",
-            20,
-            "return document.getElementById('node-status')?.textContent === 'node connected'",
-        )
-        .await;
+        b.until_connected("the node connection").await;
         b
     }
 
@@ -153,6 +148,17 @@ impl Browser {
             .execute(script, args)
             .await
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Waits (20 s at most) until the page says it is connected to the node; `what` names the
+    /// moment in a failure.
+    async fn until_connected(&self, what: &str) {
+        self.until(
+            what,
+            20,
+            "return document.getElementById('node-status')?.textContent === 'node connected'",
+        )
+        .await;
     }
 
     /// Polls `script` until it returns something truthy; panics with `what` after `secs`.

@@ -59,12 +59,7 @@ async fn upload_resumes_after_a_reload() {
     assert!(size > 8_000_000, "test clip is only {size} bytes");
     let b = Browser::start(1000, 800).await;
     b.client.goto(&node.url("/")).await.unwrap();
-    b.until(
-        "the node connection",
-        20,
-        "return document.getElementById('node-status')?.textContent === 'node connected'",
-    )
-    .await;
+    b.until_connected("the node connection").await;
     b.client
         .find(Locator::Id("f-output-preset"))
         .await
@@ -96,12 +91,7 @@ async fn upload_resumes_after_a_reload() {
     b.choose_file(&clip).await;
     // A slow job (sharpen, ×2 to 2560×1440), to cancel and retry while it runs.
     b.click("#preset-3").await;
-    b.until(
-        "the node connection",
-        20,
-        "return document.getElementById('node-status')?.textContent === 'node connected'",
-    )
-    .await;
+    b.until_connected("the node connection").await;
     b.click("#render").await;
     let resumed = b.until("the resumed upload", 30, "const u = document.getElementById('upload'); return u && u.dataset.resumed === 'true' ? Number(u.dataset.percent) : 0;").await;
     let resumed = resumed.as_f64().unwrap();
