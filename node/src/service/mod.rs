@@ -310,6 +310,10 @@ impl Service {
             loop {
                 let draining = self.draining.load(Ordering::Relaxed);
                 if let (false, Ok(ids)) = (draining, self.store.unfinished_jobs().await) {
+                    // Verdicts on jobs that have ended are not needed again.
+                    if let Ok(mut r) = self.runnable.lock() {
+                        r.retain(|job, _| ids.contains(job));
+                    }
                     for id in ids {
                         if !self.runnable_here(&id).await {
                             continue;
