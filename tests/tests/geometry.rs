@@ -431,6 +431,129 @@ fn interlaced_sources_come_out_progressive_as_well_as_bwdif_makes_them() {
     );
 }
 
+/// Field mode: each field becomes a frame (50i → 50p) at its own moment, as good as FFmpeg's
+/// `bwdif=mode=send_field` against the progressive original, whatever the stream's clock (AVI
+/// counts whole frames, so a field's moment needs a finer time base).
+#[test]
+fn field_mode_doubles_the_rate_with_exact_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = medium("video_cockatoo_handheld_shaky.mp4");
+    // Every frame of the original: field k of the interlaced clip is frame k.
+    let truth = dir.path().join("truth.mp4");
+    ffmpeg(&[
+        "-y",
+        "-v",
+        "error",
+        "-i",
+        s(&source),
+        "-t",
+        "3",
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "0",
+        s(&truth),
+    ]);
+    let avi = generated(
+        "interlaced_tff_intra.avi",
+        &[
+            "-i",
+            s(&source),
+            "-t",
+            "3",
+            "-an",
+            "-bf",
+            "0",
+            "-vf",
+            "tinterlace=interleave_top,setfield=tff",
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "2",
+        ],
+    );
+    for (input, order) in [(interlaced_clip("bff", true), "bff"), (avi, "tff")] {
+        let out = dir.path().join(format!("fields_{order}.mp4"));
+        render(
+            &input,
+            &out,
+            dir.path(),
+            &[
+                "--crf",
+                "0",
+                "--chunk-seconds",
+                "1",
+                "--stage",
+                "deinterlace:mode=field",
+            ],
+        );
+        let (ins, outs) = (frame_times(&input), frame_times(&out));
+        assert_eq!(outs.len(), 2 * ins.len(), "{order}: a frame per field");
+        for (k, pair) in outs.chunks(2).enumerate() {
+            let next = ins
+                .get(k + 1)
+                .copied()
+                .unwrap_or_else(|| 2.0 * ins[k] - ins[k - 1]);
+            let expected = [ins[k], (ins[k] + next) / 2.0];
+            assert!(
+                (pair[0] - expected[0]).abs() < 1e-5 && (pair[1] - expected[1]).abs() < 1e-5,
+                "{order}: frame {k}'s fields at {pair:?}, expected {expected:?}"
+            );
+        }
+        let reference = dir.path().join(format!("bwdif_fields_{order}.mp4"));
+        let vf = format!("bwdif=mode=send_field:parity={order}:deint=all");
+        ffmpeg(&[
+            "-y",
+            "-v",
+            "error",
+            "-i",
+            s(&input),
+            "-vf",
+            &vf,
+            "-fps_mode",
+            "passthrough",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "0",
+            s(&reference),
+        ]);
+        let (ours, _) = psnr_ssim(&out, &truth);
+        let (theirs, _) = psnr_ssim(&reference, &truth);
+        eprintln!("fields {order}: {ours:.2} dB against the original, bwdif {theirs:.2} dB");
+        assert!(
+            ours >= theirs - 0.01,
+            "{order}: {ours:.2} dB against the original, bwdif's fields {theirs:.2}"
+        );
+        let (interlaced, progressive) = idet(&out);
+        assert!(
+            interlaced * 20 <= progressive,
+            "{order}: idet finds {interlaced} interlaced frames of {progressive}"
+        );
+    }
+    // Chunk seams are invisible at field rate too.
+    let whole = dir.path().join("whole.mp4");
+    render(
+        &interlaced_clip("bff", true),
+        &whole,
+        dir.path(),
+        &[
+            "--crf",
+            "0",
+            "--chunk-seconds",
+            "100",
+            "--stage",
+            "deinterlace:mode=field",
+        ],
+    );
+    assert_eq!(
+        frame_md5s(&whole),
+        frame_md5s(&dir.path().join("fields_bff.mp4"))
+    );
+}
+
 #[test]
 fn progressive_sources_are_never_touched() {
     let input = medium("video_street_bikes_4cuts.mp4");

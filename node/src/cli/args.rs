@@ -274,7 +274,7 @@ Kinds and their fields:
   hdr        mode=to_sdr|to_hdr, peak_nits
   stabilize  mode=smooth|tripod, smoothing_seconds, max_zoom, edge=black|clamp
   detect     every, classes=person+car, faces, min_score, blur=face+person, draw
-  deinterlace mode=auto|frame|off (interlaced input is deinterlaced by default)
+  deinterlace mode=auto|frame|field|off (interlaced input is deinterlaced by default; field: 50i -> 50p)
 Example: --stage scale:factor=2 --stage denoise:strength=1.5
 Ranges and defaults: README (Usage) and the StageSpec schema at /api/docs.";
 

@@ -1,6 +1,7 @@
 //! Interlaced video (DV, DVD, broadcast captures): the field order from the stream's flags checked
 //! against the picture (FFmpeg's `idet`), and deinterlacing with FFmpeg's `bwdif` (motion-adaptive
-//! Bob Weaver, the filter FFmpeg users reach for), one progressive frame per interlaced frame.
+//! Bob Weaver, the filter FFmpeg users reach for), one progressive frame per interlaced frame or
+//! one per field.
 //! Encoding interlaced pictures as progressive shows every moving edge combed.
 
 use super::{ffmpeg, MediaError, Result};
@@ -199,20 +200,59 @@ impl VideoGraph {
     }
 }
 
-/// Deinterlaces decoded frames in stream order: `bwdif` in frame mode (one progressive frame per
-/// interlaced frame, at the first field's moment), every frame treated as interlaced in `order`.
-/// The filter holds one frame (it needs the next one), so output lags input by a frame until
-/// [`Deinterlacer::flush`]; timestamps are the input's.
+/// How a job deinterlaces: the field order, and whether each field becomes a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deinterlace {
+    pub order: FieldOrder,
+    /// One frame per field (50i → 50p) rather than one per frame.
+    pub per_field: bool,
+}
+
+impl Deinterlace {
+    /// Output frames per source frame.
+    pub fn rate_factor(&self) -> u64 {
+        if self.per_field {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The time base the deinterlaced frames are stamped in: per field it is half the stream's, so
+    /// a field's moment (half a frame after its frame's) is exact whatever the stream's ticks (1/25
+    /// in DV AVI, 1001-tick frames at 1/30000). A stream timestamp `p` is `2p` there.
+    pub fn time_base(&self, stream: ffmpeg::Rational) -> ffmpeg::Rational {
+        if self.per_field {
+            stream * ffmpeg::Rational::new(1, 2)
+        } else {
+            stream
+        }
+    }
+
+    /// A stream timestamp on the deinterlaced frames' clock (`i64::MAX`, no end, stays).
+    pub fn pts(&self, stream_pts: i64) -> i64 {
+        match stream_pts {
+            i64::MAX | i64::MIN => stream_pts,
+            p => p.saturating_mul(self.rate_factor() as i64),
+        }
+    }
+}
+
+/// Deinterlaces decoded frames in stream order with `bwdif`: one progressive frame per interlaced
+/// frame at the first field's moment, or one per field; every frame is treated as interlaced in
+/// the plan's order. The filter holds one frame (it needs the next one), so output lags input by a
+/// frame until [`Deinterlacer::flush`]. Timestamps are on [`Deinterlace::time_base`].
 pub struct Deinterlacer {
-    order: FieldOrder,
+    plan: Deinterlace,
     time_base: ffmpeg::Rational,
     graph: Option<VideoGraph>,
 }
 
 impl Deinterlacer {
-    pub fn new(order: FieldOrder, time_base: ffmpeg::Rational) -> Self {
+    /// `time_base` is the decoded frames' (the stream's).
+    pub fn new(plan: Deinterlace, time_base: ffmpeg::Rational) -> Self {
         Deinterlacer {
-            order,
+            plan,
             time_base,
             graph: None,
         }
@@ -222,11 +262,16 @@ impl Deinterlacer {
         let graph = match &mut self.graph {
             Some(g) => g,
             None => {
-                let parity = match self.order {
+                let parity = match self.plan.order {
                     FieldOrder::BottomFirst => "bff",
                     _ => "tff",
                 };
-                let spec = format!("bwdif=mode=send_frame:parity={parity}:deint=all");
+                let mode = if self.plan.per_field {
+                    "send_field"
+                } else {
+                    "send_frame"
+                };
+                let spec = format!("bwdif=mode={mode}:parity={parity}:deint=all");
                 self.graph
                     .insert(VideoGraph::new(frame, self.time_base, &spec)?)
             }
@@ -246,13 +291,14 @@ impl Deinterlacer {
         }
     }
 
-    /// Frames with their timestamps in the stream's time base, marked progressive.
+    /// Frames with their timestamps on the plan's time base, marked progressive.
     fn timed(&self, frames: Vec<AvFrame>, out_tb: ffmpeg::Rational) -> Vec<(i64, AvFrame)> {
         use ffmpeg::Rescale;
+        let tb = self.plan.time_base(self.time_base);
         frames
             .into_iter()
             .filter_map(|mut f| {
-                let pts = f.pts()?.rescale(out_tb, self.time_base);
+                let pts = f.pts()?.rescale(out_tb, tb);
                 f.set_pts(Some(pts));
                 // SAFETY: plain field writes of a frame we own.
                 unsafe {

@@ -63,7 +63,7 @@ pub async fn run_job(
     };
     let admitted = preflight::admit(&ctx).await?;
     let (spec, input) = (&admitted.spec, &admitted.input);
-    let deinterlace = admitted.deinterlace.is_some();
+    let deinterlace = admitted.deinterlace;
     planning::ensure_planned(store, job, spec, input, deinterlace).await?;
     let res = resources(&admitted, opts, planning::chunks_left(store, job).await?);
 

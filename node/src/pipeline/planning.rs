@@ -6,6 +6,7 @@ use super::context::{blocking, JobCtx, JobError};
 use super::layout::chunk_path;
 use crate::edit::timeline::Timeline;
 use crate::enhance as stages;
+use crate::media::interlace::Deinterlace;
 use crate::media::{probe, MediaError};
 use crate::pipeline::{plan_chunks, ChunkPlan};
 use crate::store::Store;
@@ -18,7 +19,7 @@ pub async fn ensure_planned(
     job: &str,
     spec: &JobSpec,
     input: &Path,
-    deinterlace: bool,
+    deinterlace: Option<Deinterlace>,
 ) -> Result<(), JobError> {
     let status = store.job(job).await?;
     if status.chunks_total > 0 {
@@ -32,6 +33,7 @@ pub async fn ensure_planned(
         Ok(plan_chunks(&p.index, chunk_seconds, margin))
     })
     .await??;
+    let plan = output_frames(plan, deinterlace);
     store.save_plan(job, &plan).await?;
     Ok(())
 }
@@ -39,9 +41,18 @@ pub async fn ensure_planned(
 /// Frames of context each chunk must decode before its start: what the stages look back, and the
 /// previous frame for motion, colour and frame-change analysis. (Scene signatures are compared in
 /// the merge, across chunks.) The deinterlacer, before the stages, needs one decoded frame more.
-fn plan_margin(spec: &JobSpec, deinterlace: bool) -> usize {
+fn plan_margin(spec: &JobSpec, deinterlace: Option<Deinterlace>) -> usize {
     let needs_prev = usize::from(analyse::Needs::of(spec).previous_frame());
-    (stages::spec_margin(&spec.stages).before + usize::from(deinterlace)).max(needs_prev)
+    (stages::spec_margin(&spec.stages).before + usize::from(deinterlace.is_some())).max(needs_prev)
+}
+
+/// The plan with each chunk's frame count as it comes out (a frame per field doubles it).
+fn output_frames(mut plan: Vec<ChunkPlan>, deinterlace: Option<Deinterlace>) -> Vec<ChunkPlan> {
+    let factor = deinterlace.map_or(1, |d| d.rate_factor());
+    for c in &mut plan {
+        c.frames *= factor;
+    }
+    plan
 }
 
 /// Moves chunk boundaries onto the detected scene cuts, if no chunk has been claimed yet (a resumed
@@ -52,7 +63,7 @@ pub async fn replan_at_scene_cuts(
     spec: &JobSpec,
     input: &Path,
     a: &Analysis,
-    deinterlace: bool,
+    deinterlace: Option<Deinterlace>,
 ) -> Result<bool, JobError> {
     let cuts: Vec<i64> = a
         .transitions
@@ -74,6 +85,7 @@ pub async fn replan_at_scene_cuts(
         ))
     })
     .await??;
+    let plan = output_frames(plan, deinterlace);
     let current: Vec<ChunkPlan> = store
         .chunks(job)
         .await?

@@ -3,7 +3,7 @@
 
 use super::context::{blocking, JobCtx, JobError};
 use crate::enhance as stages;
-use crate::media::interlace::{self, FieldOrder};
+use crate::media::interlace::{self, Deinterlace, FieldOrder};
 use crate::media::{assemble, encode, probe};
 use kino_shared::{DeinterlaceMode, JobSpec, MediaInfo, SpecError};
 use std::path::{Path, PathBuf};
@@ -15,8 +15,8 @@ pub struct Admitted {
     pub output: PathBuf,
     /// The probed input.
     pub info: MediaInfo,
-    /// The field order to deinterlace with, when the job deinterlaces.
-    pub deinterlace: Option<FieldOrder>,
+    /// How the job deinterlaces, when it does.
+    pub deinterlace: Option<Deinterlace>,
 }
 
 /// Loads the job and checks it against its input; announces what the user should know (an
@@ -27,8 +27,13 @@ pub async fn admit(ctx: &JobCtx) -> Result<Admitted, JobError> {
     let (input, output) = (PathBuf::from(input), PathBuf::from(output));
     preflight(&spec, &output)?;
     let deinterlace = deinterlace_order(&spec, &input).await?;
-    if let Some(order) = deinterlace {
-        ctx.warn(format!("the input is interlaced ({}): deinterlaced with bwdif, one frame per frame (a deinterlace stage with mode=off keeps it as it is)", order.name()));
+    if let Some(d) = deinterlace {
+        let per = if d.per_field {
+            "one frame per field, twice the frame rate"
+        } else {
+            "one frame per frame"
+        };
+        ctx.warn(format!("the input is interlaced ({}): deinterlaced with bwdif, {per} (a deinterlace stage with mode=off keeps it as it is)", d.order.name()));
     }
     let path = input.clone();
     let info = blocking(move || probe::probe(&path, false)).await??.info;
@@ -127,9 +132,9 @@ pub fn preflight(spec: &JobSpec, output: &Path) -> Result<(), JobError> {
     Ok(())
 }
 
-/// The field order to deinterlace with, if the job deinterlaces: `auto` when the picture (or,
-/// undetermined, the flags) says interlaced, `frame` always, `off` never.
-async fn deinterlace_order(spec: &JobSpec, input: &Path) -> Result<Option<FieldOrder>, JobError> {
+/// How the job deinterlaces, if it does: `auto` when the picture (or, undetermined, the flags)
+/// says interlaced, `frame` and `field` always, `off` never.
+async fn deinterlace_order(spec: &JobSpec, input: &Path) -> Result<Option<Deinterlace>, JobError> {
     let mode = spec.deinterlace_mode();
     if mode == DeinterlaceMode::Off {
         return Ok(None);
@@ -137,9 +142,11 @@ async fn deinterlace_order(spec: &JobSpec, input: &Path) -> Result<Option<FieldO
     let path = input.to_owned();
     let found = blocking(move || interlace::detect(&path, interlace::DETECT_FRAMES)).await??;
     tracing::info!(?found, "field order");
-    Ok(match (mode, found.order) {
-        (DeinterlaceMode::Frame, FieldOrder::Progressive) => Some(FieldOrder::TopFirst),
-        (_, FieldOrder::Progressive) => None,
-        (_, order) => Some(order),
-    })
+    let per_field = mode == DeinterlaceMode::Field;
+    let order = match (mode, found.order) {
+        (DeinterlaceMode::Auto, FieldOrder::Progressive) => return Ok(None),
+        (_, FieldOrder::Progressive) => FieldOrder::TopFirst,
+        (_, order) => order,
+    };
+    Ok(Some(Deinterlace { order, per_field }))
 }

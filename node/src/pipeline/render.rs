@@ -7,7 +7,7 @@ use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
 use crate::media::encode::{ChunkWriter, VideoTarget};
 use crate::media::hdr::HdrMeta;
-use crate::media::interlace::{Deinterlacer, FieldOrder};
+use crate::media::interlace::{Deinterlace, Deinterlacer};
 use crate::media::{ffmpeg, MediaError};
 use crate::pipeline::analyse::Analysis;
 use crate::pipeline::plan::ChunkPlan;
@@ -71,8 +71,8 @@ pub struct ChunkJob<'a> {
     pub analysis: Option<Arc<Analysis>>,
     /// Auto-edit's cut: which frames stay and their new timestamps.
     pub timeline: Option<Arc<Timeline>>,
-    /// Deinterlace the decoded frames (in this field order) before any stage.
-    pub deinterlace: Option<FieldOrder>,
+    /// Deinterlace the decoded frames (so) before any stage.
+    pub deinterlace: Option<Deinterlace>,
 }
 
 /// Renders `chunk` of the job's input into `out` (an MP4 chunk file). `on_frame` is called per
@@ -87,7 +87,21 @@ pub fn render_chunk(
     let (input_path, spec, res, analysis) = (job.input, job.spec, job.res, &job.analysis);
     let threads = res.threads;
     let mut source = FrameSource::open(input_path, chunk.decode_from_pts, threads)?;
-    let (tb, avg, source_sar) = (source.time_base, source.avg_frame_rate, source.sar);
+    let (stream_tb, avg, source_sar) = (source.time_base, source.avg_frame_rate, source.sar);
+    // Frames are timed on the deinterlacer's clock from here on (the stream's, or half its ticks
+    // when each field becomes a frame), and so are the chunk's bounds.
+    let (tb, chunk, avg) = match job.deinterlace {
+        Some(d) => (
+            d.time_base(stream_tb),
+            &ChunkPlan {
+                start_pts: d.pts(chunk.start_pts),
+                end_pts: d.pts(chunk.end_pts),
+                ..chunk.clone()
+            },
+            avg * ffmpeg::Rational::new(d.rate_factor() as i32, 1),
+        ),
+        None => (stream_tb, chunk, avg),
+    };
     let mut margin = stages::spec_margin(&spec.stages);
     // Stages that work on frames (deinterlacing happens before them, on the decoded fields).
     let no_stages = spec
@@ -96,7 +110,7 @@ pub fn render_chunk(
         .all(|s| matches!(s, kino_shared::StageSpec::Deinterlace(_)));
     // The deinterlacer holds one frame back: decode one more past the end to get the last one out
     // with its neighbour, as an unchunked render has it.
-    let mut deinterlacer = job.deinterlace.map(|o| Deinterlacer::new(o, tb));
+    let mut deinterlacer = job.deinterlace.map(|d| Deinterlacer::new(d, stream_tb));
     margin.after += usize::from(deinterlacer.is_some());
     let frame_rate = (avg.numerator() > 0 && avg.denominator() > 0).then_some(avg);
     let mut before: std::collections::VecDeque<(i64, AvFrame)> = Default::default();

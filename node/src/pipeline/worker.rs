@@ -11,7 +11,7 @@ use super::ChunkPlan;
 use super::JobOptions;
 use crate::analysis::Analysis;
 use crate::edit::timeline::Timeline;
-use crate::media::interlace::FieldOrder;
+use crate::media::interlace::Deinterlace;
 use crate::media::MediaError;
 use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ pub struct RenderPlan {
     pub spec: JobSpec,
     pub analysis: Option<Arc<Analysis>>,
     pub timeline: Option<Arc<Timeline>>,
-    pub deinterlace: Option<FieldOrder>,
+    pub deinterlace: Option<Deinterlace>,
     pub input: PathBuf,
     /// The job's chunk folder.
     pub dir: PathBuf,

@@ -309,6 +309,29 @@ impl JobSpec {
             .unwrap_or_default()
     }
 
+    /// Field-rate deinterlacing makes frames the source does not have: what the analysis pass
+    /// measures per source frame (motion, colour, objects, the auto-edit cut) has no value for
+    /// them, so those are refused rather than applied to half the frames.
+    fn check_field_rate(&self) -> Result<(), SpecError> {
+        if self.deinterlace_mode() != DeinterlaceMode::Field {
+            return Ok(());
+        }
+        let clash = self.stages.iter().find_map(|s| match s {
+            StageSpec::Stabilize(_) => Some("stabilize"),
+            StageSpec::Detect(_) => Some("detect"),
+            StageSpec::Color(p) if p.is_auto() => Some("automatic color"),
+            _ => None,
+        });
+        let clash = clash.or(self.auto_edit.map(|_| "auto_edit"));
+        match clash {
+            Some(what) => Err(SpecError::new(
+                "stages.deinterlace.mode",
+                format!("field cannot be combined with {what} yet (it measures source frames, and field mode doubles them): use mode=frame, or render the 50p output again with {what}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Checks every parameter; the error names the offending field.
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.input.trim().is_empty() {
@@ -353,6 +376,7 @@ impl JobSpec {
                 ));
             }
         }
+        self.check_field_rate()?;
         if let Some(p) = &self.scenes {
             p.validate()?;
         }

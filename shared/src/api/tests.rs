@@ -56,6 +56,35 @@ fn sync_is_refused_with_auto_edit_but_loudness_is_not() {
 }
 
 #[test]
+fn field_rate_refuses_what_measures_source_frames() {
+    let spec = |v: serde_json::Value| -> Result<(), SpecError> {
+        serde_json::from_value::<JobSpec>(v)
+            .map_err(|e| SpecError::new("json", e.to_string()))?
+            .validate()
+    };
+    let field = serde_json::json!({"kind": "deinterlace", "mode": "field"});
+    let e = spec(serde_json::json!({"input": "x", "stages": [field, {"kind": "stabilize"}]}))
+        .unwrap_err();
+    assert_eq!(e.field, "stages.deinterlace.mode");
+    assert!(e.message.contains("stabilize"), "{}", e.message);
+    let e =
+        spec(serde_json::json!({"input": "x", "stages": [field], "auto_edit": {}})).unwrap_err();
+    assert!(e.message.contains("auto_edit"), "{}", e.message);
+    // Stages that work frame by frame, and scene detection (a report), are fine.
+    spec(
+        serde_json::json!({"input": "x", "stages": [field, {"kind": "scale", "factor": 2},
+        {"kind": "denoise"}], "scenes": {}}),
+    )
+    .unwrap();
+    // Frame mode combines with everything.
+    spec(
+        serde_json::json!({"input": "x", "stages": [{"kind": "deinterlace", "mode": "frame"},
+        {"kind": "stabilize"}], "auto_edit": {}}),
+    )
+    .unwrap();
+}
+
+#[test]
 fn spec_round_trips_and_defaults() {
     let spec: JobSpec = serde_json::from_str(
         r#"{"input":"a.mp4","stages":[{"kind":"scale","width":1280},{"kind":"color","saturation":1.2}]}"#,

@@ -495,6 +495,9 @@ pub enum DeinterlaceMode {
     /// Always deinterlace, one frame per interlaced frame (fields in the order detected, top first
     /// when undetermined).
     Frame,
+    /// Always deinterlace, one frame per field: twice the frame rate (50i → 50p), each field at
+    /// its own moment, so motion stays as smooth as the camera recorded it.
+    Field,
     /// Never deinterlace (the output stays combed where the source is interlaced).
     Off,
 }
