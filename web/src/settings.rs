@@ -5,8 +5,9 @@
 
 use kino_shared::{
     AudioDenoiseEngine, AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams,
-    DenoiseMode, DenoiseParams, DetectParams, JobSpec, LoudnessParams, OutputSpec, PixelAspect,
-    ResizeFilter, ScaleParams, SceneParams, SharpenParams, SrModel, StageSpec, VideoCodec, PRESETS,
+    DeinterlaceMode, DeinterlaceParams, DenoiseMode, DenoiseParams, DetectParams, JobSpec,
+    LoudnessParams, OutputSpec, PixelAspect, ResizeFilter, ScaleParams, SceneParams, SharpenParams,
+    SrModel, StageSpec, VideoCodec, PRESETS,
 };
 use std::collections::BTreeMap;
 use yew::prelude::*;
@@ -57,6 +58,9 @@ pub struct Form {
     pub blur_faces: bool,
     /// Detect and track objects; boxes and labels drawn into the output.
     pub draw_tracks: bool,
+    /// Interlaced sources: `auto` (when the picture is interlaced), `frame`, `field` (50i → 50p)
+    /// or `off`.
+    pub deinterlace: String,
     /// `off` or a loudness target in LUFS.
     pub loudness: String,
     pub speech_denoise: bool,
@@ -101,6 +105,7 @@ impl Default for Form {
             auto_edit: false,
             blur_faces: false,
             draw_tracks: false,
+            deinterlace: "auto".into(),
             loudness: "off".into(),
             speech_denoise: false,
             speech_engine: "rnnoise".into(),
@@ -318,15 +323,34 @@ impl Form {
                 ..Default::default()
             }));
         }
+        let mode = match self.deinterlace.as_str() {
+            "frame" => Some(DeinterlaceMode::Frame),
+            "field" => Some(DeinterlaceMode::Field),
+            "off" => Some(DeinterlaceMode::Off),
+            _ => None,
+        };
+        if let Some(mode) = mode {
+            stages.insert(0, StageSpec::Deinterlace(DeinterlaceParams { mode }));
+        }
+        let spec = JobSpec {
+            input: "local".into(),
+            stages,
+            audio_stages,
+            scenes: self.scenes.then(SceneParams::default),
+            auto_edit: self.auto_edit.then(AutoEditParams::default),
+            output,
+            chunk_seconds: 4.0,
+        };
+        // What only the whole spec shows (stages that do not combine).
+        if errs.is_empty() {
+            if let Err(e) = spec.validate() {
+                errs.insert(e.field.trim_start_matches("stages.").to_owned(), e.message);
+            }
+        }
         if errs.is_empty() {
             Ok(JobSpec {
                 input: String::new(),
-                stages,
-                audio_stages,
-                scenes: self.scenes.then(SceneParams::default),
-                auto_edit: self.auto_edit.then(AutoEditParams::default),
-                output,
-                chunk_seconds: 4.0,
+                ..spec
             })
         } else {
             Err(errs)
@@ -531,6 +555,9 @@ pub fn settings(props: &Props) -> Html {
                     { checkbox(props, "f-auto-edit", "Auto-edit: cut black, frozen and silent parts", f.auto_edit, |f, v| f.auto_edit = v) }
                     { checkbox(props, "f-blur-faces", "Blur faces", f.blur_faces, |f, v| f.blur_faces = v) }
                     { checkbox(props, "f-draw-tracks", "Track objects: boxes and labels", f.draw_tracks, |f, v| f.draw_tracks = v) }
+                </div>
+                <div class="fields">
+                    { select(props, "f-deinterlace-mode", "Interlaced video", &f.deinterlace, &["auto", "frame", "field", "off"], |f, v| f.deinterlace = v) }
                 </div>
                 if f.blur_faces || f.draw_tracks {
                     <p class="muted">{"Tracked over the whole video by the node: not in the preview; tracks come with the report."}</p>

@@ -249,7 +249,13 @@ async fn edit_preview_render_and_play() {
         .select_by_value("ultrafast")
         .await
         .unwrap();
-    b.click("#render").await;
+    // A double click (both clicks before the page re-renders the button as disabled) makes one
+    // upload and one job (issue 15, item 6).
+    b.js(
+        "const r = document.getElementById('render'); r.click(); r.click();",
+        vec![],
+    )
+    .await;
     let job = b
         .until(
             "the job to be created",
@@ -258,6 +264,13 @@ async fn edit_preview_render_and_play() {
         )
         .await;
     let job = job.as_str().unwrap().to_owned();
+    let listed: Value = reqwest::get(node.url("/api/jobs"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "jobs: {listed}");
     let mut seen = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -418,7 +431,7 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
     // A wrong value in a field: the reason links to it.
     let field = b
         .js(
-            "const i = document.querySelector('input[inputmode=decimal]');
+            "const i = document.querySelector('input[inputmode=decimal]'); window.kinoWas = i.value;
              i.value = 'abc'; i.dispatchEvent(new Event('input', { bubbles: true })); return i.id;",
             vec![],
         )
@@ -437,15 +450,80 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
             .await,
         json!(true)
     );
+    // Settings that do not combine (a frame per field, and auto-edit's cut measured per source
+    // frame): the reason links to the deinterlace mode, as the node would refuse the job.
+    b.js(
+        "const i = document.getElementById(arguments[0]); i.value = window.kinoWas;
+         i.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![json!(field)],
+    )
+    .await;
+    b.until(
+        "the field fixed",
+        10,
+        "return !document.getElementById('render-why')",
+    )
+    .await;
+    b.js("document.getElementById('f-auto-edit').click()", vec![])
+        .await;
+    b.until(
+        "auto-edit on",
+        10,
+        "return document.getElementById('f-auto-edit').checked",
+    )
+    .await;
+    b.js(
+        "const s = document.getElementById('f-deinterlace-mode'); s.value = 'field';
+         s.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![],
+    )
+    .await;
+    let linked = b
+        .until(
+            "the link to the deinterlace mode",
+            10,
+            "return document.querySelector('#render-why a')?.getAttribute('href')",
+        )
+        .await;
+    assert_eq!(linked, json!("#f-deinterlace-mode"));
+    b.js(
+        "const s = document.getElementById('f-deinterlace-mode'); s.value = 'auto';
+         s.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![],
+    )
+    .await;
+    b.until(
+        "settings valid again",
+        10,
+        "return !document.getElementById('render-why')",
+    )
+    .await;
     let broken = dir.path().join("broken.mp4");
     std::fs::write(&broken, "not a video, though named like one\n".repeat(50)).unwrap();
     b.choose_file(&broken).await;
-    b.until(
-        "the browser to give up on it",
-        20,
-        "return (document.getElementById('file-error')?.textContent || '').includes('cannot play')",
-    )
-    .await;
+    // The node reads its head and tail before any upload (issue 15, item 8): no video, refused by
+    // name, and Render says why.
+    let refusal = b
+        .until(
+            "the node's verdict",
+            20,
+            "const t = document.getElementById('file-error')?.textContent || '';
+             return t.includes('not a video') ? t : null;",
+        )
+        .await;
+    assert!(
+        refusal.as_str().unwrap().contains("broken.mp4"),
+        "{refusal}"
+    );
+    assert_eq!(
+        b.js(
+            "return [document.getElementById('render').disabled,
+                     document.querySelector('#render-why a')?.getAttribute('href')]",
+            vec![]
+        )
+        .await,
+        json!([true, "#file"])
+    );
     let stale = b
         .js(
             "return [document.getElementById('before')?.width ?? 0,
@@ -455,6 +533,43 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
         )
         .await;
     assert_eq!(stale, json!([0, 0, ""]), "the last clip's preview stayed");
+
+    // A real video this browser cannot play (MPEG-2 program stream): the node's reading fills in
+    // duration, picture and codec, and Render stays possible.
+    let mpeg2 = generated(
+        "web_mpeg2_320.mpg",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-c:v",
+            "mpeg2video",
+            "-q:v",
+            "4",
+        ],
+    );
+    b.choose_file(&mpeg2).await;
+    let shown = b
+        .until(
+            "the node's reading of a file the browser cannot play",
+            20,
+            "const t = document.getElementById('file-error')?.textContent || '';
+             return t.includes('cannot play') && t.includes('node reads it')
+               ? [t, document.getElementById('meta-codec').textContent,
+                  document.getElementById('meta-picture').textContent,
+                  document.getElementById('meta-duration').textContent] : null;",
+        )
+        .await;
+    assert_eq!(shown[1], "mpeg2video", "{shown}");
+    assert_eq!(shown[2], "320 × 240", "{shown}");
+    assert!(shown[3].as_str().unwrap().starts_with("0:02"), "{shown}");
+    assert_eq!(
+        b.js("return !document.getElementById('render-why')", vec![])
+            .await,
+        json!(true),
+        "Render stays possible"
+    );
 
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "not a video").unwrap();
