@@ -6,6 +6,7 @@ use crate::jobs::JobList;
 use crate::media::{self, Meta};
 use crate::net::{self, NetError};
 use crate::preview::BeforeAfter;
+use crate::probe::{self, Probed};
 use crate::settings::{Form, Settings};
 use crate::theme::ThemePicker;
 use crate::tus::{self, Status};
@@ -79,6 +80,10 @@ pub fn app() -> Html {
     let file = use_state(|| None::<File>);
     let src = use_state(|| None::<String>);
     let problem = use_state(|| None::<String>);
+    let probed = use_state(|| Probed::Unknown);
+    let unplayable = use_state(|| false);
+    // Which choice a probe answers: a slow answer for an earlier file is dropped.
+    let chosen = use_mut_ref(|| 0u32);
     let meta = use_state(Meta::default);
     let tick = use_state(|| 0u32);
     let form = use_state(Form::saved);
@@ -99,11 +104,19 @@ pub fn app() -> Html {
 
     let choose = {
         let (file, src, problem, meta) = (file.clone(), src.clone(), problem.clone(), meta.clone());
+        let (probed, chosen, unplayable) = (probed.clone(), chosen.clone(), unplayable.clone());
         Callback::from(move |f: File| {
+            unplayable.set(false);
             if let Some(old) = &*src {
                 let _ = web_sys::Url::revoke_object_url(old);
             }
             meta.set(Meta::default());
+            probed.set(Probed::Unknown);
+            let turn = {
+                let mut c = chosen.borrow_mut();
+                *c = c.wrapping_add(1);
+                *c
+            };
             if let Some(why) = media::refuse(&f) {
                 problem.set(Some(why));
                 src.set(None);
@@ -112,7 +125,14 @@ pub fn app() -> Html {
             }
             problem.set(None);
             src.set(web_sys::Url::create_object_url_with_blob(&f).ok());
-            file.set(Some(f));
+            file.set(Some(f.clone()));
+            let (probed, chosen) = (probed.clone(), chosen.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let answer = probe::probe(&f).await;
+                if *chosen.borrow() == turn {
+                    probed.set(answer);
+                }
+            });
         })
     };
     let onpick = {
@@ -179,15 +199,18 @@ pub fn app() -> Html {
         })
     };
     let onvideoerror = {
-        let problem = problem.clone();
-        Callback::from(move |_: Event| {
-            problem.set(Some(
-                "This browser cannot play this file, so there is no preview. If it is a video, \
-                 the node may still render it."
-                    .into(),
-            ))
-        })
+        let unplayable = unplayable.clone();
+        Callback::from(move |_: Event| unplayable.set(true))
     };
+    // The node's verdict comes first: a file it cannot read is refused whatever the browser says.
+    let not_video = match &*probed {
+        Probed::NotVideo(why) => Some(why.clone()),
+        _ => None,
+    };
+    let shown_problem = not_video
+        .clone()
+        .or_else(|| (*problem).clone())
+        .or_else(|| unplayable.then(|| media::unplayable(&probed)));
 
     let parsed = form.parse();
     let errors = parsed.as_ref().err().cloned().unwrap_or_default();
@@ -281,7 +304,7 @@ pub fn app() -> Html {
                 if !interrupted.is_empty() && file.is_none() {
                     <p class="muted" id="resume-hint">{ format!("Unfinished upload of {}: choose the same file and press Render to resume.", interrupted.join(", ")) }</p>
                 }
-                if let Some(p) = &*problem { <p class="err" id="file-error" role="alert">{ p }</p> }
+                if let Some(p) = &shown_problem { <p class="err" id="file-error" role="alert">{ p }</p> }
                 if let Some(u) = &*src {
                     <video ref={video.clone()} id="source" src={u.clone()} controls=true autoplay=true muted=true playsinline=true
                         onloadedmetadata={onloadedmetadata} onloadeddata={bump.clone()} onseeked={bump.clone()}
@@ -289,8 +312,9 @@ pub fn app() -> Html {
                     <dl class="meta" id="meta">
                         <dt>{"File"}</dt><dd>{ file.as_ref().map(|f| f.name()).unwrap_or_default() }</dd>
                         <dt>{"Size"}</dt><dd id="meta-size">{ size }</dd>
-                        <dt>{"Duration"}</dt><dd id="meta-duration">{ if m.width > 0 { media::human_duration(m.duration) } else { "…".into() } }</dd>
-                        <dt>{"Picture"}</dt><dd id="meta-picture">{ if m.width > 0 { format!("{} × {}", m.width, m.height) } else { "…".into() } }</dd>
+                        <dt>{"Duration"}</dt><dd id="meta-duration">{ media::duration_text(m, &probed) }</dd>
+                        <dt>{"Picture"}</dt><dd id="meta-picture">{ media::picture_text(m, &probed) }</dd>
+                        <dt>{"Codec"}</dt><dd id="meta-codec">{ media::codec_text(&probed) }</dd>
                         <dt>{"Frame rate"}</dt><dd id="meta-fps">{ m.fps.map(|f| format!("{f:.3} fps")).unwrap_or_else(|| "measured while playing…".into()) }</dd>
                     </dl>
                     <h2>{"Before / after"}</h2>
@@ -303,8 +327,8 @@ pub fn app() -> Html {
                 <section class="panel" aria-labelledby="render-h" style="margin-top:1rem">
                     <h2 id="render-h">{"Render"}</h2>
                     <button type="button" id="render" onclick={onrender} aria-describedby="render-why"
-                        disabled={file.is_none() || !errors.is_empty() || busy || *online != Some(true)}>{"Render"}</button>
-                    { why_not(file.is_some(), &errors, *online) }
+                        disabled={file.is_none() || not_video.is_some() || !errors.is_empty() || busy || *online != Some(true)}>{"Render"}</button>
+                    { why_not(file.is_some(), not_video.is_some(), &errors, *online) }
                     { render_status(&render_state) }
                 </section>
             </div>
@@ -324,11 +348,14 @@ pub fn app() -> Html {
 /// view). Nothing when it is enabled or busy (the status says what it does).
 fn why_not(
     has_file: bool,
+    not_video: bool,
     errors: &std::collections::BTreeMap<String, String>,
     online: Option<bool>,
 ) -> Html {
     let reason = if !has_file {
         html! { <>{"Choose a video first: "}<a href="#file">{"the file"}</a>{"."}</> }
+    } else if not_video {
+        html! { <>{"The node cannot read this file as a video: "}<a href="#file">{"choose another"}</a>{"."}</> }
     } else if !errors.is_empty() {
         let n = errors.len();
         html! {

@@ -8,6 +8,7 @@ mod jobs;
 mod media;
 mod net;
 mod preview;
+mod probe;
 mod settings;
 mod store;
 mod theme;

@@ -2,6 +2,7 @@
 //! uploaded yet), with what the browser can tell about it. The frame rate is measured from the
 //! presented frames' media times (`requestVideoFrameCallback`), as browsers do not expose it.
 
+use crate::probe::Probed;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -68,6 +69,54 @@ pub struct Meta {
     pub height: u32,
     /// Measured while playing; `None` until enough frames were seen.
     pub fps: Option<f64>,
+}
+
+/// The duration the browser measured, else the node's reading.
+pub fn duration_text(m: &Meta, probed: &Probed) -> String {
+    match probed {
+        _ if m.width > 0 => human_duration(m.duration),
+        Probed::Info(i) => i.duration_seconds.map_or("unknown".into(), human_duration),
+        _ => "…".into(),
+    }
+}
+
+/// The picture size the browser shows, else the node's reading.
+pub fn picture_text(m: &Meta, probed: &Probed) -> String {
+    match probed {
+        _ if m.width > 0 => format!("{} × {}", m.width, m.height),
+        Probed::Info(i) => i
+            .video
+            .as_ref()
+            .map_or("no video".into(), |v| format!("{} × {}", v.width, v.height)),
+        _ => "…".into(),
+    }
+}
+
+/// Video and audio codecs as the node reads them.
+pub fn codec_text(probed: &Probed) -> String {
+    match probed {
+        Probed::Info(i) => {
+            let mut parts: Vec<String> = i.video.iter().map(|v| v.codec.clone()).collect();
+            parts.extend(i.audio.iter().map(|a| a.codec.clone()));
+            parts.join(", ")
+        }
+        Probed::NotVideo(_) => "not a video".into(),
+        Probed::Unknown => "…".into(),
+    }
+}
+
+/// Why there is no preview, and whether the node can still render the file.
+pub fn unplayable(probed: &Probed) -> String {
+    let then = match probed {
+        Probed::Info(i) => format!(
+            " The node reads it ({}): it can render it.",
+            i.video
+                .as_ref()
+                .map_or("no video".into(), |v| v.codec.clone())
+        ),
+        _ => " If it is a video, the node may still render it.".into(),
+    };
+    format!("This browser cannot play this file, so there is no preview.{then}")
 }
 
 /// Measures the frame rate from consecutive presented frames (the smallest step between media times

@@ -33,12 +33,14 @@ use utoipa::OpenApi;
         super::events::job_events,
         super::events::all_events,
         super::preview::preview,
+        super::probe::probe_file,
         super::nodes::list_nodes
     ),
     components(schemas(
         kino_shared::JobSpec,
         kino_shared::JobStatus,
         kino_shared::ApiError,
+        kino_shared::MediaInfo,
         kino_shared::ProgressEvent,
         jobs::Report,
         kino_shared::NodeStatus

@@ -6,6 +6,7 @@ pub mod events;
 pub mod jobs;
 pub mod nodes;
 pub mod preview;
+pub mod probe;
 pub mod redact;
 pub mod uploads;
 
@@ -232,6 +233,7 @@ pub fn router(state: AppState) -> Router {
         .merge(nodes::routes())
         .merge(events::routes())
         .merge(preview::routes())
+        .merge(probe::routes())
         .merge(docs::routes())
         // An unknown API path is a JSON 404, not the editor's page.
         .route("/api/{*rest}", any(fallback))
