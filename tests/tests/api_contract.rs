@@ -113,6 +113,23 @@ async fn no_client_visible_text_names_the_data_folder() {
         "the message names the upload: {msg}"
     );
     texts.push(body.to_string());
+    // The same bytes probed before an upload, and the head of a video without its index.
+    let junk_bytes = std::fs::read(&junk).unwrap();
+    let clip_bytes = std::fs::read(clip()).unwrap();
+    for (bytes, size) in [
+        (junk_bytes.clone(), junk_bytes.len()),
+        (clip_bytes[..64].to_vec(), clip_bytes.len()),
+    ] {
+        let head = bytes.len();
+        let r = client
+            .post(node.url(&format!("/api/probe?size={size}&head={head}&name=x.mp4")))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        texts.push(r.text().await.unwrap());
+    }
 
     // A truncated video passes the header check and fails in the queue: its reason too.
     let good = clip();
