@@ -3,7 +3,7 @@
 //! a missing PostgreSQL fails the run instead of skipping.
 
 use kino_node::pipeline::ChunkPlan;
-use kino_node::store::{Reservation, Store};
+use kino_node::store::{ChunkFailure, Reservation, Store};
 use kino_shared::{ChunkState, JobSpec, JobState};
 use kino_tests::Postgres;
 
@@ -25,6 +25,82 @@ fn plan(n: u32) -> Vec<ChunkPlan> {
 
 fn spec() -> JobSpec {
     serde_json::from_str(r#"{"input":"x.mp4"}"#).unwrap()
+}
+
+/// A failure of a node alone on its store.
+fn alone(error: &str, max_attempts: u32) -> ChunkFailure<'_> {
+    ChunkFailure {
+        error,
+        node: "",
+        max_attempts,
+        alive_ms: 60_000,
+    }
+}
+
+/// The farm's failure policy: a chunk fails the job once it has failed on three different live
+/// nodes (fewer when fewer can run the job); a node with three failures in a job is barred from it.
+async fn failures_by_node(store: &Store) {
+    store
+        .create_job("f1", "kf", &spec(), "x.mp4", "y.mp4")
+        .await
+        .unwrap();
+    store.save_plan("f1", &plan(4)).await.unwrap();
+    for n in ["na", "nb", "nc", "nd"] {
+        store.register_node(n, "1", "{}", 60_000).await.unwrap();
+    }
+    // nd cannot run the job: a chunk needs only three failures by the others.
+    store.decline("f1", "nd", "no encoder").await.unwrap();
+    let fail = |node: &'static str| ChunkFailure {
+        error: "disk full",
+        node,
+        max_attempts: 3,
+        alive_ms: 60_000,
+    };
+    let mut states = vec![];
+    for node in ["na", "nb", "nc"] {
+        let c = store
+            .claim_chunk("f1", node, 60_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.plan.index, 0);
+        states.push(
+            store
+                .fail_chunk("f1", 0, node, c.lease_no, &fail(node))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        states,
+        [ChunkState::Pending, ChunkState::Pending, ChunkState::Failed]
+    );
+    assert!(!store.node_barred("f1", "na").await.unwrap());
+    for _ in 0..2 {
+        let c = store
+            .claim_chunk("f1", "na", 60_000)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .fail_chunk("f1", c.plan.index, "na", c.lease_no, &fail("na"))
+            .await
+            .unwrap();
+    }
+    assert!(store.node_barred("f1", "na").await.unwrap());
+    assert_eq!(
+        store.nodes_left_for("f1", 60_000).await.unwrap(),
+        ["nb", "nc"],
+        "barred and declining nodes are not left to take it"
+    );
+    let failures = store.failures("f1").await.unwrap();
+    assert_eq!(failures.len(), 5);
+    assert_eq!(failures[0].chunk, Some(0));
+    // A retry starts afresh.
+    store.retry_job("f1").await.unwrap();
+    assert!(!store.node_barred("f1", "na").await.unwrap());
+    assert!(store.failures("f1").await.unwrap().is_empty());
+    assert_eq!(store.nodes_left_for("f1", 60_000).await.unwrap().len(), 4);
 }
 
 /// Everything the pipeline and the service rely on the store for.
@@ -82,7 +158,7 @@ async fn contract(store: &Store) {
         .unwrap());
     assert_eq!(
         store
-            .fail_chunk("j1", a.plan.index, "h:1:a", a.lease_no, "boom", 1)
+            .fail_chunk("j1", a.plan.index, "h:1:a", a.lease_no, &alone("boom", 1))
             .await
             .unwrap(),
         ChunkState::Failed
@@ -167,10 +243,11 @@ async fn the_store_contract_holds_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_sqlite(dir.path()).await.unwrap();
     contract(&store).await;
+    failures_by_node(&store).await;
     // Opening again (a restart) keeps everything and runs no migration twice.
     drop(store);
     let store = Store::open_sqlite(dir.path()).await.unwrap();
-    assert_eq!(store.list_jobs(10).await.unwrap().len(), 2);
+    assert_eq!(store.list_jobs(10).await.unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -179,9 +256,10 @@ async fn the_store_contract_holds_on_postgresql() {
     let url = pg.database("contract");
     let store = Store::connect(&url).await.unwrap();
     contract(&store).await;
+    failures_by_node(&store).await;
     drop(store);
     let store = Store::connect(&url).await.unwrap();
-    assert_eq!(store.list_jobs(10).await.unwrap().len(), 2);
+    assert_eq!(store.list_jobs(10).await.unwrap().len(), 3);
 }
 
 #[tokio::test]

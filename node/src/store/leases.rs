@@ -104,39 +104,66 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Records a failed attempt under lease `lease_no`: back to pending while attempts remain, else
-    /// failed. A lost lease records nothing.
+    /// Records a failed attempt under lease `lease_no`. Alone on its store a node retries the chunk
+    /// until it has had `max_attempts`; in a farm (`node` named) the failure is also recorded by node,
+    /// and the chunk fails only once it has had its attempts and failed on three different nodes
+    /// (or every live one, when fewer: see [`Store::chunk_exhausted`]). A lost lease records nothing.
     pub async fn fail_chunk(
         &self,
         id: &str,
         index: u32,
         owner: &str,
         lease_no: u64,
-        error: &str,
-        max_attempts: u32,
+        failure: &ChunkFailure<'_>,
     ) -> Result<ChunkState> {
+        let farm = !failure.node.is_empty();
+        // Alone ($8 = 0), decided in the same statement, so no other worker claims it in between.
         let r = sqlx::query(
-            "UPDATE chunks SET state = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'pending' END,
+            "UPDATE chunks SET state = CASE WHEN $8 = 0 AND attempts >= $1 THEN 'failed' ELSE 'pending' END,
                 lease_owner = NULL, lease_until_ms = 0, error = $2, updated_ms = $3
-             WHERE job_id = $4 AND idx = $5 AND lease_owner = $6 AND lease_no = $7
-             RETURNING state",
+             WHERE job_id = $4 AND idx = $5 AND lease_owner = $6 AND lease_no = $7 AND state = 'running'
+             RETURNING state, attempts",
         )
-        .bind(max_attempts as i64)
-        .bind(error)
+        .bind(failure.max_attempts as i64)
+        .bind(failure.error)
         .bind(super::now_ms())
         .bind(id)
         .bind(index as i64)
         .bind(owner)
         .bind(lease_no as i64)
+        .bind(i64::from(farm))
         .fetch_optional(&self.pool)
         .await?;
-        match r {
-            Some(row) => {
-                let s: String = row.try_get("state")?;
-                ChunkState::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("chunk state {s}")))
-            }
-            None => Ok(ChunkState::Pending),
+        let Some(row) = r else {
+            return Ok(ChunkState::Pending);
+        };
+        let s: String = row.try_get("state")?;
+        let state =
+            ChunkState::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("chunk state {s}")))?;
+        if !farm {
+            return Ok(state);
         }
+        self.record_failure(id, Some(index), failure.node, failure.error)
+            .await?;
+        let attempts: i64 = row.try_get("attempts")?;
+        if attempts < failure.max_attempts as i64
+            || !self.chunk_exhausted(id, index, failure.alive_ms).await?
+        {
+            return Ok(ChunkState::Pending);
+        }
+        // Unless another node has claimed it meanwhile (then it has one more go).
+        let r = sqlx::query(
+            "UPDATE chunks SET state = 'failed' WHERE job_id = $1 AND idx = $2 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(index as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(if r.rows_affected() == 1 {
+            ChunkState::Failed
+        } else {
+            ChunkState::Running
+        })
     }
 
     /// Releases `owner`'s leases (on Ctrl-C, or a cancelled job) so another run can claim them at
@@ -224,6 +251,16 @@ impl Store {
         .await?;
         Ok(r.rows_affected() == 1)
     }
+}
+
+/// A failed attempt, as the worker reports it.
+pub struct ChunkFailure<'a> {
+    pub error: &'a str,
+    /// The node's name in a farm; empty alone on the store.
+    pub node: &'a str,
+    pub max_attempts: u32,
+    /// How recently a node must have been heard of to count as alive.
+    pub alive_ms: i64,
 }
 
 /// This host's name, for lease owners.

@@ -9,14 +9,16 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
+mod failures;
 mod idempotency;
 mod leases;
 mod nodes;
 mod plan;
 mod rows;
 mod sections;
+pub use failures::{BAR_AFTER, NODES_PER_CHUNK};
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
-pub use leases::{host_name, owner_id};
+pub use leases::{host_name, owner_id, ChunkFailure};
 pub use nodes::NodeRow;
 pub use plan::ChunkPlan;
 pub use rows::ChunkChange;
@@ -495,6 +497,15 @@ impl Store {
     pub async fn retry_job(&self, id: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE chunks SET state = 'pending', attempts = 0, error = NULL, lease_owner = NULL WHERE job_id = $1 AND state IN ('failed', 'running')")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        // A retry is a fresh start: nodes barred from the job may take it again.
+        sqlx::query("DELETE FROM failures WHERE job_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM declines WHERE job_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -98,6 +98,21 @@ pub struct ChunkStatus {
     pub error: Option<String>,
 }
 
+/// A failed attempt, by node: a chunk's, or the job's on that node before any chunk (its input
+/// unreadable there, say). In a farm these decide when a chunk fails the job and when a node stops
+/// taking a job's chunks.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeFailure {
+    /// The chunk; absent for a failure before any chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u32>,
+    pub node: String,
+    pub error: String,
+    /// When, in milliseconds since the epoch.
+    pub at_ms: i64,
+}
+
 /// A job as the node reports it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

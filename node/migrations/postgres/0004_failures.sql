@@ -1,0 +1,20 @@
+-- Failures by node (Flamenco's policy): a chunk that failed on three different nodes (or on every
+-- node there is) fails the job; a node with three failures in one job stops taking its chunks.
+-- `chunk` is -1 for a failure before any chunk (the input unreadable on that node, say).
+CREATE TABLE IF NOT EXISTS failures (
+    job_id TEXT NOT NULL,
+    chunk BIGINT NOT NULL,
+    node TEXT NOT NULL,
+    error TEXT NOT NULL,
+    at_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failures_job_node ON failures (job_id, node);
+
+-- Nodes that cannot run a job at all (its encoder or models are not there): they do not count
+-- among the nodes a chunk must fail on, nor among those left to take it.
+CREATE TABLE IF NOT EXISTS declines (
+    job_id TEXT NOT NULL,
+    node TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (job_id, node)
+);
