@@ -16,7 +16,7 @@ mod probe;
 
 pub use frames::{add_noise_y4m, decoded_frames, jitter, read_y4m, rms, video_motion, write_y4m};
 pub use media::{cache_dir, generated, medium, shared_media};
-pub use node::{events_of, kill_when, kino, render, tus_js, Node};
+pub use node::{events_of, kill_when, kino, limit_file_size, render, tus_js, Node};
 pub use postgres::Postgres;
 pub use probe::{
     count_frames, ebur128, ffmpeg, ffprobe_json, frame_md5s, frame_times, mono_pcm, psnr_ssim,

@@ -34,6 +34,27 @@ pub fn kino(args: &[&str]) -> Output {
         .expect("running kino-node")
 }
 
+/// Lets the process `cmd` starts write no file past `bytes`, as a full disk or a quota would: the
+/// kernel refuses the write (`EFBIG`, "File too large"; the signal that would kill the process
+/// instead is ignored).
+pub fn limit_file_size(cmd: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+}
+
 /// A `kino-node serve` process on 127.0.0.1 with a random port.
 pub struct Node {
     child: std::process::Child,
@@ -49,6 +70,13 @@ impl Node {
 
     /// Like [`Node::start`], with extra environment variables for the node.
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Node {
+        Node::start_with(data, extra, |c| {
+            c.envs(env.iter().copied());
+        })
+    }
+
+    /// Like [`Node::start`], with the command adjusted first (environment, limits).
+    pub fn start_with(data: &Path, extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Node {
         use std::io::BufRead;
         std::fs::create_dir_all(data).expect("data dir");
         let log = std::fs::OpenOptions::new()
@@ -56,20 +84,19 @@ impl Node {
             .append(true)
             .open(data.join("node.log"))
             .expect("log");
-        let mut child = Command::new(kino_bin())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-                data.to_str().expect("utf-8"),
-            ])
-            .args(extra)
-            .envs(env.iter().copied())
-            .stdout(std::process::Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("starting kino-node serve");
+        let mut cmd = Command::new(kino_bin());
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+        ])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(log);
+        adjust(&mut cmd);
+        let mut child = cmd.spawn().expect("starting kino-node serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         std::io::BufReader::new(stdout)

@@ -485,6 +485,12 @@ pub struct Report {
     /// What the analysis and audio passes found, by section (`scenes`, `audio_sync`, …).
     #[schema(value_type = Object)]
     pub sections: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Failed attempts by node (a farm's record; alone, a chunk's last error is in `chunks`).
+    pub failures: Vec<kino_shared::NodeFailure>,
+    /// Nodes that failed too often in this job and no longer take its chunks.
+    pub barred_nodes: Vec<String>,
+    /// Nodes that cannot run this job at all, with why (an encoder or model missing there).
+    pub declined_by: std::collections::BTreeMap<String, String>,
 }
 
 /// Stages, timings, chunk states and the probed input/output.
@@ -503,6 +509,17 @@ pub async fn report(
         .await?
         .into_iter()
         .collect();
+    let failures = state.svc.store.failures(&id).await?;
+    let mut per_node = std::collections::BTreeMap::<&str, i64>::new();
+    for f in &failures {
+        *per_node.entry(f.node.as_str()).or_default() += 1;
+    }
+    let barred_nodes = per_node
+        .into_iter()
+        .filter(|(_, n)| *n >= crate::store::BAR_AFTER)
+        .map(|(node, _)| node.to_owned())
+        .collect();
+    let declined_by = state.svc.store.declines(&id).await?.into_iter().collect();
     let done = job.state == JobState::Done;
     let (input_info, output_info) = tokio::task::spawn_blocking(move || {
         let i = probe::probe(std::path::Path::new(&input), false)
@@ -526,5 +543,8 @@ pub async fn report(
         input: input_info,
         output: output_info,
         sections,
+        failures,
+        barred_nodes,
+        declined_by,
     }))
 }

@@ -108,12 +108,47 @@ pub async fn run_job(
         Rendered::All => {}
         Rendered::Cancelled => return Ok(JobOutcome::Cancelled),
         Rendered::Failed(reason) => return ctx.fail(reason).await,
+        Rendered::Barred => return left_to_others(&ctx, opts).await,
     }
     if !store.claim_assembly(job, &owner, opts.lease_ms).await? {
         return Ok(JobOutcome::Elsewhere);
     }
     let t = timeline.as_deref();
     assemble_job(&ctx, opts, &admitted, &dir, t, chapters, counts).await
+}
+
+/// This node failed too often in the job: the others go on with it, or, when no live node may take
+/// it any more, it fails with what every node said.
+pub async fn left_to_others(ctx: &JobCtx, opts: &JobOptions) -> Result<JobOutcome, JobError> {
+    let store = &ctx.store;
+    let others = store.nodes_left_for(&ctx.job, 3 * opts.lease_ms).await?;
+    tracing::warn!(
+        job = ctx.job,
+        ?others,
+        "this node failed too often in the job"
+    );
+    if !others.is_empty() {
+        return Ok(JobOutcome::Elsewhere);
+    }
+    // What each node said last.
+    let mut last: Vec<kino_shared::NodeFailure> = Vec::new();
+    for f in store.failures(&ctx.job).await? {
+        last.retain(|l| l.node != f.node);
+        last.push(f);
+    }
+    let said: Vec<String> = last
+        .into_iter()
+        .map(|f| match f.chunk {
+            Some(c) => format!("{} (chunk {c}): {}", f.node, f.error),
+            None => format!("{}: {}", f.node, f.error),
+        })
+        .collect();
+    ctx.fail(format!(
+        "every node failed this job {} times or more: {}",
+        crate::store::BAR_AFTER,
+        said.join("; ")
+    ))
+    .await
 }
 
 /// Workers and threads for the job's output size: no more workers than chunks left, so a short

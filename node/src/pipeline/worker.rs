@@ -13,6 +13,7 @@ use crate::analysis::Analysis;
 use crate::edit::timeline::Timeline;
 use crate::media::interlace::Deinterlace;
 use crate::media::MediaError;
+use crate::store::{ChunkFailure, Store};
 use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,6 +44,8 @@ pub enum Rendered {
     Cancelled,
     /// A chunk failed its last attempt: the job's failure reason.
     Failed(String),
+    /// This node failed too often in this job and leaves it to the others (in a farm).
+    Barred,
 }
 
 /// Renders the job's pending chunks on `plan.res.workers` workers until all are done, one fails for
@@ -68,6 +71,7 @@ pub async fn render_pending(
         plan: plan.clone(),
         frames_now,
         failed: Default::default(),
+        barred: AtomicBool::new(false),
         stop: AtomicBool::new(false),
         cancel,
         changed: tokio::sync::Notify::new(),
@@ -94,6 +98,10 @@ pub async fn render_pending(
         return Err(e);
     }
     let failure = shared.failed.lock().ok().and_then(|f| f.clone());
+    if failure.is_none() && shared.barred.load(Ordering::Relaxed) {
+        job.store.release_leases(&owner).await?;
+        return Ok(Rendered::Barred);
+    }
     Ok(failure.map_or(Rendered::All, Rendered::Failed))
 }
 
@@ -187,6 +195,8 @@ struct Shared {
     /// Frames rendered by this run (a failed chunk's frames are taken back).
     frames_now: Arc<AtomicU64>,
     failed: std::sync::Mutex<Option<String>>,
+    /// Set when this node has failed too often in the job (a farm's policy).
+    barred: AtomicBool,
     /// Set when a chunk fails for good: the other workers stop claiming.
     stop: AtomicBool,
     cancel: Arc<AtomicBool>,
@@ -235,6 +245,12 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
             None => None,
         };
         if s.stopping() {
+            return Ok(());
+        }
+        let node = s.plan.opts.node.as_str();
+        if !node.is_empty() && store.node_barred(job, node).await? {
+            s.barred.store(true, Ordering::Relaxed);
+            s.stop.store(true, Ordering::Relaxed);
             return Ok(());
         }
         // Registered before the claim, so a chunk finishing in between still wakes this worker.
@@ -292,10 +308,15 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
                     return Ok(());
                 }
                 let msg = e.to_string();
-                let max = s.plan.opts.max_attempts;
-                let lease = chunk.lease_no;
+                let opts = &s.plan.opts;
+                let failure = ChunkFailure {
+                    error: &msg,
+                    node: &opts.node,
+                    max_attempts: opts.max_attempts,
+                    alive_ms: 3 * opts.lease_ms,
+                };
                 let state = store
-                    .fail_chunk(job, index, &s.owner, lease, &msg, max)
+                    .fail_chunk(job, index, &s.owner, chunk.lease_no, &failure)
                     .await?;
                 s.job.send(ProgressEvent::ChunkFailed {
                     job: job.to_owned(),
@@ -304,13 +325,16 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
                     error: msg.clone(),
                 });
                 if state == ChunkState::Failed {
+                    let reason = if opts.node.is_empty() {
+                        format!(
+                            "chunk {index} failed after {} attempts: {msg}",
+                            chunk.attempts
+                        )
+                    } else {
+                        failed_on_nodes(store, job, index).await?
+                    };
                     if let Ok(mut f) = s.failed.lock() {
-                        f.get_or_insert_with(|| {
-                            format!(
-                                "chunk {index} failed after {} attempts: {msg}",
-                                chunk.attempts
-                            )
-                        });
+                        f.get_or_insert(reason);
                     }
                     s.stop.store(true, Ordering::Relaxed);
                     return Ok(());
@@ -319,6 +343,27 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
             }
         }
     }
+}
+
+/// Why a chunk failed the job in a farm: the nodes it failed on, and what each said last.
+async fn failed_on_nodes(store: &Store, job: &str, index: u32) -> Result<String, JobError> {
+    let mut last: Vec<(String, String)> = Vec::new();
+    for f in store.failures(job).await? {
+        if f.chunk != Some(index) {
+            continue;
+        }
+        last.retain(|(n, _)| *n != f.node);
+        last.push((f.node, f.error));
+    }
+    let names: Vec<&str> = last.iter().map(|(n, _)| n.as_str()).collect();
+    let said: Vec<String> = last.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+    Ok(format!(
+        "chunk {index} failed on {} node{} ({}): {}",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", "),
+        said.join("; ")
+    ))
 }
 
 /// Renders one chunk to a part file, makes it durable and renames it into place (so a file under

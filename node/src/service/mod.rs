@@ -244,6 +244,11 @@ impl Service {
         }
     }
 
+    /// Whether this node is one of a farm's (named, on a shared store).
+    fn farm(&self) -> bool {
+        !self.config.node.is_empty()
+    }
+
     /// In a farm, whether this node has what job `id` needs (encoder, models); other nodes take it
     /// otherwise. Alone, a node runs everything it admitted. Each job is checked once.
     async fn runnable_here(&self, id: &str) -> bool {
@@ -259,6 +264,12 @@ impl Service {
         let verdict = crate::pipeline::preflight::runnable_here(&job.spec);
         if let Err(reason) = &verdict {
             tracing::info!(job = id, "left to other nodes: {reason}");
+            // Told to the others, so they do not wait for this node to fail a chunk; asked again
+            // (the verdict forgotten) if the store does not take it.
+            if let Err(e) = self.store.decline(id, &self.config.node, reason).await {
+                tracing::warn!(job = id, "recording that this node cannot run it: {e}");
+                return false;
+            }
         }
         if let Ok(mut r) = self.runnable.lock() {
             r.insert(id.to_owned(), verdict.is_ok());
@@ -307,15 +318,33 @@ impl Service {
 
     fn spawn_scheduler(self: Arc<Self>) {
         tokio::spawn(async move {
+            // Doubles while the store does not answer (up to 30 s), back to 2 s when it does.
+            let mut pause = Duration::from_secs(2);
             loop {
                 let draining = self.draining.load(Ordering::Relaxed);
-                if let (false, Ok(ids)) = (draining, self.store.unfinished_jobs().await) {
+                let unfinished = if draining {
+                    Ok(Vec::new())
+                } else {
+                    self.store.unfinished_jobs().await
+                };
+                pause = match &unfinished {
+                    Ok(_) => Duration::from_secs(2),
+                    Err(e) => {
+                        tracing::warn!("the store does not answer, next try in {pause:?}: {e}");
+                        (pause * 2).min(Duration::from_secs(30))
+                    }
+                };
+                if let Ok(ids) = unfinished {
                     // Verdicts on jobs that have ended are not needed again.
                     if let Ok(mut r) = self.runnable.lock() {
                         r.retain(|job, _| ids.contains(job));
                     }
                     for id in ids {
                         if !self.runnable_here(&id).await {
+                            continue;
+                        }
+                        let node = &self.config.node;
+                        if self.farm() && self.store.node_barred(&id, node).await.unwrap_or(true) {
                             continue;
                         }
                         let started = {
@@ -335,7 +364,7 @@ impl Service {
                 }
                 tokio::select! {
                     _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
             }
         });
@@ -361,6 +390,7 @@ impl Service {
             drain: Some(self.draining.clone()),
         };
         let result = run_job(&self.store, &id, &opts, self.events.clone(), cancel).await;
+        let opts = &opts;
         match result {
             Ok(
                 JobOutcome::Done { .. }
@@ -368,6 +398,32 @@ impl Service {
                 | JobOutcome::Cancelled
                 | JobOutcome::Elsewhere,
             ) => {}
+            // In a farm the store may be away for a while (PostgreSQL restarting): the job is
+            // left as it is, and the scheduler takes it up again when the store answers.
+            Err(JobError::Store(e)) if self.farm() => {
+                tracing::warn!(job = id, "the store failed the run, resumed later: {e}");
+            }
+            // Something this node could not do (its copy of the input, its disk): a failure of
+            // this node, not of the job, which the others go on with.
+            Err(e) if self.farm() => {
+                let (node, reason) = (&self.config.node, e.to_string());
+                tracing::warn!(job = id, "failed on this node: {reason}");
+                if self
+                    .store
+                    .record_failure(&id, None, node, &reason)
+                    .await
+                    .is_ok()
+                {
+                    let ctx = crate::pipeline::context::JobCtx {
+                        store: self.store.clone(),
+                        job: id.clone(),
+                        events: self.events.clone(),
+                    };
+                    if self.store.node_barred(&id, node).await.unwrap_or(false) {
+                        let _ = crate::pipeline::job::left_to_others(&ctx, opts).await;
+                    }
+                }
+            }
             Err(e) => {
                 let reason = match &e {
                     JobError::Store(_) | JobError::Internal(_) => format!("internal error: {e}"),
