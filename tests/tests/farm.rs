@@ -530,3 +530,142 @@ async fn a_node_that_fails_leaves_the_job_to_the_others() {
     }
     assert!(reason.contains("File too large"), "{reason}");
 }
+
+/// The serving node that accepted a job is killed (`kill -9`) mid-job and started again: the job
+/// completes, and the other serving node's WebSocket clients see every chunk finish before the job
+/// does, the job end once, and nothing of it after its end.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_accepting_node_dies_and_the_others_tell_the_story_in_order() {
+    let Some(pg) = Postgres::start() else { return };
+    let db = pg.database("restart");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = dir.path().join("shared");
+    let args = [
+        "--db",
+        &db,
+        "--name",
+        "",
+        "--workers",
+        "1",
+        "--lease-seconds",
+        LEASE,
+    ];
+    let serving = |name: &str| {
+        let mut a = args;
+        a[3] = name;
+        Node::start(&shared, &a)
+    };
+    let a = serving("a");
+    let mut b = serving("b");
+    let _c = Worker::start(&db, &shared, "c");
+    let client = reqwest::Client::new();
+    until_joined(&client, &a, &["a", "b", "c"]).await;
+    let (ws, _) =
+        tokio_tungstenite::connect_async(a.url("/api/events").replace("http://", "ws://"))
+            .await
+            .expect("events WebSocket");
+    let clip = generated(
+        "farm_restart_640x360.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+        ],
+    );
+    // Uploaded to a, accepted by b.
+    let job = submit(&client, &a, &b, &clip).await;
+    let seen = {
+        let job = job.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            let mut ws = ws;
+            let mut events = Vec::new();
+            let mut limit = Duration::from_secs(120);
+            while let Ok(Some(Ok(msg))) = tokio::time::timeout(limit, ws.next()).await {
+                let Ok(text) = msg.into_text() else { continue };
+                let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                if v["job"] != job.as_str() {
+                    continue;
+                }
+                if v["type"] == "done" {
+                    // What might still come after the end.
+                    limit = Duration::from_secs(3);
+                }
+                events.push(v);
+            }
+            events
+        })
+    };
+    // b dies once a chunk is done, and comes back.
+    let start = Instant::now();
+    loop {
+        let r = get(&client, a.url(&format!("/api/jobs/{job}/report"))).await;
+        if r["chunks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["state"] == "done")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no chunk done: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.kill9();
+    let _b = serving("b");
+    let report = until_ended(&client, &a, &job, Duration::from_secs(300)).await;
+    assert_eq!(report["job"]["state"], "done", "{report}");
+    let chunks = report["chunks"].as_array().expect("chunks").len();
+
+    let events = tokio::time::timeout(Duration::from_secs(150), seen)
+        .await
+        .expect("the event stream ends")
+        .expect("event task");
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| {
+            format!(
+                "{}{}",
+                e["type"].as_str().unwrap_or("?"),
+                e["state"]
+                    .as_str()
+                    .map(|s| format!(":{s}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let end = events
+        .iter()
+        .position(|e| e["type"] == "job_state" && e["state"] == "done")
+        .unwrap_or_else(|| panic!("no end seen: {kinds:?}"));
+    for i in 0..chunks as u64 {
+        let at = events
+            .iter()
+            .position(|e| e["type"] == "chunk_done" && e["chunk"] == i);
+        assert!(
+            at.is_some_and(|at| at < end),
+            "chunk {i} not told before the end: {kinds:?}"
+        );
+    }
+    let dones = events.iter().filter(|e| e["type"] == "done").count();
+    assert_eq!(dones, 1, "{kinds:?}");
+    let after: Vec<&String> = kinds[end + 1..]
+        .iter()
+        .filter(|k| k.as_str() != "done")
+        .collect();
+    assert!(after.is_empty(), "events after the end: {kinds:?}");
+    let twice = pg.psql("restart", "SELECT COUNT(*) FROM chunks WHERE renders <> 1");
+    assert_eq!(twice, "0", "chunks not rendered exactly once (as counted)");
+}

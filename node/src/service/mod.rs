@@ -121,7 +121,12 @@ impl Metrics {
 
 pub struct Service {
     pub store: Store,
+    /// What clients hear: this node's events, and in a farm the others' (see `relay`).
     pub events: broadcast::Sender<ProgressEvent>,
+    /// What this node's runs and requests announce, before `forward` passes it on.
+    own: broadcast::Sender<ProgressEvent>,
+    /// In a farm, the jobs the relay told have ended.
+    told_ended: Arc<relay::Ended>,
     pub metrics: Arc<Metrics>,
     pub config: ServiceConfig,
     slots: Arc<Semaphore>,
@@ -142,9 +147,12 @@ const STOP_WAIT: Duration = Duration::from_secs(30);
 impl Service {
     pub fn new(store: Store, config: ServiceConfig) -> Arc<Self> {
         let (events, _) = broadcast::channel(8192);
+        let (own, _) = broadcast::channel(8192);
         let svc = Arc::new(Service {
             store,
             events,
+            own,
+            told_ended: Arc::default(),
             metrics: Arc::new(Metrics::new()),
             slots: Arc::new(Semaphore::new(config.chunk_slots.max(1))),
             config,
@@ -155,13 +163,53 @@ impl Service {
             runnable: Mutex::default(),
         });
         svc.clone().spawn_metrics();
+        svc.clone().spawn_forward();
         svc.clone().spawn_scheduler();
-        if !svc.config.node.is_empty() {
+        if svc.farm() {
             svc.clone().spawn_heartbeat();
             let (store, node) = (svc.store.clone(), svc.config.node.clone());
-            tokio::spawn(relay::relay(store, node, svc.events.clone()));
+            let wake = svc.clone();
+            let poke = Arc::new(Notify::new());
+            let heard = poke.clone();
+            let (events, ended) = (svc.events.clone(), svc.told_ended.clone());
+            tokio::spawn(relay::relay(store, node, events, poke, ended));
+            // A job changed somewhere in the farm: the scheduler looks at once.
+            tokio::spawn(async move {
+                loop {
+                    heard.notified().await;
+                    wake.poke();
+                }
+            });
         }
         svc
+    }
+
+    /// Passes this node's events on to its clients. In a farm, job states (and a job's end) come
+    /// from the store through the relay for every job, this node's included, so that they reach
+    /// clients in the order the farm made them; nothing of a job is passed on after its end.
+    fn spawn_forward(self: Arc<Self>) {
+        let mut rx = self.own.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(
+                        ProgressEvent::JobState { .. }
+                        | ProgressEvent::Done { .. }
+                        | ProgressEvent::Failed { .. },
+                    ) if self.farm() => {}
+                    Ok(e) if self.farm() && self.told_ended.contains(e.job()) => {}
+                    Ok(e) => {
+                        let _ = self.events.send(e);
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(
+                            "{n} events were not passed on (clients resync by snapshot)"
+                        );
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
     }
 
     /// Wakes the scheduler (a job was queued).
@@ -171,14 +219,14 @@ impl Service {
 
     /// Queues an admitted job under `id` and wakes the scheduler.
     pub async fn submit(&self, job: &Admitted, id: &str) -> Result<JobStatus, ServiceError> {
-        let status = jobs::submit(&self.store, &self.events, job, id, None).await?;
+        let status = jobs::submit(&self.store, &self.own, job, id, None).await?;
         self.poke();
         Ok(status)
     }
 
     /// Cancels a job and stops its workers.
     pub async fn cancel(&self, id: &str) -> Result<JobStatus, ServiceError> {
-        let status = jobs::cancel(&self.store, &self.events, id).await?;
+        let status = jobs::cancel(&self.store, &self.own, id).await?;
         self.stop(id);
         Ok(status)
     }
@@ -190,7 +238,7 @@ impl Service {
         if matches!(state, JobState::Failed | JobState::Cancelled) {
             self.wait_ended(id, STOP_WAIT).await;
         }
-        let status = jobs::retry(&self.store, &self.events, id, self.is_running(id)).await?;
+        let status = jobs::retry(&self.store, &self.own, id, self.is_running(id)).await?;
         self.poke();
         Ok(status)
     }
@@ -292,7 +340,7 @@ impl Service {
     }
 
     fn spawn_metrics(self: Arc<Self>) {
-        let mut rx = self.events.subscribe();
+        let mut rx = self.own.subscribe();
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
@@ -389,7 +437,7 @@ impl Service {
             node: self.config.node.clone(),
             drain: Some(self.draining.clone()),
         };
-        let result = run_job(&self.store, &id, &opts, self.events.clone(), cancel).await;
+        let result = run_job(&self.store, &id, &opts, self.own.clone(), cancel).await;
         let opts = &opts;
         match result {
             Ok(
@@ -417,7 +465,7 @@ impl Service {
                     let ctx = crate::pipeline::context::JobCtx {
                         store: self.store.clone(),
                         job: id.clone(),
-                        events: self.events.clone(),
+                        events: self.own.clone(),
                     };
                     if self.store.node_barred(&id, node).await.unwrap_or(false) {
                         let _ = crate::pipeline::job::left_to_others(&ctx, opts).await;
@@ -433,7 +481,7 @@ impl Service {
                     .store
                     .set_job_state(&id, JobState::Failed, Some(&reason))
                     .await;
-                let _ = self.events.send(ProgressEvent::Failed {
+                let _ = self.own.send(ProgressEvent::Failed {
                     job: id.clone(),
                     error: reason,
                 });

@@ -12,6 +12,7 @@ use thiserror::Error;
 mod failures;
 mod idempotency;
 mod leases;
+mod listen;
 mod nodes;
 mod plan;
 mod rows;
@@ -19,6 +20,7 @@ mod sections;
 pub use failures::{BAR_AFTER, NODES_PER_CHUNK};
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
 pub use leases::{host_name, owner_id, ChunkFailure};
+pub use listen::Changes;
 pub use nodes::NodeRow;
 pub use plan::ChunkPlan;
 pub use rows::ChunkChange;
@@ -107,6 +109,9 @@ pub struct Store {
     pool: AnyPool,
     /// PostgreSQL (row locks that skip, the database's clock) rather than SQLite.
     postgres: bool,
+    /// The PostgreSQL URL, for the notification listener's own connection. Never logged: it may
+    /// hold the password.
+    pg_url: Option<std::sync::Arc<str>>,
 }
 
 impl Store {
@@ -157,6 +162,7 @@ impl Store {
         Ok(Store {
             pool,
             postgres: !is_sqlite,
+            pg_url: (!is_sqlite).then(|| url.into()),
         })
     }
 
