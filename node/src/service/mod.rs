@@ -167,6 +167,7 @@ impl Service {
         svc.clone().spawn_scheduler();
         if svc.farm() {
             svc.clone().spawn_heartbeat();
+            svc.clone().spawn_notify();
             let (store, node) = (svc.store.clone(), svc.config.node.clone());
             let wake = svc.clone();
             let poke = Arc::new(Notify::new());
@@ -182,6 +183,27 @@ impl Service {
             });
         }
         svc
+    }
+
+    /// Tells the farm when this node changed something (its runs and requests announce every change
+    /// they commit): one notification per burst, at most every 50 ms.
+    fn spawn_notify(self: Arc<Self>) {
+        let mut rx = self.own.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(ProgressEvent::Frames { .. } | ProgressEvent::Warning { .. }) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                    _ => {}
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Whatever came meanwhile is covered by this one.
+                while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = rx.try_recv() {}
+                if let Err(e) = self.store.notify_changed().await {
+                    tracing::debug!("notifying the farm: {e}");
+                }
+            }
+        });
     }
 
     /// Passes this node's events on to its clients. In a farm, job states (and a job's end) come

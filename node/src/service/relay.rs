@@ -1,8 +1,8 @@
 //! A farm's events, in order, on every serving node. Each node's runs announce their own chunks at
 //! once; everything else comes from the shared store: other nodes' chunks, and every job's state
 //! (this node's too, so that a job's end never overtakes a chunk another node finished). The store
-//! is read when PostgreSQL notifies a change (ids only) and, in case a notification is lost, every
-//! few seconds anyway. Within a read, jobs are read before chunks and chunks are announced before
+//! is read when a node notifies a change (PostgreSQL's LISTEN/NOTIFY) and, in case a notification
+//! is lost, every few seconds anyway. Within a read, jobs are read before chunks and chunks are announced before
 //! jobs: a chunk done before its job ended is always told first.
 
 use crate::store::{Changes, ChunkChange, Store};

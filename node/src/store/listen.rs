@@ -1,5 +1,7 @@
-//! Prompt news of changes on PostgreSQL: state changes notify the `kino_changes` channel with their
-//! job's id (a trigger, see migration 0005). SQLite has one process per store and nothing to hear.
+//! Prompt news of changes on PostgreSQL: a node that changed something says so on the
+//! `kino_changes` channel (at most every few tens of milliseconds, outside the claims' transactions:
+//! a NOTIFY in every claim would serialise their commits), and the others read the store at once.
+//! SQLite has one process per store and nothing to tell.
 
 use super::{Result, Store};
 use sqlx::postgres::PgListener;
@@ -11,8 +13,8 @@ const CHANNEL: &str = "kino_changes";
 pub struct Changes(PgListener);
 
 impl Changes {
-    /// The id of the next job that changed. Reconnects when the connection drops (notifications
-    /// sent meanwhile are lost: readers poll as well).
+    /// Waits for the next notification (its payload). Reconnects when the connection drops
+    /// (notifications sent meanwhile are lost: readers poll as well).
     pub async fn next(&mut self) -> Result<String> {
         Ok(self.0.recv().await?.payload().to_owned())
     }
@@ -27,5 +29,16 @@ impl Store {
         let mut listener = PgListener::connect(url).await?;
         listener.listen(CHANNEL).await?;
         Ok(Some(Changes(listener)))
+    }
+
+    /// Tells the other nodes that something changed (nothing on SQLite).
+    pub async fn notify_changed(&self) -> Result<()> {
+        if self.postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 }
