@@ -65,17 +65,28 @@ impl Postgres {
                 "--no-sync",
             ],
         );
+        pg.start_again();
+        Some(pg)
+    }
+
+    /// Starts the server (again, after [`Postgres::stop`]).
+    pub fn start_again(&self) {
         let opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c shared_preload_libraries=pg_stat_statements",
-            pg.port,
-            s(pg.dir.path())
+            self.port,
+            s(self.dir.path())
         );
-        let log = pg.dir.path().join("log");
-        pg.run_pg(
+        let (data, log) = (self.dir.path().join("data"), self.dir.path().join("log"));
+        self.run_pg(
             "pg_ctl",
             &["-D", s(&data), "-o", &opts, "-l", s(&log), "-w", "start"],
         );
-        Some(pg)
+    }
+
+    /// Stops the server (fast shutdown: connections are cut, as when it goes away).
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        self.run_pg("pg_ctl", &["-D", s(&data), "-m", "fast", "-w", "stop"]);
     }
 
     fn run_pg(&self, tool: &str, args: &[&str]) -> Output {

@@ -669,3 +669,91 @@ async fn the_accepting_node_dies_and_the_others_tell_the_story_in_order() {
     let twice = pg.psql("restart", "SELECT COUNT(*) FROM chunks WHERE renders <> 1");
     assert_eq!(twice, "0", "chunks not rendered exactly once (as counted)");
 }
+
+/// PostgreSQL goes away mid-job for longer than a lease and comes back: the nodes pause, keep
+/// retrying, and the job completes from where it was, every chunk counted once; meanwhile the API
+/// answers with a clear error rather than hanging.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_farm_waits_out_a_database_outage() {
+    let Some(pg) = Postgres::start() else { return };
+    let db = pg.database("outage");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = dir.path().join("shared");
+    let a = Node::start(
+        &shared,
+        &[
+            "--db",
+            &db,
+            "--name",
+            "a",
+            "--workers",
+            "1",
+            "--lease-seconds",
+            LEASE,
+        ],
+    );
+    let _c = Worker::start(&db, &shared, "c");
+    let client = reqwest::Client::new();
+    until_joined(&client, &a, &["a", "c"]).await;
+    let clip = generated(
+        "farm_restart_640x360.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+        ],
+    );
+    let job = submit(&client, &a, &a, &clip).await;
+    let start = Instant::now();
+    loop {
+        let r = get(&client, a.url(&format!("/api/jobs/{job}/report"))).await;
+        if r["chunks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["state"] == "done")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no chunk done: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pg.stop();
+    // Longer than a lease: every lease has run out when the database comes back.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.get(a.url(&format!("/api/jobs/{job}"))).send(),
+    )
+    .await
+    .expect("the API answers while the database is away")
+    .expect("request");
+    assert_eq!(r.status(), 503, "while the database is away");
+    let body: Value = r.json().await.expect("JSON error");
+    assert_eq!(body["code"], "store_unavailable", "{body}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    pg.start_again();
+    let report = until_ended(&client, &a, &job, Duration::from_secs(180)).await;
+    assert_eq!(report["job"]["state"], "done", "{report}");
+    let twice = pg.psql("outage", "SELECT COUNT(*) FROM chunks WHERE renders <> 1");
+    assert_eq!(twice, "0", "chunks not rendered exactly once (as counted)");
+    let r = client
+        .get(a.url(&format!("/api/jobs/{job}/output")))
+        .send()
+        .await
+        .expect("output");
+    let out = dir.path().join("outage.mp4");
+    std::fs::write(&out, r.bytes().await.expect("bytes")).expect("write");
+    assert_eq!(count_frames(&out), 250);
+    until_joined(&client, &a, &["a", "c"]).await;
+}

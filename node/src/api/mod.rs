@@ -100,6 +100,14 @@ impl From<crate::store::StoreError> for ApiErr {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::NotFound(id) => ApiErr::not_found("job", &id),
+            e if e.is_unavailable() => {
+                tracing::warn!("store unavailable: {e}");
+                ApiErr::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::StoreUnavailable,
+                    "the job store (database) does not answer just now; try again shortly",
+                )
+            }
             other => ApiErr::internal(other),
         }
     }

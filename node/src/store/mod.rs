@@ -42,6 +42,27 @@ pub enum StoreError {
     Incompatible(String),
 }
 
+impl StoreError {
+    /// Whether the database is away (down, restarting, unreachable) rather than refusing this
+    /// request: worth retrying later, and nothing to fail a job over.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Db(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => true,
+            // Class 08: connection exceptions; 57P0x: the server shutting down or starting.
+            sqlx::Error::Database(d) => d
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Inserts a plan's chunks, all pending.
@@ -134,6 +155,8 @@ impl Store {
         let is_sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
             .max_connections(connections.max(1))
+            // A database that is away fails a request in seconds instead of holding it for 30.
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if is_sqlite {

@@ -58,6 +58,8 @@ pub enum ErrorCode {
     ChecksumAlgorithm,
     ChecksumMismatch,
     TusVersion,
+    /// The node's job store (a farm's PostgreSQL) does not answer just now; try again shortly.
+    StoreUnavailable,
     /// A fault of the node's own; the message gives a request id to find it in the log.
     Internal,
     /// (Editor) an answer without an error body.
@@ -70,7 +72,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidQuery,
@@ -95,6 +97,7 @@ impl ErrorCode {
         ErrorCode::ChecksumMismatch,
         ErrorCode::TusVersion,
         ErrorCode::Internal,
+        ErrorCode::StoreUnavailable,
         ErrorCode::Http,
         ErrorCode::Tus,
         ErrorCode::Unknown,
@@ -126,6 +129,7 @@ impl ErrorCode {
             ErrorCode::ChecksumAlgorithm => "checksum_algorithm",
             ErrorCode::ChecksumMismatch => "checksum_mismatch",
             ErrorCode::TusVersion => "tus_version",
+            ErrorCode::StoreUnavailable => "store_unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::Http => "http",
             ErrorCode::Tus => "tus",
