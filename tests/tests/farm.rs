@@ -44,6 +44,18 @@ impl Worker {
         Worker(cmd.spawn().expect("starting kino-node worker"))
     }
 
+    /// Its exit status, if it exits within `limit`.
+    fn exits_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
     fn signal(&self, sig: i32) {
         // SAFETY: a signal to our own child process.
         unsafe { libc::kill(self.0.id() as i32, sig) };
@@ -176,6 +188,23 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let stopped_at = Instant::now();
+    // The farm's list shows which chunk the stopped worker holds.
+    let listed = get(&client, a.url("/api/nodes")).await;
+    let row = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["name"] == "c")
+        .expect("c listed");
+    assert!(
+        row["current"]
+            .as_array()
+            .expect("current")
+            .iter()
+            .any(|x| x["job"] == job.as_str() && x["chunk"] == stalled),
+        "{row}"
+    );
+    assert!(row["gpus"].is_array(), "{row}");
 
     // The others finish the job, the stalled chunk included.
     let done = loop {
@@ -692,7 +721,7 @@ async fn the_farm_waits_out_a_database_outage() {
             LEASE,
         ],
     );
-    let _c = Worker::start(&db, &shared, "c");
+    let mut c = Worker::start(&db, &shared, "c");
     let client = reqwest::Client::new();
     until_joined(&client, &a, &["a", "c"]).await;
     let clip = generated(
@@ -756,4 +785,21 @@ async fn the_farm_waits_out_a_database_outage() {
     std::fs::write(&out, r.bytes().await.expect("bytes")).expect("write");
     assert_eq!(count_frames(&out), 250);
     until_joined(&client, &a, &["a", "c"]).await;
+
+    // `worker --drain` asks the running worker c to stop taking work: it exits cleanly.
+    let drain = |name: &str| kino(&["worker", "--db", &db, "--name", name, "--drain"]);
+    let asked = drain("c");
+    assert!(asked.status.success(), "{asked:?}");
+    let status = c
+        .exits_within(Duration::from_secs(30))
+        .expect("the drained worker exits");
+    assert!(status.success(), "{status:?}");
+    let unknown = drain("nobody");
+    assert_eq!(unknown.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(said.contains("no live node named nobody"), "{said}");
+    assert!(
+        !said.contains("postgres://"),
+        "the database URL was shown: {said}"
+    );
 }

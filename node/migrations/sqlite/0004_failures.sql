@@ -18,3 +18,7 @@ CREATE TABLE IF NOT EXISTS declines (
     reason TEXT NOT NULL,
     PRIMARY KEY (job_id, node)
 );
+
+-- `kino-node worker --name N --drain` asks the running node N to finish its chunks in hand and stop
+-- taking work; the node reads it with its heartbeat.
+ALTER TABLE nodes ADD COLUMN drain_requested BIGINT NOT NULL DEFAULT 0;

@@ -4,7 +4,7 @@ use super::{ApiResult, AppState};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use kino_shared::NodeStatus;
+use kino_shared::{NodeChunk, NodeStatus};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/nodes", get(list_nodes))
@@ -33,10 +33,19 @@ pub async fn list_nodes(State(state): State<AppState>) -> ApiResult<Json<Vec<Nod
                     memory_bytes: n.info["memory_bytes"].as_u64(),
                     encoders: list("encoders"),
                     models: list("models"),
+                    gpus: list("gpus"),
                     alive: n.silent_ms <= alive_ms,
                     silent_ms: n.silent_ms,
                     draining: n.draining,
-                    running_chunks: n.running.max(0) as u64,
+                    running_chunks: n.running.len() as u64,
+                    current: n
+                        .running
+                        .iter()
+                        .map(|(job, chunk)| NodeChunk {
+                            job: job.clone(),
+                            chunk: *chunk,
+                        })
+                        .collect(),
                     chunks_done: n.done.max(0) as u64,
                     version: n.version,
                     name: n.name,

@@ -179,6 +179,10 @@ pub struct NodeArgs {
 pub struct WorkerArgs {
     #[command(flatten)]
     pub node: NodeArgs,
+    /// Do not run: ask the running node `--name` to finish its chunks in hand and stop taking
+    /// work (a worker then exits; a serving node keeps serving), and return.
+    #[arg(long)]
+    pub drain: bool,
 }
 
 #[derive(Args)]

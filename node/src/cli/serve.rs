@@ -131,6 +131,24 @@ async fn start_node(a: NodeArgs) -> CliResult<(PathBuf, Arc<Service>)> {
     Ok((data_dir, svc))
 }
 
+/// `kino-node worker --name N --drain`: asks the running node N to drain, through the store.
+async fn ask_to_drain(a: &NodeArgs) -> CliResult<u8> {
+    let (Some(url), Some(name)) = (&a.db, &a.name) else {
+        return Err(CliError::Usage(
+            "--drain needs the farm's store (--db or KINO_DB) and the node's --name".into(),
+        ));
+    };
+    let store = Store::connect(url).await?;
+    let alive_ms = 3 * (a.lease_seconds * 1000.0) as i64;
+    if !store.request_drain(name, alive_ms).await? {
+        return Err(CliError::Missing(format!(
+            "no live node named {name} in this farm (see GET /api/nodes)"
+        )));
+    }
+    eprintln!("kino-node: asked {name} to drain: it finishes the chunks in hand and takes no more");
+    Ok(0)
+}
+
 /// What a node tells the farm about itself: cores, memory, encoders and models present (no paths).
 fn node_info() -> String {
     use kino_shared::VideoCodec;
@@ -171,8 +189,44 @@ fn node_info() -> String {
         "memory_bytes": memory_bytes,
         "encoders": encoders,
         "models": models,
+        "gpus": gpus(),
     })
     .to_string()
+}
+
+/// The GPUs this machine shows: NVIDIA's by model name (the driver's `/proc` entries), other render
+/// devices (`/sys/class/drm/renderD*`) by vendor.
+fn gpus() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir("/proc/driver/nvidia/gpus")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("information")).ok())
+        .filter_map(|info| {
+            let line = info.lines().find(|l| l.starts_with("Model:"))?.to_owned();
+            Some(line.trim_start_matches("Model:").trim().to_owned())
+        })
+        .collect();
+    let nvidia = !out.is_empty();
+    for dev in std::fs::read_dir("/sys/class/drm")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if !dev.file_name().to_string_lossy().starts_with("renderD") {
+            continue;
+        }
+        let vendor = std::fs::read_to_string(dev.path().join("device/vendor")).unwrap_or_default();
+        let name = match vendor.trim() {
+            "0x10de" if nvidia => continue,
+            "0x10de" => "NVIDIA GPU",
+            "0x1002" => "AMD GPU",
+            "0x8086" => "Intel GPU",
+            _ => continue,
+        };
+        out.push(name.to_owned());
+    }
+    out
 }
 
 /// `kino-node worker`: the job service of a farm node, without HTTP. SIGTERM or Ctrl-C drains it:
@@ -183,6 +237,9 @@ pub async fn cmd_worker(a: WorkerArgs) -> CliResult<u8> {
             "a worker needs the farm's store: --db postgres://… (or KINO_DB)".into(),
         ));
     }
+    if a.drain {
+        return ask_to_drain(&a.node).await;
+    }
     let (_, svc) = start_node(a.node).await?;
     eprintln!("kino-node: worker {} joined the farm", svc.config.node);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -190,6 +247,7 @@ pub async fn cmd_worker(a: WorkerArgs) -> CliResult<u8> {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        _ = svc.drain_asked() => {}
     }
     eprintln!("kino-node: draining: finishing the chunks in hand");
     svc.drain();

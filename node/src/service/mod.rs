@@ -136,6 +136,8 @@ pub struct Service {
     ended: Notify,
     /// Set when the node drains: no new runs, no new chunks; chunks in hand are finished.
     draining: Arc<AtomicBool>,
+    /// Signalled when the node is told to drain.
+    drain_asked: Notify,
     /// Farm jobs checked against what this node has (see `runnable_here`).
     runnable: Mutex<HashMap<String, bool>>,
 }
@@ -160,6 +162,7 @@ impl Service {
             wake: Notify::new(),
             ended: Notify::new(),
             draining: Arc::default(),
+            drain_asked: Notify::new(),
             runnable: Mutex::default(),
         });
         svc.clone().spawn_metrics();
@@ -285,8 +288,20 @@ impl Service {
         }
     }
 
+    /// Resolves once the node has been told to drain (by a signal, or `worker --drain`).
+    pub async fn drain_asked(&self) {
+        let asked = self.drain_asked.notified();
+        tokio::pin!(asked);
+        asked.as_mut().enable();
+        if self.draining.load(Ordering::Relaxed) {
+            return;
+        }
+        asked.await;
+    }
+
     /// Stops taking work: the chunks in hand are finished, then the runs end ([`Service::idle`]).
     pub fn drain(&self) {
+        self.drain_asked.notify_waiters();
         self.draining.store(true, Ordering::Relaxed);
         self.wake.notify_one();
     }
@@ -353,8 +368,13 @@ impl Service {
             let every = Duration::from_millis((self.config.lease_ms / 3).max(100) as u64);
             loop {
                 let draining = self.draining.load(Ordering::Relaxed);
-                if let Err(e) = self.store.heartbeat_node(&self.config.node, draining).await {
-                    tracing::warn!("heartbeat: {e}");
+                match self.store.heartbeat_node(&self.config.node, draining).await {
+                    Ok(true) if !draining => {
+                        tracing::info!("asked to drain: finishing the chunks in hand");
+                        self.drain();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("heartbeat: {e}"),
                 }
                 tokio::time::sleep(every).await;
             }

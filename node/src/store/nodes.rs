@@ -16,8 +16,8 @@ pub struct NodeRow {
     /// Milliseconds since its last heartbeat.
     pub silent_ms: i64,
     pub draining: bool,
-    /// Chunks it holds now, and chunks it has rendered.
-    pub running: i64,
+    /// Chunks it holds now (job, index), and how many it has rendered.
+    pub running: Vec<(String, u32)>,
     pub done: i64,
 }
 
@@ -49,7 +49,7 @@ impl Store {
             "INSERT INTO nodes (name, version, info, started_ms, heartbeat_ms, draining)
              VALUES ($1, $2, $3, {now}, {now}, 0)
              ON CONFLICT (name) DO UPDATE SET version = $2, info = $3, started_ms = {now},
-                heartbeat_ms = {now}, draining = 0"
+                heartbeat_ms = {now}, draining = 0, drain_requested = 0"
         ))
         .bind(name)
         .bind(version)
@@ -59,20 +59,38 @@ impl Store {
         Ok(())
     }
 
-    /// Records that node `name` is alive (and whether it is draining).
-    pub async fn heartbeat_node(&self, name: &str, draining: bool) -> Result<()> {
+    /// Records that node `name` is alive (and whether it is draining); returns whether it has been
+    /// asked to drain.
+    pub async fn heartbeat_node(&self, name: &str, draining: bool) -> Result<bool> {
         let now = self.now_sql();
-        sqlx::query(&format!(
-            "UPDATE nodes SET heartbeat_ms = {now}, draining = $1 WHERE name = $2"
+        let row = sqlx::query(&format!(
+            "UPDATE nodes SET heartbeat_ms = {now}, draining = $1 WHERE name = $2
+             RETURNING drain_requested"
         ))
         .bind(i64::from(draining))
         .bind(name)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(())
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("drain_requested")? != 0,
+            None => false,
+        })
     }
 
-    /// Every registered node with its chunk counts, by name: two statements.
+    /// Asks the live node `name` (heard of within `alive_ms`) to drain; false when there is none.
+    pub async fn request_drain(&self, name: &str, alive_ms: i64) -> Result<bool> {
+        let now = self.now_sql();
+        let r = sqlx::query(&format!(
+            "UPDATE nodes SET drain_requested = 1 WHERE name = $1 AND heartbeat_ms > {now} - $2"
+        ))
+        .bind(name)
+        .bind(alive_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Every registered node with its chunks, by name: three statements.
     pub async fn nodes(&self) -> Result<Vec<NodeRow>> {
         let now = self.now_sql();
         let rows = sqlx::query(&format!(
@@ -83,26 +101,36 @@ impl Store {
         .await?;
         // Owners are `node:host:pid:random`: counted by their node part.
         let counts = sqlx::query(
-            "SELECT lease_owner, state, COUNT(*) AS n FROM chunks
-             WHERE lease_owner IS NOT NULL AND state IN ('running', 'done')
-             GROUP BY lease_owner, state",
+            "SELECT lease_owner, COUNT(*) AS n FROM chunks
+             WHERE lease_owner IS NOT NULL AND state = 'done' GROUP BY lease_owner",
         )
         .fetch_all(&self.pool)
         .await?;
+        let held = sqlx::query(
+            "SELECT lease_owner, job_id, idx FROM chunks WHERE state = 'running' ORDER BY job_id, idx",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let node_of = |r: &sqlx::any::AnyRow| -> Result<String> {
+            let owner: Option<String> = r.try_get("lease_owner")?;
+            Ok(owner
+                .and_then(|o| o.split(':').next().map(str::to_owned))
+                .unwrap_or_default())
+        };
         let mut out = Vec::new();
         for r in rows {
             let name: String = r.try_get("name")?;
             let info: String = r.try_get("info")?;
-            let (mut running, mut done) = (0, 0);
+            let (mut running, mut done) = (Vec::new(), 0);
             for c in &counts {
-                let owner: String = c.try_get("lease_owner")?;
-                if owner.split(':').next() != Some(name.as_str()) {
-                    continue;
+                if node_of(c)? == name {
+                    done += c.try_get::<i64, _>("n")?;
                 }
-                let (state, n): (String, i64) = (c.try_get("state")?, c.try_get("n")?);
-                match state.as_str() {
-                    "running" => running += n,
-                    _ => done += n,
+            }
+            for c in &held {
+                if node_of(c)? == name {
+                    let idx: i64 = c.try_get("idx")?;
+                    running.push((c.try_get("job_id")?, idx.max(0) as u32));
                 }
             }
             out.push(NodeRow {

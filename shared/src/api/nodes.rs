@@ -15,6 +15,9 @@ pub struct NodeStatus {
     pub encoders: Vec<String>,
     /// Model files present (`*.onnx`).
     pub models: Vec<String>,
+    /// GPUs the node sees (NVIDIA by model name; other vendors' render devices by vendor).
+    #[serde(default)]
+    pub gpus: Vec<String>,
     /// Milliseconds since its last heartbeat (database clock).
     pub silent_ms: i64,
     /// Heard from within three leases.
@@ -23,6 +26,17 @@ pub struct NodeStatus {
     pub draining: bool,
     /// Chunks it renders now.
     pub running_chunks: u64,
+    /// Which: job id and chunk index of each.
+    #[serde(default)]
+    pub current: Vec<NodeChunk>,
     /// Chunks it has rendered (of the jobs still in the store).
     pub chunks_done: u64,
+}
+
+/// A chunk a node is rendering.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeChunk {
+    pub job: String,
+    pub chunk: u32,
 }
