@@ -803,3 +803,73 @@ async fn the_farm_waits_out_a_database_outage() {
         "the database URL was shown: {said}"
     );
 }
+
+/// The analysis pass spreads over the nodes as the chunks do: each chunk analysed once, by
+/// whichever node claimed it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_analysis_pass_spreads_over_the_nodes() {
+    let Some(pg) = Postgres::start() else { return };
+    let db = pg.database("analysis");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = dir.path().join("shared");
+    let a = Node::start(
+        &shared,
+        &[
+            "--db",
+            &db,
+            "--name",
+            "a",
+            "--workers",
+            "1",
+            "--lease-seconds",
+            LEASE,
+        ],
+    );
+    let _b = Worker::start(&db, &shared, "b");
+    let client = reqwest::Client::new();
+    until_joined(&client, &a, &["a", "b"]).await;
+    let clip = generated(
+        "farm_analysis_640x360_30s.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=30",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "38",
+            "-g",
+            "25",
+        ],
+    );
+    let upload = common::upload(&client, &a, &clip, None).await;
+    let spec = serde_json::json!({
+        "input": upload,
+        "chunk_seconds": 1,
+        "stages": [{"kind": "stabilize"}],
+        "output": {"preset": "ultrafast", "audio": "none"},
+    });
+    let r = client
+        .post(a.url("/api/jobs"))
+        .json(&spec)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201);
+    let job: Value = r.json().await.expect("job");
+    let job = job["id"].as_str().expect("id").to_owned();
+    let report = until_ended(&client, &a, &job, Duration::from_secs(300)).await;
+    assert_eq!(report["job"]["state"], "done", "{report}");
+    let by = pg.psql(
+        "analysis",
+        "SELECT split_part(owner, ':', 1) AS node, COUNT(*) FROM analysis GROUP BY node ORDER BY node",
+    );
+    assert!(by.lines().count() >= 2, "analysed by one node only: {by}");
+    let chunks = pg.psql("analysis", "SELECT COUNT(*) FROM analysis");
+    assert_eq!(chunks, "30", "{by}");
+    let twice = pg.psql("analysis", "SELECT COUNT(*) FROM analysis WHERE saves <> 1");
+    assert_eq!(twice, "0", "a chunk was analysed twice");
+}

@@ -199,7 +199,22 @@ async fn contract(store: &Store) {
         store.report_sections("j1").await.unwrap(),
         vec![("marks".to_owned(), serde_json::json!([2]))]
     );
-    store.save_analysis("j1", 1, "{}").await.unwrap();
+    assert_eq!(
+        store.claim_analysis("j1", "h:1:a", 60_000).await.unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        store.claim_analysis("j1", "h:2:b", 60_000).await.unwrap(),
+        Some(1),
+        "a claimed analysis is not claimed again"
+    );
+    store.save_analysis("j1", 1, "{}", "h:2:b").await.unwrap();
+    store.save_analysis("j1", 1, "{}", "h:2:b").await.unwrap();
+    assert_eq!(
+        store.claim_analysis("j1", "h:3:c", 60_000).await.unwrap(),
+        Some(2),
+        "an analysed chunk is not claimed"
+    );
     assert_eq!(store.analyses("j1").await.unwrap().len(), 1);
     assert_eq!(
         store.job_counts().await.unwrap(),

@@ -22,3 +22,12 @@ CREATE TABLE IF NOT EXISTS declines (
 -- `kino-node worker --name N --drain` asks the running node N to finish its chunks in hand and stop
 -- taking work; the node reads it with its heartbeat.
 ALTER TABLE nodes ADD COLUMN drain_requested BIGINT NOT NULL DEFAULT 0;
+
+-- The analysis pass spreads like the chunks: a node claims a chunk's analysis for a lease; the
+-- analysis row records who made it and how many times it was saved.
+ALTER TABLE chunks ADD COLUMN analysis_owner TEXT;
+ALTER TABLE chunks ADD COLUMN analysis_until_ms BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE analysis ADD COLUMN owner TEXT;
+ALTER TABLE analysis ADD COLUMN saves BIGINT NOT NULL DEFAULT 1;
+-- Heartbeats renew a node's analysis claims by owner.
+CREATE INDEX IF NOT EXISTS chunks_analysis_owner ON chunks (analysis_owner) WHERE analysis_until_ms > 0;

@@ -67,9 +67,23 @@ pub async fn run_job(
     planning::ensure_planned(store, job, spec, input, deinterlace).await?;
     let res = resources(&admitted, opts, planning::chunks_left(store, job).await?);
 
+    // Leases (analyses, chunks, then the assembly) are renewed while this run lasts; a job that
+    // ends on another node (cancelled, failed) stops this one.
+    let owner = owner_id(&opts.node);
+    let _renewal = worker::spawn_lease_renewal(&ctx, &owner, opts.lease_ms, cancel.clone());
+    store.reap_dead_local_leases(job).await?;
     let needs = analyse::Needs::of(spec);
+    let claims = analysis_pass::Claims {
+        owner: &owner,
+        lease_ms: opts.lease_ms,
+        workers: res.workers,
+    };
     let analysed =
-        analysis_pass::analysis(&ctx, needs, input, &admitted.info, res.workers, &cancel).await;
+        analysis_pass::analysis(&ctx, needs, input, &admitted.info, &claims, &cancel).await;
+    if analysed.is_err() || cancel.load(Ordering::Relaxed) {
+        // Analyses in hand go back to the queue at once (a retry claims them straight away).
+        store.release_leases(&owner).await?;
+    }
     let analysis = match analysed {
         Err(JobError::Media(e)) => return ctx.fail(format!("analysis failed: {e}")).await,
         other => other?,
@@ -88,10 +102,6 @@ pub async fn run_job(
 
     let dir = chunk_dir(&opts.data_dir, job);
     let counts = ready_chunks(&ctx, &dir, timeline.as_deref()).await?;
-    // Leases (chunks, then the assembly) are renewed while this run lasts; a job that ends on
-    // another node (cancelled, failed) stops this one.
-    let owner = owner_id(&opts.node);
-    let _renewal = worker::spawn_lease_renewal(&ctx, &owner, opts.lease_ms, cancel.clone());
     let plan = RenderPlan {
         opts: opts.clone(),
         res,

@@ -61,6 +61,41 @@ impl Store {
         row.map(ChunkRow::try_from).transpose()
     }
 
+    /// Claims the analysis of the first chunk of a job that is neither analysed nor claimed (or
+    /// whose claim expired) for `owner`; its index. Analyses are deterministic, so a late second
+    /// one only replaces the first with the same records: no fencing is needed.
+    pub async fn claim_analysis(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Option<u32>> {
+        let now = self.now_sql();
+        let skip_locked = if self.postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE chunks SET analysis_owner = $1, analysis_until_ms = {now} + $2
+             WHERE job_id = $3 AND idx = (
+                SELECT c.idx FROM chunks c WHERE c.job_id = $3
+                  AND NOT EXISTS (SELECT 1 FROM analysis a WHERE a.job_id = c.job_id AND a.idx = c.idx)
+                  AND c.analysis_until_ms < {now}
+                ORDER BY c.idx LIMIT 1 {skip_locked})
+             RETURNING idx"
+        ))
+        .bind(owner)
+        .bind(lease_ms)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get::<i64, _>("idx")?.max(0) as u32),
+            None => None,
+        })
+    }
+
     /// Extends every lease `owner` holds (chunks and assemblies): its heartbeat.
     pub async fn renew_leases(&self, owner: &str, lease_ms: i64) -> Result<u64> {
         let now = self.now_sql();
@@ -73,6 +108,14 @@ impl Store {
         .await?;
         sqlx::query(&format!(
             "UPDATE jobs SET assembly_until_ms = {now} + $1 WHERE assembler = $2"
+        ))
+        .bind(lease_ms)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE chunks SET analysis_until_ms = {now} + $1
+             WHERE analysis_owner = $2 AND analysis_until_ms > 0"
         ))
         .bind(lease_ms)
         .bind(owner)
@@ -177,11 +220,15 @@ impl Store {
             .bind(owner)
             .execute(&self.pool)
             .await?;
+        sqlx::query("UPDATE chunks SET analysis_until_ms = 0 WHERE analysis_owner = $1")
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected())
     }
 
-    /// Returns chunks whose lease holder is a process of this host that no longer runs to the queue
-    /// (at once, instead of after its lease expires).
+    /// Returns chunks (their renders and analyses) whose lease holder is a process of this host that
+    /// no longer runs to the queue (at once, instead of after its lease expires).
     pub async fn reap_dead_local_leases(&self, id: &str) -> Result<u64> {
         let host = host_name();
         let mut reaped = 0;
@@ -203,6 +250,27 @@ impl Store {
                     .execute(&self.pool)
                     .await?;
                 reaped += r.rows_affected();
+            }
+        }
+        let claims = sqlx::query(
+            "SELECT idx, analysis_owner FROM chunks WHERE job_id = $1 AND analysis_until_ms > 0",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        for c in claims {
+            let owner: Option<String> = c.try_get("analysis_owner")?;
+            let dead = owner
+                .as_deref()
+                .and_then(parse_owner)
+                .is_some_and(|(h, pid)| h == host && !pid_alive(pid));
+            if dead {
+                sqlx::query("UPDATE chunks SET analysis_until_ms = 0 WHERE job_id = $1 AND idx = $2 AND analysis_owner = $3")
+                    .bind(id)
+                    .bind(c.try_get::<i64, _>("idx")?)
+                    .bind(owner.as_deref())
+                    .execute(&self.pool)
+                    .await?;
             }
         }
         let row = sqlx::query("SELECT assembler FROM jobs WHERE id = $1")

@@ -383,18 +383,27 @@ impl Store {
 
 impl Store {
     /// Stores the analysis of chunk `index` (JSON); analysing it again replaces it.
-    pub async fn save_analysis(&self, id: &str, index: u32, data: &str) -> Result<()> {
-        sqlx::query("DELETE FROM analysis WHERE job_id = $1 AND idx = $2")
+    /// Stores chunk `index`'s analysis, made by `owner` (a second save of the same chunk replaces
+    /// it and is counted), and ends the claim on it.
+    pub async fn save_analysis(&self, id: &str, index: u32, data: &str, owner: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO analysis (job_id, idx, data, owner, saves) VALUES ($1, $2, $3, $4, 1)
+             ON CONFLICT (job_id, idx) DO UPDATE SET data = $3, owner = $4,
+                saves = analysis.saves + 1",
+        )
+        .bind(id)
+        .bind(index as i64)
+        .bind(data)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE chunks SET analysis_until_ms = 0 WHERE job_id = $1 AND idx = $2")
             .bind(id)
             .bind(index as i64)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO analysis (job_id, idx, data) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(index as i64)
-            .bind(data)
-            .execute(&self.pool)
-            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
