@@ -47,6 +47,9 @@ pub async fn assemble_job(
     let assembled = blocking(move || assemble::assemble(&src, &files, &out, &assembly)).await?;
     let assembled = match assembled {
         Ok(a) => a,
+        // In a farm it may be this node's fault (its disk): a failure of the node, and another
+        // takes the assembly over when this claim runs out (see `Service::run`).
+        Err(e) if !opts.node.is_empty() => return Err(e.into()),
         Err(e) => return ctx.fail(format!("assembly failed: {e}")).await,
     };
     if let Some(sync) = &assembled.audio_sync {

@@ -129,8 +129,8 @@ pub fn spawn_lease_renewal(
         loop {
             t.tick().await;
             let _ = job.store.renew_leases(&owner, lease_ms).await;
-            if let Ok(status) = job.store.job(&job.job).await {
-                if matches!(status.state, JobState::Cancelled | JobState::Failed) {
+            if let Ok(state) = job.store.job_state(&job.job).await {
+                if matches!(state, JobState::Cancelled | JobState::Failed) {
                     cancel.store(true, Ordering::Relaxed);
                 }
             }

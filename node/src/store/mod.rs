@@ -233,6 +233,21 @@ impl Store {
             .try_into()
     }
 
+    /// Only the job's state: what a lease heartbeat checks, without the chunk counts of
+    /// [`Store::job`].
+    pub async fn job_state(&self, id: &str) -> Result<JobState> {
+        let row = sqlx::query("SELECT state FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound(id.to_owned()));
+        };
+        let state: String = row.try_get("state")?;
+        JobState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("job {id}: state {state}")))
+    }
+
     pub async fn job_input_output(&self, id: &str) -> Result<(String, String)> {
         let row = sqlx::query("SELECT input, output FROM jobs WHERE id = $1")
             .bind(id)
