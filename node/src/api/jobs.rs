@@ -244,7 +244,7 @@ pub async fn retry_job(
 }
 
 /// The rendered file; supports `Range` so a `<video>` can seek.
-#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/output", responses((status = 200, description = "the file"), (status = 206, description = "a byte range"), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/output", responses((status = 200, description = "the file"), (status = 206, description = "a byte range"), (status = 307, description = "in a farm without shared storage, on the node with the job's folder"), (status = 404, body = ApiError), (status = 409, body = ApiError), (status = 410, body = ApiError)))]
 pub async fn output(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -257,6 +257,11 @@ pub async fn output(
             ErrorCode::NotReady,
             format!("job is {}", job.state.as_str()),
         ));
+    }
+    // In a farm without shared storage, the output is on the node with the job's folder.
+    if let Some(home) = state.svc.home_of(&id).await {
+        let to = format!("{}/api/jobs/{id}/output", home.trim_end_matches('/'));
+        return Ok(axum::response::Redirect::temporary(&to).into_response());
     }
     let (input, out) = state.svc.store.job_input_output(&id).await?;
     let mime = match std::path::Path::new(&out)

@@ -3,6 +3,7 @@
 
 pub mod docs;
 pub mod events;
+pub mod farm;
 pub mod jobs;
 pub mod nodes;
 pub mod preview;
@@ -72,6 +73,18 @@ impl ApiErr {
             ErrorCode::NotFound,
             format!("{what} {id} not found"),
         )
+    }
+    /// A write that failed: 507 when the disk is full (the client may come back), else internal.
+    pub fn write(e: std::io::Error) -> Self {
+        if e.raw_os_error() == Some(libc::ENOSPC) {
+            Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                ErrorCode::DiskFull,
+                "the node's disk is full",
+            )
+        } else {
+            Self::internal(e)
+        }
     }
     /// A fault of the node's own: the cause goes to the log under a request id, the client gets
     /// the id (the cause may name files or internals).
@@ -239,6 +252,7 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads::routes())
         .merge(jobs::routes())
         .merge(nodes::routes())
+        .merge(farm::routes())
         .merge(events::routes())
         .merge(preview::routes())
         .merge(probe::routes())

@@ -27,6 +27,7 @@ async fn app(dir: &std::path::Path) -> Router {
             max_attempts: 1,
             lease_ms: 30_000,
             node: String::new(),
+            farm_link: None,
         },
     );
     router(AppState {

@@ -378,17 +378,7 @@ async fn append(
     }
     drop(tx);
     let (result, sha) = writer.await.map_err(ApiErr::internal)?;
-    result.map_err(|e| {
-        if e.raw_os_error() == Some(libc::ENOSPC) {
-            ApiErr::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                ErrorCode::DiskFull,
-                "the node's disk is full",
-            )
-        } else {
-            ApiErr::internal(e)
-        }
-    })?;
+    result.map_err(ApiErr::write)?;
     if let (Some(expected), Some(h)) = (checksum, hasher) {
         if h.finalize().as_slice() != expected.as_slice() {
             roll_back(&path, offset)?;

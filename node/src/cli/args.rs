@@ -138,6 +138,10 @@ pub struct ServeArgs {
     /// The built web editor to serve at / (default: web/dist when present).
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
+    /// In a farm, the URL other nodes reach this one at (default: http:// and the address it
+    /// listens on): nodes without its data folder fetch inputs from it and send chunks to it.
+    #[arg(long)]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub node: NodeArgs,
 }
@@ -183,6 +187,14 @@ pub struct WorkerArgs {
     /// work (a worker then exits; a serving node keeps serving), and return.
     #[arg(long)]
     pub drain: bool,
+    /// No shared storage: fetch the inputs of jobs from this serving node (HTTP Range) and send
+    /// the rendered chunks to it. Without it, a job whose input this worker's folder lacks is
+    /// fetched from a live serving node that has it.
+    #[arg(long)]
+    pub coordinator: Option<String>,
+    /// The serving nodes' bearer token (their --token).
+    #[arg(long, env = "KINO_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Args)]

@@ -98,6 +98,7 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
         output_link: None,
         node: String::new(),
         drain: None,
+        storage: None,
     };
 
     let cancel = Arc::new(AtomicBool::new(false));

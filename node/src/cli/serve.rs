@@ -44,7 +44,25 @@ pub async fn cmd_serve(a: ServeArgs) -> CliResult<u8> {
             a.listen
         )));
     }
-    let (data_dir, svc) = start_node(a.node).await?;
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .map_err(CliError::io(format!("listening on {}", a.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(CliError::io("reading the listening address"))?;
+    let url = a
+        .public_url
+        .clone()
+        .unwrap_or_else(|| match addr.ip().is_unspecified() {
+            true => format!("http://{}:{}", host_name(), addr.port()),
+            false => format!("http://{addr}"),
+        });
+    let peers = Peers {
+        url: Some(url),
+        coordinator: None,
+        token: token.clone(),
+    };
+    let (data_dir, svc) = start_node(a.node, peers).await?;
     let root = std::env::current_exe().ok().and_then(|e| {
         e.parent()
             .and_then(|p| p.parent())
@@ -72,12 +90,6 @@ pub async fn cmd_serve(a: ServeArgs) -> CliResult<u8> {
         uploads: Arc::default(),
         redact: Arc::new(crate::api::redact::Redactor::new(&data_dir)),
     };
-    let listener = tokio::net::TcpListener::bind(a.listen)
-        .await
-        .map_err(CliError::io(format!("listening on {}", a.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(CliError::io("reading the listening address"))?;
     println!("kino-node: listening on http://{addr}");
     eprintln!(
         "kino-node: serving http://{addr} (API docs at /api/docs), data in {}",
@@ -92,24 +104,41 @@ pub async fn cmd_serve(a: ServeArgs) -> CliResult<u8> {
     Ok(0)
 }
 
+/// How a farm node reaches the others: the URL it serves on (serving nodes), the node it fetches
+/// inputs from (`--coordinator`), the token.
+struct Peers {
+    url: Option<String>,
+    coordinator: Option<String>,
+    token: Option<String>,
+}
+
 /// Opens the node's store (its own SQLite, or the farm's PostgreSQL, joining it under its name) and
 /// starts the job service on it.
-async fn start_node(a: NodeArgs) -> CliResult<(PathBuf, Arc<Service>)> {
-    let (data_dir, store, node) = match &a.db {
+async fn start_node(a: NodeArgs, peers: Peers) -> CliResult<(PathBuf, Arc<Service>)> {
+    let (data_dir, store, node, farm_link) = match &a.db {
         None => {
             let (dir, store) = open_store(a.data_dir).await?;
-            (dir, store, String::new())
+            (dir, store, String::new(), None)
         }
         Some(url) => {
             let dir = data_folder(a.data_dir)?;
+            let storage = crate::service::remote::storage_id(&dir).map_err(CliError::io(
+                format!("the data folder's id in {}", dir.display()),
+            ))?;
             // The URL (it may carry a password) is never printed; errors name the database only.
             let store = Store::connect(url).await?;
             let name = a.name.clone().unwrap_or_else(host_name);
             let lease_ms = (a.lease_seconds * 1000.0) as i64;
+            let info = node_info(&storage, peers.url.as_deref());
             store
-                .register_node(&name, env!("CARGO_PKG_VERSION"), &node_info(), 3 * lease_ms)
+                .register_node(&name, env!("CARGO_PKG_VERSION"), &info, 3 * lease_ms)
                 .await?;
-            (dir, store, name)
+            let link = crate::service::remote::FarmLink {
+                storage,
+                coordinator: peers.coordinator,
+                token: peers.token.filter(|t| !t.is_empty()),
+            };
+            (dir, store, name, Some(link))
         }
     };
     let cores = std::thread::available_parallelism()
@@ -126,6 +155,7 @@ async fn start_node(a: NodeArgs) -> CliResult<(PathBuf, Arc<Service>)> {
             max_attempts: a.max_attempts.max(1),
             lease_ms: ((a.lease_seconds * 1000.0) as i64).max(300),
             node,
+            farm_link,
         },
     );
     Ok((data_dir, svc))
@@ -149,8 +179,9 @@ async fn ask_to_drain(a: &NodeArgs) -> CliResult<u8> {
     Ok(0)
 }
 
-/// What a node tells the farm about itself: cores, memory, encoders and models present (no paths).
-fn node_info() -> String {
+/// What a node tells the farm about itself: cores, memory, encoders and models present (no paths),
+/// its data folder's id and the URL it serves on.
+fn node_info(storage: &str, url: Option<&str>) -> String {
     use kino_shared::VideoCodec;
     crate::media::init();
     let cores = std::thread::available_parallelism()
@@ -190,6 +221,8 @@ fn node_info() -> String {
         "encoders": encoders,
         "models": models,
         "gpus": gpus(),
+        "storage": storage,
+        "url": url,
     })
     .to_string()
 }
@@ -240,7 +273,12 @@ pub async fn cmd_worker(a: WorkerArgs) -> CliResult<u8> {
     if a.drain {
         return ask_to_drain(&a.node).await;
     }
-    let (_, svc) = start_node(a.node).await?;
+    let peers = Peers {
+        url: None,
+        coordinator: a.coordinator,
+        token: a.token,
+    };
+    let (_, svc) = start_node(a.node, peers).await?;
     eprintln!("kino-node: worker {} joined the farm", svc.config.node);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(CliError::io("listening for SIGTERM"))?;

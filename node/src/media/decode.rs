@@ -6,6 +6,10 @@ use super::{ffmpeg, h264, input, MediaError};
 use ffmpeg::util::frame::Video as AvFrame;
 use std::path::Path;
 
+/// Whether bytes `start..end` of the input are really there (a partial local copy of a file
+/// another node holds): packets outside are not decoded from zeros but reported missing.
+pub type ByteGuard = std::sync::Arc<dyn Fn(u64, u64) -> bool + Send + Sync>;
+
 pub struct FrameSource {
     ictx: ffmpeg::format::context::Input,
     dec: ffmpeg::decoder::Video,
@@ -23,6 +27,7 @@ pub struct FrameSource {
     prime: Option<Vec<u8>>,
     /// When set, frames no other frame refers to are skipped except in these pts ranges.
     nonref: Option<NonRef>,
+    guard: Option<ByteGuard>,
 }
 
 /// Skipping of non-reference frames (see [`FrameSource::skip_nonref`]).
@@ -131,7 +136,29 @@ impl FrameSource {
             done: false,
             prime,
             nonref: None,
+            guard: None,
         })
+    }
+
+    /// Checks every video packet against `guard` before it is decoded (see [`ByteGuard`]). The
+    /// header, and the packet [`FrameSource::open`] primes H.264 with, must already be there.
+    pub fn set_guard(&mut self, guard: ByteGuard) {
+        self.guard = Some(guard);
+    }
+
+    /// The current packet's bytes, if a guard says they are not all there.
+    fn missing(&self) -> Option<MediaError> {
+        let guard = self.guard.as_ref()?;
+        let (pos, size) = (self.packet.position(), self.packet.size() as u64);
+        if pos < 0 {
+            // No offset to check by: only the whole file will do.
+            return Some(MediaError::Incomplete {
+                start: 0,
+                end: u64::MAX,
+            });
+        }
+        let (start, end) = (pos as u64, pos as u64 + size);
+        (!guard(start, end)).then_some(MediaError::Incomplete { start, end })
     }
 
     /// Skips the frames that no other frame refers to (H.264/HEVC B-frames that are not
@@ -220,6 +247,9 @@ impl FrameSource {
                     Ok(()) => {
                         if self.packet.stream() != self.vindex {
                             continue;
+                        }
+                        if let Some(e) = self.missing() {
+                            return Err(e);
                         }
                         self.record_packet();
                         let sent = match self.prime.take() {

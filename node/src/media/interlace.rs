@@ -201,7 +201,7 @@ impl VideoGraph {
 }
 
 /// How a job deinterlaces: the field order, and whether each field becomes a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Deinterlace {
     pub order: FieldOrder,
     /// One frame per field (50i → 50p) rather than one per frame.

@@ -11,6 +11,7 @@ pub mod hdr;
 pub mod input;
 pub mod interlace;
 pub mod probe;
+pub mod sparse;
 pub mod still;
 pub mod thumbnail;
 
@@ -40,6 +41,10 @@ pub enum MediaError {
     Truncated(String),
     #[error("decoding failed: {0}")]
     Decode(String),
+    /// A local copy of another node's file lacks bytes `start..end` that the decoder reached
+    /// (fetched, then the chunk is decoded again).
+    #[error("bytes {start}..{end} of the input are not in the local copy yet")]
+    Incomplete { start: u64, end: u64 },
     #[error("encoder unavailable: {0}")]
     EncoderMissing(String),
     #[error("encoding failed: {0}")]

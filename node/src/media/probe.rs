@@ -16,6 +16,10 @@ pub struct FrameEntry {
     pub key: bool,
     /// A keyframe from which decoding yields every frame at or after its pts (closed GOP).
     pub clean_start: bool,
+    /// Byte offset of the frame's packet in the file, and its size (`pos` < 0: not known). A
+    /// node without the file fetches a chunk's byte range by these.
+    pub pos: i64,
+    pub size: u32,
 }
 
 /// Every frame of the video stream, sorted by presentation time.
@@ -262,7 +266,8 @@ pub fn stream_sar(stream: &ffmpeg::format::stream::Stream) -> kino_shared::Sar {
 }
 
 /// Which field of an interlaced frame is shown first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FieldOrder {
     Progressive,
     TopFirst,
@@ -370,6 +375,8 @@ fn read_index(
         idr: bool,
         /// For H.264: the packet carries parameter sets (SPS/PPS) in band.
         params: bool,
+        pos: i64,
+        size: u32,
     }
     // An H.264 I-frame that is not IDR may be followed by frames that refer back past it (the
     // container still marks it a sync sample): decoding from it shows grey until the references
@@ -451,6 +458,8 @@ fn read_index(
             key,
             idr,
             params,
+            pos: packet.position() as i64,
+            size: packet.size() as u32,
         });
     }
     let mut frames: Vec<FrameEntry> = raw
@@ -466,6 +475,8 @@ fn read_index(
                 && r.idr
                 && !open_gop.contains(&i)
                 && (i == 0 || !inband_params || r.params),
+            pos: r.pos,
+            size: r.size,
         })
         .collect();
     frames.sort_by_key(|f| f.pts);

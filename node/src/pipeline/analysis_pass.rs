@@ -23,6 +23,27 @@ pub async fn analysis(
     let Some(records) = analyse_job(ctx, needs, input, claims, cancel).await? else {
         return Ok(None);
     };
+    merge(records, needs, info).await
+}
+
+/// The job's whole-video analysis from what the store holds, for a node that takes no part in the
+/// pass (it does not have the input): every chunk's analysis must be there.
+pub async fn stored(
+    ctx: &JobCtx,
+    needs: analyse::Needs,
+    info: &MediaInfo,
+) -> Result<Option<Arc<Analysis>>, JobError> {
+    if !needs.any() {
+        return Ok(None);
+    }
+    merge(stored_records(ctx).await?, needs, info).await
+}
+
+async fn merge(
+    records: Vec<analyse::FrameRecord>,
+    needs: analyse::Needs,
+    info: &MediaInfo,
+) -> Result<Option<Arc<Analysis>>, JobError> {
     let (fps, size) = info
         .video
         .as_ref()
@@ -107,8 +128,13 @@ async fn analyse_job(
     if cancel.load(Ordering::Relaxed) {
         return Ok(None);
     }
+    Ok(Some(stored_records(ctx).await?))
+}
+
+/// Every chunk's analysis records as stored, in chunk order.
+async fn stored_records(ctx: &JobCtx) -> Result<Vec<analyse::FrameRecord>, JobError> {
     let mut records = Vec::new();
-    for (index, data) in store.analyses(job).await? {
+    for (index, data) in ctx.store.analyses(&ctx.job).await? {
         let mut r: Vec<analyse::FrameRecord> = serde_json::from_str(&data).map_err(|e| {
             JobError::Store(StoreError::Corrupt(format!(
                 "analysis of chunk {index}: {e}"
@@ -116,5 +142,5 @@ async fn analyse_job(
         })?;
         records.append(&mut r);
     }
-    Ok(Some(records))
+    Ok(records)
 }

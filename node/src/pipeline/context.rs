@@ -19,6 +19,10 @@ pub enum JobError {
     /// A parameter the job cannot run with, naming its field (HTTP 422, CLI exit 2).
     #[error(transparent)]
     Invalid(#[from] kino_shared::SpecError),
+    /// The node holding a job's input (a farm without shared storage) could not be reached or
+    /// refused: not the job's fault nor this node's, the job waits for it.
+    #[error("{0}")]
+    Peer(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -57,6 +61,14 @@ pub struct JobCtx {
 }
 
 impl JobCtx {
+    pub fn new(store: &Store, job: &str, events: broadcast::Sender<ProgressEvent>) -> JobCtx {
+        JobCtx {
+            store: store.clone(),
+            job: job.to_owned(),
+            events,
+        }
+    }
+
     /// Announces `e` (no listener is fine).
     pub fn send(&self, e: ProgressEvent) {
         let _ = self.events.send(e);

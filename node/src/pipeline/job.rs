@@ -45,6 +45,9 @@ pub struct JobOptions {
     pub node: String,
     /// Raised when the node drains: workers finish the chunk in hand and claim no more.
     pub drain: Option<Arc<AtomicBool>>,
+    /// In a farm, the id of this node's data folder: recorded with the plan, so nodes that do not
+    /// see the folder fetch the input from one that does.
+    pub storage: Option<String>,
 }
 
 /// Runs (or resumes) job `job` to completion, failure or cancellation.
@@ -56,16 +59,14 @@ pub async fn run_job(
     cancel: Arc<AtomicBool>,
 ) -> Result<JobOutcome, JobError> {
     media::init();
-    let ctx = JobCtx {
-        store: store.clone(),
-        job: job.to_owned(),
-        events,
-    };
+    let ctx = JobCtx::new(store, job, events);
     let admitted = preflight::admit(&ctx).await?;
     let (spec, input) = (&admitted.spec, &admitted.input);
     let deinterlace = admitted.deinterlace;
-    planning::ensure_planned(store, job, spec, input, deinterlace).await?;
-    let res = resources(&admitted, opts, planning::chunks_left(store, job).await?);
+    let storage = opts.storage.as_deref();
+    planning::ensure_planned(store, job, spec, input, deinterlace, storage).await?;
+    let left = planning::chunks_left(store, job).await?;
+    let res = resources(spec, &admitted.info, opts, left);
 
     // Leases (analyses, chunks, then the assembly) are renewed while this run lasts; a job that
     // ends on another node (cancelled, failed) stops this one.
@@ -113,6 +114,7 @@ pub async fn run_job(
         dir: dir.clone(),
         frames_before: counts.frames_before,
         frames_total: counts.frames_total,
+        remote: None,
     };
     match worker::render_pending(&ctx, &owner, plan, cancel.clone()).await? {
         Rendered::All => {}
@@ -163,14 +165,18 @@ pub async fn left_to_others(ctx: &JobCtx, opts: &JobOptions) -> Result<JobOutcom
 
 /// Workers and threads for the job's output size: no more workers than chunks left, so a short
 /// video's encoder gets every core.
-fn resources(job: &Admitted, opts: &JobOptions, chunks_left: usize) -> Resources {
-    let (w, h) = job
-        .info
+pub(super) fn resources(
+    spec: &kino_shared::JobSpec,
+    info: &kino_shared::MediaInfo,
+    opts: &JobOptions,
+    chunks_left: usize,
+) -> Resources {
+    let (w, h) = info
         .video
         .as_ref()
         .map(|v| (v.width, v.height))
         .unwrap_or((1920, 1080));
-    let (ow, oh) = output_size(&job.spec, w, h);
+    let (ow, oh) = output_size(spec, w, h);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);

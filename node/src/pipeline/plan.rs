@@ -127,6 +127,8 @@ mod tests {
                     duration: 1,
                     key: i % gop == 0,
                     clean_start: i % gop == 0,
+                    pos: -1,
+                    size: 0,
                 })
                 .collect(),
         }

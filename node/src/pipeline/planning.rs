@@ -3,6 +3,7 @@
 
 use super::analyse::{self, Analysis};
 use super::context::{blocking, JobCtx, JobError};
+use super::input_layout::InputLayout;
 use super::layout::chunk_path;
 use crate::edit::timeline::Timeline;
 use crate::enhance as stages;
@@ -20,6 +21,7 @@ pub async fn ensure_planned(
     spec: &JobSpec,
     input: &Path,
     deinterlace: Option<Deinterlace>,
+    storage: Option<&str>,
 ) -> Result<(), JobError> {
     let status = store.job(job).await?;
     if status.chunks_total > 0 {
@@ -28,11 +30,26 @@ pub async fn ensure_planned(
     let path = input.to_owned();
     let margin = plan_margin(spec, deinterlace);
     let chunk_seconds = spec.chunk_seconds;
-    let plan = blocking(move || -> Result<_, MediaError> {
+    let storage = storage.map(str::to_owned);
+    let (plan, layout) = blocking(move || -> Result<_, MediaError> {
         let p = probe::probe(&path, true)?;
-        Ok(plan_chunks(&p.index, chunk_seconds, margin))
+        let plan = plan_chunks(&p.index, chunk_seconds, margin);
+        let layout = match storage {
+            Some(s) => {
+                let size = std::fs::metadata(&path)
+                    .map_err(MediaError::io(path.display().to_string()))?
+                    .len();
+                Some(InputLayout::new(&s, size, p.info, deinterlace, &p.index))
+            }
+            None => None,
+        };
+        Ok((plan, layout))
     })
     .await??;
+    // Before the plan: a node without the file takes the job's chunks only once both are there.
+    if let Some(layout) = layout {
+        store.save_section(job, &layout).await?;
+    }
     let plan = output_frames(plan, deinterlace);
     store.save_plan(job, &plan).await?;
     Ok(())

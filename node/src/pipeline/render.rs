@@ -73,6 +73,8 @@ pub struct ChunkJob<'a> {
     pub timeline: Option<Arc<Timeline>>,
     /// Deinterlace the decoded frames (so) before any stage.
     pub deinterlace: Option<Deinterlace>,
+    /// Set when `input` is a partial copy of a file another node holds.
+    pub guard: Option<crate::media::decode::ByteGuard>,
 }
 
 /// Renders `chunk` of the job's input into `out` (an MP4 chunk file). `on_frame` is called per
@@ -87,6 +89,9 @@ pub fn render_chunk(
     let (input_path, spec, res, analysis) = (job.input, job.spec, job.res, &job.analysis);
     let threads = res.threads;
     let mut source = FrameSource::open(input_path, chunk.decode_from_pts, threads)?;
+    if let Some(g) = &job.guard {
+        source.set_guard(g.clone());
+    }
     let (stream_tb, avg, source_sar) = (source.time_base, source.avg_frame_rate, source.sar);
     // Frames are timed on the deinterlacer's clock from here on (the stream's, or half its ticks
     // when each field becomes a frame), and so are the chunk's bounds.

@@ -5,6 +5,7 @@
 use super::context::{blocking, JobCtx, JobError};
 use super::layout::chunk_path;
 use super::planning::cut_away;
+use super::remote::RemoteInput;
 use super::render;
 use super::resources::Resources;
 use super::ChunkPlan;
@@ -34,6 +35,9 @@ pub struct RenderPlan {
     /// Frames of the chunks already done (a resumed job), and of all chunks, for progress.
     pub frames_before: u64,
     pub frames_total: u64,
+    /// Set when `input` is a local copy of a file another node holds: each chunk's bytes are
+    /// fetched before it renders, and its file is sent back when done.
+    pub remote: Option<Arc<RemoteInput>>,
 }
 
 /// How the render phase ended.
@@ -367,7 +371,9 @@ async fn failed_on_nodes(store: &Store, job: &str, index: u32) -> Result<String,
 }
 
 /// Renders one chunk to a part file, makes it durable and renames it into place (so a file under
-/// the chunk's name is always whole). Frames are counted into `counted` as they are encoded.
+/// the chunk's name is always whole). Frames are counted into `counted` as they are encoded. From
+/// a remote input, the chunk's bytes are fetched first (and any the decoder finds missing, then it
+/// renders again), and the file is sent back before the chunk is recorded done.
 async fn render_one(
     s: &Arc<Shared>,
     chunk: &ChunkPlan,
@@ -380,8 +386,59 @@ async fn render_one(
         .dir
         .join(format!("chunk-{index:05}-{lease_no}.part.mp4"));
     let done_path = chunk_path(&s.plan.dir, index, lease_no);
-    let (shared, chunk, tmp) = (s.clone(), chunk.clone(), part.clone());
-    let result = blocking(move || {
+    let remote = s.plan.remote.clone();
+    if let Some(r) = &remote {
+        r.prepare(chunk).await?;
+    }
+    let mut tries = 0;
+    let result = loop {
+        let result = render_to(s, chunk, &part, counted.clone()).await?;
+        match (&result, &remote) {
+            (Err(render::RenderError::Media(MediaError::Incomplete { start, end })), Some(r))
+                if tries <= MISSING_TRIES =>
+            {
+                tracing::debug!(
+                    chunk = index,
+                    start,
+                    end,
+                    "fetching bytes the decoder reached"
+                );
+                s.frames_now
+                    .fetch_sub(counted.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+                r.fetch_missing(*start, *end, tries == MISSING_TRIES)
+                    .await?;
+                tries += 1;
+            }
+            _ => break result,
+        }
+    };
+    match &result {
+        Ok(_) => std::fs::rename(&part, &done_path)
+            .map_err(MediaError::io(done_path.display().to_string()))?,
+        Err(_) => {
+            let _ = std::fs::remove_file(&part);
+        }
+    }
+    if let (Ok(_), Some(r)) = (&result, &remote) {
+        r.send(index, lease_no, &done_path).await?;
+        let _ = std::fs::remove_file(&done_path);
+    }
+    Ok(result)
+}
+
+/// Times a remote chunk is rendered again after fetching what its decoder found missing; the last
+/// time fetches the whole file.
+const MISSING_TRIES: u32 = 16;
+
+/// One rendering of `chunk` into `part`, synced to disk when it succeeds.
+async fn render_to(
+    s: &Arc<Shared>,
+    chunk: &ChunkPlan,
+    part: &std::path::Path,
+    counted: Arc<AtomicU64>,
+) -> Result<Result<render::ChunkOutcome, render::RenderError>, JobError> {
+    let (shared, chunk, tmp) = (s.clone(), chunk.clone(), part.to_owned());
+    blocking(move || {
         let p = &shared.plan;
         let on_frame = |n: u64| {
             shared.frames_now.fetch_add(n, Ordering::Relaxed);
@@ -394,6 +451,7 @@ async fn render_one(
             analysis: p.analysis.clone(),
             timeline: p.timeline.clone(),
             deinterlace: p.deinterlace,
+            guard: p.remote.as_ref().map(|r| r.guard()),
         };
         let r = render::render_chunk(&job, &chunk, &tmp, &on_frame, &shared.cancel);
         // Durable before it is recorded as done.
@@ -404,13 +462,5 @@ async fn render_one(
             Ok(o)
         })
     })
-    .await?;
-    match &result {
-        Ok(_) => std::fs::rename(&part, &done_path)
-            .map_err(MediaError::io(done_path.display().to_string()))?,
-        Err(_) => {
-            let _ = std::fs::remove_file(&part);
-        }
-    }
-    Ok(result)
+    .await
 }

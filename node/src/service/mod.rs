@@ -3,10 +3,12 @@
 
 pub mod jobs;
 mod relay;
+pub mod remote;
 
 pub use jobs::{admit, Admitted, ServiceError};
 
 use crate::pipeline::job::{JobError, JobOptions, JobOutcome};
+use crate::pipeline::remote_job::run_remote;
 use crate::pipeline::run_job;
 use crate::store::Store;
 use kino_shared::{JobState, JobStatus, ProgressEvent};
@@ -37,6 +39,9 @@ pub struct ServiceConfig {
     pub lease_ms: i64,
     /// This node's name in a farm (empty when alone on its store): registered and heartbeating.
     pub node: String,
+    /// The farm's link between nodes (see `remote`): this node's data folder id, the node to
+    /// fetch inputs from when not the one that has them, and the token to show it.
+    pub farm_link: Option<remote::FarmLink>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -429,6 +434,7 @@ impl Service {
                     if let Ok(mut r) = self.runnable.lock() {
                         r.retain(|job, _| ids.contains(job));
                     }
+                    self.forget_copies(&ids);
                     for id in ids {
                         if !self.runnable_here(&id).await {
                             continue;
@@ -478,8 +484,19 @@ impl Service {
             output_link: Some(format!("/api/jobs/{id}/output")),
             node: self.config.node.clone(),
             drain: Some(self.draining.clone()),
+            storage: self.config.farm_link.as_ref().map(|l| l.storage.clone()),
         };
-        let result = run_job(&self.store, &id, &opts, self.own.clone(), cancel).await;
+        let result = match self.where_input(&id).await {
+            remote::Input::Here => run_job(&self.store, &id, &opts, self.own.clone(), cancel).await,
+            remote::Input::There(input) => {
+                let events = self.own.clone();
+                run_remote(&self.store, &id, &opts, *input, events, cancel).await
+            }
+            remote::Input::Wait(why) => {
+                tracing::debug!(job = id, "waiting: {why}");
+                Ok(JobOutcome::Elsewhere)
+            }
+        };
         let opts = &opts;
         match result {
             Ok(
@@ -488,10 +505,13 @@ impl Service {
                 | JobOutcome::Cancelled
                 | JobOutcome::Elsewhere,
             ) => {}
-            // In a farm the store may be away for a while (PostgreSQL restarting): the job is
-            // left as it is, and the scheduler takes it up again when the store answers.
+            // In a farm the store may be away for a while (PostgreSQL restarting), or the node
+            // holding the input: the job is left as it is, and the scheduler takes it up again.
             Err(JobError::Store(e)) if self.farm() => {
                 tracing::warn!(job = id, "the store failed the run, resumed later: {e}");
+            }
+            Err(JobError::Peer(e)) if self.farm() => {
+                tracing::warn!(job = id, "resumed later: {e}");
             }
             // Something this node could not do (its copy of the input, its disk): a failure of
             // this node, not of the job, which the others go on with.
@@ -504,11 +524,8 @@ impl Service {
                     .await
                     .is_ok()
                 {
-                    let ctx = crate::pipeline::context::JobCtx {
-                        store: self.store.clone(),
-                        job: id.clone(),
-                        events: self.own.clone(),
-                    };
+                    let ctx =
+                        crate::pipeline::context::JobCtx::new(&self.store, &id, self.own.clone());
                     if self.store.node_barred(&id, node).await.unwrap_or(false) {
                         let _ = crate::pipeline::job::left_to_others(&ctx, opts).await;
                     }

@@ -8,6 +8,7 @@ mod common;
 
 mod failures;
 mod recovery;
+mod remote;
 mod share;
 
 use kino_tests::*;
@@ -84,22 +85,63 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
 /// Uploads `clip` to node `to` and submits to node `via` the farm tests' job (lossless, 1 s chunks,
 /// sharpen and ×2: slow enough to share); its id.
 async fn submit(client: &reqwest::Client, to: &Node, via: &Node, clip: &Path) -> String {
-    let upload = common::upload(client, to, clip, None).await;
+    submit_with(client, to, via, clip, None).await
+}
+
+/// As [`submit`], showing the nodes' bearer `token`.
+async fn submit_with(
+    client: &reqwest::Client,
+    to: &Node,
+    via: &Node,
+    clip: &Path,
+    token: Option<&str>,
+) -> String {
+    let upload = common::upload(client, to, clip, token).await;
     let spec = serde_json::json!({
         "input": upload,
         "chunk_seconds": 1,
         "stages": [{"kind": "sharpen"}, {"kind": "scale", "factor": 2}],
         "output": {"codec": "h264", "crf": 0, "preset": "ultrafast", "audio": "none"},
     });
-    let r = client
-        .post(via.url("/api/jobs"))
-        .json(&spec)
-        .send()
-        .await
-        .expect("create");
+    let mut req = client.post(via.url("/api/jobs")).json(&spec);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.expect("create");
     assert_eq!(r.status(), 201);
     let job: Value = r.json().await.expect("job");
     job["id"].as_str().expect("id").to_owned()
+}
+
+/// The frames (MD5 each) of the farm tests' job rendered by one `kino-node render` alone, its
+/// folders under `dir`: what a farm's output must decode to.
+fn frames_alone(clip: &Path, dir: &Path) -> Vec<String> {
+    let alone = dir.join("alone.mp4");
+    let out = run(
+        kino_bin().to_str().expect("utf-8"),
+        &[
+            "render",
+            clip.to_str().expect("utf-8"),
+            "-o",
+            alone.to_str().expect("utf-8"),
+            "--data-dir",
+            dir.join("alone-data").to_str().expect("utf-8"),
+            "--chunk-seconds",
+            "1",
+            "--stage",
+            "sharpen",
+            "--stage",
+            "scale:factor=2",
+            "--crf",
+            "0",
+            "--preset",
+            "ultrafast",
+            "--audio",
+            "none",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    frame_md5s(&alone)
 }
 
 /// The node name part of a lease owner (`node:host:pid:random`).

@@ -186,32 +186,7 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
     assert_eq!(r.status(), 200);
     let farm_out = dir.path().join("farm.mp4");
     std::fs::write(&farm_out, r.bytes().await.expect("bytes")).expect("write");
-    let alone = dir.path().join("alone.mp4");
-    let out = run(
-        kino_bin().to_str().expect("utf-8"),
-        &[
-            "render",
-            clip.to_str().expect("utf-8"),
-            "-o",
-            alone.to_str().expect("utf-8"),
-            "--data-dir",
-            dir.path().join("alone-data").to_str().expect("utf-8"),
-            "--chunk-seconds",
-            "1",
-            "--stage",
-            "sharpen",
-            "--stage",
-            "scale:factor=2",
-            "--crf",
-            "0",
-            "--preset",
-            "ultrafast",
-            "--audio",
-            "none",
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let (farm, single) = (frame_md5s(&farm_out), frame_md5s(&alone));
+    let (farm, single) = (frame_md5s(&farm_out), frames_alone(&clip, dir.path()));
     assert_eq!(farm.len(), 200);
     assert!(farm == single, "the farm's frames differ from one node's");
 }

@@ -1,0 +1,164 @@
+//! A farm without shared storage: every node has its own data folder. The node that accepted the
+//! job plans, assembles and serves its input; the others fetch their chunks' byte ranges from it
+//! over HTTP (with the farm's token) and send the rendered chunks back.
+
+use super::*;
+
+const TOKEN: &str = "farm-token-for-tests";
+
+async fn get_authed(client: &reqwest::Client, url: String) -> Value {
+    let r = client
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
+    let Some(pg) = Postgres::start() else { return };
+    let db = pg.database("remote");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = |name: &str| {
+        Node::start(
+            &dir.path().join(name),
+            &[
+                "--db",
+                &db,
+                "--name",
+                name,
+                "--workers",
+                "1",
+                "--lease-seconds",
+                LEASE,
+                "--token",
+                TOKEN,
+            ],
+        )
+    };
+    let (a, b) = (node("a"), node("b"));
+    // The worker-only node reaches node a as its coordinator; node b finds a by the farm's list.
+    let worker_dir = dir.path().join("c");
+    std::fs::create_dir_all(&worker_dir).expect("worker folder");
+    let _c = Worker::start_with(&db, &worker_dir, "c", |cmd| {
+        cmd.args(["--coordinator", &a.base, "--token", TOKEN]);
+    });
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        let nodes = get_authed(&client, a.url("/api/nodes")).await;
+        let joined = |n: &str| {
+            nodes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|x| x["name"] == *n && x["alive"] == true)
+        };
+        if ["a", "b", "c"].iter().all(|n| joined(n)) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{nodes}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let clip = ten_second_clip();
+    let job = submit_with(&client, &a, &a, &clip, Some(TOKEN)).await;
+
+    // Without the token, nobody reads the input or puts a chunk.
+    let input = a.url(&format!("/api/farm/jobs/{job}/input"));
+    let r = client.get(&input).send().await.expect("input");
+    assert_eq!(r.status(), 401);
+    // With it, a range of the input is the input's bytes.
+    let r = client
+        .get(&input)
+        .bearer_auth(TOKEN)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(r.status(), 206);
+    let original = std::fs::read(&clip).expect("clip");
+    assert_eq!(
+        r.bytes().await.expect("bytes").as_ref(),
+        &original[100..200]
+    );
+
+    let start = Instant::now();
+    let done = loop {
+        let r = get_authed(&client, a.url(&format!("/api/jobs/{job}/report"))).await;
+        match r["job"]["state"].as_str() {
+            Some("done") => break r,
+            Some("failed" | "cancelled") => panic!("job ended: {r}"),
+            _ => {}
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "not done: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let by: std::collections::BTreeSet<String> = done["chunks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ch| node_of(&ch["worker"]))
+        .collect();
+    assert!(
+        by.contains("b") || by.contains("c"),
+        "no node without the folder rendered a chunk: {by:?}"
+    );
+    // A chunk whose bytes do not match the hash sent with it is refused and leaves no file.
+    let put = a.url(&format!("/api/farm/jobs/{job}/chunks/0/999"));
+    let r = client
+        .put(&put)
+        .bearer_auth(TOKEN)
+        .header("x-kino-sha256", "00".repeat(32))
+        .body("not the chunk")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.expect("error body");
+    assert_eq!(body["code"], "checksum_mismatch", "{body}");
+    assert!(!a
+        .data
+        .join("jobs")
+        .join(&job)
+        .join("chunk-00000-999.mp4")
+        .exists());
+    let twice = pg.psql("remote", "SELECT COUNT(*) FROM chunks WHERE renders <> 1");
+    assert_eq!(twice, "0", "chunks not rendered exactly once (as counted)");
+
+    // The output is the single-node render, frame for frame.
+    let r = client
+        .get(a.url(&format!("/api/jobs/{job}/output")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("output");
+    assert_eq!(r.status(), 200);
+    let farm_out = dir.path().join("farm.mp4");
+    std::fs::write(&farm_out, r.bytes().await.expect("bytes")).expect("write");
+    // Asked of a node without the folder, the output is where it is.
+    let direct = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let moved = direct
+        .get(b.url(&format!("/api/jobs/{job}/output")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("output from b");
+    assert_eq!(moved.status(), 307);
+    assert_eq!(
+        moved
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(a.url(&format!("/api/jobs/{job}/output")).as_str())
+    );
+    let (farm, single) = (frame_md5s(&farm_out), frames_alone(&clip, dir.path()));
+    assert_eq!(farm.len(), 250);
+    assert!(farm == single, "the farm's frames differ from one node's");
+}
