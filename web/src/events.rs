@@ -13,6 +13,8 @@ use yew::prelude::*;
 #[derive(Clone, PartialEq, Debug)]
 pub struct ChunkView {
     pub state: ChunkState,
+    /// Who renders it: the node and worker (`node#worker`, the 3D view's lane), else the
+    /// process's lease id (events of an older node).
     pub worker: Option<String>,
     pub frames: u64,
 }
@@ -115,7 +117,7 @@ impl JobView {
                     .iter()
                     .map(|c| ChunkView {
                         state: c.state,
-                        worker: c.worker.clone(),
+                        worker: c.lane.clone().or_else(|| c.worker.clone()),
                         frames: c.frames,
                     })
                     .collect();
@@ -126,10 +128,15 @@ impl JobView {
                 self.frames_total = *frames;
                 self.chunk(chunks.saturating_sub(1));
             }
-            ProgressEvent::ChunkClaimed { chunk, worker, .. } => {
+            ProgressEvent::ChunkClaimed {
+                chunk,
+                worker,
+                lane,
+                ..
+            } => {
                 let c = self.chunk(*chunk);
                 c.state = ChunkState::Running;
-                c.worker = Some(worker.clone());
+                c.worker = Some(lane.clone().unwrap_or_else(|| worker.clone()));
             }
             ProgressEvent::ChunkDone { chunk, frames, .. } => {
                 let c = self.chunk(*chunk);

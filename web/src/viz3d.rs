@@ -370,7 +370,7 @@ pub fn viz3d(props: &Props) -> Html {
                 { for legend.iter().map(|(name, c)| html! {
                     <span><i style={format!("background:rgb({},{},{})", c.r, c.g, c.b)} />{ *name }</span>
                 }) }
-                <span class="muted">{"left → right: time · lanes: queue, then one per worker · height: frames done · drag/arrows orbit, wheel/pinch/± zoom, 0 resets"}</span>
+                <span class="muted">{"left → right: time · lanes: queue, then one per node and worker · height: frames done · drag/arrows orbit, wheel/pinch/± zoom, 0 resets"}</span>
             </div>
         </section>
     }

@@ -81,7 +81,7 @@ pub async fn render_pending(
         changed: tokio::sync::Notify::new(),
     });
     let workers: Vec<_> = (0..plan.res.workers)
-        .map(|_| tokio::spawn(worker(shared.clone())))
+        .map(|k| tokio::spawn(worker(shared.clone(), k + 1)))
         .collect();
     let mut worker_error = None;
     for w in workers {
@@ -232,8 +232,13 @@ impl Shared {
 }
 
 /// Claims and renders chunks until none is left (waiting for chunks other processes hold).
-async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
+/// Worker `k` (from 1) of this run; its lane in the 3D view is `node#k`.
+async fn worker(s: Arc<Shared>, k: usize) -> Result<(), JobError> {
     let (store, job) = (&s.job.store, s.job.job.as_str());
+    let lane = match s.plan.opts.node.as_str() {
+        "" => format!("#{k}"),
+        node => format!("{node}#{k}"),
+    };
     loop {
         if s.stopping() {
             return Ok(());
@@ -262,7 +267,7 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
         tokio::pin!(changed);
         changed.as_mut().enable();
         let Some(chunk) = store
-            .claim_chunk(job, &s.owner, s.plan.opts.lease_ms)
+            .claim_chunk_in(job, &s.owner, Some(&lane), s.plan.opts.lease_ms)
             .await?
         else {
             let all = store.chunks(job).await?;
@@ -293,6 +298,7 @@ async fn worker(s: Arc<Shared>) -> Result<(), JobError> {
             job: job.to_owned(),
             chunk: index,
             worker: s.owner.clone(),
+            lane: Some(lane.clone()),
         });
         let counted = Arc::new(AtomicU64::new(0));
         match render_one(&s, &chunk.plan, chunk.lease_no, counted.clone()).await? {

@@ -158,6 +158,7 @@ fn chunk_event(c: ChunkChange, node: &str) -> Option<ProgressEvent> {
             job: c.job,
             chunk: c.index,
             worker: c.owner.unwrap_or_default(),
+            lane: c.lane,
         }),
         ChunkState::Done => Some(ProgressEvent::ChunkDone {
             job: c.job,

@@ -38,6 +38,17 @@ impl Store {
         owner: &str,
         lease_ms: i64,
     ) -> Result<Option<ChunkRow>> {
+        self.claim_chunk_in(id, owner, None, lease_ms).await
+    }
+
+    /// As [`Store::claim_chunk`], recording the claiming worker's `lane` (`node#worker`).
+    pub async fn claim_chunk_in(
+        &self,
+        id: &str,
+        owner: &str,
+        lane: Option<&str>,
+        lease_ms: i64,
+    ) -> Result<Option<ChunkRow>> {
         let now = self.now_sql();
         let skip_locked = if self.postgres {
             "FOR UPDATE SKIP LOCKED"
@@ -46,7 +57,7 @@ impl Store {
         };
         let row = sqlx::query_as::<_, ChunkRecord>(&format!(
             "UPDATE chunks SET state = 'running', lease_owner = $1, lease_until_ms = {now} + $2,
-                attempts = attempts + 1, lease_no = lease_no + 1, updated_ms = {now}
+                attempts = attempts + 1, lease_no = lease_no + 1, updated_ms = {now}, lane = $4
              WHERE job_id = $3 AND idx = (
                 SELECT idx FROM chunks WHERE job_id = $3
                   AND (state = 'pending' OR (state = 'running' AND lease_until_ms < {now}))
@@ -56,6 +67,7 @@ impl Store {
         .bind(owner)
         .bind(lease_ms)
         .bind(id)
+        .bind(lane)
         .fetch_optional(&self.pool)
         .await?;
         row.map(ChunkRow::try_from).transpose()

@@ -123,6 +123,8 @@ pub struct ChunkRow {
     /// The fencing token: grows on every claim; only its holder may finish the chunk.
     pub lease_no: u64,
     pub error: Option<String>,
+    /// The node and worker holding (or that rendered) it, as `node#worker`.
+    pub lane: Option<String>,
 }
 
 #[derive(Clone)]
@@ -513,6 +515,7 @@ impl Store {
                     state: c.state,
                     lease_no: c.lease_no,
                     owner: c.lease_owner,
+                    lane: c.lane,
                     frames: c.plan.frames,
                 })
             })

@@ -71,6 +71,7 @@ pub struct ChunkRecord {
     lease_owner: Option<String>,
     lease_no: i64,
     error: Option<String>,
+    lane: Option<String>,
 }
 
 impl TryFrom<ChunkRecord> for ChunkRow {
@@ -97,6 +98,7 @@ impl TryFrom<ChunkRecord> for ChunkRow {
             lease_owner: r.lease_owner,
             lease_no: r.lease_no as u64,
             error: r.error,
+            lane: r.lane,
         })
     }
 }
@@ -112,6 +114,7 @@ impl From<ChunkRow> for ChunkStatus {
             frames: c.plan.frames,
             attempts: c.attempts,
             worker: c.lease_owner,
+            lane: c.lane,
             error: c.error,
         }
     }
@@ -125,6 +128,7 @@ pub struct ChunkChange {
     pub state: ChunkState,
     pub lease_no: u64,
     pub owner: Option<String>,
+    pub lane: Option<String>,
     pub frames: u64,
 }
 

@@ -95,6 +95,9 @@ pub struct ChunkStatus {
     pub frames: u64,
     pub attempts: u32,
     pub worker: Option<String>,
+    /// The node and worker holding (or that rendered) it, as `node#worker`: the 3D view's lane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
     pub error: Option<String>,
 }
 
@@ -156,6 +159,9 @@ pub enum ProgressEvent {
         job: String,
         chunk: u32,
         worker: String,
+        /// The node and worker, as `node#worker` (see [`ChunkStatus::lane`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lane: Option<String>,
     },
     ChunkDone {
         job: String,

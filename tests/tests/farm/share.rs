@@ -136,6 +136,11 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
         .filter_map(|ch| node_of(&ch["worker"]))
         .collect();
     assert!(nodes.len() >= 2, "chunks rendered by {nodes:?} only");
+    // Each chunk names its node and worker (the 3D view's lane): one worker per node here.
+    for ch in done["chunks"].as_array().into_iter().flatten() {
+        let node = node_of(&ch["worker"]).expect("worker");
+        assert_eq!(ch["lane"], format!("{node}#1"), "{ch}");
+    }
 
     // Node a's clients saw the chunks the other nodes rendered, and the end.
     let events = tokio::time::timeout(Duration::from_secs(30), seen)
@@ -158,6 +163,13 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
             "node a never told of chunk {i}: {events:?}"
         );
     }
+    // Claims relayed from the other nodes carry their lanes.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "chunk_claimed" && (e["lane"] == "b#1" || e["lane"] == "c#1")),
+        "no lane of another node: {events:?}"
+    );
 
     // The stalled worker wakes after its lease was taken: its finish counts for nothing.
     c.signal(libc::SIGCONT);
