@@ -2,6 +2,7 @@
 
 use super::{ApiErr, ApiResult, AppState};
 use crate::media::probe;
+use crate::pipeline::input_layout::InputLayout;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -513,6 +514,8 @@ pub async fn report(
         .report_sections(&id)
         .await?
         .into_iter()
+        // The nodes' own record of where the input's bytes lie: not for people.
+        .filter(|(name, _)| name != <InputLayout as crate::store::ReportSection>::NAME)
         .collect();
     let failures = state.svc.store.failures(&id).await?;
     let mut per_node = std::collections::BTreeMap::<&str, i64>::new();

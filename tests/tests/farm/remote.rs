@@ -162,3 +162,87 @@ async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
     assert_eq!(farm.len(), 250);
     assert!(farm == single, "the farm's frames differ from one node's");
 }
+
+/// The node holding the input dies mid-job: the node without the folder cannot fetch or send, so it
+/// waits (no failure counted against it or the job), and the job completes when the node is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_waits_for_the_node_holding_its_input() {
+    let Some(pg) = Postgres::start() else { return };
+    let db = pg.database("home");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("a");
+    let serving = || {
+        Node::start(
+            &home,
+            &[
+                "--db",
+                &db,
+                "--name",
+                "a",
+                "--workers",
+                "1",
+                "--lease-seconds",
+                LEASE,
+                "--token",
+                TOKEN,
+            ],
+        )
+    };
+    let mut a = serving();
+    // No --coordinator: the worker finds the node with the folder in the farm's list, so it finds
+    // it again at its new address after the restart.
+    let worker_dir = dir.path().join("c");
+    std::fs::create_dir_all(&worker_dir).expect("worker folder");
+    let _c = Worker::start_with(&db, &worker_dir, "c", |cmd| {
+        cmd.args(["--token", TOKEN]);
+    });
+    let client = reqwest::Client::new();
+    let clip = ten_second_clip();
+    let job = submit_with(&client, &a, &a, &clip, Some(TOKEN)).await;
+    // Once the worker has a chunk done, the node with the input goes away for longer than a lease.
+    let start = Instant::now();
+    loop {
+        let r = get_authed(&client, a.url(&format!("/api/jobs/{job}/report"))).await;
+        let by_c = r["chunks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|ch| ch["state"] == "done" && node_of(&ch["worker"]).as_deref() == Some("c"));
+        if by_c {
+            break;
+        }
+        assert!(
+            r["job"]["state"] != "done",
+            "the worker never rendered: {r}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(120), "{r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.kill9();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let a = serving();
+    let start = Instant::now();
+    let done = loop {
+        let r = get_authed(&client, a.url(&format!("/api/jobs/{job}/report"))).await;
+        match r["job"]["state"].as_str() {
+            Some("done") => break r,
+            Some("failed" | "cancelled") => panic!("job ended: {r}"),
+            _ => {}
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "not done: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done["failures"], serde_json::json!([]), "{done}");
+    let twice = pg.psql("home", "SELECT COUNT(*) FROM chunks WHERE renders <> 1");
+    assert_eq!(twice, "0", "chunks not rendered exactly once (as counted)");
+    let r = client
+        .get(a.url(&format!("/api/jobs/{job}/output")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("output");
+    assert_eq!(r.status(), 200);
+    let farm_out = dir.path().join("farm.mp4");
+    std::fs::write(&farm_out, r.bytes().await.expect("bytes")).expect("write");
+    assert!(frame_md5s(&farm_out) == frames_alone(&clip, dir.path()));
+}
