@@ -10,6 +10,7 @@ mod failures;
 mod recovery;
 mod remote;
 mod share;
+mod takeover;
 
 use kino_tests::*;
 use serde_json::Value;
@@ -60,6 +61,12 @@ impl Worker {
             std::thread::sleep(Duration::from_millis(100));
         }
         None
+    }
+
+    /// SIGKILL, as a crash would.
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 
     fn signal(&self, sig: i32) {
