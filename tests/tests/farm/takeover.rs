@@ -144,3 +144,60 @@ async fn a_node_without_the_model_never_claims_a_neural_chunk() {
     );
     assert_eq!(done["failures"], serde_json::json!([]), "{done}");
 }
+
+/// The node that claims the assembly cannot write the output (its files may not grow past a chunk's
+/// size): the failure counts against that node, not the job, and a node that joins later assembles
+/// it; the output is whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_node_takes_over_a_failed_assembly() {
+    let Some(pg) = Postgres::start() else { return };
+    let db = pg.database("assembly");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = dir.path().join("shared");
+    // Chunks of this job are a few MB; the output is tens.
+    let a = Node::start_with(
+        &shared,
+        &[
+            "--db",
+            &db,
+            "--name",
+            "a",
+            "--workers",
+            "1",
+            "--lease-seconds",
+            LEASE,
+        ],
+        |c| limit_file_size(c, 12 << 20),
+    );
+    let client = reqwest::Client::new();
+    let clip = ten_second_clip();
+    let job = submit(&client, &a, &a, &clip).await;
+    let report = a.url(&format!("/api/jobs/{job}/report"));
+    let start = Instant::now();
+    loop {
+        let r = get(&client, report.clone()).await;
+        if r["failures"].as_array().is_some_and(|f| !f.is_empty()) {
+            let chunks = r["chunks"].as_array().expect("chunks");
+            assert!(chunks.iter().all(|c| c["state"] == "done"), "{r}");
+            assert_eq!(r["failures"][0]["node"], "a", "{r}");
+            break;
+        }
+        assert!(r["job"]["state"] != "done", "the output fitted: {r}");
+        assert!(start.elapsed() < Duration::from_secs(240), "{r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _c = Worker::start(&db, &shared, "c");
+    let done = until_ended(&client, &a, &job, Duration::from_secs(120)).await;
+    assert_eq!(done["job"]["state"], "done", "{done}");
+    let twice = pg.psql("assembly", "SELECT COUNT(*) FROM chunks WHERE renders <> 1");
+    assert_eq!(twice, "0", "chunks rendered again");
+    let r = client
+        .get(a.url(&format!("/api/jobs/{job}/output")))
+        .send()
+        .await
+        .expect("output");
+    assert_eq!(r.status(), 200);
+    let out = dir.path().join("out.mp4");
+    std::fs::write(&out, r.bytes().await.expect("bytes")).expect("write");
+    assert_eq!(count_frames(&out), 250);
+}
