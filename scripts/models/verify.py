@@ -8,7 +8,7 @@
 
 Prints the largest differences and exits non-zero past the tolerances.
 
-usage: verify.py MODELS_DIR NCNN_DIR ESRGAN_SLIM_PACKAGE_DIR [PHOTO.png]
+usage: verify.py MODELS_DIR NCNN_DIR SPAN_NCNN_DIR ESRGAN_SLIM_PACKAGE_DIR [PHOTO.png]
 """
 
 import sys
@@ -45,14 +45,16 @@ def run_ort(path, nchw):
 
 
 def main():
-    if len(sys.argv) not in (4, 5):
+    if len(sys.argv) not in (5, 6):
         sys.exit(__doc__)
-    models, ncnn_dir, slim_dir = sys.argv[1:4]
-    photo = sys.argv[4] if len(sys.argv) == 5 else None
+    models, ncnn_dir, span_dir, slim_dir = sys.argv[1:5]
+    photo = sys.argv[5] if len(sys.argv) == 6 else None
     ok = True
     chw = test_image(photo)
-    for name in ("realesr-animevideov3-x2", "realesr-animevideov3-x4", "realesrgan-x4plus"):
-        ref = run_ncnn(f"{ncnn_dir}/{name}.param", f"{ncnn_dir}/{name}.bin", chw)
+    nets = [(ncnn_dir, n) for n in ("realesr-animevideov3-x2", "realesr-animevideov3-x4", "realesrgan-x4plus")]
+    nets += [(span_dir, n) for n in ("span-x2", "span-x4")]
+    for folder, name in nets:
+        ref = run_ncnn(f"{folder}/{name}.param", f"{folder}/{name}.bin", chw)
         got = run_ort(f"{models}/{name}.onnx", chw[None])[0]
         diff = float(np.abs(ref - got).max()) if ref.shape == got.shape else float("inf")
         print(f"verify: {name}: ncnn {ref.shape} vs onnx {got.shape}, max |diff| {diff:.2e}")

@@ -364,6 +364,7 @@ fn sr_model(name: &str) -> Option<SrModel> {
         "fast" => Some(SrModel::Fast),
         "quality" => Some(SrModel::Quality),
         "small" => Some(SrModel::Small),
+        "span" => Some(SrModel::Span),
         _ => None,
     }
 }
@@ -537,7 +538,7 @@ pub fn settings(props: &Props) -> Html {
                         { number(props, "scale.height", "and/or height px", &f.height, |f, v| f.height = v) }
                         { select(props, "f-scale-filter", "Filter", &f.filter, &["lanczos3", "bicubic"], |f, v| f.filter = v) }
                         { select(props, "f-scale-pixels", "Non-square pixels", &f.pixels, &["square", "keep"], |f, v| f.pixels = v) }
-                        { select(props, "f-scale-model", "Neural model", &f.model, &["none", "fast", "quality", "small"], |f, v| f.model = v) }
+                        { select(props, "f-scale-model", "Neural model", &f.model, &["none", "span", "fast", "quality", "small"], |f, v| f.model = v) }
                         if f.model != "none" {
                             { number(props, "scale.blend", "Blend with filter (0…1)", &f.blend, |f, v| f.blend = v) }
                         }

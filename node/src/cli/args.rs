@@ -68,7 +68,8 @@ pub struct UpscaleArgs {
     pub input: PathBuf,
     #[arg(short, long)]
     pub output: PathBuf,
-    /// fast (Real-ESRGAN animevideov3), quality (Real-ESRGAN x4plus) or small (esrgan-slim).
+    /// span (SPAN, for fidelity: camera footage, photos), fast (Real-ESRGAN animevideov3: animation,
+    /// the fastest), quality (Real-ESRGAN x4plus) or small (esrgan-slim).
     #[arg(long, default_value = "fast", value_parser = parse_model)]
     pub model: kino_shared::SrModel,
     /// 2 or 4 (quality has ×4 only).
@@ -93,7 +94,7 @@ pub struct UpscaleArgs {
 
 fn parse_model(s: &str) -> Result<kino_shared::SrModel, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|_| format!("unknown model '{s}' (fast, quality, small)"))
+        .map_err(|_| format!("unknown model '{s}' (span, fast, quality, small)"))
 }
 
 #[derive(Args)]
@@ -282,7 +283,7 @@ fn parse_audio(s: &str) -> Result<AudioMode, String> {
 const STAGE_HELP: &str = "An enhancement stage, in order: KIND[:key=value,...]. Repeat for several.
 Kinds and their fields:
   scale      width, height (display size) or factor; filter=lanczos3|bicubic; pixels=square|keep;
-             model=fast|quality|small (neural), blend, tile
+             model=span|fast|quality|small (neural), blend, tile
   color      brightness, contrast, saturation, gamma, vibrance, temperature, tint,
              auto_white_balance, auto_levels
   denoise    mode=auto|manual, sigma, strength, temporal_radius

@@ -13,6 +13,8 @@ pub fn file_for(model: SrModel, scale: usize) -> (&'static str, usize) {
         (SrModel::Quality, _) => ("realesrgan-x4plus.onnx", 4),
         (SrModel::Small, 2) => ("esrgan-slim-x2.onnx", 2),
         (SrModel::Small, _) => ("esrgan-slim-x4.onnx", 4),
+        (SrModel::Span, 2) => ("span-x2.onnx", 2),
+        (SrModel::Span, _) => ("span-x4.onnx", 4),
     }
 }
 
@@ -25,6 +27,8 @@ pub fn default_tiling(model: SrModel) -> Tiling {
         SrModel::Fast => (192, 16),
         SrModel::Quality => (128, 32),
         SrModel::Small => (128, 16),
+        // 21 convolutions of 3×3 in a row: 21 px of receptive field on each side.
+        SrModel::Span => (192, 24),
     };
     Tiling {
         tile,

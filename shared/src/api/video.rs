@@ -79,6 +79,9 @@ pub enum SrModel {
     Quality,
     /// UpscalerJS esrgan-slim (a small RDN).
     Small,
+    /// SPAN (ch48; the NTIRE 2024 efficient super-resolution winner), trained for fidelity: the
+    /// most faithful to the source (2–5 dB above bicubic on photos), for camera footage and photos.
+    Span,
 }
 
 impl SrModel {
@@ -87,6 +90,7 @@ impl SrModel {
             SrModel::Fast => "fast",
             SrModel::Quality => "quality",
             SrModel::Small => "small",
+            SrModel::Span => "span",
         }
     }
 }
