@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: how faithful each upscaler is. Every shared photo (whole) is shrunk ×2 and ×4 (FFmpeg
 # bicubic, antialiased) and upscaled back by bicubic, Lanczos and each Kino model; PSNR (RGB, FFmpeg's
-# `psnr` filter on the PNGs) and SSIM against the original. Then the speed of SPAN ×2 on a
-# 640×360 frame (best of 3, whole frame, default tiles). QUICK=1 leaves out x4plus (`quality`),
+# `psnr` filter on the PNGs) and SSIM against the original. Then the speed of SPAN ×2 and fast ×4
+# on a 640×360 frame (best of 3, whole frame), with the former 192-px tiles and as now. QUICK=1 leaves out x4plus (`quality`),
 # minutes per photo on a CPU.
 # Usage: bash bench/fidelity.sh
 set -euo pipefail
@@ -55,5 +55,11 @@ done
 SRC=$(echo "$PHOTOS" | tail -1)
 ffmpeg -v error -y -i "$SRC" -vf scale=640:360:flags=area "$W/360.png"
 echo
-"$BIN" upscale "$W/360.png" -o "$W/out.png" --model span --factor 2 --repeat 3 |
-  sort -n | head -1 | awk -v n="$(nproc)" '{printf "span x2 640x360 -> 1280x720, %s cores: %.0f ms/frame, %.2f fps (best of 3)\n", n, $1, 1000/$1}'
+echo "== speed on a 640x360 frame, $(nproc) cores, best of 3: 192-px tiles (the default before) vs the default now (whole up to 640x368)"
+for mf in "span 2" "fast 4"; do
+  set -- $mf
+  for how in "--tile 192" ""; do
+    ms=$("$BIN" upscale "$W/360.png" -o "$W/out.png" --model "$1" --factor "$2" --repeat 3 $how | sort -n | head -1 | awk '{print $1}')
+    printf "%-5s x%s %-12s %8.0f ms/frame  %5.2f fps\n" "$1" "$2" "${how:-default}" "$ms" "$(awk -v m="$ms" "BEGIN{print 1000/m}")"
+  done
+done

@@ -390,6 +390,7 @@ fn conversions_match_the_original_runtimes() {
         s(&root.join("scripts/models/verify.py")).to_owned(),
         s(&models_dir()).to_owned(),
         s(&extracted.join("realesrgan")).to_owned(),
+        s(&extracted.join("span")).to_owned(),
         s(&extracted.join("slim/package")).to_owned(),
     ];
     if let Some(m) = shared_media() {
@@ -403,7 +404,7 @@ fn conversions_match_the_original_runtimes() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("verify:").count(), 4, "{text}");
+    assert_eq!(text.matches("verify:").count(), 6, "{text}");
 }
 
 #[test]

@@ -141,6 +141,7 @@ pub fn cmd_upscale(a: UpscaleArgs) -> CliResult<u8> {
     let mut net = SrNet::open(&cfg, a.model, a.factor, a.threads, a.tile)?;
     if let Some(c) = a.context {
         net.tiling.context = c;
+        net.whole_up_to = 0;
     }
     if a.untiled {
         net.tiling = Tiling::whole(pic.width, pic.height);

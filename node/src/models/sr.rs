@@ -37,12 +37,28 @@ pub fn default_tiling(model: SrModel) -> Tiling {
     }
 }
 
+/// Pictures up to this many pixels (640×368) go through `fast` and `span` whole, not in tiles:
+/// tiles' context and per-run overhead cost 1.6× (`fast` ×4) to 2.1× (`span` ×2) on a 640×360
+/// frame, and one whole frame peaks about as high as a 4K frame in tiles (0.55 / 0.71 GB, measured
+/// in BENCHMARKS.md). The compact networks only: x4plus's activations at that size reach GBs.
+pub const WHOLE_UP_TO: usize = 640 * 368;
+
+/// The largest picture `model` runs untiled by default (see [`WHOLE_UP_TO`]).
+fn whole_up_to(model: SrModel) -> usize {
+    match model {
+        SrModel::Fast | SrModel::Span => WHOLE_UP_TO,
+        SrModel::Quality | SrModel::Small => 0,
+    }
+}
+
 /// A super-resolution network ready to run.
 pub struct SrNet {
     model: Model,
     /// Factor of the network's output.
     pub scale: usize,
     pub tiling: Tiling,
+    /// Pictures of at most this many pixels run as one tile (0: always tiled).
+    pub whole_up_to: usize,
 }
 
 impl SrNet {
@@ -63,6 +79,12 @@ impl SrNet {
             model: Model::load(cfg, file, threads)?,
             scale: native,
             tiling,
+            // A tile size asked for is kept.
+            whole_up_to: if tile.is_some() {
+                0
+            } else {
+                whole_up_to(model)
+            },
         })
     }
 
@@ -72,6 +94,7 @@ impl SrNet {
             model,
             scale,
             tiling,
+            whole_up_to: 0,
         }
     }
 
@@ -84,11 +107,15 @@ impl SrNet {
         emit: impl FnMut(usize, usize, &[f32]) -> Result<(), ModelError>,
     ) -> Result<(), ModelError> {
         let (scale, model) = (self.scale, &mut self.model);
+        let tiling = match w * h <= self.whole_up_to {
+            true => Tiling::whole(w, h),
+            false => self.tiling,
+        };
         tile::upscale(
             w,
             h,
             scale,
-            self.tiling,
+            tiling,
             fill,
             |input, th, tw| {
                 let (out, shape) = model.run(input, th, tw)?;
