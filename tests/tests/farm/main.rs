@@ -21,6 +21,20 @@ use std::time::{Duration, Instant};
 /// Lease length the nodes run with, seconds: short, so a takeover happens within the test.
 const LEASE: &str = "3";
 
+/// The farm tests' node arguments: store `db`, name `name`, one worker, short leases.
+fn farm_args<'a>(db: &'a str, name: &'a str) -> Vec<&'a str> {
+    vec![
+        "--db",
+        db,
+        "--name",
+        name,
+        "--workers",
+        "1",
+        "--lease-seconds",
+        LEASE,
+    ]
+}
+
 /// A `kino-node worker` process, killed when dropped.
 struct Worker(Child);
 

@@ -120,19 +120,7 @@ async fn the_farm_waits_out_a_database_outage() {
     let db = pg.database("outage");
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = dir.path().join("shared");
-    let a = Node::start(
-        &shared,
-        &[
-            "--db",
-            &db,
-            "--name",
-            "a",
-            "--workers",
-            "1",
-            "--lease-seconds",
-            LEASE,
-        ],
-    );
+    let a = Node::start(&shared, &farm_args(&db, "a"));
     let mut c = Worker::start(&db, &shared, "c");
     let client = reqwest::Client::new();
     until_joined(&client, &a, &["a", "c"]).await;

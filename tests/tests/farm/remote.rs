@@ -25,18 +25,7 @@ async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
     let node = |name: &str| {
         Node::start(
             &dir.path().join(name),
-            &[
-                "--db",
-                &db,
-                "--name",
-                name,
-                "--workers",
-                "1",
-                "--lease-seconds",
-                LEASE,
-                "--token",
-                TOKEN,
-            ],
+            &[farm_args(&db, name), vec!["--token", TOKEN]].concat(),
         )
     };
     let (a, b) = (node("a"), node("b"));
@@ -174,18 +163,7 @@ async fn a_job_waits_for_the_node_holding_its_input() {
     let serving = || {
         Node::start(
             &home,
-            &[
-                "--db",
-                &db,
-                "--name",
-                "a",
-                "--workers",
-                "1",
-                "--lease-seconds",
-                LEASE,
-                "--token",
-                TOKEN,
-            ],
+            &[farm_args(&db, "a"), vec!["--token", TOKEN]].concat(),
         )
     };
     let mut a = serving();

@@ -9,21 +9,7 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
     let db = pg.database("farm");
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = dir.path().join("shared");
-    let node = |name: &str| {
-        Node::start(
-            &shared,
-            &[
-                "--db",
-                &db,
-                "--name",
-                name,
-                "--workers",
-                "1",
-                "--lease-seconds",
-                LEASE,
-            ],
-        )
-    };
+    let node = |name: &str| Node::start(&shared, &farm_args(&db, name));
     let (a, b) = (node("a"), node("b"));
     let c = Worker::start(&db, &shared, "c");
     let clip = generated(
@@ -209,19 +195,7 @@ async fn a_node_without_the_encoder_leaves_the_job_to_the_others() {
     let db = pg.database("caps");
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = dir.path().join("shared");
-    let a = Node::start(
-        &shared,
-        &[
-            "--db",
-            &db,
-            "--name",
-            "a",
-            "--workers",
-            "1",
-            "--lease-seconds",
-            LEASE,
-        ],
-    );
+    let a = Node::start(&shared, &farm_args(&db, "a"));
     let _d = Worker::start_with_env(
         &db,
         &shared,
@@ -302,19 +276,7 @@ async fn the_analysis_pass_spreads_over_the_nodes() {
     let db = pg.database("analysis");
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = dir.path().join("shared");
-    let a = Node::start(
-        &shared,
-        &[
-            "--db",
-            &db,
-            "--name",
-            "a",
-            "--workers",
-            "1",
-            "--lease-seconds",
-            LEASE,
-        ],
-    );
+    let a = Node::start(&shared, &farm_args(&db, "a"));
     let _b = Worker::start(&db, &shared, "b");
     let client = reqwest::Client::new();
     until_joined(&client, &a, &["a", "b"]).await;

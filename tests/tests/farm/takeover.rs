@@ -12,19 +12,7 @@ async fn a_killed_workers_chunk_is_finished_by_another_node() {
     let db = pg.database("killed");
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = dir.path().join("shared");
-    let a = Node::start(
-        &shared,
-        &[
-            "--db",
-            &db,
-            "--name",
-            "a",
-            "--workers",
-            "1",
-            "--lease-seconds",
-            LEASE,
-        ],
-    );
+    let a = Node::start(&shared, &farm_args(&db, "a"));
     let mut c = Worker::start(&db, &shared, "c");
     let client = reqwest::Client::new();
     until_joined(&client, &a, &["a", "c"]).await;
@@ -80,16 +68,7 @@ async fn a_node_without_the_model_never_claims_a_neural_chunk() {
     let models = models_dir_with(&["realesr-animevideov3-x2.onnx"]);
     let a = Node::start_with_env(
         &shared,
-        &[
-            "--db",
-            &db,
-            "--name",
-            "a",
-            "--workers",
-            "1",
-            "--lease-seconds",
-            LEASE,
-        ],
+        &farm_args(&db, "a"),
         &[("KINO_MODELS_DIR", &models)],
     );
     let empty = dir.path().join("no-models");
@@ -155,20 +134,9 @@ async fn another_node_takes_over_a_failed_assembly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = dir.path().join("shared");
     // Chunks of this job are a few MB; the output is tens.
-    let a = Node::start_with(
-        &shared,
-        &[
-            "--db",
-            &db,
-            "--name",
-            "a",
-            "--workers",
-            "1",
-            "--lease-seconds",
-            LEASE,
-        ],
-        |c| limit_file_size(c, 12 << 20),
-    );
+    let a = Node::start_with(&shared, &farm_args(&db, "a"), |c| {
+        limit_file_size(c, 12 << 20)
+    });
     let client = reqwest::Client::new();
     let clip = ten_second_clip();
     let job = submit(&client, &a, &a, &clip).await;
