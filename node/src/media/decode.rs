@@ -150,14 +150,11 @@ impl FrameSource {
     fn missing(&self) -> Option<MediaError> {
         let guard = self.guard.as_ref()?;
         let (pos, size) = (self.packet.position(), self.packet.size() as u64);
-        if pos < 0 {
-            // No offset to check by: only the whole file will do.
-            return Some(MediaError::Incomplete {
-                start: 0,
-                end: u64::MAX,
-            });
-        }
-        let (start, end) = (pos as u64, pos as u64 + size);
+        // No offset to check by: only the whole file will do.
+        let (start, end) = match pos {
+            p if p < 0 => (0, u64::MAX),
+            p => (p as u64, p as u64 + size),
+        };
         (!guard(start, end)).then_some(MediaError::Incomplete { start, end })
     }
 
