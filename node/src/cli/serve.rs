@@ -133,10 +133,11 @@ async fn start_node(a: NodeArgs, peers: Peers) -> CliResult<(PathBuf, Arc<Servic
             store
                 .register_node(&name, env!("CARGO_PKG_VERSION"), &info, 3 * lease_ms)
                 .await?;
+            let token = peers.token.filter(|t| !t.is_empty());
             let link = crate::service::remote::FarmLink {
                 storage,
                 coordinator: peers.coordinator,
-                token: peers.token.filter(|t| !t.is_empty()),
+                peer: crate::pipeline::remote::PeerLink::new(token)?,
             };
             (dir, store, name, Some(link))
         }

@@ -5,7 +5,7 @@
 
 use super::context::{blocking, JobError};
 use super::input_layout::InputLayout;
-use crate::media::sparse::SparseCopy;
+use crate::media::sparse::{SparseCopy, BLOCK};
 use crate::store::ChunkPlan;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -20,11 +20,21 @@ pub const SHA256_HEADER: &str = "x-kino-sha256";
 /// chunk that runs past its planned range is not decoded again for each packet).
 const REACH: u64 = 4 << 20;
 
-/// How this node reaches the others: HTTP with the farm's token.
+/// How this node reaches the others: HTTP with the farm's token. Made once per node: the client
+/// keeps its connections and the system's root certificates.
 #[derive(Clone)]
 pub struct PeerLink {
     client: reqwest::Client,
     token: Option<String>,
+}
+
+impl std::fmt::Debug for PeerLink {
+    /// Never the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerLink")
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 impl PeerLink {
@@ -126,19 +136,30 @@ impl RemoteInput {
                     format!("answered {} to a range", r.status()),
                 ));
             }
-            let mut at = s;
+            // Written a block at a time, not per network read (a few kB each).
+            let (mut at, mut buf) = (s, Vec::with_capacity(BLOCK as usize));
             let mut body = r.bytes_stream();
-            while let Some(piece) = body.next().await {
+            loop {
+                let piece = body.next().await.transpose();
                 let piece = piece.map_err(|err| peer_error(&url, err))?;
-                let len = piece.len() as u64;
-                if at + len > e {
-                    return Err(peer_error(&url, "sent more than the range asked"));
+                if let Some(p) = &piece {
+                    if at + (buf.len() + p.len()) as u64 > e {
+                        return Err(peer_error(&url, "sent more than the range asked"));
+                    }
+                    buf.extend_from_slice(p);
                 }
-                let (copy, offset) = (self.copy.clone(), at);
-                blocking(move || copy.write(offset, &piece))
-                    .await?
-                    .map_err(|err| JobError::Internal(format!("local copy of the input: {err}")))?;
-                at += len;
+                if buf.len() as u64 >= BLOCK || (piece.is_none() && !buf.is_empty()) {
+                    let (copy, offset, data) = (self.copy.clone(), at, std::mem::take(&mut buf));
+                    at += data.len() as u64;
+                    blocking(move || copy.write(offset, &data))
+                        .await?
+                        .map_err(|err| {
+                            JobError::Internal(format!("local copy of the input: {err}"))
+                        })?;
+                }
+                if piece.is_none() {
+                    break;
+                }
             }
             if at != e {
                 return Err(peer_error(

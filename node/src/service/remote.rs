@@ -17,8 +17,8 @@ pub struct FarmLink {
     /// The node to fetch inputs from and send chunks to (`--coordinator`); otherwise the URL a
     /// live node with the job's folder advertises.
     pub coordinator: Option<String>,
-    /// The bearer token the serving nodes want.
-    pub token: Option<String>,
+    /// The HTTP client, with the bearer token the serving nodes want.
+    pub peer: PeerLink,
 }
 
 /// Where a job's input is for this node.
@@ -89,12 +89,8 @@ impl Service {
                 None => return Input::Wait("no live node with its input serves HTTP".into()),
             },
         };
-        let peer = match PeerLink::new(link.token.clone()) {
-            Ok(p) => p,
-            Err(e) => return Input::Wait(e.to_string()),
-        };
         let cache = remote_dir(&self.config.data_dir);
-        match RemoteInput::open(peer, &base, id, layout, &cache) {
+        match RemoteInput::open(link.peer.clone(), &base, id, layout, &cache) {
             Ok(input) => Input::There(Box::new(input)),
             Err(e) => Input::Wait(e.to_string()),
         }
@@ -102,7 +98,7 @@ impl Service {
 
     /// Whether `path` is a file in this node's data folder (the same path on another machine, or
     /// another node's folder that happens to be reachable here, is not).
-    fn in_my_folder(&self, path: &str) -> bool {
+    pub fn in_my_folder(&self, path: &str) -> bool {
         let path = Path::new(path);
         path.starts_with(&self.config.data_dir) && path.is_file()
     }
