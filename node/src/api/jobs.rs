@@ -259,12 +259,15 @@ pub async fn output(
             format!("job is {}", job.state.as_str()),
         ));
     }
-    // In a farm without shared storage, the output is on the node with the job's folder.
-    if let Some(home) = state.svc.home_of(&id).await {
-        let to = format!("{}/api/jobs/{id}/output", home.trim_end_matches('/'));
-        return Ok(axum::response::Redirect::temporary(&to).into_response());
-    }
     let (input, out) = state.svc.store.job_input_output(&id).await?;
+    // In a farm without shared storage, the output is on the node with the job's folder (asked
+    // only when it is not in this node's: a player's many range requests cost no store reads).
+    if !state.svc.in_my_folder(&out) {
+        if let Some(home) = state.svc.home_of(&id).await {
+            let to = format!("{}/api/jobs/{id}/output", home.trim_end_matches('/'));
+            return Ok(axum::response::Redirect::temporary(&to).into_response());
+        }
+    }
     let mime = match std::path::Path::new(&out)
         .extension()
         .and_then(|e| e.to_str())
