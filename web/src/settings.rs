@@ -365,6 +365,7 @@ fn sr_model(name: &str) -> Option<SrModel> {
         "quality" => Some(SrModel::Quality),
         "small" => Some(SrModel::Small),
         "span" => Some(SrModel::Span),
+        "auto" => Some(SrModel::Auto),
         _ => None,
     }
 }
@@ -538,7 +539,7 @@ pub fn settings(props: &Props) -> Html {
                         { number(props, "scale.height", "and/or height px", &f.height, |f, v| f.height = v) }
                         { select(props, "f-scale-filter", "Filter", &f.filter, &["lanczos3", "bicubic"], |f, v| f.filter = v) }
                         { select(props, "f-scale-pixels", "Non-square pixels", &f.pixels, &["square", "keep"], |f, v| f.pixels = v) }
-                        { select(props, "f-scale-model", "Neural model", &f.model, &["none", "span", "fast", "quality", "small"], |f, v| f.model = v) }
+                        { select(props, "f-scale-model", "Neural model", &f.model, &["none", "auto", "span", "fast", "quality", "small"], |f, v| f.model = v) }
                         if f.model != "none" {
                             { number(props, "scale.blend", "Blend with filter (0…1)", &f.blend, |f, v| f.blend = v) }
                         }

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use kino_shared::kernels::color;
+use kino_shared::kernels::{color, content};
 use kino_shared::preview::{self, PreviewError, MAX_PREVIEW_PIXELS};
 use kino_shared::ErrorCode;
 use kino_shared::{ApiError, Frame, JobSpec, OutputSpec, StageSpec};
@@ -145,10 +145,13 @@ pub async fn preview(
             e.body_text(),
         )
     })?;
-    let stages = parse_stages(&q.stages)?;
+    let mut stages = parse_stages(&q.stages)?;
     output_size(&stages, (q.width, q.height))?;
     let frame = preview::rgba_to_frame(&body, q.width, q.height)
         .map_err(|e| unprocessable("body", e.to_string()))?;
+    // `model=auto` decides on this frame alone (a job decides on frames over the whole input).
+    let drawn = content::is_drawn(&[content::measure(&frame)]);
+    kino_shared::resolve_auto_model(&mut stages, drawn);
     // A neural stage without its model does the classic resize, as a job would; say so.
     let warning = enhance::neural::warnings(&stages).join("; ");
     let out = tokio::task::spawn_blocking(move || process(frame, &stages))

@@ -94,7 +94,7 @@ pub struct UpscaleArgs {
 
 fn parse_model(s: &str) -> Result<kino_shared::SrModel, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|_| format!("unknown model '{s}' (span, fast, quality, small)"))
+        .map_err(|_| format!("unknown model '{s}' (auto, span, fast, quality, small)"))
 }
 
 #[derive(Args)]
@@ -283,7 +283,7 @@ fn parse_audio(s: &str) -> Result<AudioMode, String> {
 const STAGE_HELP: &str = "An enhancement stage, in order: KIND[:key=value,...]. Repeat for several.
 Kinds and their fields:
   scale      width, height (display size) or factor; filter=lanczos3|bicubic; pixels=square|keep;
-             model=span|fast|quality|small (neural), blend, tile
+             model=auto|span|fast|quality|small (neural), blend, tile
   color      brightness, contrast, saturation, gamma, vibrance, temperature, tint,
              auto_white_balance, auto_levels
   denoise    mode=auto|manual, sigma, strength, temporal_radius

@@ -138,7 +138,23 @@ pub fn cmd_upscale(a: UpscaleArgs) -> CliResult<u8> {
     crate::media::init();
     let pic = still::read_rgb(&a.input)?;
     let cfg = Config::from_env()?;
-    let mut net = SrNet::open(&cfg, a.model, a.factor, a.threads, a.tile)?;
+    // `auto` decides on the picture itself.
+    let frame = kino_shared::preview::rgba_to_frame(
+        &pic.data
+            .chunks(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect::<Vec<u8>>(),
+        pic.width,
+        pic.height,
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let drawn =
+        kino_shared::kernels::content::is_drawn(&[kino_shared::kernels::content::measure(&frame)]);
+    let model = a.model.resolve(drawn);
+    if a.model == kino_shared::SrModel::Auto {
+        eprintln!("model=auto: {}", model.name());
+    }
+    let mut net = SrNet::open(&cfg, model, a.factor, a.threads, a.tile)?;
     if let Some(c) = a.context {
         net.tiling.context = c;
         net.whole_up_to = 0;

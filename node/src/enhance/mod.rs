@@ -10,7 +10,7 @@ mod stabilize;
 
 pub use crate::analysis::Analysis;
 use crate::media::hdr::HdrMeta;
-use kino_shared::{Frame, Sar, SpecError, StageSpec};
+use kino_shared::{Frame, Sar, SpecError, SrModel, StageSpec};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use thiserror::Error;
@@ -71,6 +71,14 @@ pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, 
     for s in specs {
         let stage: Box<dyn Stage> = match s {
             StageSpec::Scale(p) => match p.model {
+                Some(SrModel::Auto) => {
+                    return Err(StageError::Failed {
+                        stage: "scale",
+                        message:
+                            "model=auto must be decided from the input before stages are built"
+                                .into(),
+                    })
+                }
                 Some(m) => Box::new(neural::NeuralScale::new(p.clone(), m, ctx.threads, sar)),
                 None => Box::new(pixel::Scale::new(p.clone(), sar)),
             },
@@ -110,6 +118,7 @@ pub fn spec_margin(specs: &[StageSpec]) -> Margin {
     specs.iter().fold(Margin::default(), |m, s| {
         let r = match s {
             StageSpec::Denoise(p) => p.temporal_radius as usize,
+            StageSpec::Scale(p) if p.model.is_some() => neural::STEADY_RADIUS,
             _ => 0,
         };
         Margin {

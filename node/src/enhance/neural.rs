@@ -3,11 +3,11 @@
 //! network cannot be loaded the stage does the classic resize instead (the job has already warned,
 //! see [`warnings`]), so a job never fails for a missing model.
 
-use super::{Stage, StageError};
+use super::{Margin, Stage, StageError};
 use crate::models::rgb::{chroma_at, sample, store, Matrix};
 use crate::models::sr::{self, SrNet};
 use crate::models::{Config, ModelError};
-use kino_shared::kernels::resize;
+use kino_shared::kernels::{denoise, resize, steady};
 use kino_shared::{ChromaLayout, Frame, Sar, ScaleParams, SrModel, StageSpec};
 
 pub struct NeuralScale {
@@ -61,10 +61,12 @@ pub fn warnings(stages: &[StageSpec]) -> Vec<String> {
         let StageSpec::Scale(p) = s else { continue };
         let Some(model) = p.model else { continue };
         let check = Config::from_env().and_then(|cfg| {
-            // Both factors' files; the frame size decides which one runs.
-            for scale in [2, 4] {
-                let (file, _) = sr::file_for(model, scale);
-                crate::models::check(&cfg, file)?;
+            // Both factors' files (the frame size decides which one runs), of every network
+            // `auto` may pick.
+            for &m in model.candidates() {
+                for scale in [2, 4] {
+                    crate::models::check(&cfg, sr::file_for(m, scale).0)?;
+                }
             }
             Ok::<(), ModelError>(())
         });
@@ -79,9 +81,18 @@ pub fn warnings(stages: &[StageSpec]) -> Vec<String> {
     out
 }
 
+/// Frames either side that hold still noise still before the network (see `kernels::steady`).
+pub const STEADY_RADIUS: usize = 2;
+
 impl Stage for NeuralScale {
     fn name(&self) -> &'static str {
         "scale"
+    }
+    fn margin(&self) -> Margin {
+        Margin {
+            before: STEADY_RADIUS,
+            after: STEADY_RADIUS,
+        }
     }
     fn output_sar(&self, input: Sar) -> Sar {
         self.params.output_sar(input)
@@ -105,7 +116,8 @@ impl Stage for NeuralScale {
         let Some(net) = self.net(scale) else {
             return Ok(classic(f));
         };
-        let up = upscale_frame(net, f).map_err(|e| StageError::Failed {
+        let held = steady::steady(window, current, denoise::estimate_sigma(f));
+        let up = upscale_frame(net, &held).map_err(|e| StageError::Failed {
             stage: "scale",
             message: e.to_string(),
         })?;

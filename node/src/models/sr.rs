@@ -5,7 +5,8 @@ use super::{Config, Model, ModelError};
 use kino_shared::SrModel;
 
 /// The ONNX file for `model` at ×`scale` (2 or 4), and the factor that file produces. `quality` has
-/// only a ×4 network.
+/// only a ×4 network; `auto` is resolved per job before a network is opened, and stands for the
+/// fidelity model here.
 pub fn file_for(model: SrModel, scale: usize) -> (&'static str, usize) {
     match (model, scale) {
         (SrModel::Fast, 2) => ("realesr-animevideov3-x2.onnx", 2),
@@ -13,8 +14,8 @@ pub fn file_for(model: SrModel, scale: usize) -> (&'static str, usize) {
         (SrModel::Quality, _) => ("realesrgan-x4plus.onnx", 4),
         (SrModel::Small, 2) => ("esrgan-slim-x2.onnx", 2),
         (SrModel::Small, _) => ("esrgan-slim-x4.onnx", 4),
-        (SrModel::Span, 2) => ("span-x2.onnx", 2),
-        (SrModel::Span, _) => ("span-x4.onnx", 4),
+        (SrModel::Span | SrModel::Auto, 2) => ("span-x2.onnx", 2),
+        (SrModel::Span | SrModel::Auto, _) => ("span-x4.onnx", 4),
     }
 }
 
@@ -28,7 +29,7 @@ pub fn default_tiling(model: SrModel) -> Tiling {
         SrModel::Quality => (128, 32),
         SrModel::Small => (128, 16),
         // 21 convolutions of 3×3 in a row: 21 px of receptive field on each side.
-        SrModel::Span => (192, 24),
+        SrModel::Span | SrModel::Auto => (192, 24),
     };
     Tiling {
         tile,
@@ -46,7 +47,7 @@ pub const WHOLE_UP_TO: usize = 640 * 368;
 /// The largest picture `model` runs untiled by default (see [`WHOLE_UP_TO`]).
 fn whole_up_to(model: SrModel) -> usize {
     match model {
-        SrModel::Fast | SrModel::Span => WHOLE_UP_TO,
+        SrModel::Fast | SrModel::Span | SrModel::Auto => WHOLE_UP_TO,
         SrModel::Quality | SrModel::Small => 0,
     }
 }

@@ -4,6 +4,7 @@
 
 use super::analysis_pass;
 use super::assembly::assemble_job;
+use super::model_choice;
 use super::planning::{self, ready_chunks};
 use super::preflight::{self, Admitted};
 use super::report;
@@ -60,7 +61,8 @@ pub async fn run_job(
 ) -> Result<JobOutcome, JobError> {
     media::init();
     let ctx = JobCtx::new(store, job, events);
-    let admitted = preflight::admit(&ctx).await?;
+    let mut admitted = preflight::admit(&ctx).await?;
+    model_choice::resolve(&ctx, &mut admitted.spec, &admitted.input).await?;
     let (spec, input) = (&admitted.spec, &admitted.input);
     let deinterlace = admitted.deinterlace;
     let storage = opts.storage.as_deref();

@@ -9,6 +9,7 @@ pub mod context;
 pub mod input_layout;
 pub mod job;
 pub mod layout;
+pub mod model_choice;
 pub mod plan;
 pub mod planning;
 pub mod preflight;

@@ -7,6 +7,7 @@ use super::analyse::Needs;
 use super::analysis_pass;
 use super::context::{JobCtx, JobError, JobOutcome};
 use super::job::{left_to_others, resources, JobOptions};
+use super::model_choice;
 use super::remote::RemoteInput;
 use super::report;
 use super::worker::{self, RenderPlan, Rendered};
@@ -34,7 +35,8 @@ pub async fn run_remote(
 ) -> Result<JobOutcome, JobError> {
     media::init();
     let ctx = JobCtx::new(store, job, events);
-    let spec = store.job(job).await?.spec;
+    let mut spec = store.job(job).await?.spec;
+    model_choice::stored(&ctx, &mut spec).await?;
     let layout = input.layout().clone();
     let owner = owner_id(&opts.node);
     let _renewal = worker::spawn_lease_renewal(&ctx, &owner, opts.lease_ms, cancel.clone());

@@ -297,6 +297,22 @@ impl OutputSpec {
     }
 }
 
+/// Whether a `scale` stage leaves the network to `model=auto`.
+pub fn has_auto_model(stages: &[StageSpec]) -> bool {
+    stages
+        .iter()
+        .any(|s| matches!(s, StageSpec::Scale(p) if p.model == Some(SrModel::Auto)))
+}
+
+/// Replaces `model=auto` in every `scale` stage by the network for a drawn or filmed input.
+pub fn resolve_auto_model(stages: &mut [StageSpec], drawn: bool) {
+    for s in stages {
+        if let StageSpec::Scale(p) = s {
+            p.model = p.model.map(|m| m.resolve(drawn));
+        }
+    }
+}
+
 impl JobSpec {
     /// The deinterlacing mode the job asks for (`auto` without a deinterlace stage).
     pub fn deinterlace_mode(&self) -> DeinterlaceMode {

@@ -82,15 +82,40 @@ pub enum SrModel {
     /// SPAN (ch48; the NTIRE 2024 efficient super-resolution winner), trained for fidelity: the
     /// most faithful to the source (2–5 dB above bicubic on photos), for camera footage and photos.
     Span,
+    /// `span` for filmed video and photos, `fast` for drawn pictures (animation, cartoons, screen
+    /// content), decided once per job from frames spread over the input (see
+    /// `kernels::content`); the report's `model_choice` section says which and why.
+    Auto,
 }
 
 impl SrModel {
+    /// The networks this choice may run: both candidates for `auto`.
+    pub fn candidates(self) -> &'static [SrModel] {
+        match self {
+            SrModel::Fast => &[SrModel::Fast],
+            SrModel::Quality => &[SrModel::Quality],
+            SrModel::Small => &[SrModel::Small],
+            SrModel::Span => &[SrModel::Span],
+            SrModel::Auto => &[SrModel::Span, SrModel::Fast],
+        }
+    }
+
+    /// What `auto` becomes for a drawn or a filmed input; other models stay as they are.
+    pub fn resolve(self, drawn: bool) -> SrModel {
+        match (self, drawn) {
+            (SrModel::Auto, true) => SrModel::Fast,
+            (SrModel::Auto, false) => SrModel::Span,
+            (m, _) => m,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             SrModel::Fast => "fast",
             SrModel::Quality => "quality",
             SrModel::Small => "small",
             SrModel::Span => "span",
+            SrModel::Auto => "auto",
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Per-frame pixel work that must look identical in the browser preview and the final render.
 
 pub mod color;
+pub mod content;
 pub mod denoise;
 pub mod motion;
 mod portable;
 pub mod resize;
 pub mod scene;
 pub mod sharpen;
+pub mod steady;
 pub mod tonemap;
 pub mod warp;
 

@@ -7,6 +7,8 @@ use kino_tests::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod video;
+
 fn models_dir() -> PathBuf {
     models_dir_with(&[])
 }
