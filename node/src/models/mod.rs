@@ -4,6 +4,7 @@
 //! folder by `scripts/models.sh`), so the binary builds and runs without it and only the neural
 //! stages need it. Every failure names the set-up step that repairs it.
 
+pub mod interp;
 pub mod rgb;
 pub mod sr;
 pub mod tile;
@@ -315,6 +316,54 @@ impl Model {
             .iter()
             .map(|o| o.name().to_owned())
             .collect()
+    }
+
+    /// Names of the inputs, in order.
+    pub fn input_names(&self) -> Vec<String> {
+        self.session
+            .inputs()
+            .iter()
+            .map(|i| i.name().to_owned())
+            .collect()
+    }
+
+    /// Runs the network on one float tensor per input, in input order, each (shape, values);
+    /// returns every output as (shape, values).
+    pub fn run_inputs(
+        &mut self,
+        inputs: Vec<(Vec<usize>, Vec<f32>)>,
+    ) -> Result<Outputs, ModelError> {
+        let fail = |e: ort::Error| ModelError::Inference {
+            model: self.name.clone(),
+            reason: e.to_string(),
+        };
+        let count = self.session.inputs().len();
+        if inputs.len() != count
+            || inputs
+                .iter()
+                .any(|(s, v)| s.iter().product::<usize>() != v.len())
+        {
+            return Err(ModelError::InputMismatch {
+                model: self.name.clone(),
+                expected: format!("{count} tensors"),
+                got: format!("{:?}", inputs.iter().map(|(s, _)| s).collect::<Vec<_>>()),
+            });
+        }
+        let mut values = Vec::with_capacity(inputs.len());
+        for (shape, data) in inputs {
+            let tensor = ort::value::Tensor::from_array((shape, data)).map_err(fail)?;
+            values.push(ort::session::SessionInputValue::from(tensor.into_dyn()));
+        }
+        let outputs = self.session.run(values.as_slice()).map_err(fail)?;
+        let mut out = Vec::with_capacity(outputs.len());
+        for (_, value) in outputs.iter() {
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(fail)?;
+            out.push((
+                shape.iter().map(|&d| d.max(0) as usize).collect(),
+                data.to_vec(),
+            ));
+        }
+        Ok(out)
     }
 
     /// Shape of the (first) input; negative where a dimension is free. `None` when the model has
