@@ -10,7 +10,8 @@ use kino_shared::SrModel;
 pub fn file_for(model: SrModel, scale: usize) -> (&'static str, usize) {
     match (model, scale) {
         (SrModel::Fast, 2) => ("realesr-animevideov3-x2.onnx", 2),
-        (SrModel::Fast, _) => ("realesr-animevideov3-x4.onnx", 4),
+        // int8: 1.9× faster for −0.07 dB (the float file stays for reference and the benchmarks).
+        (SrModel::Fast, _) => ("realesr-animevideov3-x4-int8.onnx", 4),
         (SrModel::Quality, _) => ("realesrgan-x4plus.onnx", 4),
         (SrModel::Small, 2) => ("esrgan-slim-x2.onnx", 2),
         (SrModel::Small, _) => ("esrgan-slim-x4.onnx", 4),
