@@ -197,10 +197,21 @@ impl ChunkWriter {
                 (*ost.as_mut_ptr()).sample_aspect_ratio = sar.into();
             }
         }
-        octx.write_header().map_err(|e| MediaError::Output {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
+        // The chunk's start is kept in its edit list in the movie's timescale (1/1000 s by
+        // default): in the stream's own, so a chunk starting between two milliseconds does not
+        // move (by up to half a millisecond) when the chunks are joined.
+        let mut header = ffmpeg::Dictionary::new();
+        if target.time_base.numerator() == 1 && target.time_base.denominator() > 0 {
+            header.set(
+                "movie_timescale",
+                &target.time_base.denominator().to_string(),
+            );
+        }
+        octx.write_header_with(header)
+            .map_err(|e| MediaError::Output {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
         let ost_tb = octx
             .stream(0)
             .map(|s| s.time_base())
