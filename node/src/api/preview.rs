@@ -22,8 +22,9 @@ use std::sync::Arc;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/preview", post(preview))
+        // Two frames for interpolation.
         .route_layer(axum::extract::DefaultBodyLimit::max(
-            MAX_PREVIEW_PIXELS * 4 + 1,
+            MAX_PREVIEW_PIXELS * 8 + 1,
         ))
 }
 
@@ -36,6 +37,9 @@ pub struct PreviewQuery {
     height: usize,
     /// The stages, a JSON array of `StageSpec` (URL-encoded).
     stages: String,
+    /// With an `interpolate` stage: the moment between the two frames of the body, above 0 and
+    /// below 1.
+    time: Option<f32>,
 }
 
 fn unprocessable(field: &str, message: impl Into<String>) -> ApiErr {
@@ -102,6 +106,25 @@ fn output_size(stages: &[StageSpec], (mut w, mut h): (usize, usize)) -> ApiResul
     Ok(())
 }
 
+/// Runs the stages the way a chunk worker does; with `interpolate`, the stages before it run on
+/// both frames, the network makes the one at `time` between them, and the rest runs on that.
+fn process_pair(
+    frames: (Frame, Option<Frame>),
+    specs: &[StageSpec],
+    time: f32,
+) -> Result<Frame, enhance::StageError> {
+    let Some(at) = specs.iter().position(|s| s.name() == "interpolate") else {
+        return process(frames.0, specs);
+    };
+    let a = process(frames.0, &specs[..at])?;
+    let b = match frames.1 {
+        Some(b) => process(b, &specs[..at])?,
+        None => a.clone(),
+    };
+    let between = enhance::interp::between(&a, &b, time)?;
+    process(between, &specs[at + 1..])
+}
+
 /// Runs the stages the way a chunk worker does, with every neighbour of the frame being the frame
 /// itself, and an automatic colour correction measured on this frame alone.
 fn process(frame: Frame, specs: &[StageSpec]) -> Result<Frame, enhance::StageError> {
@@ -131,7 +154,7 @@ fn process(frame: Frame, specs: &[StageSpec]) -> Result<Frame, enhance::StageErr
 
 /// POST /api/preview: RGBA pixels in, the processed frame's RGBA pixels out.
 #[utoipa::path(post, path = "/api/preview", tag = "preview", params(PreviewQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "width × height × 4 bytes of RGBA"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "width × height × 4 bytes of RGBA (two such frames, one after the other, with an interpolate stage)"),
     responses((status = 200, description = "RGBA of the processed frame; its size in the Kino-Width and Kino-Height headers"),
         (status = 422, body = kino_shared::ApiError)))]
 pub async fn preview(
@@ -147,14 +170,43 @@ pub async fn preview(
     })?;
     let mut stages = parse_stages(&q.stages)?;
     output_size(&stages, (q.width, q.height))?;
-    let frame = preview::rgba_to_frame(&body, q.width, q.height)
+    let pair = stages.iter().any(|s| s.name() == "interpolate");
+    let one = q.width.saturating_mul(q.height).saturating_mul(4);
+    let time = match (pair, q.time) {
+        (false, _) => 0.0,
+        (true, Some(t)) if t > 0.0 && t < 1.0 => t,
+        (true, t) => return Err(unprocessable(
+            "time",
+            format!(
+                "interpolate needs a time above 0 and below 1 between the two frames, got {t:?}"
+            ),
+        )),
+    };
+    if pair && body.len() != 2 * one {
+        return Err(unprocessable(
+            "body",
+            format!(
+                "interpolate needs two frames of {one} bytes of RGBA, one after the other; got {} bytes",
+                body.len()
+            ),
+        ));
+    }
+    let (first, second) = body.split_at(if pair { one } else { body.len() });
+    let frame = preview::rgba_to_frame(first, q.width, q.height)
         .map_err(|e| unprocessable("body", e.to_string()))?;
+    let next = match pair {
+        true => Some(
+            preview::rgba_to_frame(second, q.width, q.height)
+                .map_err(|e| unprocessable("body", e.to_string()))?,
+        ),
+        false => None,
+    };
     // `model=auto` decides on this frame alone (a job decides on frames over the whole input).
     let drawn = content::is_drawn(&[content::measure(&frame)]);
     kino_shared::resolve_auto_model(&mut stages, drawn);
     // A neural stage without its model does the classic resize, as a job would; say so.
     let warning = enhance::neural::warnings(&stages).join("; ");
-    let out = tokio::task::spawn_blocking(move || process(frame, &stages))
+    let out = tokio::task::spawn_blocking(move || process_pair((frame, next), &stages, time))
         .await
         .map_err(ApiErr::internal)?
         .map_err(|e| unprocessable("stages", e.to_string()))?;

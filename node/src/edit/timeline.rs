@@ -133,6 +133,7 @@ impl Timeline {
                 })
                 .collect(),
             output_start: self.first_seconds,
+            slower: 1,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod boxes;
 mod denoise;
+pub mod interp;
 pub mod neural;
 mod pixel;
 mod stabilize;
@@ -42,6 +43,8 @@ pub struct Context {
     pub source_sar: Sar,
     /// Threads a stage may use for itself (neural inference); 0 = every core.
     pub threads: usize,
+    /// The output's clock, when the job interpolates.
+    pub clock: Option<interp::Clock>,
 }
 
 pub trait Stage: Send {
@@ -61,6 +64,18 @@ pub trait Stage: Send {
     /// (clamped at the stream's ends).
     fn process(&mut self, window: &[&Frame], current: usize, pts: i64)
         -> Result<Frame, StageError>;
+    /// The frames (with their timestamps) that stand for the time from `window[current]` at `pts`
+    /// until the next frame at `next` (`None` at the end of the stream): the frame itself, unless
+    /// the stage changes the frame rate.
+    fn produce(
+        &mut self,
+        window: &[&Frame],
+        current: usize,
+        pts: i64,
+        _next: Option<i64>,
+    ) -> Result<Vec<Timed>, StageError> {
+        Ok(vec![(pts, self.process(window, current, pts)?)])
+    }
 }
 
 /// Builds the stages of a job spec, in order.
@@ -94,6 +109,14 @@ pub fn build(specs: &[StageSpec], ctx: &Context) -> Result<Vec<Box<dyn Stage>>, 
             }
             // Runs on the decoded fields before any stage (see `media::interlace`).
             StageSpec::Deinterlace(_) => continue,
+            StageSpec::Interpolate(p) => {
+                let clock = ctx.clock.ok_or(StageError::Failed {
+                    stage: "interpolate",
+                    message: "the output clock was not planned".into(),
+                })?;
+                let cuts = scene_bounds(ctx.analysis.as_deref(), &clock);
+                Box::new(interp::Interpolate::new(*p, clock, cuts, ctx.threads))
+            }
         };
         hdr = stage.output_hdr(hdr);
         sar = stage.output_sar(sar);
@@ -113,6 +136,20 @@ fn required(
     })
 }
 
+/// Timestamps (output ticks) of the frames that start a scene, or start or end a gradual
+/// transition, from the analysis' scene pass.
+fn scene_bounds(analysis: Option<&Analysis>, clock: &interp::Clock) -> Vec<i64> {
+    let Some(a) = analysis else {
+        return Vec::new();
+    };
+    a.transitions
+        .iter()
+        .flat_map(|t| [t.span.0, t.frame, t.span.1 + 1])
+        .filter_map(|i| a.pts.get(i))
+        .map(|&p| clock.ticks(p))
+        .collect()
+}
+
 /// The context stages need around each chunk, from the spec alone (before anything is decoded).
 pub fn spec_margin(specs: &[StageSpec]) -> Margin {
     specs.iter().fold(Margin::default(), |m, s| {
@@ -121,9 +158,11 @@ pub fn spec_margin(specs: &[StageSpec]) -> Margin {
             StageSpec::Scale(p) if p.model.is_some() => neural::STEADY_RADIUS,
             _ => 0,
         };
+        // Interpolation looks one frame ahead only.
+        let after = usize::from(matches!(s, StageSpec::Interpolate(_)));
         Margin {
             before: m.before + r,
-            after: m.after + r,
+            after: m.after + r + after,
         }
     })
 }
@@ -198,8 +237,8 @@ impl Chain {
                 let hi = (slot.next + m.after + 1).min(slot.inputs.len());
                 let window: Vec<&Frame> = slot.inputs.range(lo..hi).map(|(_, f)| f).collect();
                 let pts = slot.inputs[slot.next].0;
-                let f = slot.stage.process(&window, slot.next - lo, pts)?;
-                out.push((pts, f));
+                let next = slot.inputs.get(slot.next + 1).map(|(p, _)| *p);
+                out.extend(slot.stage.produce(&window, slot.next - lo, pts, next)?);
                 slot.next += 1;
                 // Forget frames no later output can need.
                 while slot.next > m.before {

@@ -105,3 +105,71 @@ pub fn store(p: &mut Plane, i: usize, v: f32, max: f32) {
         Samples::U16(d) => d[i] = v as u16,
     }
 }
+
+/// The whole frame as planar R′G′B′ `[3, h, w]`, values 0…1 (as the interpolation network takes it).
+pub fn to_planar(f: &Frame) -> Vec<f32> {
+    let m = Matrix::of(f);
+    let (w, h) = (f.width, f.height);
+    let gray = f.layout == kino_shared::ChromaLayout::Gray;
+    let plane = w * h;
+    let mut out = vec![0.0f32; 3 * plane];
+    for y in 0..h {
+        for x in 0..w {
+            let yv = sample(&f.planes[0], x, y);
+            let (u, v) = if gray {
+                (m.neutral(), m.neutral())
+            } else {
+                (
+                    chroma_at(f, &f.planes[1], x, y),
+                    chroma_at(f, &f.planes[2], x, y),
+                )
+            };
+            for (c, val) in m.to_rgb(yv, u, v).iter().enumerate() {
+                out[c * plane + y * w + x] = val.clamp(0.0, 1.0);
+            }
+        }
+    }
+    out
+}
+
+/// Planar R′G′B′ `[3, h, w]` back into a frame of `like`'s size, layout, depth and matrix; each
+/// chroma sample is the mean colour of the luma pixels it covers.
+pub fn from_planar(data: &[f32], like: &Frame) -> Frame {
+    let m = Matrix::of(like);
+    let (w, h) = (like.width, like.height);
+    let mut out = Frame::new(w, h, like.layout, like.bit_depth, like.colour);
+    let max = like.max_value() as f32;
+    let plane = w * h;
+    let px = |x: usize, y: usize| -> [f32; 3] {
+        let i = y * w + x;
+        [data[i], data[plane + i], data[2 * plane + i]]
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let [yv, _, _] = m.to_yuv(px(x, y));
+            store(&mut out.planes[0], y * w + x, yv, max);
+        }
+    }
+    if like.layout == kino_shared::ChromaLayout::Gray {
+        return out;
+    }
+    let (sx, sy) = like.layout.log2_subsampling();
+    let (bw, bh) = (1usize << sx, 1usize << sy);
+    let (cw, ch) = (out.planes[1].width, out.planes[1].height);
+    for cy in 0..ch {
+        for cx in 0..cw {
+            let mut sum = [0.0f32; 3];
+            let mut n = 0.0f32;
+            for y in (cy * bh..(cy + 1) * bh).filter(|&y| y < h) {
+                for x in (cx * bw..(cx + 1) * bw).filter(|&x| x < w) {
+                    sum.iter_mut().zip(px(x, y)).for_each(|(a, b)| *a += b);
+                    n += 1.0;
+                }
+            }
+            let [_, u, v] = m.to_yuv(sum.map(|v| v / n.max(1.0)));
+            store(&mut out.planes[1], cy * cw + cx, u, max);
+            store(&mut out.planes[2], cy * cw + cx, v, max);
+        }
+    }
+    out
+}

@@ -49,6 +49,10 @@ impl Needs {
                 StageSpec::Stabilize(p) => n.motion = Some(*p),
                 StageSpec::Detect(p) => n.detect = Some(DetectNeeds::of(p)),
                 StageSpec::Color(p) if p.is_auto() => n.colour = Some(*p),
+                // No frame is invented across a cut: interpolation needs the scene pass.
+                StageSpec::Interpolate(_) if n.scenes.is_none() => {
+                    n.scenes = Some(Default::default())
+                }
                 _ => {}
             }
         }

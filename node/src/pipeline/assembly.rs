@@ -31,8 +31,19 @@ pub async fn assemble_job(
         .map(|c| chunk_path(dir, c.plan.index, c.lease_no))
         .collect();
     let spec = &job.spec;
+    // Slow motion: the sound is dropped, or stretched with its pitch kept.
+    let slowmo = kino_shared::interpolation(&spec.stages).filter(|p| p.stretch() > 1);
+    let audio = match slowmo {
+        Some(p) if p.audio == kino_shared::SlowmoAudio::Drop => kino_shared::AudioMode::None,
+        _ => spec.output.audio,
+    };
+    let audio_cut = match (timeline, slowmo) {
+        (Some(t), _) => Some(t.audio_cut()),
+        (None, Some(p)) => Some(crate::media::audio::AudioCut::slowed(p.stretch())),
+        (None, None) => None,
+    };
     let assembly = assemble::AssemblyOptions {
-        audio: spec.output.audio,
+        audio,
         audio_stages: spec.audio_stages.clone(),
         // A tone-mapped video no longer has the source's HDR10 metadata.
         drop_hdr: spec
@@ -40,7 +51,7 @@ pub async fn assemble_job(
             .iter()
             .any(|s| matches!(s, StageSpec::Hdr(p) if p.mode == HdrMode::ToSdr)),
         chapters,
-        audio_cut: timeline.map(|t| t.audio_cut()),
+        audio_cut,
     };
     let expected_frames = timeline.map_or(counts.frames_total, |t| t.kept_frames());
     let (src, out) = (job.input.clone(), job.output.clone());

@@ -112,6 +112,7 @@ pub async fn run_job(
         analysis,
         timeline: timeline.clone(),
         deinterlace: admitted.deinterlace,
+        clock: planning::planned_clock(store, job, spec).await?,
         input: input.clone(),
         dir: dir.clone(),
         frames_before: counts.frames_before,

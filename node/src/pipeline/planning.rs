@@ -7,11 +7,12 @@ use super::input_layout::InputLayout;
 use super::layout::chunk_path;
 use crate::edit::timeline::Timeline;
 use crate::enhance as stages;
+use crate::enhance::interp::Clock;
 use crate::media::interlace::Deinterlace;
 use crate::media::{probe, MediaError};
 use crate::pipeline::{plan_chunks, ChunkPlan};
-use crate::store::Store;
-use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
+use crate::store::{ReportSection, Store};
+use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent, SpecError};
 use std::path::Path;
 
 /// Plans the job if it has no chunks yet.
@@ -31,8 +32,13 @@ pub async fn ensure_planned(
     let margin = plan_margin(spec, deinterlace);
     let chunk_seconds = spec.chunk_seconds;
     let storage = storage.map(str::to_owned);
-    let (plan, layout) = blocking(move || -> Result<_, MediaError> {
+    let interp = kino_shared::interpolation(&spec.stages).copied();
+    let (plan, layout, clock) = blocking(move || -> Result<_, JobError> {
         let p = probe::probe(&path, true)?;
+        let clock = match interp {
+            Some(params) => Some(clock_for(&params, &p)?),
+            None => None,
+        };
         let plan = plan_chunks(&p.index, chunk_seconds, margin);
         let layout = match storage {
             Some(s) => {
@@ -43,14 +49,18 @@ pub async fn ensure_planned(
             }
             None => None,
         };
-        Ok((plan, layout))
+        Ok((plan, layout, clock))
     })
     .await??;
-    // Before the plan: a node without the file takes the job's chunks only once both are there.
+    // Before the plan: a node without the file takes the job's chunks only once both are there,
+    // and every node renders on the same clock.
     if let Some(layout) = layout {
         store.save_section(job, &layout).await?;
     }
-    let plan = output_frames(plan, deinterlace);
+    if let Some(c) = &clock {
+        store.save_section(job, c).await?;
+    }
+    let plan = output_frames(plan, deinterlace, clock.as_ref());
     store.save_plan(job, &plan).await?;
     Ok(())
 }
@@ -63,11 +73,71 @@ fn plan_margin(spec: &JobSpec, deinterlace: Option<Deinterlace>) -> usize {
     (stages::spec_margin(&spec.stages).before + usize::from(deinterlace.is_some())).max(needs_prev)
 }
 
-/// The plan with each chunk's frame count as it comes out (a frame per field doubles it).
-fn output_frames(mut plan: Vec<ChunkPlan>, deinterlace: Option<Deinterlace>) -> Vec<ChunkPlan> {
+/// The output's clock for an interpolating job, from the whole stream (see `enhance::interp`).
+fn clock_for(p: &kino_shared::InterpolateParams, probe: &probe::Probe) -> Result<Clock, JobError> {
+    let v = probe.info.video.as_ref().ok_or_else(|| {
+        JobError::Invalid(SpecError::new(
+            "stages.interpolate",
+            "the input has no video",
+        ))
+    })?;
+    let frames = &probe.index.frames;
+    let first = frames.iter().map(|f| f.pts).min().unwrap_or(0);
+    let last = frames.iter().map(|f| f.pts).max().unwrap_or(0);
+    let nominal = (v.avg_frame_rate[0] > 0).then(|| {
+        let tb = probe.index.time_base;
+        (v.avg_frame_rate[1] as i64 * tb.denominator() as i64)
+            / (v.avg_frame_rate[0] as i64 * tb.numerator().max(1) as i64)
+    });
+    // A last frame without a duration lasts one nominal frame.
+    let end = probe
+        .index
+        .end_pts()
+        .max(last + nominal.unwrap_or(1).max(1));
+    let tb = probe.index.time_base;
+    Clock::new(
+        p,
+        [tb.numerator(), tb.denominator()],
+        v.avg_frame_rate,
+        (first, last, end),
+    )
+    .map_err(|e| JobError::Invalid(SpecError::new("stages.interpolate", e.to_string())))
+}
+
+impl ReportSection for Clock {
+    const NAME: &'static str = "output_clock";
+}
+
+/// The output clock an interpolating job was planned with.
+pub async fn planned_clock(
+    store: &Store,
+    job: &str,
+    spec: &JobSpec,
+) -> Result<Option<Clock>, JobError> {
+    if kino_shared::interpolation(&spec.stages).is_none() {
+        return Ok(None);
+    }
+    match store.section::<Clock>(job).await? {
+        Some(c) => Ok(Some(c)),
+        None => Err(JobError::Internal(
+            "an interpolating job has no output clock".into(),
+        )),
+    }
+}
+
+/// The plan with each chunk's frame count as it comes out (a frame per field doubles it; an output
+/// clock has its own grid).
+fn output_frames(
+    mut plan: Vec<ChunkPlan>,
+    deinterlace: Option<Deinterlace>,
+    clock: Option<&Clock>,
+) -> Vec<ChunkPlan> {
     let factor = deinterlace.map_or(1, |d| d.rate_factor());
     for c in &mut plan {
-        c.frames *= factor;
+        c.frames = match clock {
+            Some(k) => k.count(k.ticks(c.start_pts), k.ticks(c.end_pts)),
+            None => c.frames * factor,
+        };
     }
     plan
 }
@@ -102,7 +172,8 @@ pub async fn replan_at_scene_cuts(
         ))
     })
     .await??;
-    let plan = output_frames(plan, deinterlace);
+    let clock = planned_clock(store, job, spec).await?;
+    let plan = output_frames(plan, deinterlace, clock.as_ref());
     let current: Vec<ChunkPlan> = store
         .chunks(job)
         .await?

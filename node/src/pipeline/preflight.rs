@@ -110,6 +110,18 @@ pub fn check_detect_models(spec: &JobSpec) -> Result<(), JobError> {
                 .map_err(|e| SpecError::new("stages.detect", e.to_string()))?;
         }
     }
+    // Interpolation has no classic stand-in worth the name: without RIFE the job is refused.
+    if kino_shared::interpolation(&spec.stages).is_some() {
+        let cfg = crate::models::Config::from_env()
+            .map_err(|e| SpecError::new("stages.interpolate", e.to_string()))?;
+        for file in [
+            crate::models::interp::FILE,
+            crate::models::interp::FILE_HALF,
+        ] {
+            crate::models::check(&cfg, file)
+                .map_err(|e| SpecError::new("stages.interpolate", e.to_string()))?;
+        }
+    }
     Ok(())
 }
 

@@ -60,6 +60,7 @@ pub async fn run_remote(
         analysis,
         timeline,
         deinterlace: layout.deinterlace,
+        clock: super::planning::planned_clock(store, job, &spec).await?,
         input: input.path().to_owned(),
         dir,
         frames_before: done().map(|c| c.plan.frames).sum(),

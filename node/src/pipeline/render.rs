@@ -2,6 +2,7 @@
 //! frames (with their stream timestamps) into the chunk file.
 
 use crate::edit::timeline::Timeline;
+use crate::enhance::interp::Clock;
 use crate::enhance::{self as stages, Chain, StageError};
 use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
@@ -60,6 +61,7 @@ struct Pending<'a> {
     /// Pixel aspect ratio of the frames that reach the encoder.
     sar: kino_shared::Sar,
     timeline: Option<&'a Timeline>,
+    clock: Option<Clock>,
 }
 
 /// What every chunk of a job renders with.
@@ -75,6 +77,8 @@ pub struct ChunkJob<'a> {
     pub deinterlace: Option<Deinterlace>,
     /// Set when `input` is a partial copy of a file another node holds.
     pub guard: Option<crate::media::decode::ByteGuard>,
+    /// The output's clock when the job interpolates: frames are timed in its ticks from decoding on.
+    pub clock: Option<Clock>,
 }
 
 /// Renders `chunk` of the job's input into `out` (an MP4 chunk file). `on_frame` is called per
@@ -107,6 +111,20 @@ pub fn render_chunk(
         ),
         None => (stream_tb, chunk, avg),
     };
+    // Interpolation times frames on the output's clock, and so the chunk's bounds.
+    let clock = job.clock;
+    let (tb, chunk, avg) = match clock {
+        Some(c) => (
+            ffmpeg::Rational::new(c.time_base[0], c.time_base[1]),
+            &ChunkPlan {
+                start_pts: c.ticks(chunk.start_pts),
+                end_pts: c.ticks(chunk.end_pts),
+                ..chunk.clone()
+            },
+            ffmpeg::Rational::new(c.frame_rate[0], c.frame_rate[1]),
+        ),
+        None => (tb, chunk, avg),
+    };
     let mut margin = stages::spec_margin(&spec.stages);
     // Stages that work on frames (deinterlacing happens before them, on the decoded fields).
     let no_stages = spec
@@ -138,6 +156,7 @@ pub fn render_chunk(
         hdr: None,
         sar: source_sar,
         timeline: job.timeline.as_deref(),
+        clock,
     };
     // Built at the first frame, when the source's HDR metadata is known.
     let mut chain: Option<Chain> = None;
@@ -160,6 +179,7 @@ pub fn render_chunk(
                     source_hdr: HdrMeta::from_frame(&frame),
                     source_sar,
                     threads: res.threads,
+                    clock,
                 };
                 let list = stages::build(&spec.stages, &ctx)?;
                 pending.hdr = Some(stages::output_hdr(&list, ctx.source_hdr));
@@ -181,6 +201,7 @@ pub fn render_chunk(
         done: false,
     };
     while let Some((pts, f)) = frames.next()? {
+        let pts = clock.map_or(pts, |c| c.ticks(pts));
         if cancel.load(Ordering::Relaxed) {
             return Err(RenderError::Cancelled);
         }
@@ -258,8 +279,8 @@ impl Pending<'_> {
             (self.on_frame)(1);
             return Ok(());
         }
-        // On the output's clock from here on (the source's when nothing is cut).
-        let pts = self.timeline.map_or(pts, |t| t.out_pts(pts));
+        // On the output's clock from here on (the source's when nothing is cut or retimed).
+        let pts = self.out_pts(pts);
         if self.writer.is_none() {
             let colour = convert::colour_of(&frame);
             let target = VideoTarget {
@@ -288,12 +309,27 @@ impl Pending<'_> {
         Ok(())
     }
 
+    /// A timestamp of the chunk on the output's clock: moved by auto-edit's cut, or spread out by
+    /// slow motion.
+    fn out_pts(&self, pts: i64) -> i64 {
+        match (self.timeline, self.clock) {
+            (Some(t), _) => t.out_pts(pts),
+            (None, Some(c)) => c.stretched(pts),
+            (None, None) => pts,
+        }
+    }
+
     fn finish(mut self) -> Result<ChunkOutcome, RenderError> {
         if let Some((p, mut f)) = self.held.take() {
             let d = if self.chunk.end_pts != i64::MAX {
-                self.timeline
-                    .map_or(self.chunk.end_pts, |t| t.out_pts(self.chunk.end_pts))
-                    - p
+                // Up to the next chunk's first frame: on a grid, the first grid point after the
+                // boundary (assembly joins chunks end to end).
+                let next = self
+                    .clock
+                    .map_or(self.chunk.end_pts, |c| c.at_or_after(self.chunk.end_pts));
+                self.out_pts(next) - p
+            } else if let Some(c) = self.clock {
+                c.step * c.stretch
             } else {
                 // SAFETY: plain field read; pkt_duration is in the stream time base.
                 let pd = unsafe { (*f.as_ptr()).pkt_duration };

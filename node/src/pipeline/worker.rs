@@ -12,6 +12,7 @@ use super::ChunkPlan;
 use super::JobOptions;
 use crate::analysis::Analysis;
 use crate::edit::timeline::Timeline;
+use crate::enhance::interp::Clock;
 use crate::media::interlace::Deinterlace;
 use crate::media::MediaError;
 use crate::store::{ChunkFailure, Store};
@@ -29,6 +30,8 @@ pub struct RenderPlan {
     pub analysis: Option<Arc<Analysis>>,
     pub timeline: Option<Arc<Timeline>>,
     pub deinterlace: Option<Deinterlace>,
+    /// The output's clock, when the job interpolates.
+    pub clock: Option<Clock>,
     pub input: PathBuf,
     /// The job's chunk folder.
     pub dir: PathBuf,
@@ -458,6 +461,7 @@ async fn render_to(
             timeline: p.timeline.clone(),
             deinterlace: p.deinterlace,
             guard: p.remote.as_ref().map(|r| r.guard()),
+            clock: p.clock,
         };
         let r = render::render_chunk(&job, &chunk, &tmp, &on_frame, &shared.cancel);
         // Durable before it is recorded as done.

@@ -61,11 +61,14 @@ pub enum StageSpec {
     /// `frame` (one progressive frame per interlaced frame, motion-adaptive) or `off`. It always
     /// runs first, on the decoded fields, wherever it is listed.
     Deinterlace(DeinterlaceParams),
+    /// Frame interpolation (RIFE): a higher frame rate, or slow motion, without inventing frames
+    /// across scene cuts or between duplicated frames.
+    Interpolate(InterpolateParams),
 }
 
 impl StageSpec {
     /// Every stage kind, as `kind` names it (the CLI's help lists them).
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
         "scale",
         "color",
         "denoise",
@@ -74,6 +77,7 @@ impl StageSpec {
         "stabilize",
         "detect",
         "deinterlace",
+        "interpolate",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -86,6 +90,7 @@ impl StageSpec {
             StageSpec::Stabilize(_) => "stabilize",
             StageSpec::Detect(_) => "detect",
             StageSpec::Deinterlace(_) => "deinterlace",
+            StageSpec::Interpolate(_) => "interpolate",
         }
     }
 }
@@ -369,6 +374,7 @@ impl JobSpec {
                 StageSpec::Stabilize(p) => p.validate()?,
                 StageSpec::Detect(p) => p.validate()?,
                 StageSpec::Deinterlace(_) => {}
+                StageSpec::Interpolate(p) => p.validate()?,
             }
         }
         if self
@@ -393,6 +399,7 @@ impl JobSpec {
             }
         }
         self.check_field_rate()?;
+        check_interpolation(self)?;
         if let Some(p) = &self.scenes {
             p.validate()?;
         }

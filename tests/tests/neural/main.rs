@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod interp;
+mod retime;
 mod video;
 
 fn models_dir() -> PathBuf {

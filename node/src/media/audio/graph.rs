@@ -81,6 +81,33 @@ pub struct AudioCut {
     /// Where the joined audio starts when the first part's start is cut: the output's first frame
     /// time, in seconds.
     pub output_start: f64,
+    /// Slow motion: the audio is played this many times slower, its pitch kept (1: as it is).
+    pub slower: u32,
+}
+
+impl AudioCut {
+    /// The whole audio, `slower` times slower (slow motion with the sound stretched).
+    pub fn slowed(slower: u32) -> AudioCut {
+        AudioCut {
+            parts: vec![(None, None)],
+            output_start: 0.0,
+            slower,
+        }
+    }
+}
+
+/// `atempo` filters that slow audio `slower` times (each takes 0.5…2, so factors chain).
+fn tempo_filters(slower: u32) -> String {
+    let mut left = 1.0 / slower.max(1) as f64;
+    let mut out = String::new();
+    while left < 0.5 - 1e-9 {
+        out.push_str("atempo=0.5,");
+        left /= 0.5;
+    }
+    if (left - 1.0).abs() > 1e-9 {
+        out.push_str(&format!("atempo={left:.6},"));
+    }
+    out
 }
 
 /// Filters that keep the cut's parts of the audio (sample-exact `atrim`) and join them end to end,
@@ -95,6 +122,9 @@ pub(super) fn cut_filters(cut: &AudioCut, audio_start: f64) -> String {
         if let Some(b) = b {
             t.push(format!("end={b:.6}"));
         }
+        if t.is_empty() {
+            return "asetpts=PTS-STARTPTS".to_owned();
+        }
         format!("atrim={},asetpts=PTS-STARTPTS", t.join(":"))
     };
     // The output starts where the first kept part does on the output's clock: an open start keeps
@@ -103,7 +133,7 @@ pub(super) fn cut_filters(cut: &AudioCut, audio_start: f64) -> String {
         Some((None, _)) | None => audio_start,
         Some((Some(_), _)) => cut.output_start,
     };
-    let shift = format!("asetpts=PTS+{offset:.6}/TB,");
+    let shift = format!("{}asetpts=PTS+{offset:.6}/TB,", tempo_filters(cut.slower));
     match parts {
         [] => String::new(),
         [one] => format!("{},{shift}", trim(one)),
