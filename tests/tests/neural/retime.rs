@@ -470,3 +470,65 @@ fn impossible_settings_are_refused_with_the_field_named() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn killed_interpolation_resumes_without_redoing_finished_chunks() {
+    let input = card("iresume.mp4", "25", "3");
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("data"), dir.path().join("out.mp4"));
+    let args = [
+        "render",
+        s(&input),
+        "-o",
+        s(&out),
+        "--data-dir",
+        s(&data),
+        "--preset",
+        "ultrafast",
+        "--crf",
+        "0",
+        "--chunk-seconds",
+        "0.5",
+        "--jobs",
+        "1",
+        "--stage",
+        "interpolate:fps=60",
+        "--events",
+    ];
+    let done_before: Vec<u64> = kill_when(&args, |ev| ev["type"] == "chunk_done")
+        .iter()
+        .filter(|ev| ev["type"] == "chunk_done")
+        .filter_map(|ev| ev["chunk"].as_u64())
+        .collect();
+    assert!(!done_before.is_empty() && !out.exists());
+    let events = events_of(&args);
+    let claimed: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "chunk_claimed")
+        .filter_map(|e| e["chunk"].as_u64())
+        .collect();
+    assert!(
+        !claimed.is_empty(),
+        "the kill must land before the job finished"
+    );
+    for c in &done_before {
+        assert!(!claimed.contains(c), "chunk {c} was rendered again");
+    }
+    // The same frames as an uninterrupted render, on the same grid.
+    let whole = dir.path().join("whole.mp4");
+    render_ok(
+        &input,
+        &whole,
+        &dir.path().join("d2"),
+        &[
+            "--crf",
+            "0",
+            "--chunk-seconds",
+            "0",
+            "--stage",
+            "interpolate:fps=60",
+        ],
+    );
+    assert_eq!(frame_md5s(&out), frame_md5s(&whole));
+    assert_grid(&out, 180, 60.0, 1.0, "resumed");
+}
