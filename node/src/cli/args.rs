@@ -314,6 +314,8 @@ Kinds and their fields:
   stabilize  mode=smooth|tripod, smoothing_seconds, max_zoom, edge=black|clamp
   detect     every, classes=person+car, faces, min_score, blur=face+person, draw
   deinterlace mode=auto|frame|field|off (interlaced input is deinterlaced by default; field: 50i -> 50p)
+  interpolate fps (e.g. 60, 59.94) or factor (2-8); mode=smooth|slowmo; at_cut=repeat|blend;
+             audio=drop|stretch (slow motion)
 Example: --stage scale:factor=2 --stage denoise:strength=1.5
 Ranges and defaults: README (Usage) and the StageSpec schema at /api/docs.";
 

@@ -532,3 +532,70 @@ fn killed_interpolation_resumes_without_redoing_finished_chunks() {
     assert_eq!(frame_md5s(&out), frame_md5s(&whole));
     assert_grid(&out, 180, 60.0, 1.0, "resumed");
 }
+
+/// RGBA of a 128×64 dark picture with a bright 16×16 square at `x`.
+fn square_at(x: usize) -> Vec<u8> {
+    let (w, h) = (128, 64);
+    let mut px = vec![0u8; w * h * 4];
+    for (i, p) in px.chunks_exact_mut(4).enumerate() {
+        let (cx, cy) = (i % w, i / w);
+        let on = (x..x + 16).contains(&cx) && (24..40).contains(&cy);
+        let v = if on { 230 } else { 20 };
+        p.copy_from_slice(&[v, v, v, 255]);
+    }
+    px
+}
+
+#[test]
+fn preview_endpoint_makes_the_frame_between_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_dir();
+    let node = Node::start_with_env(
+        &dir.path().join("data"),
+        &[],
+        &[("KINO_MODELS_DIR", &models)],
+    );
+    let stages = r#"[{"kind":"interpolate","factor":2}]"#;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let post = |body: Vec<u8>, time: Option<&str>| {
+        let mut q = vec![("width", "128"), ("height", "64"), ("stages", stages)];
+        q.extend(time.map(|t| ("time", t)));
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(node.url("/api/preview"))
+                .query(&q)
+                .body(body)
+                .send()
+                .await
+                .expect("preview request");
+            (r.status().as_u16(), r.bytes().await.expect("body").to_vec())
+        })
+    };
+    let pair = [square_at(40), square_at(56)].concat();
+    let (status, out) = post(pair.clone(), Some("0.5"));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
+    // The square's centre (bright pixels' mean column) is half-way: 48 → 64, so about 56.
+    let cols: Vec<usize> = out
+        .chunks_exact(4)
+        .enumerate()
+        .filter(|(_, p)| p[1] > 128)
+        .map(|(i, _)| i % 128)
+        .collect();
+    let centre = cols.iter().sum::<usize>() as f64 / cols.len().max(1) as f64;
+    assert!(
+        (centre - 56.0).abs() < 4.0 && cols.len() > 150,
+        "centre {centre}, {} px",
+        cols.len()
+    );
+    // A time outside (0, 1) and a single frame are refused, naming what is wrong.
+    let (status, body) = post(pair, None);
+    assert!(
+        status == 422 && String::from_utf8_lossy(&body).contains("\"time\""),
+        "{status}"
+    );
+    let (status, body) = post(square_at(16), Some("0.5"));
+    assert!(
+        status == 422 && String::from_utf8_lossy(&body).contains("\"body\""),
+        "{status}"
+    );
+}
