@@ -175,12 +175,14 @@ pub async fn preview(
     let time = match (pair, q.time) {
         (false, _) => 0.0,
         (true, Some(t)) if t > 0.0 && t < 1.0 => t,
-        (true, t) => return Err(unprocessable(
-            "time",
-            format!(
+        (true, t) => {
+            return Err(unprocessable(
+                "time",
+                format!(
                 "interpolate needs a time above 0 and below 1 between the two frames, got {t:?}"
             ),
-        )),
+            ))
+        }
     };
     if pair && body.len() != 2 * one {
         return Err(unprocessable(

@@ -67,6 +67,13 @@ pub async fn run_job(
     let deinterlace = admitted.deinterlace;
     let storage = opts.storage.as_deref();
     planning::ensure_planned(store, job, spec, input, deinterlace, storage).await?;
+    let clock = planning::planned_clock(store, job, spec).await?;
+    if let Some(c) = clock.filter(|c| !c.interpolates) {
+        ctx.warn(format!(
+            "interpolate: {}/{} fps is not above the source's rate, so frames are dropped (or repeated) evenly and none is invented",
+            c.frame_rate[0], c.frame_rate[1]
+        ));
+    }
     let left = planning::chunks_left(store, job).await?;
     let res = resources(spec, &admitted.info, opts, left);
 
@@ -112,7 +119,7 @@ pub async fn run_job(
         analysis,
         timeline: timeline.clone(),
         deinterlace: admitted.deinterlace,
-        clock: planning::planned_clock(store, job, spec).await?,
+        clock,
         input: input.clone(),
         dir: dir.clone(),
         frames_before: counts.frames_before,

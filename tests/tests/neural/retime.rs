@@ -599,3 +599,47 @@ fn preview_endpoint_makes_the_frame_between_two() {
         "{status}"
     );
 }
+
+#[test]
+fn a_lower_rate_drops_frames_evenly_and_says_so() {
+    let input = card("i24d.mp4", "24", "1");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let o = Command::new(kino_bin())
+        .args([
+            "render",
+            s(&input),
+            "-o",
+            s(&out),
+            "--data-dir",
+            s(dir.path()),
+        ])
+        .args([
+            "--preset",
+            "ultrafast",
+            "--crf",
+            "0",
+            "--stage",
+            "interpolate:fps=12",
+            "--events",
+        ])
+        .env("KINO_MODELS_DIR", models_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        events.contains("\"warning\"") && events.contains("dropped"),
+        "{events}"
+    );
+    assert_grid(&out, 12, 12.0, 1.0, "24 -> 12");
+    // Every other source frame, untouched (lossless output).
+    let kept: Vec<Vec<u8>> = gray_frames(&input, 160, 96)
+        .into_iter()
+        .step_by(2)
+        .collect();
+    assert!(
+        gray_frames(&out, 160, 96) == kept,
+        "not every other source frame"
+    );
+}
