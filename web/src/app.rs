@@ -319,7 +319,7 @@ pub fn app() -> Html {
                     </dl>
                     <h2>{"Before / after"}</h2>
                     <BeforeAfter video={video.clone()} stages={preview_stages} tick={*tick}
-                        source={(*src).clone().map(AttrValue::from)} />
+                        source={(*src).clone().map(AttrValue::from)} fps={m.fps} />
                 }
             </section>
             <div>

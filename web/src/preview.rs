@@ -24,6 +24,9 @@ pub struct Props {
     /// The clip shown (its object URL): another clip clears the last one's frames and status, even
     /// when the browser cannot play the new one.
     pub source: Option<AttrValue>,
+    /// The clip's measured frame rate: interpolation previews the frame half-way to the next one.
+    #[prop_or_default]
+    pub fps: Option<f64>,
 }
 
 fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
@@ -89,16 +92,69 @@ struct NodeFrame {
     warning: Option<String>,
 }
 
-/// The node's result for stages the page cannot compute (temporal and neural ones).
+/// Resolves when `target` fires `event` (rejects on `error`).
+async fn event(target: &web_sys::HtmlVideoElement, event: &str) -> Result<(), String> {
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let _ = target.add_event_listener_with_callback(event, &resolve);
+        let _ = target.add_event_listener_with_callback("error", &reject);
+    });
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map(|_| ())
+        .map_err(|_| "the next frame could not be decoded".to_owned())
+}
+
+/// The RGBA of the clip's frame at `at` seconds, from a second, hidden player (the visible one
+/// stays where the user left it).
+async fn frame_at(url: &str, at: f64, w: u32, h: u32) -> Result<Vec<u8>, String> {
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let video: HtmlVideoElement = doc
+        .create_element("video")
+        .ok()
+        .and_then(|e| e.dyn_into().ok())
+        .ok_or("no video element")?;
+    video.set_muted(true);
+    video.set_preload("auto");
+    let loaded = event(&video, "loadeddata");
+    video.set_src(url);
+    loaded.await?;
+    let seeked = event(&video, "seeked");
+    video.set_current_time(at);
+    seeked.await?;
+    let canvas: HtmlCanvasElement = doc
+        .create_element("canvas")
+        .ok()
+        .and_then(|e| e.dyn_into().ok())
+        .ok_or("no canvas")?;
+    canvas.set_width(w);
+    canvas.set_height(h);
+    let ctx = context(&canvas)?;
+    ctx.draw_image_with_html_video_element_and_dw_and_dh(&video, 0.0, 0.0, w as f64, h as f64)
+        .map_err(|_| "the next frame could not be drawn".to_owned())?;
+    let data = ctx
+        .get_image_data(0.0, 0.0, w as f64, h as f64)
+        .map_err(|_| "the next frame's pixels could not be read".to_owned())?
+        .data();
+    Ok(data.0)
+}
+
+/// The node's result for stages the page cannot compute (temporal and neural ones). With an
+/// interpolate stage `rgba` holds two frames and the node makes the one half-way between them.
 async fn on_node(w: u32, h: u32, rgba: &[u8], stages: &[StageSpec]) -> Result<NodeFrame, String> {
     let json = serde_json::to_string(stages).map_err(|e| e.to_string())?;
     let body = js_sys::Uint8Array::from(rgba);
+    let mut query = vec![
+        ("width", w.to_string()),
+        ("height", h.to_string()),
+        ("stages", json),
+    ];
+    if stages.iter().any(|s| s.name() == "interpolate") {
+        query.push(("time", "0.5".into()));
+    }
     let req = net::auth(Request::post("/api/preview"))
-        .query([
-            ("width", w.to_string()),
-            ("height", h.to_string()),
-            ("stages", json),
-        ])
+        .query(query)
         .header("Content-Type", "application/octet-stream")
         .body(body)
         .map_err(|e| e.to_string())?;
@@ -154,6 +210,7 @@ fn done(
 
 /// Grabs the frame and shows its processed version: in the page when every stage works on one
 /// frame, else by the node (asynchronously; a newer request wins).
+#[allow(clippy::too_many_arguments)]
 fn preview(
     v: HtmlVideoElement,
     b: HtmlCanvasElement,
@@ -162,6 +219,7 @@ fn preview(
     version: Rc<RefCell<u32>>,
     latest: Rc<RefCell<u32>>,
     status: UseStateHandle<String>,
+    next: Option<(AttrValue, f64)>,
 ) {
     let start = now();
     let (w, h, data) = match grab(&v, &b) {
@@ -189,9 +247,17 @@ fn preview(
         }
         return;
     }
+    let interpolates = stages.iter().any(|s| s.name() == "interpolate");
     status.set("the node is computing this frame…".into());
     wasm_bindgen_futures::spawn_local(async move {
         let t0 = now();
+        let mut data = data;
+        if let (true, Some((url, step))) = (interpolates, next) {
+            match frame_at(&url, v.current_time() + step, w, h).await {
+                Ok(b) => data.extend_from_slice(&b),
+                Err(e) => return status.set(e),
+            }
+        }
         let result = on_node(w, h, &data, &stages).await;
         if *latest.borrow() != ticket {
             return;
@@ -246,6 +312,11 @@ pub fn before_after(props: &Props) -> Html {
             after.clone(),
             status.clone(),
         );
+        // The next frame's source and distance, for interpolation.
+        let next = props
+            .source
+            .clone()
+            .map(|u| (u, 1.0 / props.fps.filter(|f| *f > 1.0).unwrap_or(30.0)));
         use_effect_with((props.tick, props.stages.clone()), move |(_, stages)| {
             let canvases = (
                 video.cast::<HtmlVideoElement>(),
@@ -255,7 +326,7 @@ pub fn before_after(props: &Props) -> Html {
             match (stages, canvases) {
                 (None, _) => status.set("fix the settings to see the preview".into()),
                 (Some(st), (Some(v), Some(b), Some(a))) => {
-                    preview(v, b, a, st.clone(), version, latest, status)
+                    preview(v, b, a, st.clone(), version, latest, status, next)
                 }
                 _ => {}
             }

@@ -5,9 +5,9 @@
 
 use kino_shared::{
     AudioDenoiseEngine, AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams,
-    DeinterlaceMode, DeinterlaceParams, DenoiseMode, DenoiseParams, DetectParams, JobSpec,
-    LoudnessParams, OutputSpec, PixelAspect, ResizeFilter, ScaleParams, SceneParams, SharpenParams,
-    SrModel, StageSpec, VideoCodec, PRESETS,
+    DeinterlaceMode, DeinterlaceParams, DenoiseMode, DenoiseParams, DetectParams, InterpMode,
+    InterpolateParams, JobSpec, LoudnessParams, OutputSpec, PixelAspect, ResizeFilter, ScaleParams,
+    SceneParams, SharpenParams, SlowmoAudio, SrModel, StageSpec, VideoCodec, PRESETS,
 };
 use std::collections::BTreeMap;
 use yew::prelude::*;
@@ -61,6 +61,12 @@ pub struct Form {
     /// Interlaced sources: `auto` (when the picture is interlaced), `frame`, `field` (50i → 50p)
     /// or `off`.
     pub deinterlace: String,
+    /// Frame interpolation (RIFE, on the node): `smooth` to `interp_fps`, or `slowmo` by
+    /// `interp_factor`.
+    pub interpolate: bool,
+    pub interp_mode: String,
+    pub interp_fps: String,
+    pub interp_factor: String,
     /// `off` or a loudness target in LUFS.
     pub loudness: String,
     pub speech_denoise: bool,
@@ -106,6 +112,10 @@ impl Default for Form {
             blur_faces: false,
             draw_tracks: false,
             deinterlace: "auto".into(),
+            interpolate: false,
+            interp_mode: "smooth".into(),
+            interp_fps: "60".into(),
+            interp_factor: "2".into(),
             loudness: "off".into(),
             speech_denoise: false,
             speech_engine: "rnnoise".into(),
@@ -230,6 +240,27 @@ impl Form {
                 radius: num("sharpen.radius", &self.radius).unwrap_or(1.2) as f32,
                 threshold,
             }));
+        }
+        if self.interpolate {
+            // Before any upscale: RIFE runs on the source's size, the cheaper place.
+            let p = if self.interp_mode == "slowmo" {
+                let f = num("interpolate.factor", &self.interp_factor);
+                if f.is_some_and(|v| v.fract() != 0.0) {
+                    whole.push("interpolate.factor");
+                }
+                InterpolateParams {
+                    factor: Some(f.map(|v| v.clamp(0.0, 99.0) as u32).unwrap_or(2)),
+                    mode: InterpMode::Slowmo,
+                    audio: SlowmoAudio::Stretch,
+                    ..Default::default()
+                }
+            } else {
+                InterpolateParams {
+                    fps: Some(num("interpolate.fps", &self.interp_fps).unwrap_or(60.0)),
+                    ..Default::default()
+                }
+            };
+            stages.push(StageSpec::Interpolate(p));
         }
         if self.scale {
             let mut opt =
@@ -551,6 +582,20 @@ pub fn settings(props: &Props) -> Html {
                 }
             </fieldset>
             <fieldset>
+                <legend>{ checkbox(props, "stage-interpolate", "Frame interpolation", f.interpolate, |f, v| f.interpolate = v) }</legend>
+                if f.interpolate {
+                    <div class="fields">
+                        { select(props, "f-interp-mode", "Mode", &f.interp_mode, &["smooth", "slowmo"], |f, v| f.interp_mode = v) }
+                        if f.interp_mode == "slowmo" {
+                            { number(props, "interpolate.factor", "Slower by (2…8)", &f.interp_factor, |f, v| f.interp_factor = v) }
+                        } else {
+                            { number(props, "interpolate.fps", "Frame rate (≤ 240)", &f.interp_fps, |f, v| f.interp_fps = v) }
+                        }
+                    </div>
+                    <p class="muted">{"RIFE on the node: the preview shows the frame half-way to the next one (seconds on a CPU). No frame is made across a scene cut."}</p>
+                }
+            </fieldset>
+            <fieldset>
                 <legend>{"Whole video"}</legend>
                 <div class="row">
                     { checkbox(props, "f-scenes", "Scenes: list, thumbnails, chapters", f.scenes, |f, v| f.scenes = v) }
@@ -592,103 +637,5 @@ pub fn settings(props: &Props) -> Html {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_parse_to_one_colour_stage() {
-        let spec = Form::default().parse().expect("valid defaults");
-        assert_eq!(spec.stages.len(), 1);
-        assert_eq!(spec.stages[0].name(), "color");
-        assert_eq!(spec.output.crf, 20);
-        assert!(spec.audio_stages.is_empty() && spec.scenes.is_none() && spec.auto_edit.is_none());
-    }
-
-    #[test]
-    fn neural_model_and_whole_video_options_reach_the_job() {
-        let f = Form {
-            scale: true,
-            model: "fast".into(),
-            blend: "0.25".into(),
-            scenes: true,
-            auto_edit: true,
-            loudness: "-23".into(),
-            speech_denoise: true,
-            speech_engine: "deepfilternet".into(),
-            ..Form::default()
-        };
-        let spec = f.parse().expect("valid");
-        let Some(StageSpec::Scale(p)) = spec.stages.last() else {
-            panic!("no scale stage: {:?}", spec.stages);
-        };
-        assert_eq!((p.model, p.blend), (Some(SrModel::Fast), 0.25));
-        assert!(!kino_shared::preview::is_per_frame(&spec.stages[1]));
-        assert!(spec.scenes.is_some() && spec.auto_edit.is_some());
-        let names: Vec<_> = spec.audio_stages.iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["denoise", "loudness"]);
-        assert_eq!(
-            spec.audio_stages[1].loudness().map(|l| l.target_lufs),
-            Some(-23.0)
-        );
-        assert!(matches!(
-            &spec.audio_stages[0],
-            AudioStageSpec::Denoise(d) if d.engine == AudioDenoiseEngine::DeepFilterNet
-        ));
-        let private = Form {
-            blur_faces: true,
-            ..Form::default()
-        }
-        .parse()
-        .expect("valid");
-        let Some(StageSpec::Detect(d)) = private.stages.first() else {
-            panic!("detect first: {:?}", private.stages);
-        };
-        assert!(d.faces && d.blur == ["face"] && !d.draw);
-        let bad = Form {
-            blend: "2".into(),
-            ..f
-        };
-        assert!(bad
-            .parse()
-            .expect_err("blend > 1")
-            .contains_key("scale.blend"));
-    }
-
-    #[test]
-    fn bad_values_are_explained_by_field() {
-        let f = Form {
-            contrast: "9".into(),
-            saturation: "lots".into(),
-            sharpen: true,
-            radius: "0".into(),
-            crf: "20.5".into(),
-            ..Form::default()
-        };
-        let errs = f.parse().expect_err("invalid");
-        assert!(
-            errs["color.saturation"].contains("not a number"),
-            "{errs:?}"
-        );
-        // The node's own check reports the first bad field of a stage.
-        assert!(errs.contains_key("color.contrast") || errs.contains_key("color.saturation"));
-        assert!(
-            errs["sharpen.radius"].contains("between 0.3 and 5"),
-            "{errs:?}"
-        );
-        assert!(errs["output.crf"].contains("whole"), "{errs:?}");
-    }
-
-    #[test]
-    fn every_preset_is_valid() {
-        for name in PRESET_NAMES {
-            assert!(Form::preset(name).parse().is_ok(), "{name}");
-        }
-        let f = Form {
-            scale: true,
-            width: "1280".into(),
-            ..Form::default()
-        };
-        let errs = f.parse().expect_err("factor and width together");
-        assert!(errs.contains_key("scale"), "{errs:?}");
-    }
-}
+#[path = "settings_tests.rs"]
+mod tests;

@@ -220,6 +220,31 @@ async fn edit_preview_render_and_play() {
     b.click("#stage-scale").await;
     version = b.preview_at(2.0, version).await;
 
+    // Interpolation: the page sends this frame and the next one (from a hidden second player) and
+    // shows the node's frame half-way between them: close to this one, not the same.
+    b.click("#stage-interpolate").await;
+    version = b
+        .until(
+            "the node's in-between frame",
+            120,
+            &format!(
+                "const a = document.getElementById('after');
+                 return (Number(a.dataset.version) > {version} && a.dataset.by === 'by the node')
+                     ? Number(a.dataset.version) : 0;"
+            ),
+        )
+        .await
+        .as_u64()
+        .expect("version");
+    let (w, h, before) = b.pixels("before").await;
+    let (aw, ah, between) = b.pixels("after").await;
+    assert_eq!((w, h), (aw, ah));
+    let moved = mean_diff(&before, &between);
+    println!("in-between frame vs this frame: mean difference {moved:.2}");
+    assert!(moved > 0.05 && moved < 20.0, "in-between frame: {moved}");
+    b.click("#stage-interpolate").await;
+    version = b.preview_at(2.0, version).await;
+
     // A bad value is explained next to its field and blocks rendering.
     b.type_into("f-color-contrast", "9").await;
     let msg = b.text("#f-color-contrast-err").await;

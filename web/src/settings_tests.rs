@@ -1,0 +1,130 @@
+//! The settings form's parsing: defaults, presets, and errors by field.
+
+use super::*;
+
+#[test]
+fn defaults_parse_to_one_colour_stage() {
+    let spec = Form::default().parse().expect("valid defaults");
+    assert_eq!(spec.stages.len(), 1);
+    assert_eq!(spec.stages[0].name(), "color");
+    assert_eq!(spec.output.crf, 20);
+    assert!(spec.audio_stages.is_empty() && spec.scenes.is_none() && spec.auto_edit.is_none());
+}
+
+#[test]
+fn neural_model_and_whole_video_options_reach_the_job() {
+    let f = Form {
+        scale: true,
+        model: "fast".into(),
+        blend: "0.25".into(),
+        scenes: true,
+        auto_edit: true,
+        loudness: "-23".into(),
+        speech_denoise: true,
+        speech_engine: "deepfilternet".into(),
+        ..Form::default()
+    };
+    let spec = f.parse().expect("valid");
+    let Some(StageSpec::Scale(p)) = spec.stages.last() else {
+        panic!("no scale stage: {:?}", spec.stages);
+    };
+    assert_eq!((p.model, p.blend), (Some(SrModel::Fast), 0.25));
+    assert!(!kino_shared::preview::is_per_frame(&spec.stages[1]));
+    assert!(spec.scenes.is_some() && spec.auto_edit.is_some());
+    let names: Vec<_> = spec.audio_stages.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["denoise", "loudness"]);
+    assert_eq!(
+        spec.audio_stages[1].loudness().map(|l| l.target_lufs),
+        Some(-23.0)
+    );
+    assert!(matches!(
+        &spec.audio_stages[0],
+        AudioStageSpec::Denoise(d) if d.engine == AudioDenoiseEngine::DeepFilterNet
+    ));
+    let private = Form {
+        blur_faces: true,
+        ..Form::default()
+    }
+    .parse()
+    .expect("valid");
+    let Some(StageSpec::Detect(d)) = private.stages.first() else {
+        panic!("detect first: {:?}", private.stages);
+    };
+    assert!(d.faces && d.blur == ["face"] && !d.draw);
+    let bad = Form {
+        blend: "2".into(),
+        ..f
+    };
+    assert!(bad
+        .parse()
+        .expect_err("blend > 1")
+        .contains_key("scale.blend"));
+}
+
+#[test]
+fn bad_values_are_explained_by_field() {
+    let f = Form {
+        contrast: "9".into(),
+        saturation: "lots".into(),
+        sharpen: true,
+        radius: "0".into(),
+        crf: "20.5".into(),
+        ..Form::default()
+    };
+    let errs = f.parse().expect_err("invalid");
+    assert!(
+        errs["color.saturation"].contains("not a number"),
+        "{errs:?}"
+    );
+    // The node's own check reports the first bad field of a stage.
+    assert!(errs.contains_key("color.contrast") || errs.contains_key("color.saturation"));
+    assert!(
+        errs["sharpen.radius"].contains("between 0.3 and 5"),
+        "{errs:?}"
+    );
+    assert!(errs["output.crf"].contains("whole"), "{errs:?}");
+}
+
+#[test]
+fn every_preset_is_valid() {
+    for name in PRESET_NAMES {
+        assert!(Form::preset(name).parse().is_ok(), "{name}");
+    }
+    let f = Form {
+        scale: true,
+        width: "1280".into(),
+        ..Form::default()
+    };
+    let errs = f.parse().expect_err("factor and width together");
+    assert!(errs.contains_key("scale"), "{errs:?}");
+}
+
+#[test]
+fn interpolation_reaches_the_job_before_the_upscale() {
+    let f = Form {
+        interpolate: true,
+        interp_fps: "59.94".into(),
+        scale: true,
+        ..Form::default()
+    };
+    let spec = f.parse().expect("valid");
+    let names: Vec<&str> = spec.stages.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["color", "interpolate", "scale"]);
+    let slow = Form {
+        interpolate: true,
+        interp_mode: "slowmo".into(),
+        interp_factor: "17".into(),
+        ..Form::default()
+    };
+    let errs = slow.parse().expect_err("factor 17");
+    assert!(errs.contains_key("interpolate.factor"), "{errs:?}");
+    let fast = Form {
+        interpolate: true,
+        interp_fps: "0".into(),
+        ..Form::default()
+    };
+    assert!(fast
+        .parse()
+        .expect_err("fps 0")
+        .contains_key("interpolate.fps"));
+}
