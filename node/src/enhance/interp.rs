@@ -290,16 +290,19 @@ impl Stage for Interpolate {
         };
         let mut out = Vec::new();
         let mut t = c.at_or_after(pts);
+        // What the pair is (across a cut, a duplicate) is decided once, for all its grid points.
+        let across_cut = next.is_some_and(|pb| self.cuts.binary_search(&pb).is_ok());
+        let mut same: Option<bool> = None;
         while t < upper {
             let frame = match (next, b) {
                 (Some(pb), Some(b)) if t != pts && c.interpolates => {
                     let s = (t - pts) as f32 / (pb - pts) as f32;
-                    if self.cuts.binary_search(&pb).is_ok() {
+                    if across_cut {
                         match self.params.at_cut {
                             AtCut::Repeat => a.clone(),
                             AtCut::Blend => cross_fade(a, b, s),
                         }
-                    } else if duplicate(a, b) {
+                    } else if *same.get_or_insert_with(|| duplicate(a, b)) {
                         a.clone()
                     } else {
                         self.invent((pts, a), (pb, b), s)?
