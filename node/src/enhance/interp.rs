@@ -267,6 +267,9 @@ impl Stage for Interpolate {
             after: 1,
         }
     }
+    fn retimes(&self) -> bool {
+        true
+    }
     fn process(&mut self, window: &[&Frame], current: usize, _: i64) -> Result<Frame, StageError> {
         Ok(window[current].clone())
     }

@@ -64,6 +64,10 @@ pub trait Stage: Send {
     /// (clamped at the stream's ends).
     fn process(&mut self, window: &[&Frame], current: usize, pts: i64)
         -> Result<Frame, StageError>;
+    /// Whether the stage changes the frame rate (its outputs are not its inputs one for one).
+    fn retimes(&self) -> bool {
+        false
+    }
     /// The frames (with their timestamps) that stand for the time from `window[current]` at `pts`
     /// until the next frame at `next` (`None` at the end of the stream): the frame itself, unless
     /// the stage changes the frame rate.
@@ -185,24 +189,65 @@ struct Slot {
     inputs: VecDeque<Timed>,
     /// Index in `inputs` of the next frame to produce.
     next: usize,
+    /// Frames outside the kept range that later stages read as context (in this slot's frames).
+    need: Margin,
+    /// Inputs seen so far at or past the end of the kept range.
+    past_end: usize,
 }
 
 /// Runs frames through the stages in order, holding only each stage's margin in memory.
+///
+/// With a kept range (a chunk's `[start, end)`), a stage produces only the frames inside it and
+/// the context later stages read around it: the frames decoded as margin for the first stage
+/// are not all run through every stage (a neural network on them costs as much as on a kept
+/// frame).
 pub struct Chain {
     slots: Vec<Slot>,
+    range: Option<(i64, i64)>,
 }
 
 impl Chain {
+    /// A chain that produces every frame it is given.
     pub fn new(stages: Vec<Box<dyn Stage>>) -> Self {
+        // Summed from the last stage back. A stage that changes the frame rate turns later
+        // stages' margins (in its output frames) into an unknown count of its input frames:
+        // those ahead of it keep every frame.
+        let mut need = Margin::default();
+        let mut needs = vec![Margin::default(); stages.len()];
+        for (i, s) in stages.iter().enumerate().rev() {
+            needs[i] = need;
+            let m = s.margin();
+            need = if s.retimes() && need != Margin::default() {
+                Margin {
+                    before: usize::MAX,
+                    after: usize::MAX,
+                }
+            } else {
+                Margin {
+                    before: need.before.saturating_add(m.before),
+                    after: need.after.saturating_add(m.after),
+                }
+            };
+        }
+        let slots = stages
+            .into_iter()
+            .zip(needs)
+            .map(|(stage, need)| Slot {
+                stage,
+                inputs: VecDeque::new(),
+                next: 0,
+                need,
+                past_end: 0,
+            })
+            .collect();
+        Chain { slots, range: None }
+    }
+
+    /// A chain whose output is only the frames with `start <= pts < end`.
+    pub fn keeping(stages: Vec<Box<dyn Stage>>, start: i64, end: i64) -> Self {
         Chain {
-            slots: stages
-                .into_iter()
-                .map(|stage| Slot {
-                    stage,
-                    inputs: VecDeque::new(),
-                    next: 0,
-                })
-                .collect(),
+            range: Some((start, end)),
+            ..Chain::new(stages)
         }
     }
 
@@ -226,6 +271,7 @@ impl Chain {
         mut frames: Vec<Timed>,
         eos: bool,
     ) -> Result<Vec<Timed>, StageError> {
+        let range = self.range;
         for i in from..self.slots.len() {
             let slot = &mut self.slots[i];
             slot.inputs.extend(frames.drain(..));
@@ -233,12 +279,32 @@ impl Chain {
             let mut out = Vec::new();
             while slot.next < slot.inputs.len() && (eos || slot.next + m.after < slot.inputs.len())
             {
-                let lo = slot.next.saturating_sub(m.before);
-                let hi = (slot.next + m.after + 1).min(slot.inputs.len());
-                let window: Vec<&Frame> = slot.inputs.range(lo..hi).map(|(_, f)| f).collect();
                 let pts = slot.inputs[slot.next].0;
-                let next = slot.inputs.get(slot.next + 1).map(|(p, _)| *p);
-                out.extend(slot.stage.produce(&window, slot.next - lo, pts, next)?);
+                let wanted = match range {
+                    None => true,
+                    Some((start, _)) if pts < start => {
+                        // Whether a later stage reads it depends on how many frames lie between
+                        // it and the range: wait for the range's first frame.
+                        let first = slot.inputs.iter().position(|(p, _)| *p >= start);
+                        match first {
+                            Some(f) => f - slot.next <= slot.need.before,
+                            None if eos => false,
+                            None => break,
+                        }
+                    }
+                    Some((_, end)) if pts >= end => {
+                        slot.past_end += 1;
+                        slot.past_end <= slot.need.after
+                    }
+                    Some(_) => true,
+                };
+                if wanted {
+                    let lo = slot.next.saturating_sub(m.before);
+                    let hi = (slot.next + m.after + 1).min(slot.inputs.len());
+                    let window: Vec<&Frame> = slot.inputs.range(lo..hi).map(|(_, f)| f).collect();
+                    let next = slot.inputs.get(slot.next + 1).map(|(p, _)| *p);
+                    out.extend(slot.stage.produce(&window, slot.next - lo, pts, next)?);
+                }
                 slot.next += 1;
                 // Forget frames no later output can need.
                 while slot.next > m.before {
@@ -311,5 +377,70 @@ mod tests {
             panic!()
         };
         assert_eq!(d[0], 50);
+    }
+
+    /// Counts the frames it produces.
+    struct Counted(Mean, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Stage for Counted {
+        fn name(&self) -> &'static str {
+            "counted"
+        }
+        fn margin(&self) -> Margin {
+            self.0.margin()
+        }
+        fn process(&mut self, w: &[&Frame], c: usize, p: i64) -> Result<Frame, StageError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.process(w, c, p)
+        }
+    }
+
+    fn run(chain: &mut Chain, frames: std::ops::Range<u8>) -> Vec<(i64, u8)> {
+        let mut out = Vec::new();
+        for i in frames {
+            out.extend(chain.push((i as i64, frame(i * 10 + i % 3))).unwrap());
+        }
+        out.extend(chain.finish().unwrap());
+        out.into_iter()
+            .map(|(p, f)| match &f.planes[0].samples {
+                Samples::U8(d) => (p, d[0]),
+                _ => (p, 0),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_kept_range_runs_stages_only_on_the_frames_later_stages_read() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let counts = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
+        let stages = || -> Vec<Box<dyn Stage>> {
+            vec![
+                Box::new(Counted(Mean(2), counts[0].clone())),
+                Box::new(Counted(Mean(1), counts[1].clone())),
+            ]
+        };
+        let all = run(&mut Chain::new(stages()), 0..20);
+        let (first, last) = (
+            counts[0].swap(0, Ordering::Relaxed),
+            counts[1].swap(0, Ordering::Relaxed),
+        );
+        assert_eq!((first, last), (20, 20));
+        // A chunk [8, 12) decoded with the chain's whole margin (3 before, 3 after).
+        let kept = run(&mut Chain::keeping(stages(), 8, 12), 5..15);
+        let expected: Vec<(i64, u8)> = all
+            .iter()
+            .filter(|(p, _)| (8..12).contains(p))
+            .copied()
+            .collect();
+        let got: Vec<(i64, u8)> = kept
+            .iter()
+            .filter(|(p, _)| (8..12).contains(p))
+            .copied()
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(kept.len(), 4, "frames outside the range are not produced");
+        // The first stage makes the range and the last stage's one frame either side; the last
+        // stage only the range.
+        assert_eq!(counts[0].load(Ordering::Relaxed), 6);
+        assert_eq!(counts[1].load(Ordering::Relaxed), 4);
     }
 }

@@ -184,7 +184,7 @@ pub fn render_chunk(
                 let list = stages::build(&spec.stages, &ctx)?;
                 pending.hdr = Some(stages::output_hdr(&list, ctx.source_hdr));
                 pending.sar = stages::output_sar(&list, source_sar);
-                chain.insert(Chain::new(list))
+                chain.insert(Chain::keeping(list, chunk.start_pts, chunk.end_pts))
             }
         };
         let frame = to_frame.convert(&frame)?;
