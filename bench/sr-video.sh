@@ -38,6 +38,15 @@ timed() {
 psnr() {
   ffmpeg -v info -i "$1" -i "$2" -lavfi psnr -f null - 2>&1 | sed -n 's/.*average:\([0-9.inf]*\).*/\1/p' | tail -1
 }
+# The network alone on one frame of the same input (RGB in and out, two threads), in this run: what
+# the render's frames per second should approach.
+ffmpeg -v error -i "$W/in.mp4" -frames:v 1 "$W/frame.png"
+per_frame() {
+  "$BIN" upscale "$W/frame.png" -o "$W/up.png" --model "$1" --factor "$2" --threads 2 --repeat 3 2>&1 |
+    sort -n | head -1 | awk -v l="$1 x$2, one frame" '{ printf "%-26s %7.0f ms  %6.3f fps (best of 3)\n", l, $1, 1000 / $1 }'
+}
+per_frame span 2
+per_frame fast 4
 timed "ffmpeg lanczos x2" ffmpeg -v error -y -i "$W/in.mp4" -vf scale=1280:720:flags=lanczos \
   -c:v libx264 -preset ultrafast -crf 18 "$W/lanczos2.mp4"
 timed "kino span x2" "$BIN" render "$W/in.mp4" -o "$W/span2.mp4" --data-dir "$W/data" \
