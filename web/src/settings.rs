@@ -4,7 +4,7 @@
 //! and explained next to its field; the checks are the `JobSpec` validation the node applies.
 
 use kino_shared::{
-    AudioDenoiseEngine, AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams,
+    AtCut, AudioDenoiseEngine, AudioDenoiseParams, AudioStageSpec, AutoEditParams, ColorParams,
     DeinterlaceMode, DeinterlaceParams, DenoiseMode, DenoiseParams, DetectParams, InterpMode,
     InterpolateParams, JobSpec, LoudnessParams, OutputSpec, PixelAspect, ResizeFilter, ScaleParams,
     SceneParams, SharpenParams, SlowmoAudio, SrModel, StageSpec, VideoCodec, PRESETS,
@@ -67,6 +67,10 @@ pub struct Form {
     pub interp_mode: String,
     pub interp_fps: String,
     pub interp_factor: String,
+    /// At a scene cut: `repeat` the frame before it, or `blend` the two.
+    pub interp_at_cut: String,
+    /// Slow motion's sound: `stretch` (pitch kept) or `drop`.
+    pub interp_audio: String,
     /// `off` or a loudness target in LUFS.
     pub loudness: String,
     pub speech_denoise: bool,
@@ -116,6 +120,8 @@ impl Default for Form {
             interp_mode: "smooth".into(),
             interp_fps: "60".into(),
             interp_factor: "2".into(),
+            interp_at_cut: "repeat".into(),
+            interp_audio: "stretch".into(),
             loudness: "off".into(),
             speech_denoise: false,
             speech_engine: "rnnoise".into(),
@@ -243,6 +249,11 @@ impl Form {
         }
         if self.interpolate {
             // Before any upscale: RIFE runs on the source's size, the cheaper place.
+            let at_cut = if self.interp_at_cut == "blend" {
+                AtCut::Blend
+            } else {
+                AtCut::Repeat
+            };
             let p = if self.interp_mode == "slowmo" {
                 let f = num("interpolate.factor", &self.interp_factor);
                 if f.is_some_and(|v| v.fract() != 0.0) {
@@ -251,12 +262,18 @@ impl Form {
                 InterpolateParams {
                     factor: Some(f.map(|v| v.clamp(0.0, 99.0) as u32).unwrap_or(2)),
                     mode: InterpMode::Slowmo,
-                    audio: SlowmoAudio::Stretch,
+                    audio: if self.interp_audio == "drop" {
+                        SlowmoAudio::Drop
+                    } else {
+                        SlowmoAudio::Stretch
+                    },
+                    at_cut,
                     ..Default::default()
                 }
             } else {
                 InterpolateParams {
                     fps: Some(num("interpolate.fps", &self.interp_fps).unwrap_or(60.0)),
+                    at_cut,
                     ..Default::default()
                 }
             };
@@ -588,9 +605,11 @@ pub fn settings(props: &Props) -> Html {
                         { select(props, "f-interp-mode", "Mode", &f.interp_mode, &["smooth", "slowmo"], |f, v| f.interp_mode = v) }
                         if f.interp_mode == "slowmo" {
                             { number(props, "interpolate.factor", "Slower by (2…8)", &f.interp_factor, |f, v| f.interp_factor = v) }
+                            { select(props, "f-interp-audio", "Sound", &f.interp_audio, &["stretch", "drop"], |f, v| f.interp_audio = v) }
                         } else {
                             { number(props, "interpolate.fps", "Frame rate (≤ 240)", &f.interp_fps, |f, v| f.interp_fps = v) }
                         }
+                        { select(props, "f-interp-cut", "At a scene cut", &f.interp_at_cut, &["repeat", "blend"], |f, v| f.interp_at_cut = v) }
                     </div>
                     <p class="muted">{"RIFE on the node: the preview shows the frame half-way to the next one (seconds on a CPU). No frame is made across a scene cut."}</p>
                 }

@@ -128,3 +128,35 @@ fn interpolation_reaches_the_job_before_the_upscale() {
         .expect_err("fps 0")
         .contains_key("interpolate.fps"));
 }
+
+#[test]
+fn interpolation_choices_at_cuts_and_for_slow_motion_sound_reach_the_job() {
+    let interp = |f: Form| match f
+        .parse()
+        .expect("valid")
+        .stages
+        .into_iter()
+        .find(|s| s.name() == "interpolate")
+    {
+        Some(StageSpec::Interpolate(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let p = interp(Form {
+        interpolate: true,
+        interp_mode: "slowmo".into(),
+        interp_factor: "4".into(),
+        interp_at_cut: "blend".into(),
+        interp_audio: "drop".into(),
+        ..Form::default()
+    });
+    assert_eq!(
+        (p.factor, p.at_cut, p.audio),
+        (Some(4), AtCut::Blend, SlowmoAudio::Drop)
+    );
+    let p = interp(Form {
+        interpolate: true,
+        interp_mode: "slowmo".into(),
+        ..Form::default()
+    });
+    assert_eq!((p.at_cut, p.audio), (AtCut::Repeat, SlowmoAudio::Stretch));
+}
