@@ -41,6 +41,26 @@ pub enum Command {
     /// Detect and track objects (COCO-80) and faces; prints the tracks, writes them as JSON and MOT
     /// CSV; renders nothing.
     Detect(DetectArgs),
+    /// PSNR (Y, U, V, weighted), SSIM and SSIMULACRA2 of a video against a reference, frame by
+    /// frame aligned by time; a distorted video of another size is resized to the reference's.
+    Compare(CompareArgs),
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The reference (e.g. the source).
+    pub reference: PathBuf,
+    /// The video scored against it (e.g. the output).
+    pub distorted: PathBuf,
+    /// Score every n-th frame at a shared time (1: all).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub every: u64,
+    /// Leave out SSIMULACRA2 (the slowest of the three).
+    #[arg(long)]
+    pub no_ssimulacra2: bool,
+    /// Print the whole comparison, with every frame, as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -73,7 +73,7 @@ impl CliError {
 
 fn media_code(m: &MediaError) -> u8 {
     match m {
-        MediaError::EncoderMissing(_) | MediaError::Output { .. } => 2,
+        MediaError::EncoderMissing(_) | MediaError::Output { .. } | MediaError::Compare(_) => 2,
         MediaError::Encode(_) | MediaError::Io { .. } => 1,
         // A model the job needs is missing or broken: the set-up, not the input, is at fault.
         MediaError::Model(_) => 2,

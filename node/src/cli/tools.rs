@@ -1,7 +1,7 @@
 //! The commands that measure or convert without rendering a job: `probe`, `scenes`, `cutlist`,
-//! `upscale` (one picture) and `detect`.
+//! `upscale` (one picture), `interpolate`, `detect` and `compare`.
 
-use super::args::{CutlistArgs, DetectArgs, InterpolateArgs, ScenesArgs, UpscaleArgs};
+use super::args::{CompareArgs, CutlistArgs, DetectArgs, InterpolateArgs, ScenesArgs, UpscaleArgs};
 use super::error::{CliError, CliResult};
 use crate::edit::{ExportFormat, ExportOptions};
 use crate::media::probe;
@@ -284,6 +284,49 @@ pub fn cmd_detect(a: DetectArgs) -> CliResult<u8> {
             t.id,
             t.class,
             t.frames.len()
+        );
+    }
+    Ok(0)
+}
+
+pub fn cmd_compare(a: CompareArgs) -> CliResult<u8> {
+    use crate::media::compare::{compare, CompareOptions};
+    crate::media::init();
+    let opts = CompareOptions {
+        every: a.every,
+        ssimulacra2: !a.no_ssimulacra2,
+        threads: 0,
+    };
+    let c = compare(&a.reference, &a.distorted, &opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&c)?);
+        return Ok(0);
+    }
+    let s = &c.summary;
+    let db = |v: Option<f64>| v.map_or("inf".to_owned(), |v| format!("{v:.4}"));
+    let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.6}"));
+    let sampled = if c.every > 1 {
+        format!(", every {}", c.every)
+    } else {
+        String::new()
+    };
+    println!(
+        "compared: {} ({} frames{sampled}; {} without a reference frame at their time)",
+        c.compared, s.frames, c.unmatched
+    );
+    println!(
+        "PSNR y:{} u:{} v:{} average:{}",
+        db(s.psnr_y),
+        db(s.psnr_u),
+        db(s.psnr_v),
+        db(s.psnr)
+    );
+    println!("SSIM Y:{} All:{}", opt(s.ssim_y), opt(s.ssim));
+    if let Some(mean) = s.ssimulacra2_mean {
+        println!(
+            "SSIMULACRA2 mean:{mean:.4} p5:{} min:{}",
+            opt(s.ssimulacra2_p5),
+            opt(s.ssimulacra2_min)
         );
     }
     Ok(0)

@@ -3,6 +3,7 @@
 
 pub mod assemble;
 pub mod audio;
+pub mod compare;
 pub mod convert;
 pub mod decode;
 pub mod encode;
@@ -11,6 +12,7 @@ pub mod hdr;
 pub mod input;
 pub mod interlace;
 pub mod probe;
+pub mod quality;
 pub mod sparse;
 pub mod still;
 pub mod thumbnail;
@@ -45,6 +47,9 @@ pub enum MediaError {
     /// (fetched, then the chunk is decoded again).
     #[error("bytes {start}..{end} of the input are not in the local copy yet")]
     Incomplete { start: u64, end: u64 },
+    /// Two videos that cannot be compared (no frames at the same times, pictures too small).
+    #[error("cannot compare: {0}")]
+    Compare(String),
     #[error("encoder unavailable: {0}")]
     EncoderMissing(String),
     #[error("encoding failed: {0}")]

@@ -3,6 +3,7 @@
 pub mod color;
 pub mod content;
 pub mod denoise;
+pub mod metrics;
 pub mod motion;
 mod portable;
 pub mod resize;

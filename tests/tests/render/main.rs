@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod chunks;
+mod compare;
 mod formats;
 mod timing;
 

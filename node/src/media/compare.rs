@@ -1,0 +1,188 @@
+//! Two videos compared frame by frame, aligned by presentation time (not by frame number, so an
+//! interpolated or retimed result is compared only where it has a frame at a reference instant),
+//! with sizes reconciled: the distorted frame is resized to the reference's size (Lanczos) and
+//! put in its layout and depth, so an upscale is scored by how much of the source survives.
+
+use super::convert::ToFrame;
+use super::decode::FrameSource;
+use super::quality::{self, QualityError};
+use super::MediaError;
+use crate::models::rgb::{from_planar, to_planar};
+use kino_shared::kernels::metrics::Totals;
+use kino_shared::kernels::resize;
+use kino_shared::{Comparison, Frame, FrameQuality, QualitySummary, ResizeFilter};
+use std::path::Path;
+
+/// How to compare.
+#[derive(Debug, Clone, Copy)]
+pub struct CompareOptions {
+    /// Score every n-th matched frame (1: all).
+    pub every: u64,
+    pub ssimulacra2: bool,
+    /// Decoder threads per video.
+    pub threads: usize,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            every: 1,
+            ssimulacra2: true,
+            threads: 0,
+        }
+    }
+}
+
+/// Decoded frames of one video with their times in seconds.
+struct Timed {
+    source: FrameSource,
+    conv: ToFrame,
+    seconds: f64,
+}
+
+impl Timed {
+    fn open(path: &Path, threads: usize) -> Result<Timed, MediaError> {
+        let source = FrameSource::open(path, i64::MIN, threads)?;
+        let tb = source.time_base;
+        Ok(Timed {
+            source,
+            conv: ToFrame::default(),
+            seconds: tb.numerator() as f64 / tb.denominator().max(1) as f64,
+        })
+    }
+    fn next(&mut self) -> Result<Option<(f64, Frame)>, MediaError> {
+        match self.source.next_frame()? {
+            Some((pts, f)) => Ok(Some((pts as f64 * self.seconds, self.conv.convert(&f)?))),
+            None => Ok(None),
+        }
+    }
+    /// Half the stream's nominal frame duration (the alignment tolerance), seconds.
+    fn half_frame(&self) -> f64 {
+        let r = self.source.avg_frame_rate;
+        if r.numerator() > 0 && r.denominator() > 0 {
+            0.5 * r.denominator() as f64 / r.numerator() as f64
+        } else {
+            0.5 / 25.0
+        }
+    }
+}
+
+/// Compares `distorted` with `reference`.
+pub fn compare(
+    reference: &Path,
+    distorted: &Path,
+    opts: &CompareOptions,
+) -> Result<Comparison, MediaError> {
+    let mut a = Timed::open(reference, opts.threads)?;
+    let mut b = Timed::open(distorted, opts.threads)?;
+    let tolerance = a.half_frame().min(b.half_frame());
+    let every = opts.every.max(1);
+    let mut out = Comparison {
+        every,
+        ..Default::default()
+    };
+    let (mut totals, mut s2) = (Totals::default(), Vec::new());
+    let mut current = a.next()?;
+    let mut ahead = a.next()?;
+    let (mut matched, mut first_sizes) = (0u64, None);
+    while let Some((t, frame)) = b.next()? {
+        // The reference frame nearest in time.
+        while let (Some((ta, _)), Some((tn, _))) = (&current, &ahead) {
+            if (tn - t).abs() < (ta - t).abs() {
+                current = ahead.take();
+                ahead = a.next()?;
+            } else {
+                break;
+            }
+        }
+        let Some((ta, reference)) = &current else {
+            out.unmatched += 1;
+            continue;
+        };
+        if (ta - t).abs() > tolerance {
+            out.unmatched += 1;
+            continue;
+        }
+        matched += 1;
+        if (matched - 1) % every != 0 {
+            continue;
+        }
+        first_sizes.get_or_insert((
+            (reference.width, reference.height),
+            (frame.width, frame.height),
+        ));
+        let shaped = reshape(&frame, reference);
+        let scored = quality::score(reference, &shaped, opts.ssimulacra2).map_err(quality_err)?;
+        let m = &scored.metrics;
+        totals.add(m);
+        let finite = |v: f64| v.is_finite().then_some(v);
+        if let Some(v) = scored.ssimulacra2 {
+            s2.push(v);
+        }
+        out.frames.push(FrameQuality {
+            time: t,
+            psnr: finite(m.psnr_weighted()),
+            psnr_y: finite(m.psnr(0)),
+            ssim: m.ssim_all(),
+            ssimulacra2: scored.ssimulacra2,
+        });
+    }
+    let Some(((rw, rh), (dw, dh))) = first_sizes else {
+        return Err(MediaError::Compare(
+            "the two videos have no frames at the same times (they do not overlap)".into(),
+        ));
+    };
+    out.compared = if (rw, rh) == (dw, dh) {
+        format!("{dw}×{dh} frames at the same times")
+    } else {
+        format!("frames resized from {dw}×{dh} to the reference's {rw}×{rh} (Lanczos)")
+    };
+    out.summary = summary(&totals, &mut s2);
+    Ok(out)
+}
+
+fn quality_err(e: QualityError) -> MediaError {
+    MediaError::Compare(e.to_string())
+}
+
+/// `frame` in `like`'s size, layout and depth.
+fn reshape(frame: &Frame, like: &Frame) -> Frame {
+    let sized = if (frame.width, frame.height) == (like.width, like.height) {
+        frame.clone()
+    } else {
+        resize::resize(frame, like.width, like.height, ResizeFilter::Lanczos3)
+    };
+    if (sized.layout, sized.bit_depth) == (like.layout, like.bit_depth) {
+        sized
+    } else {
+        from_planar(&to_planar(&sized), like)
+    }
+}
+
+/// The summary of scored frames (`s2`: their SSIMULACRA2 scores, sorted here).
+pub fn summary(totals: &Totals, s2: &mut [f64]) -> QualitySummary {
+    let finite = |v: f64| v.is_finite().then_some(v);
+    s2.sort_by(f64::total_cmp);
+    let planes = totals.planes();
+    QualitySummary {
+        frames: totals.frames() as u64,
+        psnr: finite(totals.psnr_weighted()),
+        psnr_y: finite(totals.psnr(0)),
+        psnr_u: (planes > 1).then(|| finite(totals.psnr(1))).flatten(),
+        psnr_v: (planes > 2).then(|| finite(totals.psnr(2))).flatten(),
+        ssim: totals.ssim_all(),
+        ssim_y: totals.ssim(0),
+        ssimulacra2_mean: (!s2.is_empty()).then(|| s2.iter().sum::<f64>() / s2.len() as f64),
+        ssimulacra2_p5: percentile(s2, 0.05),
+        ssimulacra2_min: s2.first().copied(),
+    }
+}
+
+/// The `p` quantile of sorted values (nearest rank).
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}

@@ -1,0 +1,49 @@
+//! Quality figures of one video against another (`kino-node compare`, and a job's report): PSNR
+//! and SSIM as FFmpeg's filters compute them, and SSIMULACRA2.
+
+use serde::{Deserialize, Serialize};
+
+/// One compared frame. PSNR is absent where the frames are identical (infinite).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameQuality {
+    /// Presentation time of the distorted frame, seconds.
+    pub time: f64,
+    /// PSNR of Y, U and V weighted by their sample counts (FFmpeg's "average"), dB.
+    pub psnr: Option<f64>,
+    pub psnr_y: Option<f64>,
+    /// SSIM of all planes weighted by their sample counts (FFmpeg's "All").
+    pub ssim: Option<f64>,
+    pub ssimulacra2: Option<f64>,
+}
+
+/// Figures over the compared frames, summed as FFmpeg sums them: PSNR from the mean squared error,
+/// SSIM the mean of the frames'; SSIMULACRA2 as its mean, 5th percentile and minimum.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QualitySummary {
+    pub frames: u64,
+    pub psnr: Option<f64>,
+    pub psnr_y: Option<f64>,
+    pub psnr_u: Option<f64>,
+    pub psnr_v: Option<f64>,
+    pub ssim: Option<f64>,
+    pub ssim_y: Option<f64>,
+    pub ssimulacra2_mean: Option<f64>,
+    pub ssimulacra2_p5: Option<f64>,
+    pub ssimulacra2_min: Option<f64>,
+}
+
+/// A comparison of two videos: what was compared with what, the summary and the frames.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// In words: e.g. "output resized from 1280×720 to the source's 640×360 (Lanczos)".
+    pub compared: String,
+    /// Frames of the distorted video left out: no reference frame at their time.
+    pub unmatched: u64,
+    /// Every n-th matched frame was scored.
+    pub every: u64,
+    pub summary: QualitySummary,
+    pub frames: Vec<FrameQuality>,
+}
