@@ -303,6 +303,10 @@ pub struct RenderArgs {
     /// Also write what the analysis and audio passes found (scene list, audio sync, …) to this JSON file.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Measure the output against the source (PSNR, SSIM, SSIMULACRA2; the report's `quality`
+    /// section, sampled to stay near 5 % of the render's time): on or off.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub quality: String,
     /// With a detect stage, write the tracks as JSON here.
     #[arg(long)]
     pub tracks: Option<PathBuf>,

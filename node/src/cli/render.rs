@@ -42,6 +42,7 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
                     reason: "unsupported output extension (use .mp4, .m4v, .mov, .mkv or .webm)"
                         .into(),
                 })?,
+            quality: a.quality == "on",
         },
         chunk_seconds: a.chunk_seconds,
     };

@@ -295,7 +295,7 @@ pub fn cmd_compare(a: CompareArgs) -> CliResult<u8> {
     let opts = CompareOptions {
         every: a.every,
         ssimulacra2: !a.no_ssimulacra2,
-        threads: 0,
+        ..Default::default()
     };
     let c = compare(&a.reference, &a.distorted, &opts)?;
     if a.json {

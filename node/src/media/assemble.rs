@@ -73,6 +73,9 @@ pub struct AssemblyOptions {
     pub chapters: Vec<Chapter>,
     /// Auto-edit: the parts of the audio to keep (the audio is then re-encoded).
     pub audio_cut: Option<AudioCut>,
+    /// Slow motion: the video lasts this many times longer, and so do its chapters (0 or 1: as
+    /// it is).
+    pub stretch: u32,
 }
 
 /// Joins `chunks` (in order) into `output`, taking audio, metadata and side data from `source`.
@@ -295,13 +298,17 @@ pub fn assemble(
             .push("audio stages requested but there is no audio stream to process".into());
     }
     octx.set_metadata(src.metadata().to_owned());
-    // The source's chapters no longer point at the same pictures once the video is cut.
-    if chapters.is_empty() && audio_cut.is_none() {
+    // The source's chapters no longer point at the same pictures once the video is cut; slow
+    // motion spreads them as it spreads the pictures.
+    let stretch = i64::from(opts.stretch.max(1));
+    let cut = audio_cut.is_some_and(|c| c.parts != [(None, None)]);
+    if chapters.is_empty() && !cut {
         let kept: Vec<_> = src
             .chapters()
             .map(|c| {
                 let title = c.metadata().get("title").unwrap_or_default().to_owned();
-                (c.id(), c.time_base(), c.start(), c.end(), title)
+                let (start, end) = (c.start() * stretch, c.end() * stretch);
+                (c.id(), c.time_base(), start, end, title)
             })
             .collect();
         for (id, tb, start, end, title) in kept {
@@ -310,7 +317,7 @@ pub fn assemble(
         }
     }
     for (i, c) in chapters.iter().enumerate() {
-        let ms = |s: f64| (s * 1000.0).round() as i64;
+        let ms = |s: f64| (s * stretch as f64 * 1000.0).round() as i64;
         octx.add_chapter(i as i64 + 1, (1, 1000), ms(c.start), ms(c.end), &c.title)
             .map_err(MediaError::ff("adding chapters"))?;
     }

@@ -21,6 +21,13 @@ pub struct CompareOptions {
     pub ssimulacra2: bool,
     /// Decoder threads per video.
     pub threads: usize,
+    /// Seconds scoring may take, for about this many distorted frames: `every` is then raised
+    /// from the cost of scoring the first frame so the rest stays within it.
+    pub budget: Option<(f64, u64)>,
+    /// With a budget: score at least this many frames all the same.
+    pub at_least: u64,
+    /// The distorted video's times are this many times the reference's (slow motion).
+    pub time_scale: f64,
 }
 
 impl Default for CompareOptions {
@@ -29,6 +36,9 @@ impl Default for CompareOptions {
             every: 1,
             ssimulacra2: true,
             threads: 0,
+            budget: None,
+            at_least: 0,
+            time_scale: 1.0,
         }
     }
 }
@@ -76,7 +86,12 @@ pub fn compare(
     let mut a = Timed::open(reference, opts.threads)?;
     let mut b = Timed::open(distorted, opts.threads)?;
     let tolerance = a.half_frame().min(b.half_frame());
-    let every = opts.every.max(1);
+    let mut every = opts.every.max(1);
+    let scale = if opts.time_scale > 0.0 {
+        opts.time_scale
+    } else {
+        1.0
+    };
     let mut out = Comparison {
         every,
         ..Default::default()
@@ -85,7 +100,8 @@ pub fn compare(
     let mut current = a.next()?;
     let mut ahead = a.next()?;
     let (mut matched, mut first_sizes) = (0u64, None);
-    while let Some((t, frame)) = b.next()? {
+    while let Some((shown, frame)) = b.next()? {
+        let t = shown / scale;
         // The reference frame nearest in time.
         while let (Some((ta, _)), Some((tn, _))) = (&current, &ahead) {
             if (tn - t).abs() < (ta - t).abs() {
@@ -111,8 +127,16 @@ pub fn compare(
             (reference.width, reference.height),
             (frame.width, frame.height),
         ));
+        let started = std::time::Instant::now();
         let shaped = reshape(&frame, reference);
         let scored = quality::score(reference, &shaped, opts.ssimulacra2).map_err(quality_err)?;
+        if let (1, Some((seconds, frames))) = (matched, opts.budget) {
+            // Each scored frame costs about what the first did.
+            let cost = started.elapsed().as_secs_f64() * frames as f64;
+            let most = (frames / opts.at_least.max(1)).max(1);
+            every = every.max(((cost / seconds.max(1e-3)).ceil() as u64).min(most));
+            out.every = every;
+        }
         let m = &scored.metrics;
         totals.add(m);
         let finite = |v: f64| v.is_finite().then_some(v);
@@ -120,7 +144,7 @@ pub fn compare(
             s2.push(v);
         }
         out.frames.push(FrameQuality {
-            time: t,
+            time: shown,
             psnr: finite(m.psnr_weighted()),
             psnr_y: finite(m.psnr(0)),
             ssim: m.ssim_all(),
@@ -179,7 +203,7 @@ pub fn summary(totals: &Totals, s2: &mut [f64]) -> QualitySummary {
 }
 
 /// The `p` quantile of sorted values (nearest rank).
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }

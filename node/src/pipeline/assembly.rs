@@ -52,6 +52,7 @@ pub async fn assemble_job(
             .any(|s| matches!(s, StageSpec::Hdr(p) if p.mode == HdrMode::ToSdr)),
         chapters,
         audio_cut,
+        stretch: slowmo.map_or(1, |p| p.stretch()),
     };
     let expected_frames = timeline.map_or(counts.frames_total, |t| t.kept_frames());
     let (src, out) = (job.input.clone(), job.output.clone());
@@ -75,6 +76,7 @@ pub async fn assemble_job(
             assembled.video_packets
         ));
     }
+    super::quality::report_quality(ctx, job).await?;
     if !(ctx.store)
         .advance_job_state(&ctx.job, JobState::Done, None)
         .await?

@@ -13,6 +13,7 @@ pub mod model_choice;
 pub mod plan;
 pub mod planning;
 pub mod preflight;
+pub mod quality;
 pub mod remote;
 pub mod remote_job;
 pub mod render;

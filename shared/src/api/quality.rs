@@ -47,3 +47,35 @@ pub struct Comparison {
     pub summary: QualitySummary,
     pub frames: Vec<FrameQuality>,
 }
+
+/// Figures over a stretch of the video (a chunk or a scene), by the output's time in seconds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpanQuality {
+    pub start: f64,
+    pub end: f64,
+    pub summary: QualitySummary,
+}
+
+/// The job report's `quality` section: the output measured against the source.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QualityReport {
+    /// What was compared with what, in words (or why nothing was).
+    pub compared: String,
+    /// Whether figures were measured (not for outputs that do not correspond to the source
+    /// frame by frame, such as a cut timeline or a tone-mapped HDR source).
+    pub measured: bool,
+    /// Every n-th frame at a shared time was scored.
+    pub every: u64,
+    /// Seconds spent measuring, and that as a share of the render's time.
+    pub seconds: f64,
+    pub share_of_render: f64,
+    pub summary: QualitySummary,
+    pub chunks: Vec<SpanQuality>,
+    pub scenes: Vec<SpanQuality>,
+    /// The scored frames (the per-frame curve), by output time.
+    pub frames: Vec<FrameQuality>,
+    /// The worst scored moments (lowest SSIMULACRA2, else PSNR), worst first.
+    pub worst: Vec<FrameQuality>,
+}

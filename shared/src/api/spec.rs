@@ -198,6 +198,14 @@ pub struct OutputSpec {
     /// Container of the rendered file (the CLI takes it from the output extension).
     #[serde(default)]
     pub container: Container,
+    /// Measure the output against the source (PSNR, SSIM, SSIMULACRA2) into the report's
+    /// `quality` section.
+    #[serde(default = "yes")]
+    pub quality: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Output container.
@@ -247,6 +255,7 @@ impl Default for OutputSpec {
             preset: default_preset(),
             audio: AudioMode::Auto,
             container: Container::Mp4,
+            quality: true,
         }
     }
 }

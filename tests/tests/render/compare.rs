@@ -238,3 +238,116 @@ fn videos_that_cannot_be_compared_get_a_clear_error() {
     let o = kino_compare(&reference, &reference, &["--every", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `render --report` of a finished job, as JSON.
+fn rendered_report(input: &Path, dir: &Path, name: &str, extra: &[&str]) -> (PathBuf, Value) {
+    let out = dir.join(format!("{name}.mp4"));
+    let report = dir.join(format!("{name}.json"));
+    let mut args = vec!["--report", s(&report), "--chunk-seconds", "0.5"];
+    args.extend_from_slice(extra);
+    render(input, &out, &dir.join(name), &args);
+    let text = std::fs::read_to_string(&report).expect("report");
+    (out, serde_json::from_str(&text).expect("report json"))
+}
+
+#[test]
+fn every_job_reports_its_quality_like_with_like() {
+    let input = clip("cmp_ref8.mkv", "yuv420p", &["-c:v", "ffv1"]);
+    let dir = tempfile::tempdir().unwrap();
+    // Same size: the report's figures are FFmpeg's on the output against the source.
+    let (out, report) = rendered_report(
+        &input,
+        dir.path(),
+        "denoise",
+        &["--stage", "denoise:strength=1.5", "--crf", "18"],
+    );
+    let q = &report["quality"];
+    assert_eq!(q["measured"], true, "{q}");
+    assert_eq!(q["every"], 1, "a short video is scored frame by frame");
+    let frames = q["frames"].as_array().expect("frames").len() as u64;
+    assert_eq!(frames, count_frames(&input));
+    let theirs = ffmpeg_figures(&out, &input);
+    let psnr = q["summary"]["psnr"].as_f64().expect("psnr");
+    let ssim = q["summary"]["ssim"].as_f64().expect("ssim");
+    assert!(
+        (psnr - theirs[3]).abs() <= 0.01,
+        "{psnr} against FFmpeg's {}",
+        theirs[3]
+    );
+    assert!(
+        (ssim - theirs[5]).abs() <= 0.001,
+        "{ssim} against FFmpeg's {}",
+        theirs[5]
+    );
+    assert!(q["summary"]["ssimulacra2_p5"].as_f64().is_some(), "{q}");
+    let chunks = q["chunks"].as_array().expect("chunks");
+    assert!(chunks.len() >= 2, "{}", chunks.len());
+    println!(
+        "denoise job: scored {frames} frames in {} s, {} of the render",
+        q["seconds"], q["share_of_render"]
+    );
+    let per_chunk: u64 = chunks
+        .iter()
+        .map(|c| c["summary"]["frames"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(per_chunk, frames, "every scored frame lies in one chunk");
+    assert_eq!(q["worst"].as_array().map(|w| w.len()), Some(5));
+    assert!(
+        q["compared"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("on purpose"),
+        "{q}"
+    );
+    assert!(q["share_of_render"].as_f64().is_some());
+    // ×2: the output is resized back and compared with the source, and says so.
+    let (_, report) = rendered_report(&input, dir.path(), "up", &["--stage", "scale:factor=2"]);
+    let q = &report["quality"];
+    let compared = q["compared"].as_str().unwrap_or_default();
+    assert!(
+        compared.contains("resized from 640×") && compared.contains("survives"),
+        "{compared}"
+    );
+    assert!(q["summary"]["psnr"].as_f64().expect("psnr") > 30.0, "{q}");
+    // A longer video is sampled (and says how), with at least 100 frames scored.
+    let long = generated(
+        "cmp_long.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x96:rate=25:duration=16",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let (_, report) = rendered_report(&long, dir.path(), "long", &[]);
+    let q = &report["quality"];
+    let every = q["every"].as_u64().expect("every");
+    let scored = q["frames"].as_array().expect("frames").len() as u64;
+    println!(
+        "400 frames: every {every}, {scored} scored, {} of the render",
+        q["share_of_render"]
+    );
+    assert!(
+        every > 1 && scored >= 100 && scored == 400u64.div_ceil(every),
+        "every {every}, {scored} scored"
+    );
+    // Off when asked.
+    let (_, report) = rendered_report(&input, dir.path(), "off", &["--quality", "off"]);
+    assert!(report.get("quality").is_none(), "{report}");
+    // Bad values are refused.
+    let o = kino(&[
+        "render",
+        s(&input),
+        "-o",
+        s(&dir.path().join("x.mp4")),
+        "--quality",
+        "maybe",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

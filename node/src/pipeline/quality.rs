@@ -1,0 +1,242 @@
+//! The report's `quality` section: the assembled output measured against the source (PSNR, SSIM,
+//! SSIMULACRA2; see `media::compare`), per frame, per chunk and per scene, like with like: an
+//! upscaled output is resized back to the source's size (how much of the source survives), an
+//! interpolated one is scored at the source's instants, slow motion on the source's clock. Videos
+//! up to [`SHORT`] frames are scored frame by frame; longer ones every n-th frame, n chosen from
+//! the cost of the first so scoring takes about 5 % of the render, with at least [`MIN_SCORED`].
+
+use super::context::{blocking, JobCtx, JobError};
+use super::preflight::Admitted;
+use super::scenes::SceneReport;
+use crate::media::compare::{compare, CompareOptions};
+use crate::store::{now_ms, ReportSection};
+use kino_shared::{FrameQuality, HdrMode, QualityReport, QualitySummary, SpanQuality, StageSpec};
+
+impl ReportSection for QualityReport {
+    const NAME: &'static str = "quality";
+}
+
+/// Share of the render's time scoring may take.
+pub const BUDGET: f64 = 0.05;
+/// Videos up to this many frames are scored frame by frame, whatever it costs.
+pub const SHORT: u64 = 250;
+/// Longer ones have at least this many frames scored, even past the budget.
+pub const MIN_SCORED: u64 = 100;
+/// The worst moments listed.
+const WORST: usize = 5;
+
+/// Why the output cannot be compared with the source frame by frame, if it cannot.
+fn not_comparable(spec: &kino_shared::JobSpec) -> Option<&'static str> {
+    if spec.auto_edit.is_some() {
+        return Some("not measured: auto-edit cuts the timeline, so output frames are not at the source's times");
+    }
+    if spec.stages.iter().any(
+        |s| matches!(s, StageSpec::Hdr(p) if matches!(p.mode, HdrMode::ToSdr | HdrMode::ToHdr)),
+    ) {
+        return Some("not measured: the output is in another dynamic range than the source");
+    }
+    None
+}
+
+/// What a job's comparison means, given its stages.
+fn meaning(spec: &kino_shared::JobSpec) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for s in &spec.stages {
+        let note = match s {
+            StageSpec::Scale(_) => "an upscale is resized back to the source's size: how much of the source survives",
+            StageSpec::Interpolate(_) => "only output frames at the source's instants are scored (invented ones have no reference)",
+            StageSpec::Stabilize(_) => "stabilisation moves the picture on purpose, so figures are low by design",
+            StageSpec::Denoise(_) | StageSpec::Sharpen(_) | StageSpec::Color(_) => {
+                "enhancements change the picture on purpose: the figures say how far from the source"
+            }
+            _ => continue,
+        };
+        if !out.contains(&note) {
+            out.push(note);
+        }
+    }
+    out
+}
+
+/// Measures the job's output against its source and stores the `quality` section (a measurement
+/// that fails is a warning, never a failed job).
+pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError> {
+    let spec = &job.spec;
+    if !spec.output.quality {
+        return Ok(());
+    }
+    if let Some(why) = not_comparable(spec) {
+        let report = QualityReport {
+            compared: why.into(),
+            ..Default::default()
+        };
+        return Ok(ctx.store.save_section(&ctx.job, &report).await?);
+    }
+    let status = ctx.store.job(&ctx.job).await?;
+    let render_seconds = ((now_ms() - status.created_ms).max(1) as f64) / 1000.0;
+    let stretch = kino_shared::interpolation(&spec.stages).map_or(1, |p| p.stretch());
+    // Frames the output has at the source's instants (containers without a frame count: from
+    // the duration).
+    let expected = job.info.video.as_ref().map_or(0, |v| {
+        if v.frames > 0 {
+            v.frames
+        } else {
+            (v.duration_seconds * v.fps).round().max(0.0) as u64
+        }
+    });
+    let opts = CompareOptions {
+        budget: (expected > SHORT).then_some((BUDGET * render_seconds, expected)),
+        at_least: MIN_SCORED,
+        time_scale: stretch as f64,
+        ..Default::default()
+    };
+    let (src, out) = (job.input.clone(), job.output.clone());
+    let started = std::time::Instant::now();
+    let measured = blocking(move || compare(&src, &out, &opts)).await?;
+    let c = match measured {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.warn(format!("quality report: {e}"));
+            return Ok(());
+        }
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let mut compared = c.compared.clone();
+    for m in meaning(spec) {
+        compared = format!("{compared}; {m}");
+    }
+    let chunks = ctx
+        .store
+        .chunks(&ctx.job)
+        .await?
+        .iter()
+        .map(|row| {
+            let tb = job.info.video.as_ref().map_or([1, 1], |v| v.time_base);
+            let sec = |pts: i64| pts as f64 * tb[0] as f64 / tb[1].max(1) as f64 * stretch as f64;
+            let end = if row.plan.end_pts == i64::MAX {
+                f64::INFINITY
+            } else {
+                sec(row.plan.end_pts)
+            };
+            (sec(row.plan.start_pts), end)
+        })
+        .collect::<Vec<_>>();
+    let scenes = match ctx.store.section::<SceneReport>(&ctx.job).await? {
+        Some(r) => r
+            .scenes
+            .iter()
+            .map(|s| {
+                (
+                    s.start_seconds * stretch as f64,
+                    s.end_seconds * stretch as f64,
+                )
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let report = QualityReport {
+        compared,
+        measured: true,
+        every: c.every,
+        seconds,
+        share_of_render: seconds / render_seconds,
+        summary: c.summary.clone(),
+        chunks: spans(&c.frames, &chunks),
+        scenes: spans(&c.frames, &scenes),
+        worst: worst(&c.frames),
+        frames: c.frames,
+    };
+    Ok(ctx.store.save_section(&ctx.job, &report).await?)
+}
+
+/// Summaries of the frames within each `[start, end)` (seconds).
+fn spans(frames: &[FrameQuality], bounds: &[(f64, f64)]) -> Vec<SpanQuality> {
+    bounds
+        .iter()
+        .map(|&(start, end)| {
+            let inside: Vec<&FrameQuality> = frames
+                .iter()
+                .filter(|f| f.time >= start && f.time < end)
+                .collect();
+            SpanQuality {
+                start,
+                end: if end.is_finite() {
+                    end
+                } else {
+                    frames.last().map_or(start, |f| f.time)
+                },
+                summary: summarise(&inside),
+            }
+        })
+        .collect()
+}
+
+/// PSNR over frames from their PSNRs (the mean squared error relative to the peak is
+/// 10^(−PSNR/10), so the mean needs no bit depth), SSIM and SSIMULACRA2 as for a whole video.
+pub fn summarise(frames: &[&FrameQuality]) -> QualitySummary {
+    let db = |values: Vec<Option<f64>>| -> Option<f64> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        let mean: f64 = values
+            .iter()
+            .map(|v| v.map_or(0.0, |p| 10f64.powf(-p / 10.0)))
+            .sum::<f64>()
+            / n;
+        (mean > 0.0).then(|| -10.0 * mean.log10())
+    };
+    let mut s2: Vec<f64> = frames.iter().filter_map(|f| f.ssimulacra2).collect();
+    s2.sort_by(f64::total_cmp);
+    let ssim: Vec<f64> = frames.iter().filter_map(|f| f.ssim).collect();
+    QualitySummary {
+        frames: frames.len() as u64,
+        psnr: db(frames.iter().map(|f| f.psnr).collect()),
+        psnr_y: db(frames.iter().map(|f| f.psnr_y).collect()),
+        ssim: (!ssim.is_empty()).then(|| ssim.iter().sum::<f64>() / ssim.len() as f64),
+        ssimulacra2_mean: (!s2.is_empty()).then(|| s2.iter().sum::<f64>() / s2.len() as f64),
+        ssimulacra2_p5: crate::media::compare::percentile(&s2, 0.05),
+        ssimulacra2_min: s2.first().copied(),
+        ..Default::default()
+    }
+}
+
+/// The lowest-scoring frames, worst first (by SSIMULACRA2 where measured, else PSNR).
+fn worst(frames: &[FrameQuality]) -> Vec<FrameQuality> {
+    let key = |f: &FrameQuality| f.ssimulacra2.or(f.psnr).unwrap_or(f64::INFINITY);
+    let mut all: Vec<FrameQuality> = frames.to_vec();
+    all.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    all.truncate(WORST);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(time: f64, psnr: Option<f64>) -> FrameQuality {
+        FrameQuality {
+            time,
+            psnr,
+            psnr_y: psnr,
+            ssim: Some(0.9),
+            ssimulacra2: psnr.map(|p| p * 2.0),
+        }
+    }
+
+    #[test]
+    fn span_psnr_is_that_of_the_mean_error() {
+        // MSE ratios 1e-3 and 1e-4: mean 5.5e-4, 32.596 dB (not the 35 dB mean of the PSNRs).
+        let frames = [f(0.0, Some(30.0)), f(0.04, Some(40.0))];
+        let s = summarise(&frames.iter().collect::<Vec<_>>());
+        assert!((s.psnr.unwrap() - 32.596).abs() < 1e-3, "{:?}", s.psnr);
+        // An identical frame adds no error.
+        let with_same = [f(0.0, Some(30.0)), f(0.04, None)];
+        let s = summarise(&with_same.iter().collect::<Vec<_>>());
+        assert!((s.psnr.unwrap() - 33.0103).abs() < 1e-3);
+        let parts = spans(&frames, &[(0.0, 0.02), (0.02, f64::INFINITY)]);
+        assert_eq!(parts[1].summary.frames, 1);
+        assert_eq!(parts[1].end, 0.04);
+        assert_eq!(worst(&frames)[0].time, 0.0);
+    }
+}
