@@ -408,16 +408,66 @@ fn sound_stays_in_sync_at_double_rate_and_stretches_in_slow_motion() {
         (vf - 4.0).abs() < 0.05 && (ab - onset).abs() <= 0.005,
         "flash at {vf}, beep at {ab} (FFmpeg's atempo: {onset})"
     );
-    // Dropped by default.
+    // Dropped by default; the source's chapters are spread with the pictures.
+    let meta = dir.path().join("chapters.txt");
+    std::fs::write(
+        &meta,
+        ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=dark\n\
+         [CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=flash\n",
+    )
+    .unwrap();
+    let chaptered = dir.path().join("chaptered.mp4");
+    ffmpeg(&[
+        "-i",
+        s(&input),
+        "-i",
+        s(&meta),
+        "-map_metadata",
+        "1",
+        "-map_chapters",
+        "1",
+        "-c",
+        "copy",
+        s(&chaptered),
+    ]);
     let mute = dir.path().join("mute.mp4");
     render_ok(
-        &input,
+        &chaptered,
         &mute,
         &dir.path().join("d3"),
         &["--stage", "interpolate:factor=2,mode=slowmo"],
     );
+    // No sound (MP4 keeps chapters in a text track of its own as well).
     let streams = ffprobe_json(&mute, &["-show_entries", "stream=codec_type"]);
-    assert_eq!(streams["streams"].as_array().map(|a| a.len()), Some(1));
+    let kinds: Vec<&str> = streams["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .filter_map(|s| s["codec_type"].as_str())
+        .collect();
+    assert!(!kinds.contains(&"audio"), "{kinds:?}");
+    let chapters = ffprobe_json(&mute, &["-show_chapters"]);
+    let spans: Vec<(String, String, String)> = chapters["chapters"]
+        .as_array()
+        .expect("chapters")
+        .iter()
+        .map(|c| {
+            let f = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+            (
+                f("start_time"),
+                f("end_time"),
+                c["tags"]["title"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let want = |a: &str, b: &str, t: &str| (a.to_owned(), b.to_owned(), t.to_owned());
+    assert_eq!(
+        spans,
+        [
+            want("0.000000", "2.000000", "dark"),
+            want("2.000000", "4.000000", "flash")
+        ]
+    );
 }
 
 #[test]
