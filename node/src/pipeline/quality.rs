@@ -1,9 +1,9 @@
 //! The report's `quality` section: the assembled output measured against the source (PSNR, SSIM,
 //! SSIMULACRA2; see `media::compare`), per frame, per chunk and per scene, like with like: an
 //! upscaled output is resized back to the source's size (how much of the source survives), an
-//! interpolated one is scored at the source's instants, slow motion on the source's clock. Videos
-//! up to [`SHORT`] frames are scored frame by frame; longer ones every n-th frame, n chosen from
-//! the cost of the first so scoring takes about 5 % of the render, with at least [`MIN_SCORED`].
+//! interpolated one is scored at the source's instants, slow motion on the source's clock. Every
+//! frame is scored when that fits in 5 % of the render's time; otherwise every n-th, n chosen from
+//! the cost of the first so scoring takes about 5 %, with at least [`MIN_SCORED`] frames.
 
 use super::context::{blocking, JobCtx, JobError};
 use super::preflight::Admitted;
@@ -18,10 +18,8 @@ impl ReportSection for QualityReport {
 
 /// Share of the render's time scoring may take.
 pub const BUDGET: f64 = 0.05;
-/// Videos up to this many frames are scored frame by frame, whatever it costs.
-pub const SHORT: u64 = 250;
-/// Longer ones have at least this many frames scored, even past the budget.
-pub const MIN_SCORED: u64 = 100;
+/// At least this many frames are scored (all of a shorter video), even past the budget.
+pub const MIN_SCORED: u64 = 30;
 /// The worst moments listed.
 const WORST: usize = 5;
 
@@ -85,7 +83,7 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
         }
     });
     let opts = CompareOptions {
-        budget: (expected > SHORT).then_some((BUDGET * render_seconds, expected)),
+        budget: Some((BUDGET * render_seconds, expected)),
         at_least: MIN_SCORED,
         time_scale: stretch as f64,
         ..Default::default()
