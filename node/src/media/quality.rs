@@ -3,7 +3,7 @@
 //! targets), which follows what people see better than either.
 
 use crate::models::rgb::to_planar;
-use kino_shared::kernels::metrics::{self, FrameMetrics, MetricError};
+use kino_shared::kernels::metrics::MetricError;
 use kino_shared::Frame;
 use ssimulacra2::{compute_frame_ssimulacra2, ColorPrimaries, Rgb, TransferCharacteristic};
 use thiserror::Error;
@@ -14,32 +14,6 @@ pub enum QualityError {
     Metric(#[from] MetricError),
     #[error("SSIMULACRA2: {0}")]
     Ssimulacra2(String),
-}
-
-/// One pair of frames scored.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scored {
-    pub metrics: FrameMetrics,
-    /// `None` when not asked for, or for pictures under 8×8.
-    pub ssimulacra2: Option<f64>,
-}
-
-/// Scores `distorted` against `reference` (same size, layout and depth).
-pub fn score(
-    reference: &Frame,
-    distorted: &Frame,
-    with_ssimulacra2: bool,
-) -> Result<Scored, QualityError> {
-    let metrics = metrics::compare(reference, distorted)?;
-    let ssimulacra2 = if with_ssimulacra2 && reference.width >= 8 && reference.height >= 8 {
-        Some(ssimulacra2(reference, distorted)?)
-    } else {
-        None
-    };
-    Ok(Scored {
-        metrics,
-        ssimulacra2,
-    })
 }
 
 /// SSIMULACRA2 of `distorted` against `reference` (100: identical; 90 visually lossless, 70 high

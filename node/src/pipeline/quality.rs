@@ -103,6 +103,14 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
     for m in meaning(spec) {
         compared = format!("{compared}; {m}");
     }
+    match c.ssimulacra2_every {
+        0 => compared.push_str(
+            "; SSIMULACRA2 left out: one frame of it would exceed the time budget \
+             (`kino-node compare` computes it for every frame)",
+        ),
+        1 => {}
+        n => compared.push_str(&format!("; SSIMULACRA2 on every {n}th scored frame")),
+    }
     let chunks = ctx
         .store
         .chunks(&ctx.job)
@@ -136,6 +144,7 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
         compared,
         measured: true,
         every: c.every,
+        ssimulacra2_every: c.ssimulacra2_every,
         seconds,
         share_of_render: seconds / render_seconds,
         summary: c.summary.clone(),

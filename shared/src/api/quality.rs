@@ -44,6 +44,8 @@ pub struct Comparison {
     pub unmatched: u64,
     /// Every n-th matched frame was scored.
     pub every: u64,
+    /// SSIMULACRA2 was computed on every n-th scored frame (0: on none).
+    pub ssimulacra2_every: u64,
     pub summary: QualitySummary,
     pub frames: Vec<FrameQuality>,
 }
@@ -68,6 +70,8 @@ pub struct QualityReport {
     pub measured: bool,
     /// Every n-th frame at a shared time was scored.
     pub every: u64,
+    /// SSIMULACRA2 was computed on every n-th scored frame (0: on none, over the time budget).
+    pub ssimulacra2_every: u64,
     /// Seconds spent measuring, and that as a share of the render's time.
     pub seconds: f64,
     pub share_of_render: f64,

@@ -282,7 +282,18 @@ fn every_job_reports_its_quality_like_with_like() {
         "{ssim} against FFmpeg's {}",
         theirs[5]
     );
-    assert!(q["summary"]["ssimulacra2_p5"].as_f64().is_some(), "{q}");
+    // SSIMULACRA2 (far slower than the rest) gets what the 5 % budget leaves, and the report
+    // says so when that is nothing.
+    match q["ssimulacra2_every"].as_u64().expect("ssimulacra2_every") {
+        0 => assert!(
+            q["compared"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("SSIMULACRA2 left out"),
+            "{q}"
+        ),
+        _ => assert!(q["summary"]["ssimulacra2_p5"].as_f64().is_some(), "{q}"),
+    }
     let chunks = q["chunks"].as_array().expect("chunks");
     assert!(chunks.len() >= 2, "{}", chunks.len());
     println!(
