@@ -95,6 +95,16 @@ async fn job_from_upload_to_ranged_download_with_live_events() {
         report["chunks"].as_array().unwrap().len() as u64,
         report["job"]["chunks_total"].as_u64().unwrap()
     );
+    // The output measured against the source, over HTTP as in `render --report`.
+    let quality = &report["sections"]["quality"];
+    assert_eq!(quality["measured"], true, "{quality}");
+    assert!(
+        quality["summary"]["psnr"]
+            .as_f64()
+            .is_some_and(|p| p > 25.0),
+        "{quality}"
+    );
+    assert!(!quality["frames"].as_array().expect("frames").is_empty());
 
     let metrics = client
         .get(node.url("/metrics"))
