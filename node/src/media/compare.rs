@@ -188,7 +188,7 @@ pub fn compare(
     } else {
         0
     };
-    out.summary = summary(&totals, &mut s2);
+    out.summary = summary(&totals, s2);
     Ok(out)
 }
 
@@ -210,12 +210,11 @@ fn reshape(frame: &Frame, like: &Frame) -> Frame {
     }
 }
 
-/// The summary of scored frames (`s2`: their SSIMULACRA2 scores, sorted here).
-pub fn summary(totals: &Totals, s2: &mut [f64]) -> QualitySummary {
+/// The summary of scored frames (`s2`: their SSIMULACRA2 scores).
+pub fn summary(totals: &Totals, s2: Vec<f64>) -> QualitySummary {
     let finite = |v: f64| v.is_finite().then_some(v);
-    s2.sort_by(f64::total_cmp);
     let planes = totals.planes();
-    QualitySummary {
+    let mut out = QualitySummary {
         frames: totals.frames() as u64,
         psnr: finite(totals.psnr_weighted()),
         psnr_y: finite(totals.psnr(0)),
@@ -223,17 +222,22 @@ pub fn summary(totals: &Totals, s2: &mut [f64]) -> QualitySummary {
         psnr_v: (planes > 2).then(|| finite(totals.psnr(2))).flatten(),
         ssim: totals.ssim_all(),
         ssim_y: totals.ssim(0),
-        ssimulacra2_mean: (!s2.is_empty()).then(|| s2.iter().sum::<f64>() / s2.len() as f64),
-        ssimulacra2_p5: percentile(s2, 0.05),
-        ssimulacra2_min: s2.first().copied(),
-    }
+        ..Default::default()
+    };
+    set_ssimulacra2(&mut out, s2);
+    out
 }
 
-/// The `p` quantile of sorted values (nearest rank).
-pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
+/// Fills a summary's SSIMULACRA2 figures from the frames' scores: mean, 5th percentile (nearest
+/// rank) and minimum.
+pub fn set_ssimulacra2(summary: &mut QualitySummary, mut scores: Vec<f64>) {
+    if scores.is_empty() {
+        return;
     }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
+    scores.sort_by(f64::total_cmp);
+    let n = scores.len();
+    let rank = ((0.05 * n as f64).ceil() as usize).clamp(1, n);
+    summary.ssimulacra2_mean = Some(scores.iter().sum::<f64>() / n as f64);
+    summary.ssimulacra2_p5 = Some(scores[rank - 1]);
+    summary.ssimulacra2_min = Some(scores[0]);
 }

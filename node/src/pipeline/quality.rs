@@ -8,7 +8,7 @@
 use super::context::{blocking, JobCtx, JobError};
 use super::preflight::Admitted;
 use super::scenes::SceneReport;
-use crate::media::compare::{compare, CompareOptions};
+use crate::media::compare::{compare, set_ssimulacra2, CompareOptions};
 use crate::store::{now_ms, ReportSection};
 use kino_shared::{FrameQuality, HdrMode, QualityReport, QualitySummary, SpanQuality, StageSpec};
 
@@ -193,19 +193,19 @@ pub fn summarise(frames: &[&FrameQuality]) -> QualitySummary {
             / n;
         (mean > 0.0).then(|| -10.0 * mean.log10())
     };
-    let mut s2: Vec<f64> = frames.iter().filter_map(|f| f.ssimulacra2).collect();
-    s2.sort_by(f64::total_cmp);
     let ssim: Vec<f64> = frames.iter().filter_map(|f| f.ssim).collect();
-    QualitySummary {
+    let mut out = QualitySummary {
         frames: frames.len() as u64,
         psnr: db(frames.iter().map(|f| f.psnr).collect()),
         psnr_y: db(frames.iter().map(|f| f.psnr_y).collect()),
         ssim: (!ssim.is_empty()).then(|| ssim.iter().sum::<f64>() / ssim.len() as f64),
-        ssimulacra2_mean: (!s2.is_empty()).then(|| s2.iter().sum::<f64>() / s2.len() as f64),
-        ssimulacra2_p5: crate::media::compare::percentile(&s2, 0.05),
-        ssimulacra2_min: s2.first().copied(),
         ..Default::default()
-    }
+    };
+    set_ssimulacra2(
+        &mut out,
+        frames.iter().filter_map(|f| f.ssimulacra2).collect(),
+    );
+    out
 }
 
 /// The lowest-scoring frames, worst first (by SSIMULACRA2 where measured, else PSNR).
