@@ -1,6 +1,7 @@
 //! EBU R128 loudness: a measuring pass (integrated loudness, true peak) with the `ebur128` crate, then
 //! a gain and a look-ahead peak limiter so the result meets both the target and the ceiling.
 
+use crate::audio::truepeak::{GapPeaks, TruePeakMeter};
 use ebur128::{EbuR128, Mode};
 use std::collections::VecDeque;
 
@@ -9,37 +10,39 @@ use std::collections::VecDeque;
 pub struct Measurement {
     /// Integrated loudness, LUFS (`-inf` for silence).
     pub integrated_lufs: f64,
-    /// Highest true peak over the channels, dBTP.
+    /// Loudness range (EBU Tech 3342), LU.
+    pub loudness_range_lu: f64,
+    /// Highest true peak over the channels, dBTP (oversampled to 192 kHz, see `truepeak`).
     pub true_peak_db: f64,
 }
 
 /// Accumulates interleaved f32 samples.
 pub struct Meter {
     inner: EbuR128,
-    channels: u32,
+    peak: TruePeakMeter,
 }
 
 impl Meter {
     pub fn new(channels: u32, rate: u32) -> Result<Self, String> {
-        let inner =
-            EbuR128::new(channels, rate, Mode::I | Mode::TRUE_PEAK).map_err(|e| e.to_string())?;
-        Ok(Meter { inner, channels })
+        let inner = EbuR128::new(channels, rate, Mode::I | Mode::LRA).map_err(|e| e.to_string())?;
+        Ok(Meter {
+            inner,
+            peak: TruePeakMeter::new(channels as usize, rate),
+        })
     }
 
     pub fn add_interleaved(&mut self, samples: &[f32]) -> Result<(), String> {
+        self.peak.add_interleaved(samples);
         self.inner
             .add_frames_f32(samples)
             .map_err(|e| e.to_string())
     }
 
-    pub fn finish(&self) -> Measurement {
-        let integrated_lufs = self.inner.loudness_global().unwrap_or(f64::NEG_INFINITY);
-        let peak = (0..self.channels)
-            .filter_map(|c| self.inner.true_peak(c).ok())
-            .fold(0.0f64, f64::max);
+    pub fn finish(self) -> Measurement {
         Measurement {
-            integrated_lufs,
-            true_peak_db: 20.0 * peak.max(1e-12).log10(),
+            integrated_lufs: self.inner.loudness_global().unwrap_or(f64::NEG_INFINITY),
+            loudness_range_lu: self.inner.loudness_range().unwrap_or(0.0),
+            true_peak_db: self.peak.finish(),
         }
     }
 }
@@ -53,45 +56,52 @@ pub fn gain_db(m: &Measurement, target_lufs: f64) -> f64 {
     }
 }
 
-/// Linked look-ahead peak limiter on interleaved samples. The gain at every sample is the mean,
-/// over the look-ahead window, of the smallest gain any sample in the next window needs, so it has
-/// reached its value by the time the peak passes: no overshoot and no clicks. Output is delayed by
-/// the look-ahead (`delay()` samples), which the caller takes off the timestamps.
+/// Linked look-ahead true-peak limiter on interleaved samples. Each instant needs the gain that
+/// keeps it and the band-limited signal on both sides of it (oversampled as BS.1770 asks, see
+/// `truepeak`) under the threshold; the gain applied is the mean, over the look-ahead, of the
+/// smallest need in a window that always contains the instant itself, so the gain has reached its
+/// value by the time the peak passes: no overshoot between samples and no clicks. Output is
+/// delayed by `delay()` samples, which the caller takes off the timestamps.
 pub struct Limiter {
     channels: usize,
     lookahead: usize,
     threshold: f32,
     gain: f32,
     release: f32,
-    /// Delayed input frames (one entry per sample instant, all channels).
-    delay: VecDeque<Vec<f32>>,
-    /// Needed gains of the samples in the window, with a monotonic queue for their minimum.
-    needed: VecDeque<f32>,
+    gaps: GapPeaks,
+    /// Peak of the gap before the instant whose need comes next.
+    last_gap: f32,
+    /// Delayed scaled input, interleaved.
+    delay: VecDeque<f32>,
+    /// Monotonic queue (index, need) for the sliding minimum of the needed gains.
     minq: VecDeque<(usize, f32)>,
-    /// Running mean of the windowed minimum.
+    /// Last `lookahead` smoothed targets and their sum.
     mean: VecDeque<f32>,
     mean_sum: f64,
     n: usize,
 }
 
 impl Limiter {
-    /// `gain_db` applied before limiting; peaks kept under `ceiling_db` (sample peak) with
-    /// `lookahead` samples of anticipation and a release of `release_samples`.
+    /// `gain_db` applied before limiting; true peaks kept under `ceiling_db` (dBTP) at sample
+    /// `rate`, with `lookahead` samples of anticipation and a release of `release_samples`.
     pub fn new(
         channels: usize,
+        rate: u32,
         gain_db: f64,
         ceiling_db: f64,
         lookahead: usize,
         release_samples: usize,
     ) -> Limiter {
+        let channels = channels.max(1);
         Limiter {
-            channels: channels.max(1),
+            channels,
             lookahead: lookahead.max(1),
             threshold: 10f64.powf(ceiling_db / 20.0) as f32,
             gain: 10f64.powf(gain_db / 20.0) as f32,
             release: 1.0 / release_samples.max(1) as f32,
+            gaps: GapPeaks::new(channels, rate),
+            last_gap: 0.0,
             delay: VecDeque::new(),
-            needed: VecDeque::new(),
             minq: VecDeque::new(),
             mean: VecDeque::new(),
             mean_sum: 0.0,
@@ -99,24 +109,43 @@ impl Limiter {
         }
     }
 
-    /// Samples of delay the limiter adds.
+    /// The limiter loudness stages use at `rate`: 5 ms of look-ahead, 50 ms of release.
+    pub fn standard(channels: usize, rate: u32, gain_db: f64, ceiling_db: f64) -> Limiter {
+        Limiter::new(
+            channels,
+            rate,
+            gain_db,
+            ceiling_db,
+            rate as usize / 200,
+            rate as usize / 20,
+        )
+    }
+
+    /// Samples of delay the limiter adds: the look-ahead and the true-peak detector's.
     pub fn delay(&self) -> usize {
-        self.lookahead
+        self.lookahead + GapPeaks::delay()
     }
 
     /// Processes interleaved samples in place (output is the input of `delay()` samples earlier).
     pub fn process(&mut self, samples: &mut [f32]) {
         let ch = self.channels;
-        let mut last_smoothed = self.mean.back().copied().unwrap_or(1.0);
+        let total = self.delay() * ch;
+        let mut scaled = vec![0f32; ch];
         for frame in samples.chunks_exact_mut(ch) {
-            let scaled: Vec<f32> = frame.iter().map(|s| s * self.gain).collect();
-            let peak = scaled.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+            for (s, x) in scaled.iter_mut().zip(frame.iter()) {
+                *s = x * self.gain;
+            }
+            self.delay.extend(scaled.iter().copied());
+            // The gap after instant `idx - GapPeaks::delay()` is known now; with the gap before
+            // it, so is that instant's peak (needs and their windows are indexed by `idx`).
+            let gap = self.gaps.push(&scaled);
+            let peak = gap.max(self.last_gap);
+            self.last_gap = gap;
             let need = if peak > self.threshold {
                 self.threshold / peak
             } else {
                 1.0
             };
-            // Sliding minimum of the needed gain over the next `lookahead` samples.
             let idx = self.n;
             self.n += 1;
             while self.minq.back().is_some_and(|&(_, v)| v >= need) {
@@ -126,35 +155,27 @@ impl Limiter {
             while self
                 .minq
                 .front()
-                .is_some_and(|&(i, _)| i + self.lookahead <= idx)
+                .is_some_and(|&(i, _)| i + self.lookahead < idx)
             {
                 self.minq.pop_front();
             }
             let window_min = self.minq.front().map(|&(_, v)| v).unwrap_or(1.0);
             // Release: rise slowly back towards 1.
-            let target = window_min.min(last_smoothed + self.release);
-            last_smoothed = target;
+            let last = self.mean.back().copied().unwrap_or(1.0);
+            let target = window_min.min(last + self.release);
             self.mean.push_back(target);
             self.mean_sum += target as f64;
             if self.mean.len() > self.lookahead {
                 self.mean_sum -= self.mean.pop_front().unwrap_or(1.0) as f64;
             }
             let g = (self.mean_sum / self.mean.len() as f64) as f32;
-            self.needed.push_back(need);
-            self.delay.push_back(scaled);
-            let out = if self.delay.len() > self.lookahead {
-                self.needed.pop_front();
-                self.delay.pop_front()
-            } else {
-                None
-            };
-            match out {
-                Some(d) => {
-                    for (o, s) in frame.iter_mut().zip(d) {
-                        *o = (s * g).clamp(-self.threshold, self.threshold);
-                    }
+            if self.delay.len() > total {
+                for o in frame.iter_mut() {
+                    let s = self.delay.pop_front().unwrap_or(0.0);
+                    *o = (s * g).clamp(-self.threshold, self.threshold);
                 }
-                None => frame.iter_mut().for_each(|o| *o = 0.0),
+            } else {
+                frame.iter_mut().for_each(|o| *o = 0.0);
             }
         }
     }
@@ -171,14 +192,15 @@ mod tests {
         for v in &mut x[20_000..20_100] {
             *v *= 9.0; // a 0.9 burst
         }
-        let mut l = Limiter::new(1, 0.0, -6.0, 240, 4800);
+        let mut l = Limiter::new(1, rate as u32, 0.0, -6.0, 240, 4800);
+        let d = l.delay();
         let mut y = x.clone();
         l.process(&mut y);
         let ceiling = 10f32.powf(-6.0 / 20.0);
         assert!(y.iter().all(|v| v.abs() <= ceiling + 1e-6));
         // Away from the burst, output is the input delayed by the look-ahead.
         for i in 1000..2000 {
-            assert!((y[i + 240] - x[i]).abs() < 1e-6);
+            assert!((y[i + d] - x[i]).abs() < 1e-6);
         }
     }
 

@@ -6,6 +6,7 @@ pub mod denoise;
 pub mod dfn;
 pub mod loudness;
 pub mod sync;
+pub mod truepeak;
 
 use thiserror::Error;
 

@@ -11,6 +11,8 @@ use ffmpeg::util::frame::Audio as AvAudio;
 use std::collections::VecDeque;
 
 mod graph;
+mod loudness_pass;
+mod plan;
 mod reader;
 mod stages;
 mod sync_pass;
@@ -19,8 +21,9 @@ pub use graph::AudioCut;
 use graph::{
     build_graph, cut_filters, feed, interleaved, open_decoder, stream_start, write_interleaved,
 };
+pub use plan::plan_stages;
 pub use reader::{decode_mono, decode_mono_ranges};
-pub use stages::{absolute_tracks, check_stages, plan_stages, ExternalTrack, Format, PlannedStage};
+pub use stages::{absolute_tracks, check_stages, ExternalTrack, Format, PlannedStage};
 use stages::{build_chain, choose_format};
 pub use sync_pass::plan_sync;
 
@@ -38,6 +41,37 @@ impl AudioEncoder {
             AudioEncoder::Opus => "libopus",
         }
     }
+}
+
+/// Opens encoder `kind` (`codec`, as `choose_format` found it) for `fmt` at Kino's bit rate; the
+/// measuring passes encode with the same settings as the mux so they see the codec's overshoot.
+fn open_encoder(
+    kind: AudioEncoder,
+    fmt: &Format,
+    sample_fmt: Sample,
+    codec: ffmpeg::Codec,
+    global_header: bool,
+) -> Result<ffmpeg::codec::encoder::audio::Encoder> {
+    let (rate, channels) = (fmt.rate as i32, fmt.channels as i32);
+    let mut enc = ffmpeg::codec::Context::new_with_codec(codec)
+        .encoder()
+        .audio()
+        .map_err(MediaError::ff("audio encoder"))?;
+    enc.set_rate(rate);
+    enc.set_format(sample_fmt);
+    enc.set_channel_layout(fmt.layout);
+    enc.set_time_base(ffmpeg::Rational(1, rate));
+    enc.set_bit_rate(64_000 * channels.min(2) as usize + 32_000 * (channels - 2).max(0) as usize);
+    if global_header {
+        // SAFETY: plain field write before opening.
+        unsafe { (*enc.as_mut_ptr()).flags |= ffmpeg::ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32 };
+    }
+    enc.open_as(codec).map_err(|e| {
+        MediaError::Encode(format!(
+            "opening {} ({rate} Hz, {channels} ch): {e}",
+            kind.name()
+        ))
+    })
 }
 
 /// Decodes one input audio stream, runs the planned stages and re-encodes it; packets come out in
@@ -85,29 +119,9 @@ impl AudioTranscoder {
                 kind.name()
             )));
         }
-        let (rate, channels) = (fmt.rate as i32, fmt.channels as i32);
-        let mut enc = ffmpeg::codec::Context::new_with_codec(codec)
-            .encoder()
-            .audio()
-            .map_err(MediaError::ff("audio encoder"))?;
-        enc.set_rate(rate);
-        enc.set_format(sample_fmt);
-        enc.set_channel_layout(fmt.layout);
-        enc.set_time_base(ffmpeg::Rational(1, rate));
-        enc.set_bit_rate(
-            64_000 * channels.min(2) as usize + 32_000 * (channels - 2).max(0) as usize,
-        );
-        if global_header {
-            // SAFETY: plain field write before opening.
-            unsafe { (*enc.as_mut_ptr()).flags |= ffmpeg::ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32 };
-        }
-        let enc = enc.open_as(codec).map_err(|e| {
-            MediaError::Encode(format!(
-                "opening {} ({rate} Hz, {channels} ch): {e}",
-                kind.name()
-            ))
-        })?;
+        let enc = open_encoder(kind, &fmt, sample_fmt, codec, global_header)?;
         let frame_size = enc.frame_size();
+        let rate = fmt.rate;
         let chain = format!(
             "{}aresample={rate},aformat=sample_fmts={}:sample_rates={rate}:channel_layouts=0x{:x}",
             cut.map(|c| cut_filters(c, stream_start(stream)))
@@ -121,7 +135,7 @@ impl AudioTranscoder {
             enc,
             graph,
             pkt_tb: stream.time_base(),
-            enc_tb: ffmpeg::Rational(1, rate),
+            enc_tb: ffmpeg::Rational(1, rate as i32),
             skip: 0,
             chain: build_chain(planned, &fmt)?,
             channels: fmt.channels,

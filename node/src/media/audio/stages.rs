@@ -2,11 +2,10 @@
 //! passes that decide what each stage does (a loudness gain, a sync offset) before anything is
 //! encoded.
 
-use super::graph::{cut_filters, open_decoder, stream_start, AudioCut};
 use super::reader::{to_format, Reader};
 use super::AudioEncoder;
 use crate::audio::denoise;
-use crate::audio::loudness::{self, Limiter, Measurement, Meter};
+use crate::audio::loudness::Limiter;
 use crate::audio::sync::{SampleSource, SyncStage};
 use crate::audio::{AudioError, AudioStage, Chain};
 use crate::media::{ffmpeg, input, MediaError, Result};
@@ -29,6 +28,8 @@ pub enum PlannedStage {
     Loudness {
         params: LoudnessParams,
         gain_db: f64,
+        /// The limiter's ceiling, dBTP: under the user's by the codec's measured overshoot.
+        ceiling_db: f64,
     },
     Denoise(AudioDenoiseParams),
     Sync {
@@ -202,12 +203,15 @@ pub(super) fn build_chain(planned: &[PlannedStage], fmt: &Format) -> Result<Chai
     for stage in planned {
         let before = chain.delay();
         match stage {
-            PlannedStage::Loudness { params, gain_db } => chain.push(Box::new(Limiter::new(
+            PlannedStage::Loudness {
+                gain_db,
+                ceiling_db,
+                ..
+            } => chain.push(Box::new(Limiter::standard(
                 fmt.channels,
+                fmt.rate,
                 *gain_db,
-                params.true_peak_db - LIMITER_MARGIN_DB,
-                fmt.rate as usize / 200,
-                fmt.rate as usize / 20,
+                *ceiling_db,
             ))),
             PlannedStage::Denoise(p) => chain.push(crate::audio::dfn::denoiser(p, fmt.channels)),
             PlannedStage::Sync {
@@ -268,134 +272,3 @@ pub(super) fn run_processed(
     }
     Ok(())
 }
-
-/// Plans the audio stages of stream `index` of `path` for encoder `kind`: the loudness gain is
-/// measured on the signal as the stages before loudness leave it (denoised, synchronised), so the
-/// target is met on what is heard. `sync_offset` is what `plan_sync` found. Returns the planned
-/// stages and a line per measurement for the job's log. With auto-edit's `cut`, loudness is
-/// measured on the kept audio only, as it will be heard.
-pub fn plan_stages(
-    path: &Path,
-    index: usize,
-    kind: AudioEncoder,
-    stages: &[AudioStageSpec],
-    sync_offset: Option<f64>,
-    cut: Option<&AudioCut>,
-) -> Result<(Vec<PlannedStage>, Vec<String>)> {
-    let (fmt, cut) = {
-        let ictx = input::open(path)?;
-        let s = ictx
-            .stream(index)
-            .ok_or_else(|| MediaError::Decode(format!("no audio stream {index}")))?;
-        let dec = open_decoder(&s)?;
-        (
-            choose_format(&dec, kind, needs_48k(stages))?.0,
-            cut.map(|c| cut_filters(c, stream_start(&s)))
-                .unwrap_or_default(),
-        )
-    };
-    let mut planned = Vec::with_capacity(stages.len());
-    let mut notes = Vec::new();
-    for stage in stages {
-        let p = match stage {
-            AudioStageSpec::Denoise(p) => {
-                let (p, note) = crate::audio::dfn::resolve(p);
-                notes.extend(note);
-                PlannedStage::Denoise(p)
-            }
-            AudioStageSpec::Sync(p) => PlannedStage::Sync {
-                params: p.clone(),
-                offset_seconds: sync_offset
-                    .ok_or_else(|| MediaError::Decode("audio sync was not measured".into()))?,
-            },
-            AudioStageSpec::Loudness(p) => {
-                let (m, gain) = plan_loudness(path, index, &fmt, &cut, &planned, p)?;
-                notes.push(format!(
-                    "audio stream {index}: measured {:.1} LUFS, {:.1} dBTP{}; gain {gain:+.1} dB to {:.1} LUFS under {:.1} dBTP",
-                    m.integrated_lufs,
-                    m.true_peak_db,
-                    if planned.is_empty() { "" } else { " after the stages before loudness" },
-                    p.target_lufs,
-                    p.true_peak_db
-                ));
-                PlannedStage::Loudness {
-                    params: *p,
-                    gain_db: gain,
-                }
-            }
-        };
-        planned.push(p);
-    }
-    Ok((planned, notes))
-}
-
-/// Largest signal (samples) the loudness passes keep in memory instead of decoding (and running the
-/// stages before loudness) again for each pass: 128 MB.
-pub(super) const PASS_CACHE_SAMPLES: usize = 32 << 20;
-
-/// The measuring passes for loudness normalisation: the integrated loudness and true peak of the
-/// signal the stages `before` produce, then the gain that reaches `p.target_lufs` once the limiter
-/// has held the peaks (limiting lowers loudness a little, so the gain is corrected by more passes).
-pub(super) fn plan_loudness(
-    path: &Path,
-    index: usize,
-    fmt: &Format,
-    cut: &str,
-    before: &[PlannedStage],
-    p: &LoudnessParams,
-) -> Result<(Measurement, f64)> {
-    let (channels, rate) = (fmt.channels as u32, fmt.rate);
-    let mut meter = Meter::new(channels, rate).map_err(MediaError::Decode)?;
-    let mut cache: Option<Vec<f32>> = Some(Vec::new());
-    run_processed(path, index, fmt, cut, &mut build_chain(before, fmt)?, |b| {
-        if let Some(c) = cache.as_mut() {
-            if c.len() + b.len() <= PASS_CACHE_SAMPLES {
-                c.extend_from_slice(b);
-            } else {
-                cache = None;
-            }
-        }
-        meter.add_interleaved(b).map_err(MediaError::Decode)
-    })?;
-    let measured = meter.finish();
-    let mut gain = loudness::gain_db(&measured, p.target_lufs);
-    // Each pass runs the limiter at the current gain and corrects by what it still misses; heavy
-    // limiting (quiet speech with full-scale peaks pushed to -14 LUFS) needs a few.
-    for _ in 0..4 {
-        if !measured.integrated_lufs.is_finite() {
-            break;
-        }
-        let mut limited = Meter::new(channels, rate).map_err(MediaError::Decode)?;
-        let mut limiter = Limiter::new(
-            fmt.channels,
-            gain,
-            p.true_peak_db - LIMITER_MARGIN_DB,
-            rate as usize / 200,
-            rate as usize / 20,
-        );
-        let mut pass = |b: &mut [f32]| -> Result<()> {
-            limiter.process(b);
-            limited.add_interleaved(b).map_err(MediaError::Decode)
-        };
-        match &cache {
-            Some(c) => {
-                let mut block = Vec::new();
-                for part in c.chunks(4096 * fmt.channels) {
-                    block.clear();
-                    block.extend_from_slice(part);
-                    pass(&mut block)?;
-                }
-            }
-            None => run_processed(path, index, fmt, cut, &mut build_chain(before, fmt)?, pass)?,
-        }
-        let miss = p.target_lufs - limited.finish().integrated_lufs;
-        if !miss.is_finite() || miss.abs() < 0.1 {
-            break;
-        }
-        gain += miss.clamp(-6.0, 6.0);
-    }
-    Ok((measured, gain))
-}
-
-/// Peaks are held this far under the ceiling: room for inter-sample peaks and codec overshoot.
-pub(super) const LIMITER_MARGIN_DB: f64 = 1.0;
