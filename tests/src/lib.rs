@@ -19,8 +19,8 @@ pub use media::{cache_dir, generated, medium, shared_media};
 pub use node::{events_of, kill_when, kino, limit_file_size, render, tus_js, Node};
 pub use postgres::Postgres;
 pub use probe::{
-    count_frames, ebur128, ffmpeg, ffprobe_json, frame_md5s, frame_times, mono_pcm, psnr_ssim,
-    stream_duration, stream_start,
+    count_frames, ebur128, ebur128_summary, ffmpeg, ffprobe_json, frame_md5s, frame_times,
+    mono_pcm, psnr_ssim, stream_duration, stream_start,
 };
 
 use std::path::{Path, PathBuf};

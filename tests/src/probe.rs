@@ -183,8 +183,9 @@ pub fn psnr_ssim(a: &Path, reference: &Path) -> (f64, f64) {
     (grab("average:"), grab("All:"))
 }
 
-/// Integrated loudness (LUFS) and true peak (dBTP) as FFmpeg's ebur128 filter measures them.
-pub fn ebur128(path: &Path) -> (f64, f64) {
+/// Integrated loudness (LUFS), loudness range (LU) and true peak (dBTP) of the first audio stream,
+/// as FFmpeg's ebur128 filter measures them.
+pub fn ebur128_summary(path: &Path) -> [f64; 3] {
     let out = std::process::Command::new("ffmpeg")
         .args([
             "-nostats",
@@ -210,5 +211,11 @@ pub fn ebur128(path: &Path) -> (f64, f64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{key} missing in {summary}"))
     };
-    (value("I:"), value("Peak:"))
+    [value("I:"), value("LRA:"), value("Peak:")]
+}
+
+/// Integrated loudness (LUFS) and true peak (dBTP) of the first audio stream, by FFmpeg's meter.
+pub fn ebur128(path: &Path) -> (f64, f64) {
+    let [i, _, peak] = ebur128_summary(path);
+    (i, peak)
 }

@@ -16,35 +16,80 @@ pub struct Measurement {
     pub true_peak_db: f64,
 }
 
-/// Accumulates interleaved f32 samples.
+/// Accumulates interleaved f32 samples. The loudness range is computed here from short-term
+/// loudness taken every 100 ms once 3 s are in (EBU Tech 3342, as FFmpeg's meter does): the
+/// `ebur128` crate takes it once a second, which on a clip of seconds gives a different figure.
 pub struct Meter {
     inner: EbuR128,
     peak: TruePeakMeter,
+    channels: usize,
+    /// Samples per channel in 100 ms, and how many are in so far.
+    step: usize,
+    fed: usize,
+    rate: usize,
+    short_term: Vec<f64>,
 }
 
 impl Meter {
     pub fn new(channels: u32, rate: u32) -> Result<Self, String> {
-        let inner = EbuR128::new(channels, rate, Mode::I | Mode::LRA).map_err(|e| e.to_string())?;
+        let inner = EbuR128::new(channels, rate, Mode::I | Mode::S).map_err(|e| e.to_string())?;
         Ok(Meter {
             inner,
             peak: TruePeakMeter::new(channels as usize, rate),
+            channels: channels.max(1) as usize,
+            step: (rate as usize / 10).max(1),
+            fed: 0,
+            rate: rate as usize,
+            short_term: Vec::new(),
         })
     }
 
     pub fn add_interleaved(&mut self, samples: &[f32]) -> Result<(), String> {
         self.peak.add_interleaved(samples);
-        self.inner
-            .add_frames_f32(samples)
-            .map_err(|e| e.to_string())
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let to_step = self.step - self.fed % self.step;
+            let n = (to_step * self.channels).min(rest.len());
+            let (now, later) = rest.split_at(n);
+            self.inner.add_frames_f32(now).map_err(|e| e.to_string())?;
+            self.fed += n / self.channels;
+            rest = later;
+            if self.fed.is_multiple_of(self.step) && self.fed >= 3 * self.rate {
+                if let Ok(l) = self.inner.loudness_shortterm() {
+                    if l >= LRA_ABSOLUTE_GATE {
+                        self.short_term.push(l);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn finish(self) -> Measurement {
         Measurement {
             integrated_lufs: self.inner.loudness_global().unwrap_or(f64::NEG_INFINITY),
-            loudness_range_lu: self.inner.loudness_range().unwrap_or(0.0),
+            loudness_range_lu: loudness_range(self.short_term),
             true_peak_db: self.peak.finish(),
         }
     }
+}
+
+/// Short-term loudness under this (LUFS) is silence for the loudness range.
+const LRA_ABSOLUTE_GATE: f64 = -70.0;
+
+/// EBU Tech 3342: of the short-term values within 20 LU of their power mean, the spread between
+/// the 10th and 95th percentiles (ranks rounded as FFmpeg's meter rounds them).
+fn loudness_range(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mean = values.iter().map(|l| 10f64.powf(l / 10.0)).sum::<f64>() / values.len() as f64;
+    let gate = 10.0 * mean.log10() - 20.0;
+    values.retain(|&l| l >= gate);
+    values.sort_by(f64::total_cmp);
+    let n = values.len() as f64;
+    let rank = |p: f64| ((p * n + 0.5) as usize).clamp(1, values.len()) - 1;
+    values[rank(0.95)] - values[rank(0.10)]
 }
 
 /// Gain in dB that brings `m` to `target_lufs` (0 for silence).

@@ -3,14 +3,18 @@
 //! upscaled output is resized back to the source's size (how much of the source survives), an
 //! interpolated one is scored at the source's instants, slow motion on the source's clock. Every
 //! frame is scored when that fits in 5 % of the render's time; otherwise every n-th, n chosen from
-//! the cost of the first so scoring takes about 5 %, with at least [`MIN_SCORED`] frames.
+//! the cost of the first so scoring takes about 5 %, with at least [`MIN_SCORED`] frames. The
+//! sound is metered too (loudness, range, true peak), whatever the pictures are.
 
 use super::context::{blocking, JobCtx, JobError};
 use super::preflight::Admitted;
 use super::scenes::SceneReport;
+use crate::media::audio::measure_loudness;
 use crate::media::compare::{compare, set_ssimulacra2, CompareOptions};
 use crate::store::{now_ms, ReportSection};
-use kino_shared::{FrameQuality, HdrMode, QualityReport, QualitySummary, SpanQuality, StageSpec};
+use kino_shared::{
+    AudioQuality, FrameQuality, HdrMode, QualityReport, QualitySummary, SpanQuality, StageSpec,
+};
 
 impl ReportSection for QualityReport {
     const NAME: &'static str = "quality";
@@ -63,9 +67,11 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
     if !spec.output.quality {
         return Ok(());
     }
+    let audio = measure_audio(ctx, job).await?;
     if let Some(why) = not_comparable(spec) {
         let report = QualityReport {
             compared: why.into(),
+            audio,
             ..Default::default()
         };
         return Ok(ctx.store.save_section(&ctx.job, &report).await?);
@@ -95,7 +101,12 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
         Ok(c) => c,
         Err(e) => {
             ctx.warn(format!("quality report: {e}"));
-            return Ok(());
+            let report = QualityReport {
+                compared: format!("not measured: {e}"),
+                audio,
+                ..Default::default()
+            };
+            return Ok(ctx.store.save_section(&ctx.job, &report).await?);
         }
     };
     let seconds = started.elapsed().as_secs_f64();
@@ -152,8 +163,36 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
         scenes: spans(&c.frames, &scenes),
         worst: worst(&c.frames),
         frames: c.frames,
+        audio,
     };
     Ok(ctx.store.save_section(&ctx.job, &report).await?)
+}
+
+/// Loudness, loudness range and true peak of each audio stream of the output (a failure is a
+/// warning and no figures).
+async fn measure_audio(ctx: &JobCtx, job: &Admitted) -> Result<Vec<AudioQuality>, JobError> {
+    let out = job.output.clone();
+    match blocking(move || measure_loudness(&out)).await? {
+        Ok(streams) => Ok(streams
+            .into_iter()
+            .map(|s| AudioQuality {
+                stream: s.index as u32,
+                sample_rate: s.rate,
+                channels: s.channels as u32,
+                integrated_lufs: s
+                    .measured
+                    .integrated_lufs
+                    .is_finite()
+                    .then_some(s.measured.integrated_lufs),
+                loudness_range_lu: s.measured.loudness_range_lu,
+                true_peak_db: s.measured.true_peak_db,
+            })
+            .collect()),
+        Err(e) => {
+            ctx.warn(format!("quality report, audio: {e}"));
+            Ok(Vec::new())
+        }
+    }
 }
 
 /// Summaries of the frames within each `[start, end)` (seconds).

@@ -82,4 +82,24 @@ pub struct QualityReport {
     pub frames: Vec<FrameQuality>,
     /// The worst scored moments (lowest SSIMULACRA2, else PSNR), worst first.
     pub worst: Vec<FrameQuality>,
+    /// The output's sound, one entry per audio stream (measured whatever the pictures are).
+    #[serde(default)]
+    pub audio: Vec<AudioQuality>,
+}
+
+/// One audio stream of the output as a loudness meter reads it (EBU R128, BS.1770-4).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AudioQuality {
+    /// Index of the stream in the output file.
+    pub stream: u32,
+    pub sample_rate: u32,
+    pub channels: u32,
+    /// Integrated loudness, LUFS; absent for silence (below the absolute gate).
+    pub integrated_lufs: Option<f64>,
+    /// Loudness range, LU.
+    pub loudness_range_lu: f64,
+    /// Highest true peak over the channels, dBTP, oversampled to at least 192 kHz (as FFmpeg's
+    /// `ebur128=peak=true` does, whatever the sample rate).
+    pub true_peak_db: f64,
 }

@@ -114,6 +114,46 @@ fn the_true_peak_ceiling_holds_after_encoding_at_every_rate_and_layout() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
+/// The job report's quality section carries the output's loudness, range and true peak, and they
+/// read as FFmpeg's meter reads the file (to its printed 0.1).
+#[test]
+fn the_report_meters_the_sound_as_ffmpeg_does() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, clip, extra) in [
+        (
+            "8k",
+            speech_at(8000, false),
+            vec!["--audio-stage", "loudness:target_lufs=-16"],
+        ),
+        ("48k", speech_at(48000, true), vec![]),
+    ] {
+        let out = dir.path().join(format!("{name}.mp4"));
+        let report = dir.path().join(format!("{name}.json"));
+        let mut args = vec!["--report", s(&report)];
+        args.extend(extra);
+        render(&clip, &out, &dir.path().join(name), &args);
+        let text = std::fs::read_to_string(&report).expect("report");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let a = &v["quality"]["audio"][0];
+        let [i, lra, tp] = ebur128_summary(&out);
+        let ours = |k: &str| a[k].as_f64().unwrap_or_else(|| panic!("{k} in {a}"));
+        eprintln!("{name}: ours {a}, FFmpeg's I {i} LRA {lra} TP {tp}");
+        assert!(
+            (ours("integrated_lufs") - i).abs() <= 0.1,
+            "{name}: {a} vs {i}"
+        );
+        assert!(
+            (ours("loudness_range_lu") - lra).abs() <= 0.2,
+            "{name}: {a} vs {lra}"
+        );
+        assert!(
+            (ours("true_peak_db") - tp).abs() <= 0.1,
+            "{name}: {a} vs {tp}"
+        );
+        assert_eq!(a["stream"], 1);
+    }
+}
+
 #[test]
 fn six_channel_audio_is_normalised_per_programme() {
     let clip = medium("av_speech_6ch_channel_ident_EBU.mp4");

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 mod graph;
 mod loudness_pass;
+mod meter;
 mod plan;
 mod reader;
 mod stages;
@@ -21,6 +22,7 @@ pub use graph::AudioCut;
 use graph::{
     build_graph, cut_filters, feed, interleaved, open_decoder, stream_start, write_interleaved,
 };
+pub use meter::{measure_loudness, StreamLoudness};
 pub use plan::plan_stages;
 pub use reader::{decode_mono, decode_mono_ranges};
 pub use stages::{absolute_tracks, check_stages, ExternalTrack, Format, PlannedStage};
