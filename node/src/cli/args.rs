@@ -3,7 +3,7 @@
 
 use crate::edit::AutoEditParams;
 use clap::{Args, Parser, Subcommand};
-use kino_shared::{AudioMode, AudioStageSpec, SceneParams, StageSpec, VideoCodec};
+use kino_shared::{AudioMode, AudioStageSpec, SceneParams, StageSpec, TargetQuality, VideoCodec};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -22,7 +22,7 @@ pub enum Command {
     /// Print streams, duration, frame rate (or VFR), size, colour/HDR info and keyframe count as JSON.
     Probe { input: PathBuf },
     /// Render a file without a server; run again with the same arguments to resume.
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
     /// Run the node: HTTP API, uploads, job queue and workers.
     Serve(ServeArgs),
     /// Render chunks of the farm's jobs (needs --db): no HTTP. SIGTERM or Ctrl-C finishes the
@@ -252,6 +252,16 @@ pub struct RenderArgs {
     /// Constant quality (0 = lossless for h264/h265).
     #[arg(long, default_value_t = 20)]
     pub crf: u8,
+    /// Search each chunk's CRF for this quality instead of --crf: `ssimulacra2=80` or `psnr=42`
+    /// (of the encode against the frames before encoding; the 5th-percentile frame by default).
+    #[arg(long, value_parser = parse_target)]
+    pub target_quality: Option<TargetQuality>,
+    /// Which frames must meet --target-quality: p5 (the 5th-percentile frame) or mean.
+    #[arg(long, default_value = "p5", value_parser = ["p5", "mean"])]
+    pub target_statistic: String,
+    /// CRF range --target-quality searches, MIN-MAX (default 10-45 for h264/h265, 10-60 for AV1/VP9).
+    #[arg(long, value_parser = parse_crf_range)]
+    pub target_crf: Option<(u8, u8)>,
     /// Encoder preset (ultrafast … placebo).
     #[arg(long, default_value = "medium")]
     pub preset: String,
@@ -376,4 +386,20 @@ fn key_values(s: &str) -> Result<serde_json::Map<String, serde_json::Value>, Str
         obj.insert(k.trim().into(), value);
     }
     Ok(obj)
+}
+
+fn parse_target(s: &str) -> Result<TargetQuality, String> {
+    s.parse()
+}
+
+fn parse_crf_range(s: &str) -> Result<(u8, u8), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("'{s}': expected MIN-MAX, e.g. 18-40"))?;
+    let n = |v: &str| {
+        v.trim()
+            .parse::<u8>()
+            .map_err(|_| format!("'{v}' is not a CRF"))
+    };
+    Ok((n(a)?, n(b)?))
 }

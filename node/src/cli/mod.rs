@@ -28,7 +28,7 @@ pub fn main() -> ExitCode {
         Command::Interpolate(args) => tools::cmd_interpolate(args),
         Command::Detect(args) => tools::cmd_detect(args),
         Command::Compare(args) => tools::cmd_compare(args),
-        Command::Render(args) => on_runtime(render::cmd_render(args)),
+        Command::Render(args) => on_runtime(render::cmd_render(*args)),
         Command::Serve(args) => on_runtime(serve::cmd_serve(args)),
         Command::Worker(args) => on_runtime(serve::cmd_worker(args)),
     };

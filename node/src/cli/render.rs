@@ -10,7 +10,9 @@ use crate::pipeline::{run_job, JobOptions, JobOutcome};
 use crate::service;
 use crate::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
-use kino_shared::{Container, JobSpec, OutputSpec, ProgressEvent, StageSpec};
+use kino_shared::{
+    Container, JobSpec, OutputSpec, ProgressEvent, StageSpec, TargetQuality, TargetStatistic,
+};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -43,6 +45,16 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
                         .into(),
                 })?,
             quality: a.quality == "on",
+            target_quality: a.target_quality.map(|t| TargetQuality {
+                statistic: if a.target_statistic == "mean" {
+                    TargetStatistic::Mean
+                } else {
+                    TargetStatistic::P5
+                },
+                crf_min: a.target_crf.map(|r| r.0),
+                crf_max: a.target_crf.map(|r| r.1),
+                ..t
+            }),
         },
         chunk_seconds: a.chunk_seconds,
     };

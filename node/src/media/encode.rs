@@ -38,6 +38,12 @@ pub fn find_encoder(codec: VideoCodec) -> Result<ffmpeg::Codec> {
 }
 
 /// Encoder options for a spec; presets are mapped for the encoders that number theirs.
+/// With target quality every chunk has its own CRF, and x264/x265 put the initial QP (which follows
+/// the CRF) in the picture parameter set; the joined file carries the first chunk's in its header,
+/// so each chunk repeats its own in-band at every keyframe or the others decode with the wrong
+/// quantiser (a washed-out picture).
+const REPEAT_HEADERS: &str = "repeat-headers=1";
+
 fn options(
     spec: &OutputSpec,
     lookahead: Option<u32>,
@@ -55,8 +61,15 @@ fn options(
             if let Some(l) = lookahead {
                 d.set("rc-lookahead", &l.to_string());
             }
+            let mut params = Vec::new();
             if !hdr.is_empty() {
-                d.set("x264-params", &hdr.encoder_params(false));
+                params.push(hdr.encoder_params(false));
+            }
+            if spec.target_quality.is_some() {
+                params.push(REPEAT_HEADERS.into());
+            }
+            if !params.is_empty() {
+                d.set("x264-params", &params.join(":"));
             }
         }
         VideoCodec::H265 => {
@@ -68,6 +81,10 @@ fn options(
             if !hdr.is_empty() {
                 params.push(':');
                 params.push_str(&hdr.encoder_params(true));
+            }
+            if spec.target_quality.is_some() {
+                params.push(':');
+                params.push_str(REPEAT_HEADERS);
             }
             d.set("x265-params", &params);
         }

@@ -14,7 +14,9 @@ pub mod interlace;
 pub mod probe;
 pub mod quality;
 pub mod sparse;
+pub mod spool;
 pub mod still;
+pub mod target;
 pub mod thumbnail;
 
 pub use ffmpeg_next as ffmpeg;

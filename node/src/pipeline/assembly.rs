@@ -5,10 +5,16 @@ use super::context::{blocking, JobCtx, JobError, JobOutcome};
 use super::layout::chunk_path;
 use super::planning::{cut_away, ChunkCounts};
 use super::preflight::Admitted;
+use super::render::target_file;
 use super::JobOptions;
 use crate::edit::timeline::Timeline;
 use crate::media::assemble;
-use kino_shared::{HdrMode, JobState, ProgressEvent, StageSpec};
+use crate::store::ReportSection;
+use kino_shared::{HdrMode, JobState, ProgressEvent, StageSpec, TargetChunk, TargetReport};
+
+impl ReportSection for TargetReport {
+    const NAME: &'static str = "target_quality";
+}
 use std::path::{Path, PathBuf};
 
 /// Joins the job's chunk files in `dir` into its output and records the job done.
@@ -56,6 +62,7 @@ pub async fn assemble_job(
     };
     let expected_frames = timeline.map_or(counts.frames_total, |t| t.kept_frames());
     let (src, out) = (job.input.clone(), job.output.clone());
+    let targets: Vec<PathBuf> = files.iter().map(|f| target_file(f)).collect();
     let assembled = blocking(move || assemble::assemble(&src, &files, &out, &assembly)).await?;
     let assembled = match assembled {
         Ok(a) => a,
@@ -75,6 +82,21 @@ pub async fn assemble_job(
             "output has {} video frames, expected {expected_frames}",
             assembled.video_packets
         ));
+    }
+    if let Some(tq) = &spec.output.target_quality {
+        let chunks: Vec<TargetChunk> = targets
+            .iter()
+            .filter_map(|f| std::fs::read(f).ok())
+            .filter_map(|b| serde_json::from_slice(&b).ok())
+            .collect();
+        let report = TargetReport {
+            metric: Some(tq.metric),
+            value: tq.value,
+            statistic: tq.statistic,
+            seconds: chunks.iter().map(|c| c.seconds).sum(),
+            chunks,
+        };
+        ctx.store.save_section(&ctx.job, &report).await?;
     }
     super::quality::report_quality(ctx, job).await?;
     if !(ctx.store)

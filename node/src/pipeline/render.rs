@@ -9,6 +9,8 @@ use crate::media::decode::FrameSource;
 use crate::media::encode::{ChunkWriter, VideoTarget};
 use crate::media::hdr::HdrMeta;
 use crate::media::interlace::{Deinterlace, Deinterlacer};
+use crate::media::spool::Spool;
+use crate::media::target::encode_to_target;
 use crate::media::{ffmpeg, MediaError};
 use crate::pipeline::analyse::Analysis;
 use crate::pipeline::plan::ChunkPlan;
@@ -50,7 +52,7 @@ struct Pending<'a> {
     time_base: ffmpeg::Rational,
     frame_rate: Option<ffmpeg::Rational>,
     threads: usize,
-    writer: Option<ChunkWriter>,
+    writer: Option<Sink>,
     held: Option<(i64, AvFrame)>,
     last_step: i64,
     last_pts: Option<i64>,
@@ -62,6 +64,22 @@ struct Pending<'a> {
     sar: kino_shared::Sar,
     timeline: Option<&'a Timeline>,
     clock: Option<Clock>,
+}
+
+/// Where a chunk's frames go: straight into its encoder, or (target quality) into a spool for the
+/// CRF search, encoded at the end.
+enum Sink {
+    Encode(ChunkWriter),
+    Search(Spool, VideoTarget),
+}
+
+impl Sink {
+    fn write(&mut self, f: &mut AvFrame, pts: i64, duration: i64) -> Result<(), MediaError> {
+        match self {
+            Sink::Encode(w) => w.write(f, pts, duration),
+            Sink::Search(s, _) => s.push(f, pts, duration),
+        }
+    }
 }
 
 /// What every chunk of a job renders with.
@@ -295,7 +313,10 @@ impl Pending<'_> {
                 hdr: self.hdr.unwrap_or_default(),
                 sar: self.sar,
             };
-            self.writer = Some(ChunkWriter::create(self.out, &self.spec.output, &target)?);
+            self.writer = Some(match self.spec.output.target_quality {
+                Some(_) => Sink::Search(Spool::create(&self.out.with_extension("spool"))?, target),
+                None => Sink::Encode(ChunkWriter::create(self.out, &self.spec.output, &target)?),
+            });
         }
         if let Some((p, mut f)) = self.held.take() {
             self.last_step = pts - p;
@@ -346,8 +367,26 @@ impl Pending<'_> {
             (self.on_frame)(1);
         }
         match self.writer.take() {
-            Some(w) => {
+            Some(Sink::Encode(w)) => {
                 w.finish()?;
+                Ok(self.outcome)
+            }
+            Some(Sink::Search(mut spool, target)) => {
+                spool.close()?;
+                if let Some(tq) = &self.spec.output.target_quality {
+                    let found = encode_to_target(
+                        &spool,
+                        self.out,
+                        &self
+                            .out
+                            .with_file_name(format!("chunk-{:05}.probes.json", self.chunk.index)),
+                        &self.spec.output,
+                        &target,
+                        tq,
+                        self.chunk.index,
+                    )?;
+                    save_target(self.out, &found)?;
+                }
                 Ok(self.outcome)
             }
             None => {
@@ -355,4 +394,19 @@ impl Pending<'_> {
             }
         }
     }
+}
+
+/// The target-quality outcome of the chunk written to `out`, beside it (assembly gathers them into
+/// the report).
+pub fn target_file(out: &Path) -> std::path::PathBuf {
+    out.with_extension("target.json")
+}
+
+fn save_target(out: &Path, found: &kino_shared::TargetChunk) -> Result<(), MediaError> {
+    let file = target_file(out);
+    let text = serde_json::to_vec(found).map_err(|e| MediaError::Encode(e.to_string()))?;
+    std::fs::write(&file, text).map_err(|e| MediaError::Output {
+        path: file.display().to_string(),
+        reason: e.to_string(),
+    })
 }

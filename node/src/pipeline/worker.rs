@@ -422,8 +422,12 @@ async fn render_one(
         }
     };
     match &result {
-        Ok(_) => std::fs::rename(&part, &done_path)
-            .map_err(MediaError::io(done_path.display().to_string()))?,
+        Ok(_) => {
+            // The target-quality outcome (when the job has one) travels with the chunk.
+            let _ = std::fs::rename(render::target_file(&part), render::target_file(&done_path));
+            std::fs::rename(&part, &done_path)
+                .map_err(MediaError::io(done_path.display().to_string()))?
+        }
         Err(_) => {
             let _ = std::fs::remove_file(&part);
         }

@@ -16,6 +16,7 @@ mod quality;
 mod scenes;
 mod spec;
 mod status;
+mod target;
 mod video;
 
 pub use audio::*;
@@ -29,6 +30,7 @@ pub use quality::*;
 pub use scenes::*;
 pub use spec::*;
 pub use status::*;
+pub use target::*;
 pub use video::*;
 
 #[cfg(test)]

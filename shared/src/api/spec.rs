@@ -202,6 +202,9 @@ pub struct OutputSpec {
     /// `quality` section.
     #[serde(default = "yes")]
     pub quality: bool,
+    /// Search each chunk's CRF for this quality instead of using `crf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_quality: Option<TargetQuality>,
 }
 
 fn yes() -> bool {
@@ -256,6 +259,7 @@ impl Default for OutputSpec {
             audio: AudioMode::Auto,
             container: Container::Mp4,
             quality: true,
+            target_quality: None,
         }
     }
 }
@@ -288,6 +292,9 @@ impl OutputSpec {
                     self.codec, self.crf
                 ),
             ));
+        }
+        if let Some(t) = &self.target_quality {
+            t.validate(self.codec, max_crf)?;
         }
         if self.container == Container::Webm
             && !matches!(self.codec, VideoCodec::Vp9 | VideoCodec::Av1)

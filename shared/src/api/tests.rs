@@ -330,3 +330,33 @@ fn audio_stages_parse_with_defaults_and_are_checked() {
     )
     .is_err());
 }
+
+#[test]
+fn target_quality_parses_and_refuses_what_cannot_work() {
+    let t: TargetQuality = "ssimulacra2=80".parse().unwrap();
+    assert_eq!((t.metric, t.value), (TargetMetric::Ssimulacra2, 80.0));
+    assert_eq!(t.crf_range(VideoCodec::H264), (10, 45));
+    let err = "vmaf=95".parse::<TargetQuality>().unwrap_err();
+    assert!(err.contains("unknown metric 'vmaf'"), "{err}");
+    assert!("psnr".parse::<TargetQuality>().is_err());
+    let mut o = OutputSpec {
+        target_quality: Some("psnr=42".parse().unwrap()),
+        ..Default::default()
+    };
+    o.validate().unwrap();
+    o.target_quality = Some("ssimulacra2=120".parse().unwrap());
+    assert_eq!(
+        o.validate().unwrap_err().field,
+        "output.target_quality.value"
+    );
+    let mut t: TargetQuality = "psnr=40".parse().unwrap();
+    t.crf_max = Some(60);
+    o.target_quality = Some(t);
+    assert_eq!(
+        o.validate().unwrap_err().field,
+        "output.target_quality.crf_max"
+    );
+    // Old specs (no field) still read.
+    let spec: OutputSpec = serde_json::from_str(r#"{"codec":"h264"}"#).unwrap();
+    assert!(spec.target_quality.is_none());
+}

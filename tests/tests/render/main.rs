@@ -5,6 +5,7 @@ mod bad_input;
 mod chunks;
 mod compare;
 mod formats;
+mod target;
 mod timing;
 
 use kino_tests::*;
