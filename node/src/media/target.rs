@@ -216,3 +216,79 @@ fn statistic(scores: &[f64], which: TargetStatistic) -> f64 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::ffmpeg;
+    use super::*;
+    use ffmpeg::format::Pixel;
+    use ffmpeg::util::frame::Video as AvFrame;
+
+    /// A moving gradient, 64×48, 20 frames, spooled.
+    fn spooled(dir: &Path) -> Spool {
+        super::super::init();
+        let mut spool = Spool::create(&dir.join("s.spool")).unwrap();
+        for i in 0..20i64 {
+            let mut f = AvFrame::new(Pixel::YUV420P, 64, 48);
+            for p in 0..3 {
+                let stride = f.stride(p);
+                for (y, row) in f.data_mut(p).chunks_mut(stride).enumerate() {
+                    for (x, v) in row.iter_mut().enumerate() {
+                        *v = ((x * 3 + y * 5 + i as usize * 7 + p * 40) % 200 + 20) as u8;
+                    }
+                }
+            }
+            spool.push(&f, i, 1).unwrap();
+        }
+        spool.close().unwrap();
+        spool
+    }
+
+    fn target() -> VideoTarget {
+        VideoTarget {
+            width: 64,
+            height: 48,
+            pixel: Pixel::YUV420P,
+            colour: Default::default(),
+            time_base: ffmpeg::Rational::new(1, 25),
+            frame_rate: Some(ffmpeg::Rational::new(25, 1)),
+            threads: 1,
+            lookahead: None,
+            hdr: Default::default(),
+            sar: kino_shared::Sar { num: 1, den: 1 },
+        }
+    }
+
+    /// A probe saved by an interrupted render is used, not encoded again, and the search goes on
+    /// from it; the probes file goes once the chunk is done.
+    #[test]
+    fn finished_probes_are_not_redone() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spooled(dir.path());
+        let tq: TargetQuality = "psnr=30".parse().unwrap();
+        let spec = OutputSpec {
+            preset: "ultrafast".into(),
+            target_quality: Some(tq.clone()),
+            ..Default::default()
+        };
+        let probes = dir.path().join("chunk.probes.json");
+        // The first probe of the search (the middle of 10..=45) was done before: it passed.
+        let saved = vec![TargetProbe {
+            crf: 27,
+            score: 35.0,
+            seconds: 1.0,
+        }];
+        std::fs::write(&probes, serde_json::to_vec(&saved).unwrap()).unwrap();
+        let out = dir.path().join("chunk.mp4");
+        let r = encode_to_target(&spool, &out, &probes, &spec, &target(), &tq, 0).unwrap();
+        assert_eq!(r.resumed_probes, 1, "{r:?}");
+        assert_eq!(r.probes[0], saved[0]);
+        assert!(
+            r.probes.len() > 1 && r.probes[1..].iter().all(|p| p.crf > 27),
+            "{r:?}"
+        );
+        assert!(r.measured >= 30.0, "{r:?}");
+        assert!(!probes.exists());
+        assert!(out.is_file());
+    }
+}
