@@ -5,7 +5,7 @@
 use super::{ApiErr, ApiResult, AppState};
 use crate::pipeline::job::chunk_dir;
 use crate::pipeline::layout::chunk_path;
-use crate::pipeline::remote::SHA256_HEADER;
+use crate::pipeline::remote::{SHA256_HEADER, TARGET_HEADER};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -68,6 +68,25 @@ async fn chunk(
                 format!("{SHA256_HEADER} must be the chunk's SHA-256 in hex"),
             )
         })?;
+    // Checked before the body is read: a malformed outcome refuses the chunk, nothing written.
+    let target = match req.headers().get(TARGET_HEADER) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|t| serde_json::from_str::<kino_shared::TargetChunk>(t).ok())
+                .filter(|t| t.index == index)
+                .ok_or_else(|| {
+                    ApiErr::new(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::InvalidHeader,
+                        format!(
+                            "{TARGET_HEADER} must be this chunk's target-quality outcome (JSON)"
+                        ),
+                    )
+                })?,
+        ),
+    };
     job_paths(&state, &id).await?;
     let chunks = state.svc.store.chunks(&id).await?;
     if !chunks.iter().any(|c| c.plan.index == index) {
@@ -81,6 +100,10 @@ async fn chunk(
         let _ = std::fs::remove_file(&part);
     }
     result?;
+    if let Some(t) = target {
+        let text = serde_json::to_vec(&t).map_err(ApiErr::internal)?;
+        std::fs::write(crate::pipeline::render::target_file(&done), text).map_err(ApiErr::write)?;
+    }
     std::fs::rename(&part, &done).map_err(ApiErr::write)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 /// Header carrying a chunk file's SHA-256 (hex) on `PUT`: the receiver checks it before keeping it.
 pub const SHA256_HEADER: &str = "x-kino-sha256";
+/// A target-quality chunk's outcome (JSON `TargetChunk`), sent with the chunk so the node that
+/// assembles has it for the report.
+pub const TARGET_HEADER: &str = "x-kino-target";
 
 /// Bytes fetched at least when a decoder reaches a missing packet (more than the packet, so a
 /// chunk that runs past its planned range is not decoded again for each packet).
@@ -194,10 +197,14 @@ impl RemoteInput {
             .await
             .map_err(|e| JobError::Internal(format!("reading chunk {index}: {e}")))?;
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f));
-        let r = self
+        let mut put = self
             .link
             .authorised(self.link.client.put(&url))
-            .header(SHA256_HEADER, hash)
+            .header(SHA256_HEADER, hash);
+        if let Ok(target) = std::fs::read_to_string(super::render::target_file(file)) {
+            put = put.header(TARGET_HEADER, target.trim());
+        }
+        let r = put
             .body(body)
             .send()
             .await

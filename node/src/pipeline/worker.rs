@@ -435,6 +435,7 @@ async fn render_one(
     if let (Ok(_), Some(r)) = (&result, &remote) {
         r.send(index, lease_no, &done_path).await?;
         let _ = std::fs::remove_file(&done_path);
+        let _ = std::fs::remove_file(render::target_file(&done_path));
     }
     Ok(result)
 }

@@ -150,6 +150,58 @@ async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
     let (farm, single) = (frame_md5s(&farm_out), frames_alone(&clip, dir.path()));
     assert_eq!(farm.len(), 250);
     assert!(farm == single, "the farm's frames differ from one node's");
+
+    // Target quality in the farm: each chunk's search runs where the chunk renders, and its
+    // outcome travels with the chunk, so the report lists every chunk.
+    let upload = common::upload(&client, &a, &clip, Some(TOKEN)).await;
+    let spec = serde_json::json!({
+        "input": upload,
+        "chunk_seconds": 1,
+        "output": {"codec": "h264", "preset": "ultrafast", "audio": "none",
+                   "target_quality": {"metric": "psnr", "value": 38}},
+    });
+    let r = client
+        .post(a.url("/api/jobs"))
+        .bearer_auth(TOKEN)
+        .json(&spec)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201);
+    let tq: Value = r.json().await.expect("job");
+    let tq = tq["id"].as_str().expect("id").to_owned();
+    let start = Instant::now();
+    let done = loop {
+        let r = get_authed(&client, a.url(&format!("/api/jobs/{tq}/report"))).await;
+        match r["job"]["state"].as_str() {
+            Some("done") => break r,
+            Some("failed" | "cancelled") => panic!("job ended: {r}"),
+            _ => {}
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "not done: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let chunks = done["chunks"].as_array().map_or(0, |c| c.len());
+    let found = done["sections"]["target_quality"]["chunks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        found.len(),
+        chunks,
+        "{}",
+        done["sections"]["target_quality"]
+    );
+    for c in &found {
+        assert!(c["measured"].as_f64().is_some_and(|m| m >= 38.0), "{c}");
+    }
+    let by: std::collections::BTreeSet<String> = done["chunks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ch| node_of(&ch["worker"]))
+        .collect();
+    eprintln!("target-quality chunks rendered by {by:?}");
 }
 
 /// The node holding the input dies mid-job: the node without the folder cannot fetch or send, so it
