@@ -17,6 +17,21 @@ async fn get_authed(client: &reqwest::Client, url: String) -> Value {
     r.json().await.expect("JSON")
 }
 
+/// The job's report once it is done (a failed or cancelled job, or five minutes, fail the test).
+async fn report_when_done(client: &reqwest::Client, node: &Node, job: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = get_authed(client, node.url(&format!("/api/jobs/{job}/report"))).await;
+        match r["job"]["state"].as_str() {
+            Some("done") => return r,
+            Some("failed" | "cancelled") => panic!("job ended: {r}"),
+            _ => {}
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "not done: {r}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
     let Some(pg) = Postgres::start() else { return };
@@ -75,17 +90,7 @@ async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
         &original[100..200]
     );
 
-    let start = Instant::now();
-    let done = loop {
-        let r = get_authed(&client, a.url(&format!("/api/jobs/{job}/report"))).await;
-        match r["job"]["state"].as_str() {
-            Some("done") => break r,
-            Some("failed" | "cancelled") => panic!("job ended: {r}"),
-            _ => {}
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "not done: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let done = report_when_done(&client, &a, &job).await;
     let by: std::collections::BTreeSet<String> = done["chunks"]
         .as_array()
         .into_iter()
@@ -170,17 +175,7 @@ async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
     assert_eq!(r.status(), 201);
     let tq: Value = r.json().await.expect("job");
     let tq = tq["id"].as_str().expect("id").to_owned();
-    let start = Instant::now();
-    let done = loop {
-        let r = get_authed(&client, a.url(&format!("/api/jobs/{tq}/report"))).await;
-        match r["job"]["state"].as_str() {
-            Some("done") => break r,
-            Some("failed" | "cancelled") => panic!("job ended: {r}"),
-            _ => {}
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "not done: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let done = report_when_done(&client, &a, &tq).await;
     let chunks = done["chunks"].as_array().map_or(0, |c| c.len());
     let found = done["sections"]["target_quality"]["chunks"]
         .as_array()
@@ -251,17 +246,7 @@ async fn a_job_waits_for_the_node_holding_its_input() {
     a.kill9();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let a = serving();
-    let start = Instant::now();
-    let done = loop {
-        let r = get_authed(&client, a.url(&format!("/api/jobs/{job}/report"))).await;
-        match r["job"]["state"].as_str() {
-            Some("done") => break r,
-            Some("failed" | "cancelled") => panic!("job ended: {r}"),
-            _ => {}
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "not done: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let done = report_when_done(&client, &a, &job).await;
     assert_eq!(done["failures"], serde_json::json!([]), "{done}");
     let twice = pg.psql("home", "SELECT COUNT(*) FROM chunks WHERE renders <> 1");
     assert_eq!(twice, "0", "chunks not rendered exactly once (as counted)");

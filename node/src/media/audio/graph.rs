@@ -203,3 +203,19 @@ pub(super) fn write_interleaved(frame: &mut AvAudio, channels: usize, samples: &
         }
     }
 }
+
+/// An encoder-ready frame of `enc`'s format holding interleaved `samples`.
+pub(super) fn frame_for(
+    enc: &ffmpeg::codec::encoder::audio::Encoder,
+    channels: usize,
+    samples: &[f32],
+) -> AvAudio {
+    let mut f = AvAudio::new(
+        enc.format(),
+        samples.len() / channels.max(1),
+        enc.channel_layout(),
+    );
+    f.set_rate(enc.rate());
+    write_interleaved(&mut f, channels, samples);
+    f
+}

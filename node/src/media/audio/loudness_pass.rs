@@ -6,7 +6,7 @@
 //! settings, decodes it and meters it as the user's meter will; while it is over, the limiter's
 //! ceiling goes down by the excess.
 
-use super::graph::write_interleaved;
+use super::graph::frame_for;
 use super::stages::{build_chain, run_processed, Format, PlannedStage};
 use super::{open_encoder, AudioEncoder};
 use crate::audio::loudness::{self, Limiter, Measurement, Meter};
@@ -261,10 +261,8 @@ impl RoundTrip {
     }
 
     fn encode(&mut self, at: usize, n: usize) -> Result<()> {
-        let mut f = AvAudio::new(self.enc.format(), n, self.enc.channel_layout());
-        f.set_rate(self.enc.rate());
-        write_interleaved(
-            &mut f,
+        let mut f = frame_for(
+            &self.enc,
             self.channels,
             &self.fifo[at..at + n * self.channels],
         );

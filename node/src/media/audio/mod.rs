@@ -19,9 +19,7 @@ mod stages;
 mod sync_pass;
 
 pub use graph::AudioCut;
-use graph::{
-    build_graph, cut_filters, feed, interleaved, open_decoder, stream_start, write_interleaved,
-};
+use graph::{build_graph, cut_filters, feed, frame_for, interleaved, open_decoder, stream_start};
 pub use meter::{measure_loudness, StreamLoudness};
 pub use plan::plan_stages;
 pub use reader::{decode_mono, decode_mono_ranges};
@@ -220,10 +218,8 @@ impl AudioTranscoder {
         let mut at = 0;
         while self.fifo.len() - at >= whole || (last && at < self.fifo.len()) {
             let n = (self.fifo.len() - at).min(whole) / self.channels;
-            let mut f = AvAudio::new(self.enc.format(), n, self.enc.channel_layout());
-            f.set_rate(self.enc.rate());
-            write_interleaved(
-                &mut f,
+            let mut f = frame_for(
+                &self.enc,
                 self.channels,
                 &self.fifo[at..at + n * self.channels],
             );
