@@ -17,6 +17,16 @@ async fn get_authed(client: &reqwest::Client, url: String) -> Value {
     r.json().await.expect("JSON")
 }
 
+/// The nodes that rendered the chunks of a job's report.
+fn rendered_by(report: &Value) -> std::collections::BTreeSet<String> {
+    report["chunks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ch| node_of(&ch["worker"]))
+        .collect()
+}
+
 /// The job's report once it is done (a failed or cancelled job, or five minutes, fail the test).
 async fn report_when_done(client: &reqwest::Client, node: &Node, job: &str) -> Value {
     let start = Instant::now();
@@ -91,12 +101,7 @@ async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
     );
 
     let done = report_when_done(&client, &a, &job).await;
-    let by: std::collections::BTreeSet<String> = done["chunks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|ch| node_of(&ch["worker"]))
-        .collect();
+    let by = rendered_by(&done);
     assert!(
         by.contains("b") || by.contains("c"),
         "no node without the folder rendered a chunk: {by:?}"
@@ -190,12 +195,7 @@ async fn nodes_without_shared_storage_fetch_their_chunks_and_send_them_back() {
     for c in &found {
         assert!(c["measured"].as_f64().is_some_and(|m| m >= 38.0), "{c}");
     }
-    let by: std::collections::BTreeSet<String> = done["chunks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|ch| node_of(&ch["worker"]))
-        .collect();
+    let by = rendered_by(&done);
     eprintln!("target-quality chunks rendered by {by:?}");
 }
 

@@ -129,10 +129,7 @@ pub(super) fn plan_loudness(
     }
     for _ in 0..CEILING_ROUNDS {
         gain = fit_gain(&source, p.target_lufs, gain, ceiling)?;
-        let lead = (before_delay
-            + Limiter::standard(fmt.channels, fmt.rate, gain, ceiling).delay())
-            % frame_size(fmt, enc)?;
-        encoded = encoded_result(&source, enc, gain, ceiling, lead)?;
+        encoded = encoded_result(&source, enc, gain, ceiling, before_delay)?;
         let over = encoded.true_peak_db - (p.true_peak_db - HOLD_DB);
         if over <= 0.0 {
             break;
@@ -185,29 +182,22 @@ fn run_limited(
     take(&mut tail, limiter)
 }
 
-fn frame_size(fmt: &Format, enc: &Encoding) -> Result<usize> {
-    let e = open_encoder(enc.kind, fmt, enc.sample_fmt, enc.codec, false)?;
-    Ok(if e.frame_size() > 0 {
-        e.frame_size() as usize
-    } else {
-        1024
-    })
-}
-
 /// Loudness and true peak of the source limited at `gain`/`ceiling`, encoded and decoded again.
-/// `lead` silent samples go first, as the mux puts the stages' delay remainder before time 0, so
-/// the encoder's frames fall where they will in the file.
+/// The remainder of the stages' delay (those before, `before_delay`, and the limiter's) over whole
+/// encoder frames goes first as silence, as the mux puts it before time 0, so the encoder's frames
+/// fall where they will in the file.
 fn encoded_result(
     source: &Source,
     enc: &Encoding,
     gain: f64,
     ceiling: f64,
-    lead: usize,
+    before_delay: usize,
 ) -> Result<Measurement> {
     let fmt = source.fmt;
     let mut codec = RoundTrip::new(fmt, enc)?;
-    codec.add(&vec![0f32; lead * fmt.channels])?;
     let mut limiter = Limiter::standard(fmt.channels, fmt.rate, gain, ceiling);
+    let lead = (before_delay + limiter.delay()) % codec.frame_size;
+    codec.add(&vec![0f32; lead * fmt.channels])?;
     run_limited(source, &mut limiter, |b| codec.add(b))?;
     codec.finish()
 }
