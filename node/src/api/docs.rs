@@ -28,6 +28,7 @@ use utoipa::OpenApi;
         jobs::output,
         jobs::report,
         jobs::scene_thumbnail,
+        jobs::quality_thumbnail,
         jobs::cut_list,
         jobs::tracks,
         super::events::job_events,

@@ -5,7 +5,7 @@
 use super::{ApiErr, ApiResult, AppState};
 use crate::pipeline::job::chunk_dir;
 use crate::pipeline::layout::chunk_path;
-use crate::pipeline::remote::{SHA256_HEADER, TARGET_HEADER};
+use crate::pipeline::remote::{MEASURES_HEADER, SHA256_HEADER};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
@@ -69,19 +69,19 @@ async fn chunk(
             )
         })?;
     // Checked before the body is read: a malformed outcome refuses the chunk, nothing written.
-    let target = match req.headers().get(TARGET_HEADER) {
+    let measures = match req.headers().get(MEASURES_HEADER) {
         None => None,
         Some(v) => Some(
             v.to_str()
                 .ok()
-                .and_then(|t| serde_json::from_str::<kino_shared::TargetChunk>(t).ok())
+                .and_then(|t| serde_json::from_str::<kino_shared::ChunkMeasures>(t).ok())
                 .filter(|t| t.index == index)
                 .ok_or_else(|| {
                     ApiErr::new(
                         StatusCode::BAD_REQUEST,
                         ErrorCode::InvalidHeader,
                         format!(
-                            "{TARGET_HEADER} must be this chunk's target-quality outcome (JSON)"
+                            "{MEASURES_HEADER} must be what this chunk's render measured (JSON)"
                         ),
                     )
                 })?,
@@ -100,9 +100,10 @@ async fn chunk(
         let _ = std::fs::remove_file(&part);
     }
     result?;
-    if let Some(t) = target {
-        let text = serde_json::to_vec(&t).map_err(ApiErr::internal)?;
-        std::fs::write(crate::pipeline::render::target_file(&done), text).map_err(ApiErr::write)?;
+    if let Some(m) = measures {
+        let text = serde_json::to_vec(&m).map_err(ApiErr::internal)?;
+        std::fs::write(crate::pipeline::render::measures_file(&done), text)
+            .map_err(ApiErr::write)?;
     }
     std::fs::rename(&part, &done).map_err(ApiErr::write)?;
     Ok(StatusCode::NO_CONTENT)

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/jobs/{id}/output", get(output))
         .route("/api/jobs/{id}/report", get(report))
         .route("/api/jobs/{id}/scenes/{name}", get(scene_thumbnail))
+        .route("/api/jobs/{id}/quality/{name}", get(quality_thumbnail))
         .route("/api/jobs/{id}/cutlist/{format}", get(cut_list))
         .route("/api/jobs/{id}/tracks/{format}", get(tracks))
 }
@@ -363,11 +364,34 @@ pub async fn scene_thumbnail(
     Path((id, name)): Path<(String, String)>,
     req: Request,
 ) -> ApiResult<Response> {
-    job_or_404(&state, &id).await?;
+    let dir = crate::pipeline::job::scene_dir(&state.svc.config.data_dir, &id);
+    thumbnail(&state, &id, &dir, &name, req).await
+}
+
+/// A thumbnail of one of the worst moments named in the report's `quality` section (JPEG).
+#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/quality/{name}", responses((status = 200, content_type = "image/jpeg"), (status = 404, body = ApiError)))]
+pub async fn quality_thumbnail(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult<Response> {
+    let dir = crate::pipeline::job::quality_dir(&state.svc.config.data_dir, &id);
+    thumbnail(&state, &id, &dir, &name, req).await
+}
+
+/// Serves the thumbnail `name` of job `id` from `dir`.
+async fn thumbnail(
+    state: &AppState,
+    id: &str,
+    dir: &std::path::Path,
+    name: &str,
+    req: Request,
+) -> ApiResult<Response> {
+    job_or_404(state, id).await?;
     // Names are `NNN.jpg`; anything else (a path, `..`) is not a thumbnail.
     let valid =
         name.len() == 7 && name.ends_with(".jpg") && name[..3].bytes().all(|b| b.is_ascii_digit());
-    let path = crate::pipeline::job::scene_dir(&state.svc.config.data_dir, &id).join(&name);
+    let path = dir.join(name);
     if !valid || !path.is_file() {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,

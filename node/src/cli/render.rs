@@ -166,11 +166,18 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
 }
 
 /// Writes the job's report sections as one JSON object (`{"scenes": …, "audio_sync": …}`), and the
-/// scene thumbnails into the folder beside it named like it with `.scenes`.
+/// scene and quality thumbnails into the folders beside it named like it with `.scenes` and
+/// `.quality`.
 async fn write_report(store: &Store, job: &str, path: &Path, data_dir: &Path) -> CliResult<()> {
-    let thumbs = crate::pipeline::job::scene_dir(data_dir, job);
-    if thumbs.is_dir() {
-        let folder = path.with_extension("scenes");
+    use crate::pipeline::job::{quality_dir, scene_dir};
+    for (thumbs, kind) in [
+        (scene_dir(data_dir, job), "scenes"),
+        (quality_dir(data_dir, job), "quality"),
+    ] {
+        if !thumbs.is_dir() {
+            continue;
+        }
+        let folder = path.with_extension(kind);
         std::fs::create_dir_all(&folder)
             .map_err(CliError::io(format!("creating {}", folder.display())))?;
         let what = || format!("reading {}", thumbs.display());

@@ -197,7 +197,7 @@ fn quality_err(e: QualityError) -> MediaError {
 }
 
 /// `frame` in `like`'s size, layout and depth.
-fn reshape(frame: &Frame, like: &Frame) -> Frame {
+pub(crate) fn reshape(frame: &Frame, like: &Frame) -> Frame {
     let sized = if (frame.width, frame.height) == (like.width, like.height) {
         frame.clone()
     } else {

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod convert;
 pub mod decode;
 pub mod encode;
+pub mod encode_loss;
 pub mod h264;
 pub mod hdr;
 pub mod input;

@@ -29,6 +29,17 @@ pub fn write_thumbnails(input: &Path, picks: &[(i64, PathBuf)], width: u32) -> R
     Ok(())
 }
 
+/// As [`write_thumbnails`], at times in seconds on the stream's clock.
+pub fn write_thumbnails_at(input: &Path, picks: &[(f64, PathBuf)], width: u32) -> Result<()> {
+    let tb = FrameSource::open(input, i64::MIN, 1)?.time_base;
+    let ticks = f64::from(tb.denominator()) / f64::from(tb.numerator().max(1));
+    let picks: Vec<(i64, PathBuf)> = picks
+        .iter()
+        .map(|(t, p)| ((t * ticks).round() as i64, p.clone()))
+        .collect();
+    write_thumbnails(input, &picks, width)
+}
+
 /// One frame as JPEG bytes.
 fn encode_jpeg(frame: &AvFrame, width: u32) -> Result<Vec<u8>> {
     let (sw, sh) = (frame.width().max(1), frame.height().max(1));

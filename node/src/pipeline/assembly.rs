@@ -5,12 +5,14 @@ use super::context::{blocking, JobCtx, JobError, JobOutcome};
 use super::layout::chunk_path;
 use super::planning::{cut_away, ChunkCounts};
 use super::preflight::Admitted;
-use super::render::target_file;
+use super::render::measures_file;
 use super::JobOptions;
 use crate::edit::timeline::Timeline;
 use crate::media::assemble;
 use crate::store::ReportSection;
-use kino_shared::{HdrMode, JobState, ProgressEvent, StageSpec, TargetChunk, TargetReport};
+use kino_shared::{
+    ChunkMeasures, HdrMode, JobState, ProgressEvent, StageSpec, TargetChunk, TargetReport,
+};
 
 impl ReportSection for TargetReport {
     const NAME: &'static str = "target_quality";
@@ -62,7 +64,7 @@ pub async fn assemble_job(
     };
     let expected_frames = timeline.map_or(counts.frames_total, |t| t.kept_frames());
     let (src, out) = (job.input.clone(), job.output.clone());
-    let targets: Vec<PathBuf> = files.iter().map(|f| target_file(f)).collect();
+    let measured: Vec<PathBuf> = files.iter().map(|f| measures_file(f)).collect();
     let assembled = blocking(move || assemble::assemble(&src, &files, &out, &assembly)).await?;
     let assembled = match assembled {
         Ok(a) => a,
@@ -83,12 +85,13 @@ pub async fn assemble_job(
             assembled.video_packets
         ));
     }
+    let measures: Vec<ChunkMeasures> = measured
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect();
     if let Some(tq) = &spec.output.target_quality {
-        let chunks: Vec<TargetChunk> = targets
-            .iter()
-            .filter_map(|f| std::fs::read(f).ok())
-            .filter_map(|b| serde_json::from_slice(&b).ok())
-            .collect();
+        let chunks: Vec<TargetChunk> = measures.iter().filter_map(|m| m.target.clone()).collect();
         let report = TargetReport {
             metric: Some(tq.metric),
             value: tq.value,
@@ -98,7 +101,7 @@ pub async fn assemble_job(
         };
         ctx.store.save_section(&ctx.job, &report).await?;
     }
-    super::quality::report_quality(ctx, job).await?;
+    super::quality::report_quality(ctx, job, &measures, &opts.data_dir).await?;
     if !(ctx.store)
         .advance_job_state(&ctx.job, JobState::Done, None)
         .await?

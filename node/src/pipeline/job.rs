@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 pub use super::context::{JobCtx, JobError, JobOutcome};
-pub use super::layout::{chunk_dir, scene_dir};
+pub use super::layout::{chunk_dir, quality_dir, scene_dir};
 pub use super::preflight::{check_detect_models, check_stages_fit_input, preflight};
 pub use super::report::AutoEditReport;
 pub use super::resources::{output_size, plan_resources, Resources};

@@ -12,6 +12,11 @@ pub fn scene_dir(data_dir: &Path, job: &str) -> PathBuf {
     data_dir.join("scenes").join(job)
 }
 
+/// Where a job's thumbnails of its worst-scored moments live (kept, served with its report).
+pub fn quality_dir(data_dir: &Path, job: &str) -> PathBuf {
+    data_dir.join("quality").join(job)
+}
+
 /// The file of chunk `index` rendered under lease `lease_no`. Each lease writes its own file, so a
 /// worker presumed dead that finishes late never overwrites the file the job will use. (Lease 0:
 /// the name of chunks rendered before leases were numbered.)

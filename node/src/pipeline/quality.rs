@@ -7,14 +7,19 @@
 //! sound is metered too (loudness, range, true peak), whatever the pictures are.
 
 use super::context::{blocking, JobCtx, JobError};
+use super::layout::quality_dir;
 use super::preflight::Admitted;
 use super::scenes::SceneReport;
 use crate::media::audio::measure_loudness;
 use crate::media::compare::{compare, set_ssimulacra2, CompareOptions};
+use crate::media::thumbnail::write_thumbnails_at;
+use crate::media::MediaError;
 use crate::store::{now_ms, ReportSection};
 use kino_shared::{
-    AudioQuality, FrameQuality, HdrMode, QualityReport, QualitySummary, SpanQuality, StageSpec,
+    AudioQuality, ChunkMeasures, EncoderLoss, FrameQuality, HdrMode, QualityReport, QualitySummary,
+    SpanQuality, StageSpec, WorstMoment,
 };
+use std::path::{Path, PathBuf};
 
 impl ReportSection for QualityReport {
     const NAME: &'static str = "quality";
@@ -26,6 +31,8 @@ pub const BUDGET: f64 = 0.05;
 pub const MIN_SCORED: u64 = 30;
 /// The worst moments listed.
 const WORST: usize = 5;
+/// Width of the worst moments' thumbnails.
+const THUMBNAIL_WIDTH: u32 = 240;
 
 /// Why the output cannot be compared with the source frame by frame, if it cannot.
 fn not_comparable(spec: &kino_shared::JobSpec) -> Option<&'static str> {
@@ -62,16 +69,23 @@ fn meaning(spec: &kino_shared::JobSpec) -> Vec<&'static str> {
 
 /// Measures the job's output against its source and stores the `quality` section (a measurement
 /// that fails is a warning, never a failed job).
-pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError> {
+pub async fn report_quality(
+    ctx: &JobCtx,
+    job: &Admitted,
+    measures: &[ChunkMeasures],
+    data_dir: &Path,
+) -> Result<(), JobError> {
     let spec = &job.spec;
     if !spec.output.quality {
         return Ok(());
     }
     let audio = measure_audio(ctx, job).await?;
+    let encoder = encoder_loss(measures);
     if let Some(why) = not_comparable(spec) {
         let report = QualityReport {
             compared: why.into(),
             audio,
+            encoder,
             ..Default::default()
         };
         return Ok(ctx.store.save_section(&ctx.job, &report).await?);
@@ -104,6 +118,7 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
             let report = QualityReport {
                 compared: format!("not measured: {e}"),
                 audio,
+                encoder,
                 ..Default::default()
             };
             return Ok(ctx.store.save_section(&ctx.job, &report).await?);
@@ -135,7 +150,12 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
             } else {
                 sec(row.plan.end_pts)
             };
-            (sec(row.plan.start_pts), end)
+            let start = if row.plan.start_pts == i64::MIN {
+                f64::NEG_INFINITY
+            } else {
+                sec(row.plan.start_pts)
+            };
+            (start, end)
         })
         .collect::<Vec<_>>();
     let scenes = match ctx.store.section::<SceneReport>(&ctx.job).await? {
@@ -161,9 +181,10 @@ pub async fn report_quality(ctx: &JobCtx, job: &Admitted) -> Result<(), JobError
         summary: c.summary.clone(),
         chunks: spans(&c.frames, &chunks),
         scenes: spans(&c.frames, &scenes),
-        worst: worst(&c.frames),
+        worst: thumbnails(ctx, job, data_dir, worst(&c.frames)).await?,
         frames: c.frames,
         audio,
+        encoder,
     };
     Ok(ctx.store.save_section(&ctx.job, &report).await?)
 }
@@ -195,6 +216,70 @@ async fn measure_audio(ctx: &JobCtx, job: &Admitted) -> Result<Vec<AudioQuality>
     }
 }
 
+/// Writes a thumbnail of the output at each worst moment (a failure is a warning and no
+/// thumbnails).
+async fn thumbnails(
+    ctx: &JobCtx,
+    job: &Admitted,
+    data_dir: &Path,
+    mut worst: Vec<WorstMoment>,
+) -> Result<Vec<WorstMoment>, JobError> {
+    let dir = quality_dir(data_dir, &ctx.job);
+    let picks: Vec<(f64, PathBuf)> = worst
+        .iter()
+        .enumerate()
+        .map(|(k, w)| (w.frame.time, dir.join(format!("{k:03}.jpg"))))
+        .collect();
+    let out = job.output.clone();
+    let written = blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(MediaError::io(dir.display().to_string()))?;
+        write_thumbnails_at(&out, &picks, THUMBNAIL_WIDTH)
+    })
+    .await?;
+    match written {
+        Ok(()) => {
+            for (k, w) in worst.iter_mut().enumerate() {
+                w.thumbnail = Some(format!("{k:03}.jpg"));
+            }
+        }
+        Err(e) => ctx.warn(format!("quality report, thumbnails: {e}")),
+    }
+    Ok(worst)
+}
+
+/// The encoder's own loss from the frames each chunk sampled (none when nothing was sampled).
+fn encoder_loss(measures: &[ChunkMeasures]) -> Option<EncoderLoss> {
+    let frames: Vec<FrameQuality> = measures
+        .iter()
+        .flat_map(|m| m.encoder.iter().cloned())
+        .collect();
+    if frames.is_empty() {
+        return None;
+    }
+    let chunks: Vec<SpanQuality> = measures
+        .iter()
+        .filter_map(|m| {
+            let (first, last) = (m.encoder.first()?, m.encoder.last()?);
+            Some(SpanQuality {
+                start: first.time,
+                end: last.time,
+                summary: summarise(&m.encoder.iter().collect::<Vec<_>>()),
+            })
+        })
+        .collect();
+    Some(EncoderLoss {
+        compared: format!(
+            "each chunk's encode against the frames handed to its encoder: {} frames \
+             evenly sampled from {} chunks",
+            frames.len(),
+            chunks.len()
+        ),
+        summary: summarise(&frames.iter().collect::<Vec<_>>()),
+        chunks,
+        frames,
+    })
+}
+
 /// Summaries of the frames within each `[start, end)` (seconds).
 fn spans(frames: &[FrameQuality], bounds: &[(f64, f64)]) -> Vec<SpanQuality> {
     bounds
@@ -205,7 +290,11 @@ fn spans(frames: &[FrameQuality], bounds: &[(f64, f64)]) -> Vec<SpanQuality> {
                 .filter(|f| f.time >= start && f.time < end)
                 .collect();
             SpanQuality {
-                start,
+                start: if start.is_finite() {
+                    start
+                } else {
+                    frames.first().map_or(0.0, |f| f.time)
+                },
                 end: if end.is_finite() {
                     end
                 } else {
@@ -247,13 +336,33 @@ pub fn summarise(frames: &[&FrameQuality]) -> QualitySummary {
     out
 }
 
-/// The lowest-scoring frames, worst first (by SSIMULACRA2 where measured, else PSNR).
-fn worst(frames: &[FrameQuality]) -> Vec<FrameQuality> {
+/// The lowest-scoring frames, worst first (by SSIMULACRA2 where measured, else PSNR), apart by at
+/// least a tenth of the video (2 s at most): distinct moments, not five frames of one bad second.
+fn worst(frames: &[FrameQuality]) -> Vec<WorstMoment> {
     let key = |f: &FrameQuality| f.ssimulacra2.or(f.psnr).unwrap_or(f64::INFINITY);
+    let span = match (frames.first(), frames.last()) {
+        (Some(a), Some(b)) => b.time - a.time,
+        _ => 0.0,
+    };
+    let gap = (span / (2 * WORST) as f64).min(2.0);
     let mut all: Vec<FrameQuality> = frames.to_vec();
     all.sort_by(|a, b| key(a).total_cmp(&key(b)));
-    all.truncate(WORST);
-    all
+    let mut picked: Vec<FrameQuality> = Vec::with_capacity(WORST);
+    for f in all {
+        if picked.len() == WORST {
+            break;
+        }
+        if picked.iter().all(|p| (p.time - f.time).abs() >= gap) {
+            picked.push(f);
+        }
+    }
+    picked
+        .into_iter()
+        .map(|frame| WorstMoment {
+            frame,
+            thumbnail: None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -280,9 +389,22 @@ mod tests {
         let with_same = [f(0.0, Some(30.0)), f(0.04, None)];
         let s = summarise(&with_same.iter().collect::<Vec<_>>());
         assert!((s.psnr.unwrap() - 33.0103).abs() < 1e-3);
-        let parts = spans(&frames, &[(0.0, 0.02), (0.02, f64::INFINITY)]);
+        let parts = spans(&frames, &[(f64::NEG_INFINITY, 0.02), (0.02, f64::INFINITY)]);
+        assert_eq!(parts[0].start, 0.0);
         assert_eq!(parts[1].summary.frames, 1);
         assert_eq!(parts[1].end, 0.04);
-        assert_eq!(worst(&frames)[0].time, 0.0);
+        assert_eq!(worst(&frames)[0].frame.time, 0.0);
+        // Distinct moments: a neighbour of the worst frame is passed over for a later one.
+        let run: Vec<FrameQuality> = (0..100)
+            .map(|i| {
+                f(
+                    i as f64 * 0.1,
+                    Some(if i < 10 { 20.0 + i as f64 } else { 40.0 }),
+                )
+            })
+            .collect();
+        let times: Vec<f64> = worst(&run).iter().map(|w| w.frame.time).collect();
+        assert_eq!(times.len(), 5);
+        assert_eq!(&times[..2], &[0.0, 1.0], "{times:?}");
     }
 }

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 /// Header carrying a chunk file's SHA-256 (hex) on `PUT`: the receiver checks it before keeping it.
 pub const SHA256_HEADER: &str = "x-kino-sha256";
-/// A target-quality chunk's outcome (JSON `TargetChunk`), sent with the chunk so the node that
-/// assembles has it for the report.
-pub const TARGET_HEADER: &str = "x-kino-target";
+/// What a chunk's render measured of its encode (JSON `ChunkMeasures`: the target-quality outcome,
+/// the encoder's loss), sent with the chunk so the node that assembles has it for the report.
+pub const MEASURES_HEADER: &str = "x-kino-measures";
 
 /// Bytes fetched at least when a decoder reaches a missing packet (more than the packet, so a
 /// chunk that runs past its planned range is not decoded again for each packet).
@@ -201,8 +201,8 @@ impl RemoteInput {
             .link
             .authorised(self.link.client.put(&url))
             .header(SHA256_HEADER, hash);
-        if let Ok(target) = std::fs::read_to_string(super::render::target_file(file)) {
-            put = put.header(TARGET_HEADER, target.trim());
+        if let Ok(m) = std::fs::read_to_string(super::render::measures_file(file)) {
+            put = put.header(MEASURES_HEADER, m.trim());
         }
         let r = put
             .body(body)

@@ -7,6 +7,7 @@ use crate::enhance::{self as stages, Chain, StageError};
 use crate::media::convert::{self, ToFrame};
 use crate::media::decode::FrameSource;
 use crate::media::encode::{ChunkWriter, VideoTarget};
+use crate::media::encode_loss::LossSampler;
 use crate::media::hdr::HdrMeta;
 use crate::media::interlace::{Deinterlace, Deinterlacer};
 use crate::media::spool::Spool;
@@ -16,7 +17,7 @@ use crate::pipeline::analyse::Analysis;
 use crate::pipeline::plan::ChunkPlan;
 use crate::pipeline::resources::Resources;
 use ffmpeg::util::frame::Video as AvFrame;
-use kino_shared::JobSpec;
+use kino_shared::{ChunkMeasures, JobSpec};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,6 +65,8 @@ struct Pending<'a> {
     sar: kino_shared::Sar,
     timeline: Option<&'a Timeline>,
     clock: Option<Clock>,
+    /// Samples what the encoder is given, for its own loss in the report.
+    loss: Option<LossSampler>,
 }
 
 /// Where a chunk's frames go: straight into its encoder, or (target quality) into a spool for the
@@ -175,6 +178,7 @@ pub fn render_chunk(
         sar: source_sar,
         timeline: job.timeline.as_deref(),
         clock,
+        loss: None,
     };
     // Built at the first frame, when the source's HDR metadata is known.
     let mut chain: Option<Chain> = None;
@@ -313,6 +317,13 @@ impl Pending<'_> {
                 hdr: self.hdr.unwrap_or_default(),
                 sar: self.sar,
             };
+            if self.spec.output.quality {
+                self.loss = Some(LossSampler::new(
+                    target.width,
+                    target.height,
+                    self.time_base,
+                ));
+            }
             self.writer = Some(match self.spec.output.target_quality {
                 Some(_) => Sink::Search(Spool::create(&self.out.with_extension("spool"))?, target),
                 None => Sink::Encode(ChunkWriter::create(self.out, &self.spec.output, &target)?),
@@ -320,14 +331,26 @@ impl Pending<'_> {
         }
         if let Some((p, mut f)) = self.held.take() {
             self.last_step = pts - p;
-            if let Some(w) = self.writer.as_mut() {
-                w.write(&mut f, p, pts - p)?;
-            }
+            self.hand(&mut f, p, pts - p)?;
             self.outcome.frames += 1;
             (self.on_frame)(1);
         }
         self.held = Some((pts, frame));
         Ok(())
+    }
+
+    /// Gives a frame to the chunk's sink (and a look to the loss sampler).
+    fn hand(&mut self, f: &mut AvFrame, pts: i64, duration: i64) -> Result<(), MediaError> {
+        if let Some(s) = self.loss.as_mut() {
+            if let Err(e) = s.offer(f, pts) {
+                tracing::warn!("encoder loss not sampled: {e}");
+                self.loss = None;
+            }
+        }
+        match self.writer.as_mut() {
+            Some(w) => w.write(f, pts, duration),
+            None => Ok(()),
+        }
     }
 
     /// A timestamp of the chunk on the output's clock: moved by auto-edit's cut, or spread out by
@@ -360,21 +383,22 @@ impl Pending<'_> {
                     self.last_step.max(1)
                 }
             };
-            if let Some(w) = self.writer.as_mut() {
-                w.write(&mut f, p, d)?;
-            }
+            self.hand(&mut f, p, d)?;
             self.outcome.frames += 1;
             (self.on_frame)(1);
         }
+        let mut measures = ChunkMeasures {
+            index: self.chunk.index,
+            ..Default::default()
+        };
         match self.writer.take() {
             Some(Sink::Encode(w)) => {
                 w.finish()?;
-                Ok(self.outcome)
             }
             Some(Sink::Search(mut spool, target)) => {
                 spool.close()?;
                 if let Some(tq) = &self.spec.output.target_quality {
-                    let found = encode_to_target(
+                    measures.target = Some(encode_to_target(
                         &spool,
                         self.out,
                         &self
@@ -384,26 +408,37 @@ impl Pending<'_> {
                         &target,
                         tq,
                         self.chunk.index,
-                    )?;
-                    save_target(self.out, &found)?;
+                    )?);
                 }
-                Ok(self.outcome)
             }
             None => {
-                Err(MediaError::Decode("no frame of this chunk could be decoded".into()).into())
+                return Err(
+                    MediaError::Decode("no frame of this chunk could be decoded".into()).into(),
+                )
             }
         }
+        if let Some(s) = self.loss.take() {
+            // A measurement that fails costs the report a figure, never the chunk.
+            match s.measure(self.out) {
+                Ok(frames) => measures.encoder = frames,
+                Err(e) => tracing::warn!("encoder loss not measured: {e}"),
+            }
+        }
+        if measures.target.is_some() || !measures.encoder.is_empty() {
+            save_measures(self.out, &measures)?;
+        }
+        Ok(self.outcome)
     }
 }
 
-/// The target-quality outcome of the chunk written to `out`, beside it (assembly gathers them into
+/// What the chunk written to `out` measured of its encode, beside it (assembly gathers them into
 /// the report).
-pub fn target_file(out: &Path) -> std::path::PathBuf {
-    out.with_extension("target.json")
+pub fn measures_file(out: &Path) -> std::path::PathBuf {
+    out.with_extension("measures.json")
 }
 
-fn save_target(out: &Path, found: &kino_shared::TargetChunk) -> Result<(), MediaError> {
-    let file = target_file(out);
+fn save_measures(out: &Path, found: &ChunkMeasures) -> Result<(), MediaError> {
+    let file = measures_file(out);
     let text = serde_json::to_vec(found).map_err(|e| MediaError::Encode(e.to_string()))?;
     std::fs::write(&file, text).map_err(|e| MediaError::Output {
         path: file.display().to_string(),

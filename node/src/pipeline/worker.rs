@@ -423,8 +423,11 @@ async fn render_one(
     };
     match &result {
         Ok(_) => {
-            // The target-quality outcome (when the job has one) travels with the chunk.
-            let _ = std::fs::rename(render::target_file(&part), render::target_file(&done_path));
+            // What the render measured of its encode travels with the chunk.
+            let _ = std::fs::rename(
+                render::measures_file(&part),
+                render::measures_file(&done_path),
+            );
             std::fs::rename(&part, &done_path)
                 .map_err(MediaError::io(done_path.display().to_string()))?
         }
@@ -435,7 +438,7 @@ async fn render_one(
     if let (Ok(_), Some(r)) = (&result, &remote) {
         r.send(index, lease_no, &done_path).await?;
         let _ = std::fs::remove_file(&done_path);
-        let _ = std::fs::remove_file(render::target_file(&done_path));
+        let _ = std::fs::remove_file(render::measures_file(&done_path));
     }
     Ok(result)
 }

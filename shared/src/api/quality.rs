@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// One compared frame. PSNR is absent where the frames are identical (infinite).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FrameQuality {
     /// Presentation time of the distorted frame, seconds.
     pub time: f64,
@@ -81,10 +81,53 @@ pub struct QualityReport {
     /// The scored frames (the per-frame curve), by output time.
     pub frames: Vec<FrameQuality>,
     /// The worst scored moments (lowest SSIMULACRA2, else PSNR), worst first.
-    pub worst: Vec<FrameQuality>,
+    pub worst: Vec<WorstMoment>,
+    /// The encoder's own loss: the encoded frames against the frames handed to the encoder
+    /// (absent when nothing was sampled, e.g. a job rendered before this existed).
+    #[serde(default)]
+    pub encoder: Option<EncoderLoss>,
     /// The output's sound, one entry per audio stream (measured whatever the pictures are).
     #[serde(default)]
     pub audio: Vec<AudioQuality>,
+}
+
+/// One of the worst moments, with a thumbnail of the output there.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorstMoment {
+    #[serde(flatten)]
+    pub frame: FrameQuality,
+    /// `GET /api/jobs/{id}/quality/{thumbnail}` (JPEG), when it could be written.
+    #[serde(default)]
+    pub thumbnail: Option<String>,
+}
+
+/// What the encoder alone lost: sampled frames of each chunk's encode scored against the frames
+/// the stages handed to it (so a low figure of the whole comparison can be told apart: the
+/// enhancement changed the picture, or the encoder's settings lost it).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EncoderLoss {
+    /// In words: what was compared and how it was sampled.
+    pub compared: String,
+    pub summary: QualitySummary,
+    /// Per chunk, from its first to its last sampled frame.
+    pub chunks: Vec<SpanQuality>,
+    pub frames: Vec<FrameQuality>,
+}
+
+/// What a chunk's render measured of its own encode, kept beside the chunk file (and sent with it
+/// to the node that assembles, in a farm).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChunkMeasures {
+    pub index: u32,
+    /// The target-quality search's outcome, when the job has a target.
+    #[serde(default)]
+    pub target: Option<crate::TargetChunk>,
+    /// Sampled encoded frames against the frames before encoding, on the output's clock.
+    #[serde(default)]
+    pub encoder: Vec<FrameQuality>,
 }
 
 /// One audio stream of the output as a loudness meter reads it (EBU R128, BS.1770-4).

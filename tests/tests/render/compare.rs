@@ -305,7 +305,16 @@ fn every_job_reports_its_quality_like_with_like() {
         .map(|c| c["summary"]["frames"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(per_chunk, frames, "every scored frame lies in one chunk");
-    assert_eq!(q["worst"].as_array().map(|w| w.len()), Some(5));
+    let worst = q["worst"].as_array().expect("worst");
+    assert_eq!(worst.len(), 5);
+    // Each worst moment has a thumbnail of the output, copied beside the report.
+    for (k, w) in worst.iter().enumerate() {
+        let name = format!("{k:03}.jpg");
+        assert_eq!(w["thumbnail"].as_str(), Some(name.as_str()), "{w}");
+        let jpeg =
+            std::fs::read(dir.path().join("denoise.quality").join(&name)).expect("thumbnail");
+        assert_eq!(&jpeg[..3], &[0xff, 0xd8, 0xff], "{name} is a JPEG");
+    }
     assert!(
         q["compared"]
             .as_str()
@@ -364,4 +373,58 @@ fn every_job_reports_its_quality_like_with_like() {
         "maybe",
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn the_encoders_own_loss_is_reported_chunk_by_chunk() {
+    let input = clip("cmp_ref8.mkv", "yuv420p", &["-c:v", "ffv1"]);
+    let dir = tempfile::tempdir().unwrap();
+    // No stage: the frames handed to the encoder are the source's, so the encoder's loss at each
+    // sampled frame is the whole comparison's figure at that time.
+    let (_, report) = rendered_report(&input, dir.path(), "plain", &["--crf", "30"]);
+    let q = &report["quality"];
+    let enc = &q["encoder"];
+    let sampled = enc["frames"].as_array().expect("encoder frames");
+    let chunks = enc["chunks"].as_array().expect("encoder chunks");
+    assert_eq!(chunks.len(), q["chunks"].as_array().map_or(0, |c| c.len()));
+    assert!(sampled.len() >= 4 * chunks.len(), "{enc}");
+    let whole = q["frames"].as_array().expect("frames");
+    for f in sampled {
+        let t = f["time"].as_f64().expect("time");
+        let same = whole
+            .iter()
+            .find(|w| (w["time"].as_f64().unwrap_or(-1.0) - t).abs() < 1e-3)
+            .unwrap_or_else(|| panic!("no scored frame at {t}"));
+        for (key, tolerance) in [("psnr", 1e-6), ("psnr_y", 1e-6), ("ssim", 1e-9)] {
+            let (a, b) = (f[key].as_f64(), same[key].as_f64());
+            assert!(
+                matches!((a, b), (Some(a), Some(b)) if (a - b).abs() <= tolerance),
+                "{key} at {t}: encoder {a:?}, whole {b:?}"
+            );
+        }
+    }
+    let psnr = enc["summary"]["psnr"].as_f64().expect("psnr");
+    println!(
+        "plain CRF 30: encoder loss {psnr:.2} dB over {} sampled frames; {}",
+        sampled.len(),
+        enc["compared"]
+    );
+    assert!((25.0..50.0).contains(&psnr), "{psnr}");
+    // With a stage, the encoder's loss is told apart from the whole change: a lossless encode
+    // loses nothing (identical frames have no PSNR) while the colour change still shows.
+    let (_, report) = rendered_report(
+        &input,
+        dir.path(),
+        "lossless",
+        &["--stage", "color:saturation=1.4,contrast=1.1", "--crf", "0"],
+    );
+    let q = &report["quality"];
+    let enc = &q["encoder"];
+    assert!(enc["summary"]["psnr"].is_null(), "{enc}");
+    assert_eq!(enc["summary"]["ssim"].as_f64(), Some(1.0), "{enc}");
+    let whole = q["summary"]["psnr"].as_f64().expect("psnr");
+    assert!(whole < 40.0, "{whole}");
+    // Off with the report.
+    let (_, report) = rendered_report(&input, dir.path(), "off2", &["--quality", "off"]);
+    assert!(report.get("quality").is_none(), "{report}");
 }

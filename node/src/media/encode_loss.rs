@@ -1,0 +1,113 @@
+//! The encoder's own loss on one chunk: frames handed to the encoder are sampled as they pass (a
+//! bounded, evenly spaced set whose stride doubles as the chunk grows, so memory stays flat), and
+//! once the chunk is written it is decoded and each sampled frame scored against its encode.
+
+use super::compare::reshape;
+use super::convert::to_frame;
+use super::decode::FrameSource;
+use super::ffmpeg;
+use super::{MediaError, Result};
+use ffmpeg::util::frame::Video as AvFrame;
+use kino_shared::{Frame, FrameQuality};
+use std::path::Path;
+
+/// Sampled frames are held up to about this many pixels (24 at 1080p, 6 at 4K).
+const HELD_PIXELS: usize = 50_000_000;
+const MOST: usize = 24;
+const LEAST: usize = 4;
+
+/// Frames kept for scoring: `(index in the chunk, seconds on the output's clock, frame)`.
+pub struct LossSampler {
+    cap: usize,
+    every: usize,
+    seen: usize,
+    seconds_per_tick: f64,
+    kept: Vec<(usize, f64, Frame)>,
+}
+
+impl LossSampler {
+    /// For frames of `width`×`height` timed in `time_base`.
+    pub fn new(width: u32, height: u32, time_base: ffmpeg::Rational) -> LossSampler {
+        let pixels = (width as usize * height as usize).max(1);
+        LossSampler {
+            cap: (HELD_PIXELS / pixels).clamp(LEAST, MOST),
+            every: 1,
+            seen: 0,
+            seconds_per_tick: f64::from(time_base.numerator())
+                / f64::from(time_base.denominator().max(1)),
+            kept: Vec::new(),
+        }
+    }
+
+    /// The frame the encoder is given next (every frame of the chunk, in order).
+    pub fn offer(&mut self, frame: &AvFrame, pts: i64) -> Result<()> {
+        let i = self.seen;
+        self.seen += 1;
+        if !i.is_multiple_of(self.every) {
+            return Ok(());
+        }
+        if self.kept.len() >= self.cap {
+            self.every *= 2;
+            let every = self.every;
+            self.kept.retain(|(k, _, _)| k.is_multiple_of(every));
+            if !i.is_multiple_of(every) {
+                return Ok(());
+            }
+        }
+        self.kept
+            .push((i, pts as f64 * self.seconds_per_tick, to_frame(frame)?));
+        Ok(())
+    }
+
+    /// Decodes the encoded chunk `file` and scores the sampled frames (PSNR and SSIM as the job's
+    /// comparison computes them).
+    pub fn measure(self, file: &Path) -> Result<Vec<FrameQuality>> {
+        let Some(last) = self.kept.last().map(|k| k.0) else {
+            return Ok(Vec::new());
+        };
+        let mut decoded = FrameSource::open(file, i64::MIN, 1)?;
+        let mut wanted = self.kept.into_iter().peekable();
+        let mut out = Vec::new();
+        for i in 0..=last {
+            let (_, d) = decoded.next_frame()?.ok_or_else(|| {
+                MediaError::Decode(format!("the encoded chunk ends before its frame {i}"))
+            })?;
+            let Some((k, time, reference)) = wanted.next_if(|w| w.0 == i) else {
+                continue;
+            };
+            debug_assert_eq!(k, i);
+            let encoded = reshape(&to_frame(&d)?, &reference);
+            let m = kino_shared::kernels::metrics::compare(&reference, &encoded)
+                .map_err(|e| MediaError::Compare(e.to_string()))?;
+            let finite = |v: f64| v.is_finite().then_some(v);
+            out.push(FrameQuality {
+                time,
+                psnr: finite(m.psnr_weighted()),
+                psnr_y: finite(m.psnr(0)),
+                ssim: m.ssim_all(),
+                ssimulacra2: None,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_stays_bounded_and_evenly_spaced() {
+        ffmpeg::init().ok();
+        let mut s = LossSampler::new(1920, 1080, ffmpeg::Rational::new(1, 25));
+        let mut f = AvFrame::new(ffmpeg::format::Pixel::YUV420P, 16, 16);
+        for i in 0..100 {
+            f.set_pts(Some(i));
+            s.offer(&f, i).unwrap();
+        }
+        let idx: Vec<usize> = s.kept.iter().map(|k| k.0).collect();
+        assert!(idx.len() <= 24 && idx.len() >= 12, "{idx:?}");
+        assert!(idx.windows(2).all(|w| w[1] - w[0] == s.every), "{idx:?}");
+        assert_eq!(s.kept[1].1, s.every as f64 / 25.0);
+    }
+}
