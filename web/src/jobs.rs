@@ -3,6 +3,7 @@
 
 use crate::events::{JobView, Jobs};
 use crate::net;
+use crate::quality::QualityView;
 use gloo_net::http::Request;
 use kino_shared::JobState;
 use yew::prelude::*;
@@ -51,6 +52,26 @@ struct ItemProps {
 fn job_item(p: &ItemProps) -> Html {
     let j = &p.job;
     let playing = use_state(|| false);
+    let player = use_node_ref();
+    // A time the quality view asked the result player to show (applied once the player exists).
+    let seek = use_state(|| None::<f64>);
+    {
+        let (player, seek) = (player.clone(), seek.clone());
+        use_effect_with((*seek, *playing), move |_| {
+            if let (Some(t), Some(v)) = (*seek, player.cast::<web_sys::HtmlVideoElement>()) {
+                let _ = v.pause();
+                v.set_current_time(t);
+                seek.set(None);
+            }
+        });
+    }
+    let on_seek = {
+        let (playing, seek) = (playing.clone(), seek.clone());
+        Callback::from(move |t: f64| {
+            playing.set(true);
+            seek.set(Some(t));
+        })
+    };
     let problem = use_state(|| None::<String>);
     let act = |req: fn(&str) -> gloo_net::http::RequestBuilder, path: String| {
         let problem = problem.clone();
@@ -121,7 +142,10 @@ fn job_item(p: &ItemProps) -> Html {
                 }
             </div>
             if let (Some(out), true) = (&output, *playing) {
-                <video class="result" src={out.clone()} controls=true autoplay=true muted=true style="margin-top:.4rem" />
+                <video ref={player} class="result" src={out.clone()} controls=true autoplay=true muted=true style="margin-top:.4rem" />
+            }
+            if j.state == JobState::Done && output.is_some() {
+                <QualityView job={j.id.clone()} on_seek={on_seek} />
             }
         </li>
     }

@@ -9,6 +9,7 @@ mod media;
 mod net;
 mod preview;
 mod probe;
+mod quality;
 mod settings;
 mod store;
 mod theme;

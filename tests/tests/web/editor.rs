@@ -330,6 +330,7 @@ async fn edit_preview_render_and_play() {
     let out = dir.path().join("download.mp4");
     std::fs::write(&out, &bytes).unwrap();
     assert_eq!(count_frames(&out), 250, "downloaded result");
+    super::quality::check_quality_view(&b, &node, &job).await;
     b.theme("light").await;
     b.screenshot_at("jobs-h", "jobs-light.png").await;
 
@@ -352,7 +353,7 @@ async fn edit_preview_render_and_play() {
                const r = e.getBoundingClientRect();
                if (r.width === 0 || e.closest('.visually-hidden')) continue;
                const clipped = getComputedStyle(e).overflowX !== 'visible'
-                 && !e.matches('.compare, .bar, .bar *, canvas, video')
+                 && !e.matches('.compare, .bar, .bar *, canvas, video, svg')
                  && e.scrollWidth > e.clientWidth + 1;
                if (r.right > vw + 0.5 || clipped)
                  out.push(`${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(r.right)}`);

@@ -4,6 +4,7 @@
 
 mod bench;
 mod editor;
+mod quality;
 mod upload;
 mod viz3d;
 
