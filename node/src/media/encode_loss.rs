@@ -10,6 +10,7 @@ use super::{MediaError, Result};
 use ffmpeg::util::frame::Video as AvFrame;
 use kino_shared::{Frame, FrameQuality};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Sampled frames are held up to about this many pixels (24 at 1080p, 6 at 4K).
 const HELD_PIXELS: usize = 50_000_000;
@@ -23,6 +24,8 @@ pub struct LossSampler {
     seen: usize,
     seconds_per_tick: f64,
     kept: Vec<(usize, f64, Frame)>,
+    /// Time spent copying samples so far.
+    spent: Duration,
 }
 
 impl LossSampler {
@@ -36,6 +39,7 @@ impl LossSampler {
             seconds_per_tick: f64::from(time_base.numerator())
                 / f64::from(time_base.denominator().max(1)),
             kept: Vec::new(),
+            spent: Duration::ZERO,
         }
     }
 
@@ -54,16 +58,19 @@ impl LossSampler {
                 return Ok(());
             }
         }
+        let started = Instant::now();
         self.kept
             .push((i, pts as f64 * self.seconds_per_tick, to_frame(frame)?));
+        self.spent += started.elapsed();
         Ok(())
     }
 
     /// Decodes the encoded chunk `file` and scores the sampled frames (PSNR and SSIM as the job's
-    /// comparison computes them).
-    pub fn measure(self, file: &Path) -> Result<Vec<FrameQuality>> {
+    /// comparison computes them), with the seconds sampling and measuring took.
+    pub fn measure(self, file: &Path) -> Result<(Vec<FrameQuality>, f64)> {
+        let started = Instant::now();
         let Some(last) = self.kept.last().map(|k| k.0) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0.0));
         };
         let mut decoded = FrameSource::open(file, i64::MIN, 1)?;
         let mut wanted = self.kept.into_iter().peekable();
@@ -88,7 +95,7 @@ impl LossSampler {
                 ssimulacra2: None,
             });
         }
-        Ok(out)
+        Ok((out, (self.spent + started.elapsed()).as_secs_f64()))
     }
 }
 

@@ -277,6 +277,7 @@ fn encoder_loss(measures: &[ChunkMeasures]) -> Option<EncoderLoss> {
         summary: summarise(&frames.iter().collect::<Vec<_>>()),
         chunks,
         frames,
+        seconds: measures.iter().map(|m| m.encoder_seconds).sum(),
     })
 }
 

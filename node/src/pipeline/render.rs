@@ -420,7 +420,10 @@ impl Pending<'_> {
         if let Some(s) = self.loss.take() {
             // A measurement that fails costs the report a figure, never the chunk.
             match s.measure(self.out) {
-                Ok(frames) => measures.encoder = frames,
+                Ok((frames, seconds)) => {
+                    measures.encoder = frames;
+                    measures.encoder_seconds = seconds;
+                }
                 Err(e) => tracing::warn!("encoder loss not measured: {e}"),
             }
         }

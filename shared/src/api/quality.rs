@@ -114,6 +114,9 @@ pub struct EncoderLoss {
     /// Per chunk, from its first to its last sampled frame.
     pub chunks: Vec<SpanQuality>,
     pub frames: Vec<FrameQuality>,
+    /// Seconds the chunks' workers spent sampling and measuring, all chunks together.
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// What a chunk's render measured of its own encode, kept beside the chunk file (and sent with it
@@ -128,6 +131,9 @@ pub struct ChunkMeasures {
     /// Sampled encoded frames against the frames before encoding, on the output's clock.
     #[serde(default)]
     pub encoder: Vec<FrameQuality>,
+    /// Seconds spent sampling and measuring `encoder`.
+    #[serde(default)]
+    pub encoder_seconds: f64,
 }
 
 /// One audio stream of the output as a loudness meter reads it (EBU R128, BS.1770-4).

@@ -405,10 +405,12 @@ fn the_encoders_own_loss_is_reported_chunk_by_chunk() {
     }
     let psnr = enc["summary"]["psnr"].as_f64().expect("psnr");
     println!(
-        "plain CRF 30: encoder loss {psnr:.2} dB over {} sampled frames; {}",
+        "plain CRF 30: encoder loss {psnr:.2} dB over {} sampled frames in {} s; {}",
         sampled.len(),
+        enc["seconds"],
         enc["compared"]
     );
+    assert!(enc["seconds"].as_f64().is_some_and(|v| v > 0.0), "{enc}");
     assert!((25.0..50.0).contains(&psnr), "{psnr}");
     // With a stage, the encoder's loss is told apart from the whole change: a lossless encode
     // loses nothing (identical frames have no PSNR) while the colour change still shows.
