@@ -12,6 +12,9 @@ use kino_shared::{Frame, FrameQuality};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Share of the chunk's render time the measurement may take: decoding stops there once a few
+/// frames are scored (so a fast render is measured on its first stretch only).
+const BUDGET: f64 = 0.05;
 /// Sampled frames are held up to about this many pixels (24 at 1080p, 6 at 4K).
 const HELD_PIXELS: usize = 50_000_000;
 const MOST: usize = 24;
@@ -26,6 +29,8 @@ pub struct LossSampler {
     kept: Vec<(usize, f64, Frame)>,
     /// Time spent copying samples so far.
     spent: Duration,
+    /// When the chunk's first frame arrived.
+    born: Instant,
 }
 
 impl LossSampler {
@@ -40,6 +45,7 @@ impl LossSampler {
                 / f64::from(time_base.denominator().max(1)),
             kept: Vec::new(),
             spent: Duration::ZERO,
+            born: Instant::now(),
         }
     }
 
@@ -66,9 +72,11 @@ impl LossSampler {
     }
 
     /// Decodes the encoded chunk `file` and scores the sampled frames (PSNR and SSIM as the job's
-    /// comparison computes them), with the seconds sampling and measuring took.
+    /// comparison computes them), with the seconds sampling and measuring took. Stops at the time
+    /// budget once [`LEAST`] frames are scored.
     pub fn measure(self, file: &Path) -> Result<(Vec<FrameQuality>, f64)> {
         let started = Instant::now();
+        let budget = self.born.elapsed().mul_f64(BUDGET);
         let Some(last) = self.kept.last().map(|k| k.0) else {
             return Ok((Vec::new(), 0.0));
         };
@@ -76,6 +84,9 @@ impl LossSampler {
         let mut wanted = self.kept.into_iter().peekable();
         let mut out = Vec::new();
         for i in 0..=last {
+            if out.len() >= LEAST && self.spent + started.elapsed() > budget {
+                break;
+            }
             let (_, d) = decoded.next_frame()?.ok_or_else(|| {
                 MediaError::Decode(format!("the encoded chunk ends before its frame {i}"))
             })?;
