@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libavcodec-dev libavformat-dev libavutil-dev libavfilter-dev libavdevice-dev libswscale-dev libswresample-dev
   ffmpeg sqlite3 postgresql
   chromium chromium-driver
+  prometheus  # promtool checks /metrics in the tests
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -35,7 +35,8 @@ use utoipa::OpenApi;
         super::events::all_events,
         super::preview::preview,
         super::probe::probe_file,
-        super::nodes::list_nodes
+        super::nodes::list_nodes,
+        super::resources::resources
     ),
     components(schemas(
         kino_shared::JobSpec,
@@ -44,7 +45,8 @@ use utoipa::OpenApi;
         kino_shared::MediaInfo,
         kino_shared::ProgressEvent,
         jobs::Report,
-        kino_shared::NodeStatus
+        kino_shared::NodeStatus,
+        kino_shared::ResourceHistory
     ))
 )]
 pub struct ApiDoc;

@@ -9,6 +9,7 @@ pub mod nodes;
 pub mod preview;
 pub mod probe;
 pub mod redact;
+pub mod resources;
 pub mod uploads;
 
 #[cfg(test)]
@@ -16,7 +17,7 @@ mod tests;
 
 use crate::service::Service;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -215,14 +216,29 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// OpenMetrics for a scraper that asks for it (Prometheus does), the classic text format otherwise.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let text = state.svc.metrics.render(&state.svc.store).await;
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    if openmetrics {
+        return (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "text/plain; version=0.0.4; charset=utf-8",
         )],
-        text,
+        crate::service::metrics_text(&text),
     )
         .into_response()
 }
@@ -252,6 +268,7 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads::routes())
         .merge(jobs::routes())
         .merge(nodes::routes())
+        .merge(resources::routes())
         .merge(farm::routes())
         .merge(events::routes())
         .merge(preview::routes())

@@ -15,6 +15,16 @@ pub fn routes() -> Router<AppState> {
 pub async fn list_nodes(State(state): State<AppState>) -> ApiResult<Json<Vec<NodeStatus>>> {
     let alive_ms = 3 * state.svc.config.lease_ms;
     let rows = state.svc.store.nodes().await?;
+    // Each node's latest reading (oldest first, so the last one wins).
+    let mut latest = std::collections::HashMap::new();
+    for s in state
+        .svc
+        .store
+        .samples(crate::store::now_ms() - 60_000)
+        .await?
+    {
+        latest.insert(s.node.clone(), s);
+    }
     Ok(Json(
         rows.into_iter()
             .map(|n| {
@@ -47,6 +57,7 @@ pub async fn list_nodes(State(state): State<AppState>) -> ApiResult<Json<Vec<Nod
                         })
                         .collect(),
                     chunks_done: n.done.max(0) as u64,
+                    resources: latest.remove(&n.name),
                     version: n.version,
                     name: n.name,
                 }

@@ -26,6 +26,7 @@ async fn app(dir: &std::path::Path) -> Router {
             memory_bytes: 1 << 30,
             max_attempts: 1,
             lease_ms: 30_000,
+            sample_ms: 0,
             node: String::new(),
             farm_link: None,
         },

@@ -219,6 +219,10 @@ pub struct NodeArgs {
     /// another node takes it over, in seconds.
     #[arg(long, default_value_t = 30.0)]
     pub lease_seconds: f64,
+    /// Seconds between readings of the node's resources (CPU, memory, disk, throughput) for the
+    /// dashboard and /metrics, kept for a day; 0 turns the readings off.
+    #[arg(long, default_value_t = 5.0)]
+    pub sample_seconds: f64,
 }
 
 /// `kino-node worker`: renders chunks of the farm's jobs; no HTTP.

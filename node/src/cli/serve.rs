@@ -155,6 +155,7 @@ async fn start_node(a: NodeArgs, peers: Peers) -> CliResult<(PathBuf, Arc<Servic
             memory_bytes: a.max_memory_mb * 1024 * 1024 / a.max_jobs.max(1) as u64,
             max_attempts: a.max_attempts.max(1),
             lease_ms: ((a.lease_seconds * 1000.0) as i64).max(300),
+            sample_ms: (a.sample_seconds.max(0.0) * 1000.0) as u64,
             node,
             farm_link,
         },

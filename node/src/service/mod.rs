@@ -2,8 +2,12 @@
 //! a time, on one shared pool of chunk slots; cancellation; and the metrics fed by progress events.
 
 pub mod jobs;
+mod metrics;
 mod relay;
 pub mod remote;
+mod sampler;
+pub use metrics::{text_format as metrics_text, Metrics};
+pub use sampler::Sampler;
 
 pub use jobs::{admit, Admitted, ServiceError};
 
@@ -12,15 +16,9 @@ use crate::pipeline::remote_job::run_remote;
 use crate::pipeline::run_job;
 use crate::store::Store;
 use kino_shared::{JobState, JobStatus, ProgressEvent};
-use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify, Semaphore};
@@ -37,91 +35,13 @@ pub struct ServiceConfig {
     pub memory_bytes: u64,
     pub max_attempts: u32,
     pub lease_ms: i64,
+    /// Milliseconds between resource readings (0: none; see `sampler`).
+    pub sample_ms: u64,
     /// This node's name in a farm (empty when alone on its store): registered and heartbeating.
     pub node: String,
     /// The farm's link between nodes (see `remote`): this node's data folder id, the node to
     /// fetch inputs from when not the one that has them, and the token to show it.
     pub farm_link: Option<remote::FarmLink>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StateLabel {
-    state: String,
-}
-
-/// Prometheus metrics of the node.
-pub struct Metrics {
-    registry: Registry,
-    jobs: Family<StateLabel, Gauge>,
-    pub chunks_done: Counter,
-    pub chunks_failed: Counter,
-    pub frames: Counter,
-    pub upload_bytes: Counter,
-    pub errors: Counter,
-    fps: Gauge<f64, AtomicU64>,
-}
-
-impl Metrics {
-    fn new() -> Self {
-        let mut registry = Registry::with_prefix("kino");
-        let m = Metrics {
-            registry: Registry::default(),
-            jobs: Family::default(),
-            chunks_done: Counter::default(),
-            chunks_failed: Counter::default(),
-            frames: Counter::default(),
-            upload_bytes: Counter::default(),
-            errors: Counter::default(),
-            fps: Gauge::default(),
-        };
-        registry.register("jobs", "Jobs by state", m.jobs.clone());
-        registry.register("chunks_done", "Chunks rendered", m.chunks_done.clone());
-        registry.register(
-            "chunks_failed",
-            "Chunk attempts that failed",
-            m.chunks_failed.clone(),
-        );
-        registry.register("frames_rendered", "Frames rendered", m.frames.clone());
-        registry.register(
-            "upload_bytes",
-            "Bytes received by uploads",
-            m.upload_bytes.clone(),
-        );
-        registry.register("errors", "Failed jobs and server errors", m.errors.clone());
-        registry.register(
-            "render_fps",
-            "Frames per second of the running jobs",
-            m.fps.clone(),
-        );
-        Metrics { registry, ..m }
-    }
-
-    /// The Prometheus text exposition, with job counts read from the store.
-    pub async fn render(&self, store: &Store) -> String {
-        if let Ok(counts) = store.job_counts().await {
-            for s in [
-                "queued",
-                "analysing",
-                "rendering",
-                "assembling",
-                "done",
-                "failed",
-                "cancelled",
-            ] {
-                let n = counts
-                    .iter()
-                    .find(|(st, _)| st == s)
-                    .map(|(_, n)| *n)
-                    .unwrap_or(0);
-                self.jobs
-                    .get_or_create(&StateLabel { state: s.into() })
-                    .set(n);
-            }
-        }
-        let mut out = String::new();
-        let _ = encode(&mut out, &self.registry);
-        out
-    }
 }
 
 pub struct Service {
@@ -171,6 +91,9 @@ impl Service {
             runnable: Mutex::default(),
         });
         svc.clone().spawn_metrics();
+        if svc.config.sample_ms > 0 {
+            svc.clone().spawn_sampler();
+        }
         svc.clone().spawn_forward();
         svc.clone().spawn_scheduler();
         if svc.farm() {

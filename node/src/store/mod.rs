@@ -16,6 +16,7 @@ mod listen;
 mod nodes;
 mod plan;
 mod rows;
+mod samples;
 mod sections;
 pub use failures::{BAR_AFTER, NODES_PER_CHUNK};
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
@@ -25,6 +26,7 @@ pub use nodes::NodeRow;
 pub use plan::ChunkPlan;
 pub use rows::ChunkChange;
 use rows::{ChunkRecord, JobRecord, UploadRecord, JOB_STATUS};
+pub use samples::SAMPLE_RETENTION_MS;
 pub use sections::ReportSection;
 
 #[derive(Debug, Error)]

@@ -31,6 +31,10 @@ pub struct NodeStatus {
     pub current: Vec<NodeChunk>,
     /// Chunks it has rendered (of the jobs still in the store).
     pub chunks_done: u64,
+    /// Its latest resource reading (within the last minute), from the same sampler as the
+    /// dashboard's charts.
+    #[serde(default)]
+    pub resources: Option<crate::ResourceSample>,
 }
 
 /// A chunk a node is rendering.

@@ -174,6 +174,13 @@ async fn three_nodes_share_a_job_and_take_over_a_stalled_one() {
         .filter_map(|n| n["name"].as_str())
         .collect();
     assert_eq!(names, ["a", "b", "c"], "{listed}");
+    // Each with its latest resource reading, from its own sampler (every 5 s by default).
+    for n in listed.as_array().into_iter().flatten() {
+        let r = &n["resources"];
+        assert_eq!(r["node"], n["name"], "{n}");
+        assert!(r["cores"].as_array().is_some_and(|c| !c.is_empty()), "{n}");
+        assert!(r["memory_total_bytes"].as_u64() > Some(0), "{n}");
+    }
 
     // The farm's output is the single-node render, frame for frame.
     let r = client

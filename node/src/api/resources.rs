@@ -1,0 +1,72 @@
+//! `GET /api/resources`: the nodes' resource readings over the last minutes (the dashboard's
+//! charts), downsampled for long windows.
+
+use super::{ApiErr, ApiResult, AppState};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use kino_shared::{ErrorCode, ResourceHistory, ResourceSample};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/resources", get(resources))
+}
+
+/// Points a chart gets at most when the step is not given.
+const POINTS: f64 = 360.0;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct Window {
+    /// Minutes back from now (default 60, at most a day: 1440).
+    minutes: Option<f64>,
+    /// Averages readings over buckets of this many seconds (default: raw readings up to an hour,
+    /// 360 points beyond).
+    step_seconds: Option<f64>,
+}
+
+fn invalid(field: &str, message: &str) -> ApiErr {
+    ApiErr::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidParameter,
+        message,
+    )
+    .field(field)
+}
+
+/// Every node's readings (CPU per core, memory, disk, process, queue, throughput), oldest first.
+#[utoipa::path(tag = "nodes", get, path = "/api/resources", params(Window),
+    responses((status = 200, body = ResourceHistory), (status = 422, body = kino_shared::ApiError)))]
+pub async fn resources(
+    State(state): State<AppState>,
+    query: Result<Query<Window>, QueryRejection>,
+) -> ApiResult<Json<ResourceHistory>> {
+    let Query(w) = query.map_err(|e| {
+        ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidQuery,
+            e.body_text(),
+        )
+    })?;
+    let minutes = w.minutes.unwrap_or(60.0);
+    if !(minutes > 0.0 && minutes <= 1440.0) {
+        return Err(invalid(
+            "minutes",
+            "minutes must be more than 0 and at most 1440 (a day)",
+        ));
+    }
+    let step_ms = match w.step_seconds {
+        Some(s) if (0.0..=3600.0).contains(&s) => (s * 1000.0) as i64,
+        Some(_) => return Err(invalid("step_seconds", "step_seconds must be 0 to 3600")),
+        None if minutes <= 60.0 => 0,
+        None => (minutes * 60_000.0 / POINTS) as i64,
+    };
+    let since = crate::store::now_ms() - (minutes * 60_000.0) as i64;
+    let raw = state.svc.store.samples(since).await?;
+    Ok(Json(ResourceHistory {
+        step_ms,
+        retention_ms: crate::store::SAMPLE_RETENTION_MS,
+        samples: ResourceSample::downsample(&raw, step_ms),
+    }))
+}

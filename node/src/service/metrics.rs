@@ -1,0 +1,260 @@
+//! The node's Prometheus metrics: job and chunk counts, throughput, and the resource sampler's
+//! latest reading as gauges (machine, process, disk, queue). Served as OpenMetrics to scrapers that
+//! ask for it (Prometheus does) and as the classic text format otherwise (`promtool check metrics`,
+//! curl).
+
+use crate::store::Store;
+use kino_shared::ResourceSample;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CoreLabel {
+    core: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The resource sampler's gauges.
+#[derive(Default)]
+struct Resources {
+    cpu: FloatGauge,
+    core: Family<CoreLabel, FloatGauge>,
+    memory_used: Gauge,
+    memory_total: Gauge,
+    disk_free: Gauge,
+    disk_total: Gauge,
+    process_cpu: FloatGauge,
+    process_memory: Gauge,
+    queue: Gauge,
+    running: Gauge,
+    chunks_per_minute: FloatGauge,
+}
+
+/// Prometheus metrics of the node.
+pub struct Metrics {
+    registry: Registry,
+    jobs: Family<StateLabel, Gauge>,
+    pub chunks_done: Counter,
+    pub chunks_failed: Counter,
+    pub frames: Counter,
+    pub upload_bytes: Counter,
+    pub errors: Counter,
+    pub(super) fps: FloatGauge,
+    res: Resources,
+}
+
+impl Metrics {
+    pub(super) fn new() -> Self {
+        let mut registry = Registry::with_prefix("kino");
+        let m = Metrics {
+            registry: Registry::default(),
+            jobs: Family::default(),
+            chunks_done: Counter::default(),
+            chunks_failed: Counter::default(),
+            frames: Counter::default(),
+            upload_bytes: Counter::default(),
+            errors: Counter::default(),
+            fps: Gauge::default(),
+            res: Resources::default(),
+        };
+        let r = &mut registry;
+        r.register("jobs", "Jobs by state", m.jobs.clone());
+        r.register("chunks_done", "Chunks rendered", m.chunks_done.clone());
+        r.register(
+            "chunks_failed",
+            "Chunk attempts that failed",
+            m.chunks_failed.clone(),
+        );
+        r.register("frames_rendered", "Frames rendered", m.frames.clone());
+        r.register(
+            "upload_bytes",
+            "Bytes received by uploads",
+            m.upload_bytes.clone(),
+        );
+        r.register("errors", "Failed jobs and server errors", m.errors.clone());
+        r.register(
+            "render_fps",
+            "Frames per second of the running jobs",
+            m.fps.clone(),
+        );
+        let res = &m.res;
+        let ratio = |r: &mut Registry, name: &str, help: &str, g: &FloatGauge| {
+            r.register_with_unit(name, help, Unit::Other("ratio".into()), g.clone())
+        };
+        ratio(r, "node_cpu_usage", "CPU use of the machine, 0-1", &res.cpu);
+        r.register_with_unit(
+            "node_core_usage",
+            "CPU use of each core, 0-1",
+            Unit::Other("ratio".into()),
+            res.core.clone(),
+        );
+        let bytes = |r: &mut Registry, name: &str, help: &str, g: &Gauge| {
+            r.register_with_unit(name, help, Unit::Bytes, g.clone())
+        };
+        bytes(
+            r,
+            "node_memory_used",
+            "Memory in use on the machine",
+            &res.memory_used,
+        );
+        bytes(
+            r,
+            "node_memory_total",
+            "Memory of the machine",
+            &res.memory_total,
+        );
+        bytes(
+            r,
+            "data_disk_free",
+            "Free space on the data folder's disk",
+            &res.disk_free,
+        );
+        bytes(
+            r,
+            "data_disk_total",
+            "Size of the data folder's disk",
+            &res.disk_total,
+        );
+        bytes(
+            r,
+            "process_resident_memory",
+            "Resident memory of the node's process",
+            &res.process_memory,
+        );
+        r.register(
+            "process_cpu_cores",
+            "CPU cores the node's process keeps busy",
+            res.process_cpu.clone(),
+        );
+        r.register(
+            "queue_chunks",
+            "Chunks waiting to be rendered, all jobs",
+            res.queue.clone(),
+        );
+        r.register(
+            "running_chunks",
+            "Chunks rendering on this node",
+            res.running.clone(),
+        );
+        r.register(
+            "chunks_per_minute",
+            "Chunks this node finished per minute, over the last reading",
+            res.chunks_per_minute.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Sets the resource gauges from the sampler's reading.
+    pub fn observe(&self, s: &ResourceSample) {
+        let r = &self.res;
+        r.cpu.set(s.cpu);
+        for (i, c) in s.cores.iter().enumerate() {
+            r.core
+                .get_or_create(&CoreLabel {
+                    core: i.to_string(),
+                })
+                .set(*c);
+        }
+        let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        r.memory_used.set(int(s.memory_used_bytes));
+        r.memory_total.set(int(s.memory_total_bytes));
+        r.disk_free.set(int(s.disk_free_bytes));
+        r.disk_total.set(int(s.disk_total_bytes));
+        r.process_cpu.set(s.process_cpu_cores);
+        r.process_memory.set(int(s.process_memory_bytes));
+        r.queue.set(int(s.queue_depth));
+        r.running.set(int(s.running_chunks));
+        r.chunks_per_minute.set(s.chunks_per_minute);
+    }
+
+    /// The OpenMetrics exposition, with job counts read from the store.
+    pub async fn render(&self, store: &Store) -> String {
+        if let Ok(counts) = store.job_counts().await {
+            for s in [
+                "queued",
+                "analysing",
+                "rendering",
+                "assembling",
+                "done",
+                "failed",
+                "cancelled",
+            ] {
+                let n = counts
+                    .iter()
+                    .find(|(st, _)| st == s)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0);
+                self.jobs
+                    .get_or_create(&StateLabel { state: s.into() })
+                    .set(n);
+            }
+        }
+        let mut out = String::new();
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The classic Prometheus text format (0.0.4) of an OpenMetrics exposition: a counter's family
+/// takes its samples' `_total` name, and there is no `# EOF`.
+pub fn text_format(openmetrics: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for l in openmetrics.lines() {
+        if let Some(rest) = l.strip_prefix("# TYPE ") {
+            if let Some(name) = rest.strip_suffix(" counter") {
+                counters.insert(name.to_owned());
+            }
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for l in openmetrics.lines() {
+        if l == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE ", "# UNIT "].iter().find_map(|p| {
+            let rest = l.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{p}{name}_total {tail}"))
+        });
+        match renamed {
+            // Units are OpenMetrics only.
+            _ if l.starts_with("# UNIT ") => {}
+            Some(r) => out.push_str(&r),
+            None => out.push_str(l),
+        }
+        if !l.starts_with("# UNIT ") {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_take_their_samples_name_in_the_text_format() {
+        let om = "# HELP kino_frames Frames.\n# TYPE kino_frames counter\nkino_frames_total 3\n\
+                  # HELP kino_disk_free_bytes Free.\n# TYPE kino_disk_free_bytes gauge\n\
+                  # UNIT kino_disk_free_bytes bytes\nkino_disk_free_bytes 9\n# EOF\n";
+        assert_eq!(
+            text_format(om),
+            "# HELP kino_frames_total Frames.\n# TYPE kino_frames_total counter\nkino_frames_total 3\n\
+             # HELP kino_disk_free_bytes Free.\n# TYPE kino_disk_free_bytes gauge\nkino_disk_free_bytes 9\n"
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! A node's resources over time (`GET /api/resources`): what the dashboard charts and the farm's
+//! node list shows, sampled every few seconds by one sampler per node.
+
+use serde::{Deserialize, Serialize};
+
+/// One reading of a node's resources.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSample {
+    /// The node's name in a farm (empty for a node on its own store).
+    pub node: String,
+    /// When, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// The machine's CPU use, 0–1, and each core's.
+    pub cpu: f64,
+    pub cores: Vec<f64>,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    /// The disk holding the data folder.
+    pub disk_free_bytes: u64,
+    pub disk_total_bytes: u64,
+    /// The node's own process: CPU in cores (1.5: one and a half cores busy), resident memory.
+    pub process_cpu_cores: f64,
+    pub process_memory_bytes: u64,
+    /// Chunks waiting to be rendered (all jobs of the store), and rendering on this node.
+    pub queue_depth: u64,
+    pub running_chunks: u64,
+    /// Throughput since the previous reading.
+    pub frames_per_second: f64,
+    pub chunks_per_minute: f64,
+}
+
+/// Readings of the nodes, oldest first, averaged over `step_ms` when downsampled.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceHistory {
+    pub step_ms: i64,
+    /// How long readings are kept.
+    pub retention_ms: i64,
+    pub samples: Vec<ResourceSample>,
+}
+
+impl ResourceSample {
+    /// Averages each node's readings over buckets of `step_ms` (each bucket's reading stamped at
+    /// its last), so a day of 5-s readings charts as a few hundred points. Input oldest first.
+    pub fn downsample(samples: &[ResourceSample], step_ms: i64) -> Vec<ResourceSample> {
+        if step_ms <= 1 {
+            return samples.to_vec();
+        }
+        let mut out: Vec<ResourceSample> = Vec::new();
+        let mut group: Vec<&ResourceSample> = Vec::new();
+        let mut nodes: Vec<&str> = samples.iter().map(|s| s.node.as_str()).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        for node in nodes {
+            let mut bucket = None;
+            for s in samples.iter().filter(|s| s.node == node) {
+                let b = s.at_ms.div_euclid(step_ms);
+                if bucket.is_some_and(|k| k != b) {
+                    out.push(mean(&group));
+                    group.clear();
+                }
+                bucket = Some(b);
+                group.push(s);
+            }
+            if !group.is_empty() {
+                out.push(mean(&group));
+                group.clear();
+            }
+        }
+        out.sort_by_key(|s| s.at_ms);
+        out
+    }
+}
+
+/// The mean of readings of one node (stamped at the last).
+fn mean(group: &[&ResourceSample]) -> ResourceSample {
+    let n = group.len().max(1) as f64;
+    let avg = |f: &dyn Fn(&ResourceSample) -> f64| group.iter().map(|s| f(s)).sum::<f64>() / n;
+    let avg_u = |f: &dyn Fn(&ResourceSample) -> u64| avg(&|s| f(s) as f64).round() as u64;
+    let cores = group.iter().map(|s| s.cores.len()).max().unwrap_or(0);
+    let last = group.last().copied().cloned().unwrap_or_default();
+    ResourceSample {
+        node: last.node.clone(),
+        at_ms: last.at_ms,
+        cpu: avg(&|s| s.cpu),
+        cores: (0..cores)
+            .map(|i| avg(&|s| s.cores.get(i).copied().unwrap_or(0.0)))
+            .collect(),
+        memory_used_bytes: avg_u(&|s| s.memory_used_bytes),
+        memory_total_bytes: last.memory_total_bytes,
+        disk_free_bytes: last.disk_free_bytes,
+        disk_total_bytes: last.disk_total_bytes,
+        process_cpu_cores: avg(&|s| s.process_cpu_cores),
+        process_memory_bytes: avg_u(&|s| s.process_memory_bytes),
+        queue_depth: avg_u(&|s| s.queue_depth),
+        running_chunks: avg_u(&|s| s.running_chunks),
+        frames_per_second: avg(&|s| s.frames_per_second),
+        chunks_per_minute: avg(&|s| s.chunks_per_minute),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsampling_averages_each_nodes_buckets() {
+        let at = |node: &str, at_ms, cpu| ResourceSample {
+            node: node.into(),
+            at_ms,
+            cpu,
+            cores: vec![cpu, 0.0],
+            ..Default::default()
+        };
+        let raw = [
+            at("a", 1_000, 0.2),
+            at("b", 1_500, 0.9),
+            at("a", 6_000, 0.4),
+            at("a", 11_000, 1.0),
+        ];
+        let out = ResourceSample::downsample(&raw, 10_000);
+        let got: Vec<(&str, i64, f64)> = out
+            .iter()
+            .map(|s| (s.node.as_str(), s.at_ms, (s.cpu * 100.0).round() / 100.0))
+            .collect();
+        assert_eq!(
+            got,
+            [("b", 1_500, 0.9), ("a", 6_000, 0.3), ("a", 11_000, 1.0)]
+        );
+        assert_eq!(out[1].cores.len(), 2);
+        assert_eq!(ResourceSample::downsample(&raw, 0).len(), 4);
+    }
+}

@@ -1,0 +1,186 @@
+//! The resource sampler: readings stored and served (`GET /api/resources`) while a job renders,
+//! the same figures in `/metrics`, which `promtool check metrics` (Debian's prometheus) accepts.
+
+use super::*;
+
+async fn history(client: &reqwest::Client, node: &Node, query: &str) -> (u16, Value) {
+    let r = client
+        .get(node.url(&format!("/api/resources{query}")))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_are_sampled_stored_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), &["--sample-seconds", "0.3", "--workers", "1"]);
+    let client = reqwest::Client::new();
+    let input = small_clip();
+    let id = common::upload(&client, &node, &input, None).await;
+    let job = create_job(
+        &client,
+        &node,
+        serde_json::json!({"input": id, "chunk_seconds": 1, "output": {"preset": "ultrafast"},
+            "stages": [{"kind": "denoise", "strength": 1.0}]}),
+    )
+    .await;
+    wait_done(&client, &node, &job, Duration::from_secs(240)).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (status, h) = history(&client, &node, "").await;
+    assert_eq!(status, 200, "{h}");
+    let samples = h["samples"].as_array().expect("samples");
+    assert!(samples.len() >= 3, "{h}");
+    assert_eq!(h["retention_ms"], 86_400_000);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for s in samples {
+        let cpu = s["cpu"].as_f64().expect("cpu");
+        assert!((0.0..=1.0).contains(&cpu), "{s}");
+        assert_eq!(s["cores"].as_array().map(Vec::len), Some(cores), "{s}");
+        for key in [
+            "memory_total_bytes",
+            "memory_used_bytes",
+            "disk_total_bytes",
+            "disk_free_bytes",
+            "process_memory_bytes",
+        ] {
+            assert!(s[key].as_u64().is_some_and(|v| v > 0), "{key}: {s}");
+        }
+    }
+    // While the job rendered, the readings saw it: a chunk running, frames going through, the
+    // node's process busy.
+    let busy = samples
+        .iter()
+        .filter(|s| s["running_chunks"].as_u64() >= Some(1))
+        .collect::<Vec<_>>();
+    assert!(!busy.is_empty(), "no reading saw a chunk running: {h}");
+    assert!(
+        samples
+            .iter()
+            .any(|s| s["frames_per_second"].as_f64().is_some_and(|f| f > 0.0)),
+        "{h}"
+    );
+    assert!(
+        busy.iter()
+            .any(|s| s["process_cpu_cores"].as_f64().is_some_and(|c| c > 0.2)),
+        "{h}"
+    );
+    let frames: f64 = samples
+        .windows(2)
+        .map(|w| {
+            let dt = (w[1]["at_ms"].as_i64().unwrap_or(0) - w[0]["at_ms"].as_i64().unwrap_or(0))
+                as f64
+                / 1000.0;
+            w[1]["frames_per_second"].as_f64().unwrap_or(0.0) * dt
+        })
+        .sum();
+    println!(
+        "{} readings; frames counted from their rates: {frames:.0} of 100",
+        samples.len()
+    );
+    assert!((80.0..=120.0).contains(&frames), "{frames}");
+    // Downsampled on request; bad windows refused.
+    let (_, coarse) = history(&client, &node, "?minutes=10&step_seconds=600").await;
+    assert!(
+        coarse["samples"].as_array().map_or(0, Vec::len) <= 2,
+        "{coarse}"
+    );
+    assert_eq!(coarse["step_ms"], 600_000);
+    let (status, err) = history(&client, &node, "?minutes=5000").await;
+    assert_eq!(
+        (status, err["field"].as_str()),
+        (422, Some("minutes")),
+        "{err}"
+    );
+    let (status, err) = history(&client, &node, "?minutes=abc").await;
+    assert_eq!(status, 400, "{err}");
+
+    // /metrics: the classic text format passes promtool's check; OpenMetrics when asked for.
+    let text = client
+        .get(node.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "kino_node_cpu_usage_ratio ",
+        "kino_node_core_usage_ratio{core=\"0\"}",
+        "kino_node_memory_used_bytes ",
+        "kino_data_disk_free_bytes ",
+        "kino_process_resident_memory_bytes ",
+        "kino_queue_chunks 0",
+        "kino_chunks_done_total ",
+    ] {
+        assert!(text.contains(name), "{name} missing:\n{text}");
+    }
+    let file = dir.path().join("metrics.txt");
+    std::fs::write(&file, &text).unwrap();
+    let check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .expect("promtool (Debian's prometheus package, installed by scripts/setup.sh)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        check.status.success() && said.trim().is_empty(),
+        "promtool: {said}\n{text}"
+    );
+    // The Grafana dashboard in the repository and the exposition agree both ways.
+    let exported: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_owned)
+        .collect();
+    let dashboard = std::fs::read_to_string(root().join("docs/grafana/kino-nodes.json")).unwrap();
+    let parsed: Value = serde_json::from_str(&dashboard).expect("dashboard JSON");
+    let mut queried = std::collections::BTreeSet::new();
+    let mut strings = vec![&parsed];
+    while let Some(v) = strings.pop() {
+        match v {
+            Value::String(t) => {
+                for (i, _) in t.match_indices("kino_") {
+                    let name: String = t[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    queried.insert(name);
+                }
+            }
+            Value::Array(a) => strings.extend(a),
+            Value::Object(o) => strings.extend(o.values()),
+            _ => {}
+        }
+    }
+    let unknown: Vec<_> = queried.difference(&exported).collect();
+    let missing: Vec<_> = exported.difference(&queried).collect();
+    assert!(
+        unknown.is_empty(),
+        "the dashboard queries metrics the node lacks: {unknown:?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "metrics missing from the dashboard: {missing:?}"
+    );
+    let om = client
+        .get(node.url("/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(om.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("application/openmetrics-text"));
+    assert!(om.text().await.unwrap().ends_with("# EOF\n"));
+}
