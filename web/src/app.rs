@@ -1,6 +1,7 @@
 //! The page: source video and before/after on the left, settings and render on the right, the jobs
 //! below; a banner while the node cannot be reached.
 
+use crate::dashboard::Dashboard;
 use crate::events::{self, Action, Jobs};
 use crate::jobs::JobList;
 use crate::media::{self, Meta};
@@ -74,8 +75,39 @@ async fn render(file: File, spec: JobSpec, status: Callback<Render>, jobs: Callb
     }
 }
 
+/// Which page the address names: the editor, or `#dashboard`.
+#[derive(Clone, Copy, PartialEq)]
+enum Page {
+    Editor,
+    Dashboard,
+}
+
+fn page_of_address() -> Page {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    if hash == "#dashboard" {
+        Page::Dashboard
+    } else {
+        Page::Editor
+    }
+}
+
 #[function_component(App)]
 pub fn app() -> Html {
+    let page = use_state(page_of_address);
+    {
+        // Follows the address (links, back and forward) without reloading.
+        let page = page.clone();
+        use_effect_with((), move |_| {
+            let listener = web_sys::window().map(|w| {
+                gloo_events::EventListener::new(&w, "hashchange", move |_| {
+                    page.set(page_of_address())
+                })
+            });
+            move || drop(listener)
+        });
+    }
     let video = use_node_ref();
     let file = use_state(|| None::<File>);
     let src = use_state(|| None::<String>);
@@ -273,6 +305,7 @@ pub fn app() -> Html {
             .or(list.first())
             .map(|j| (*j).clone())
     };
+    let on_dashboard = *page == Page::Dashboard;
     let m = &*meta;
     let size = file
         .as_ref()
@@ -282,6 +315,10 @@ pub fn app() -> Html {
         <>
         <header class="top">
             <h1>{"Kino"}<span class="muted">{" · video enhancement"}</span></h1>
+            <nav class="row pages" aria-label="Pages">
+                <a href="#" id="nav-editor" aria-current={(!on_dashboard).then_some("page")}>{"Editor"}</a>
+                <a href="#dashboard" id="nav-dashboard" aria-current={on_dashboard.then_some("page")}>{"Dashboard"}</a>
+            </nav>
             <div class="row">
                 <span id="node-status" class="muted" aria-live="polite">{
                     match *online { Some(true) => "node connected", Some(false) => "node unreachable", None => "connecting…" }
@@ -294,7 +331,8 @@ pub fn app() -> Html {
                 {"The render node cannot be reached. Local preview still works; uploads, jobs and progress resume when it is back."}
             </div>
         }
-        <main>
+        <Dashboard shown={on_dashboard} />
+        <main hidden={on_dashboard}>
             <section class="panel" aria-labelledby="source-h">
                 <h2 id="source-h">{"Source"}</h2>
                 <div class={classes!("drop", over.then_some("over"))} {ondragover} {ondragleave} {ondrop}>

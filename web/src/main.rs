@@ -3,6 +3,7 @@
 //! resumably, and follow every job live.
 
 mod app;
+mod dashboard;
 mod events;
 mod jobs;
 mod media;

@@ -51,6 +51,9 @@ pub struct Metrics {
     pub upload_bytes: Counter,
     pub errors: Counter,
     pub(super) fps: FloatGauge,
+    /// Frames the running jobs have rendered, counted as their progress events report them (not
+    /// only when a chunk finishes): the sampler's frames per second.
+    pub(super) progress: AtomicU64,
     res: Resources,
 }
 
@@ -66,6 +69,7 @@ impl Metrics {
             upload_bytes: Counter::default(),
             errors: Counter::default(),
             fps: Gauge::default(),
+            progress: AtomicU64::new(0),
             res: Resources::default(),
         };
         let r = &mut registry;

@@ -312,6 +312,8 @@ impl Service {
     fn spawn_metrics(self: Arc<Self>) {
         let mut rx = self.own.subscribe();
         tokio::spawn(async move {
+            // Each job's frames done so far, for the progress counter's increments.
+            let mut done: HashMap<String, u64> = HashMap::new();
             loop {
                 match rx.recv().await {
                     Ok(ProgressEvent::ChunkDone { frames, .. }) => {
@@ -321,11 +323,24 @@ impl Service {
                     Ok(ProgressEvent::ChunkFailed { .. }) => {
                         self.metrics.chunks_failed.inc();
                     }
-                    Ok(ProgressEvent::Failed { .. }) => {
+                    Ok(ProgressEvent::Failed { job, .. }) => {
                         self.metrics.errors.inc();
+                        done.remove(&job);
                     }
-                    Ok(ProgressEvent::Frames { fps, .. }) => {
+                    Ok(ProgressEvent::Frames {
+                        fps,
+                        job,
+                        frames_done,
+                        ..
+                    }) => {
                         self.metrics.fps.set(fps);
+                        let before = done.insert(job, frames_done).unwrap_or(0);
+                        self.metrics
+                            .progress
+                            .fetch_add(frames_done.saturating_sub(before), Ordering::Relaxed);
+                    }
+                    Ok(ProgressEvent::Done { job, .. }) => {
+                        done.remove(&job);
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,

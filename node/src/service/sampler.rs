@@ -5,6 +5,7 @@
 use super::Service;
 use kino_shared::ResourceSample;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sysinfo::{Disks, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
@@ -77,6 +78,11 @@ impl Sampler {
     }
 }
 
+/// Frames the node's running jobs have rendered so far (see `Metrics::progress`).
+fn progress(svc: &Service) -> u64 {
+    svc.metrics.progress.load(Ordering::Relaxed)
+}
+
 impl Service {
     /// Samples every `sample_ms` (of the service's config) until the node stops; a reading the
     /// store refuses is a warning.
@@ -90,8 +96,7 @@ impl Service {
                     Ok(Err(e)) => return tracing::warn!("no resource readings: {e}"),
                     Err(e) => return tracing::warn!("no resource readings: {e}"),
                 };
-            let (mut frames, mut chunks) =
-                (self.metrics.frames.get(), self.metrics.chunks_done.get());
+            let (mut frames, mut chunks) = (progress(&self), self.metrics.chunks_done.get());
             let mut last = Instant::now();
             loop {
                 tokio::time::sleep(every).await;
@@ -108,7 +113,7 @@ impl Service {
                 let mut s = s;
                 let secs = last.elapsed().as_secs_f64().max(1e-3);
                 last = Instant::now();
-                let (f, c) = (self.metrics.frames.get(), self.metrics.chunks_done.get());
+                let (f, c) = (progress(&self), self.metrics.chunks_done.get());
                 s.frames_per_second = f.saturating_sub(frames) as f64 / secs;
                 s.chunks_per_minute = c.saturating_sub(chunks) as f64 * 60.0 / secs;
                 (frames, chunks) = (f, c);

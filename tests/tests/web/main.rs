@@ -2,7 +2,11 @@
 //! made by `scripts/web.sh`), headless Chromium driven over WebDriver (chromedriver + fantoccini),
 //! real clips. Screenshots of the main screens go to `docs/screenshots/`.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod bench;
+mod dashboard;
 mod editor;
 mod quality;
 mod upload;

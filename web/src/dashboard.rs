@@ -1,0 +1,208 @@
+//! The dashboard page (`#dashboard`): each node's resources over the last hour from
+//! `GET /api/resources` (CPU per core, memory, the data folder's disk, queue, throughput), charted
+//! and refreshed every two seconds while the page is shown.
+
+use crate::net;
+use gloo_net::http::Request;
+use gloo_timers::future::TimeoutFuture;
+use kino_shared::{ResourceHistory, ResourceSample};
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// Drawing size of a chart (the SVG scales to its box).
+const W: f64 = 600.0;
+const H: f64 = 120.0;
+/// Refresh period of the page's figures.
+const REFRESH_MS: u32 = 2000;
+
+/// One line of a chart: its name and `(time ms, value)` points.
+#[derive(Clone, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// The polyline of `s` in a chart spanning times `t0..t1` and values `lo..hi`.
+pub fn line(s: &Series, (t0, t1): (i64, i64), (lo, hi): (f64, f64)) -> String {
+    let (tw, vh) = ((t1 - t0).max(1) as f64, (hi - lo).max(1e-9));
+    s.points
+        .iter()
+        .map(|&(t, v)| {
+            let x = (t - t0) as f64 / tw * W;
+            let y = H - (v.clamp(lo, hi) - lo) / vh * H;
+            format!("{x:.2},{y:.2}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Properties, PartialEq)]
+struct ChartProps {
+    id: AttrValue,
+    title: AttrValue,
+    /// The latest figure, in words.
+    now: AttrValue,
+    series: Vec<Series>,
+    span: (i64, i64),
+    range: (f64, f64),
+}
+
+#[function_component(Chart)]
+fn chart(p: &ChartProps) -> Html {
+    let (t0, t1) = p.span;
+    let (lo, hi) = p.range;
+    html! {
+        <figure class="chart" id={p.id.clone()}>
+            <figcaption><strong>{ p.title.clone() }</strong>{" "}<span class="muted now">{ p.now.clone() }</span></figcaption>
+            <svg viewBox={format!("0 0 {W} {H}")} preserveAspectRatio="none" role="img"
+                aria-label={format!("{}: {}", p.title, p.now)}
+                data-t0={t0.to_string()} data-t1={t1.to_string()} data-lo={lo.to_string()} data-hi={hi.to_string()}>
+                { for p.series.iter().enumerate().map(|(i, s)| html! {
+                    <polyline class={format!("s{}", i.min(5))} data-series={s.name.clone()} points={line(s, p.span, p.range)}
+                        fill="none" vector-effect="non-scaling-stroke" />
+                }) }
+            </svg>
+            <p class="legend muted" aria-hidden="true">
+                { for p.series.iter().enumerate().map(|(i, s)| html! {
+                    <span><i class={format!("s{}", i.min(5))} />{ s.name.clone() }{" "}</span>
+                }) }
+            </p>
+        </figure>
+    }
+}
+
+/// `n` bytes in GiB.
+fn gib(n: u64) -> String {
+    format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64)
+}
+
+/// The charts of one node's readings (oldest first).
+fn node_charts(node: &str, samples: &[&ResourceSample]) -> Html {
+    let Some(last) = samples.last() else {
+        return html! {};
+    };
+    let span = (samples[0].at_ms, last.at_ms);
+    let pick = |name: &str, f: &dyn Fn(&ResourceSample) -> f64| Series {
+        name: name.to_owned(),
+        points: samples.iter().map(|s| (s.at_ms, f(s))).collect(),
+    };
+    let mut cpu = vec![pick("cpu", &|s| s.cpu)];
+    for i in 0..last.cores.len() {
+        cpu.push(pick(&format!("core{i}"), &|s| {
+            s.cores.get(i).copied().unwrap_or(0.0)
+        }));
+    }
+    let peak =
+        |f: &dyn Fn(&ResourceSample) -> f64| samples.iter().map(|s| f(s)).fold(0.0, f64::max);
+    let queue_hi = peak(&|s| s.queue_depth.max(s.running_chunks) as f64).max(1.0);
+    let fps_hi = peak(&|s| s.frames_per_second).max(1.0);
+    let id = |what: &str| {
+        if node.is_empty() {
+            format!("chart-{what}")
+        } else {
+            format!("chart-{node}-{what}")
+        }
+    };
+    html! {
+        <section class="panel node" data-node={node.to_owned()} aria-label={format!("Node {}", if node.is_empty() { "this node" } else { node })}>
+            <h2>{ if node.is_empty() { "This node".to_owned() } else { format!("Node {node}") } }</h2>
+            <div class="charts">
+                <Chart id={id("cpu")} title="CPU" series={cpu} span={span} range={(0.0, 1.0)}
+                    now={format!("{:.0} % · {} cores · kino-node {:.1} cores", last.cpu * 100.0, last.cores.len(), last.process_cpu_cores)} />
+                <Chart id={id("memory")} title="Memory" span={span} range={(0.0, last.memory_total_bytes.max(1) as f64)}
+                    series={vec![pick("used", &|s| s.memory_used_bytes as f64), pick("kino-node", &|s| s.process_memory_bytes as f64)]}
+                    now={format!("{} of {} · kino-node {}", gib(last.memory_used_bytes), gib(last.memory_total_bytes), gib(last.process_memory_bytes))} />
+                <Chart id={id("disk")} title="Data disk free" span={span} range={(0.0, last.disk_total_bytes.max(1) as f64)}
+                    series={vec![pick("free", &|s| s.disk_free_bytes as f64)]}
+                    now={format!("{} free of {}", gib(last.disk_free_bytes), gib(last.disk_total_bytes))} />
+                <Chart id={id("queue")} title="Chunks" span={span} range={(0.0, queue_hi)}
+                    series={vec![pick("queued", &|s| s.queue_depth as f64), pick("running", &|s| s.running_chunks as f64)]}
+                    now={format!("{} queued · {} rendering", last.queue_depth, last.running_chunks)} />
+                <Chart id={id("throughput")} title="Throughput" span={span} range={(0.0, fps_hi)}
+                    series={vec![pick("fps", &|s| s.frames_per_second)]}
+                    now={format!("{:.1} frames/s · {:.1} chunks/min", last.frames_per_second, last.chunks_per_minute)} />
+            </div>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    /// Whether the page is shown (it polls only then).
+    pub shown: bool,
+}
+
+#[function_component(Dashboard)]
+pub fn dashboard(p: &Props) -> Html {
+    let history = use_state(|| None::<Result<Rc<ResourceHistory>, String>>);
+    {
+        let history = history.clone();
+        use_effect_with(p.shown, move |&shown| {
+            let alive = Rc::new(std::cell::Cell::new(shown));
+            let running = alive.clone();
+            if shown {
+                wasm_bindgen_futures::spawn_local(async move {
+                    while running.get() {
+                        let got = match net::send(Request::get("/api/resources?minutes=60")).await {
+                            Ok(r) => r
+                                .json::<ResourceHistory>()
+                                .await
+                                .map(Rc::new)
+                                .map_err(|e| e.to_string()),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        history.set(Some(got));
+                        TimeoutFuture::new(REFRESH_MS).await;
+                    }
+                });
+            }
+            move || alive.set(false)
+        });
+    }
+    let body = match &*history {
+        None => html! { <p class="muted">{"Loading the node's readings…"}</p> },
+        Some(Err(e)) => {
+            html! { <p class="err" role="alert">{ format!("The readings cannot be loaded: {e}") }</p> }
+        }
+        Some(Ok(h)) if h.samples.is_empty() => html! {
+            <p class="muted">{"No readings yet: the node reads its resources every few seconds (see --sample-seconds)."}</p>
+        },
+        Some(Ok(h)) => {
+            let mut nodes: Vec<&str> = h.samples.iter().map(|s| s.node.as_str()).collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            let charts = nodes.into_iter().map(|n| {
+                let mine: Vec<&ResourceSample> = h.samples.iter().filter(|s| s.node == n).collect();
+                node_charts(n, &mine)
+            });
+            html! { <>{ for charts }</> }
+        }
+    };
+    html! {
+        <main class="dashboard" id="dashboard" hidden={!p.shown}>
+            <div class="wide">
+                <h2 class="visually-hidden">{"Dashboard"}</h2>
+                <p class="muted">{"Resources of the last hour, read every few seconds and kept for a day ("}
+                    <a href={net::link("/api/resources")}>{"data"}</a>{")."}</p>
+                { body }
+            </div>
+        </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_map_time_and_value_onto_the_box() {
+        let s = Series {
+            name: "cpu".into(),
+            points: vec![(1000, 0.0), (2000, 0.5), (3000, 2.0)],
+        };
+        assert_eq!(
+            line(&s, (1000, 3000), (0.0, 1.0)),
+            "0.00,120.00 300.00,60.00 600.00,0.00"
+        );
+    }
+}
