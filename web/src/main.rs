@@ -14,6 +14,7 @@ mod quality;
 mod settings;
 mod store;
 mod theme;
+mod timings;
 mod tus;
 mod viz3d;
 

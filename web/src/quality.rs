@@ -1,11 +1,12 @@
-//! A finished job's quality under it: the per-frame curve of the report's `quality` section (the
+//! A finished job's quality and timings under it: the per-frame curve of the report's `quality` section (the
 //! output against its source) and the worst moments as thumbnails; clicking either seeks the result
 //! player there.
 
 use crate::net;
 use gloo_net::http::Request;
-use kino_shared::{FrameQuality, QualityReport};
+use kino_shared::{FrameQuality, JobTimings, QualityReport};
 use serde::Deserialize;
+use std::rc::Rc;
 use yew::prelude::*;
 
 /// The part of `GET /api/jobs/{id}/report` this view reads.
@@ -18,6 +19,8 @@ struct Report {
 struct Sections {
     #[serde(default)]
     quality: Option<QualityReport>,
+    #[serde(default)]
+    timings: Option<JobTimings>,
 }
 
 /// The curve's drawing size (the SVG scales to its box).
@@ -94,10 +97,12 @@ pub struct Props {
     pub on_seek: Callback<f64>,
 }
 
+/// The report's sections this view draws, as fetched.
+type Fetched = Option<Result<(Option<Rc<QualityReport>>, Option<JobTimings>), String>>;
+
 #[function_component(QualityView)]
 pub fn quality_view(p: &Props) -> Html {
-    let report = use_state(|| None::<Result<Option<QualityReport>, String>>);
-    let curve = use_node_ref();
+    let report = use_state(|| Fetched::None);
     {
         let (report, job) = (report.clone(), p.job.clone());
         use_effect_with(p.job.clone(), move |_| {
@@ -106,7 +111,7 @@ pub fn quality_view(p: &Props) -> Html {
                     Ok(r) => r
                         .json::<Report>()
                         .await
-                        .map(|r| r.sections.quality)
+                        .map(|r| (r.sections.quality.map(Rc::new), r.sections.timings))
                         .map_err(|e| format!("the report cannot be read: {e}")),
                     Err(e) => Err(e.to_string()),
                 };
@@ -114,12 +119,31 @@ pub fn quality_view(p: &Props) -> Html {
             });
         });
     }
-    let q = match &*report {
-        None => return html! { <p class="muted quality">{"Loading the quality report…"}</p> },
-        Some(Err(e)) => return html! { <p class="err quality">{ e }</p> },
-        Some(Ok(None)) => return html! {},
-        Some(Ok(Some(q))) => q,
-    };
+    match &*report {
+        None => html! { <p class="muted quality">{"Loading the quality report…"}</p> },
+        Some(Err(e)) => html! { <p class="err quality">{ e }</p> },
+        Some(Ok((q, t))) => html! {
+            <>
+                if let Some(q) = q {
+                    <QualityCurve job={p.job.clone()} on_seek={p.on_seek.clone()} report={q.clone()} />
+                }
+                if let Some(t) = t { { crate::timings::timings_bar(t) } }
+            </>
+        },
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CurveProps {
+    job: String,
+    on_seek: Callback<f64>,
+    report: Rc<QualityReport>,
+}
+
+#[function_component(QualityCurve)]
+fn quality_curve(p: &CurveProps) -> Html {
+    let curve = use_node_ref();
+    let q = &*p.report;
     if !q.measured || q.frames.is_empty() {
         return html! { <p class="muted quality">{ format!("Quality: {}", q.compared) }</p> };
     }

@@ -193,6 +193,8 @@ struct Slot {
     need: Margin,
     /// Inputs seen so far at or past the end of the kept range.
     past_end: usize,
+    /// Time spent in the stage's `produce`.
+    spent: std::time::Duration,
 }
 
 /// Runs frames through the stages in order, holding only each stage's margin in memory.
@@ -238,6 +240,7 @@ impl Chain {
                 next: 0,
                 need,
                 past_end: 0,
+                spent: std::time::Duration::ZERO,
             })
             .collect();
         Chain { slots, range: None }
@@ -253,6 +256,14 @@ impl Chain {
 
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+
+    /// Time each stage has spent producing frames so far, in order.
+    pub fn timings(&self) -> Vec<(&'static str, std::time::Duration)> {
+        self.slots
+            .iter()
+            .map(|s| (s.stage.name(), s.spent))
+            .collect()
     }
 
     /// Feeds one frame; returns the frames that came out of the last stage.
@@ -303,7 +314,9 @@ impl Chain {
                     let hi = (slot.next + m.after + 1).min(slot.inputs.len());
                     let window: Vec<&Frame> = slot.inputs.range(lo..hi).map(|(_, f)| f).collect();
                     let next = slot.inputs.get(slot.next + 1).map(|(p, _)| *p);
+                    let started = std::time::Instant::now();
                     out.extend(slot.stage.produce(&window, slot.next - lo, pts, next)?);
+                    slot.spent += started.elapsed();
                 }
                 slot.next += 1;
                 // Forget frames no later output can need.

@@ -11,7 +11,8 @@ use crate::edit::timeline::Timeline;
 use crate::media::assemble;
 use crate::store::ReportSection;
 use kino_shared::{
-    ChunkMeasures, HdrMode, JobState, ProgressEvent, StageSpec, TargetChunk, TargetReport,
+    ChunkMeasures, HdrMode, JobState, JobTimings, PartTime, ProgressEvent, StageSpec, TargetChunk,
+    TargetReport,
 };
 
 impl ReportSection for TargetReport {
@@ -19,16 +20,35 @@ impl ReportSection for TargetReport {
 }
 use std::path::{Path, PathBuf};
 
+impl ReportSection for JobTimings {
+    const NAME: &'static str = "timings";
+}
+
+/// What the run hands to assembly besides the chunks.
+pub struct Finishing<'a> {
+    /// Auto-edit's cut.
+    pub timeline: Option<&'a Timeline>,
+    pub chapters: Vec<assemble::Chapter>,
+    pub counts: ChunkCounts,
+    /// Wall-clock seconds of the run's phases so far (assembly adds its own).
+    pub phases: Vec<PartTime>,
+}
+
 /// Joins the job's chunk files in `dir` into its output and records the job done.
 pub async fn assemble_job(
     ctx: &JobCtx,
     opts: &JobOptions,
     job: &Admitted,
     dir: &Path,
-    timeline: Option<&Timeline>,
-    chapters: Vec<assemble::Chapter>,
-    counts: ChunkCounts,
+    finishing: Finishing<'_>,
 ) -> Result<JobOutcome, JobError> {
+    let assembly_started = std::time::Instant::now();
+    let Finishing {
+        timeline,
+        chapters,
+        counts,
+        mut phases,
+    } = finishing;
     ctx.set_state(JobState::Assembling).await?;
     let files: Vec<PathBuf> = ctx
         .store
@@ -102,6 +122,13 @@ pub async fn assemble_job(
         ctx.store.save_section(&ctx.job, &report).await?;
     }
     super::quality::report_quality(ctx, job, &measures, &opts.data_dir).await?;
+    phases.push(PartTime {
+        part: "assembly".into(),
+        seconds: assembly_started.elapsed().as_secs_f64(),
+    });
+    ctx.store
+        .save_section(&ctx.job, &job_timings(phases, &measures))
+        .await?;
     if !(ctx.store)
         .advance_job_state(&ctx.job, JobState::Done, None)
         .await?
@@ -123,4 +150,20 @@ pub async fn assemble_job(
         chunks: counts.chunks,
         resumed: counts.resumed,
     })
+}
+
+/// The `timings` section: the run's phases, and the chunks' parts summed in the order first met.
+fn job_timings(phases: Vec<PartTime>, measures: &[ChunkMeasures]) -> JobTimings {
+    let mut parts: Vec<PartTime> = Vec::new();
+    for t in measures.iter().flat_map(|m| &m.timings) {
+        match parts.iter_mut().find(|p| p.part == t.part) {
+            Some(p) => p.seconds += t.seconds,
+            None => parts.push(t.clone()),
+        }
+    }
+    JobTimings {
+        phases,
+        chunk_parts: parts,
+        chunks: measures.iter().filter(|m| !m.timings.is_empty()).count() as u64,
+    }
 }

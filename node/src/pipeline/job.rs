@@ -3,7 +3,7 @@
 //! the plan, the analysis and finished chunks are kept in the store and reused.
 
 use super::analysis_pass;
-use super::assembly::assemble_job;
+use super::assembly::{self, assemble_job};
 use super::model_choice;
 use super::planning::{self, ready_chunks};
 use super::preflight::{self, Admitted};
@@ -18,6 +18,7 @@ use kino_shared::ProgressEvent;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::broadcast;
 
 pub use super::context::{JobCtx, JobError, JobOutcome};
@@ -60,6 +61,7 @@ pub async fn run_job(
     cancel: Arc<AtomicBool>,
 ) -> Result<JobOutcome, JobError> {
     media::init();
+    let started = Instant::now();
     let ctx = JobCtx::new(store, job, events);
     let mut admitted = preflight::admit(&ctx).await?;
     model_choice::resolve(&ctx, &mut admitted.spec, &admitted.input).await?;
@@ -76,6 +78,8 @@ pub async fn run_job(
     }
     let left = planning::chunks_left(store, job).await?;
     let res = resources(spec, &admitted.info, opts, left);
+    let mut phases = vec![phase("prepare", started)];
+    let analysing = Instant::now();
 
     // Leases (analyses, chunks, then the assembly) are renewed while this run lasts; a job that
     // ends on another node (cancelled, failed) stops this one.
@@ -110,8 +114,10 @@ pub async fn run_job(
         other => other?,
     };
 
+    phases.push(phase("analysis", analysing));
     let dir = chunk_dir(&opts.data_dir, job);
     let counts = ready_chunks(&ctx, &dir, timeline.as_deref()).await?;
+    let rendering = Instant::now();
     let plan = RenderPlan {
         opts: opts.clone(),
         res,
@@ -136,7 +142,22 @@ pub async fn run_job(
         return Ok(JobOutcome::Elsewhere);
     }
     let t = timeline.as_deref();
-    assemble_job(&ctx, opts, &admitted, &dir, t, chapters, counts).await
+    phases.push(phase("render", rendering));
+    let finishing = assembly::Finishing {
+        timeline: t,
+        chapters,
+        counts,
+        phases,
+    };
+    assemble_job(&ctx, opts, &admitted, &dir, finishing).await
+}
+
+/// Seconds since `since`, named.
+fn phase(name: &str, since: Instant) -> kino_shared::PartTime {
+    kino_shared::PartTime {
+        part: name.to_owned(),
+        seconds: since.elapsed().as_secs_f64(),
+    }
 }
 
 /// This node failed too often in the job: the others go on with it, or, when no live node may take

@@ -17,10 +17,11 @@ use crate::pipeline::analyse::Analysis;
 use crate::pipeline::plan::ChunkPlan;
 use crate::pipeline::resources::Resources;
 use ffmpeg::util::frame::Video as AvFrame;
-use kino_shared::{ChunkMeasures, JobSpec};
+use kino_shared::{ChunkMeasures, JobSpec, PartTime};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -67,6 +68,10 @@ struct Pending<'a> {
     clock: Option<Clock>,
     /// Samples what the encoder is given, for its own loss in the report.
     loss: Option<LossSampler>,
+    /// Time spent encoding so far (writes, and the CRF search at the end).
+    encoding: Duration,
+    /// Time the chunk spent before the encoder (decode, convert, each stage), set before `finish`.
+    timings: Vec<PartTime>,
 }
 
 /// Where a chunk's frames go: straight into its encoder, or (target quality) into a spool for the
@@ -179,10 +184,13 @@ pub fn render_chunk(
         timeline: job.timeline.as_deref(),
         clock,
         loss: None,
+        encoding: Duration::ZERO,
+        timings: Vec::new(),
     };
     // Built at the first frame, when the source's HDR metadata is known.
     let mut chain: Option<Chain> = None;
     let mut to_frame = ToFrame::default();
+    let (mut decoding, mut converting) = (Duration::ZERO, Duration::ZERO);
 
     // Sends a stage input (or, without stages, an output) onwards.
     let mut handle = |pts: i64,
@@ -209,9 +217,14 @@ pub fn render_chunk(
                 chain.insert(Chain::keeping(list, chunk.start_pts, chunk.end_pts))
             }
         };
+        let started = Instant::now();
         let frame = to_frame.convert(&frame)?;
+        converting += started.elapsed();
         for (p, f) in chain.push((pts, frame))? {
-            pending.push(p, convert::from_frame(&f))?;
+            let started = Instant::now();
+            let f = convert::from_frame(&f);
+            converting += started.elapsed();
+            pending.push(p, f)?;
         }
         Ok(())
     };
@@ -222,7 +235,12 @@ pub fn render_chunk(
         queue: Default::default(),
         done: false,
     };
-    while let Some((pts, f)) = frames.next()? {
+    loop {
+        let asked = Instant::now();
+        let Some((pts, f)) = frames.next()? else {
+            break;
+        };
+        decoding += asked.elapsed();
         let pts = clock.map_or(pts, |c| c.ticks(pts));
         if cancel.load(Ordering::Relaxed) {
             return Err(RenderError::Cancelled);
@@ -257,6 +275,12 @@ pub fn render_chunk(
         for (p, f) in chain.finish()? {
             pending.push(p, convert::from_frame(&f))?;
         }
+    }
+    pending.timings = vec![part("decode", decoding), part("convert", converting)];
+    if let Some(chain) = &chain {
+        pending
+            .timings
+            .extend(chain.timings().into_iter().map(|(n, d)| part(n, d)));
     }
     pending.finish()
 }
@@ -347,10 +371,13 @@ impl Pending<'_> {
                 self.loss = None;
             }
         }
-        match self.writer.as_mut() {
+        let started = Instant::now();
+        let written = match self.writer.as_mut() {
             Some(w) => w.write(f, pts, duration),
             None => Ok(()),
-        }
+        };
+        self.encoding += started.elapsed();
+        written
     }
 
     /// A timestamp of the chunk on the output's clock: moved by auto-edit's cut, or spread out by
@@ -391,6 +418,7 @@ impl Pending<'_> {
             index: self.chunk.index,
             ..Default::default()
         };
+        let started = Instant::now();
         match self.writer.take() {
             Some(Sink::Encode(w)) => {
                 w.finish()?;
@@ -417,20 +445,32 @@ impl Pending<'_> {
                 )
             }
         }
+        self.encoding += started.elapsed();
+        measures.timings = std::mem::take(&mut self.timings);
+        measures.timings.push(part("encode", self.encoding));
         if let Some(s) = self.loss.take() {
             // A measurement that fails costs the report a figure, never the chunk.
             match s.measure(self.out) {
                 Ok((frames, seconds)) => {
                     measures.encoder = frames;
                     measures.encoder_seconds = seconds;
+                    measures.timings.push(PartTime {
+                        part: "measure".into(),
+                        seconds,
+                    });
                 }
                 Err(e) => tracing::warn!("encoder loss not measured: {e}"),
             }
         }
-        if measures.target.is_some() || !measures.encoder.is_empty() {
-            save_measures(self.out, &measures)?;
-        }
+        save_measures(self.out, &measures)?;
         Ok(self.outcome)
+    }
+}
+
+fn part(name: &str, spent: Duration) -> PartTime {
+    PartTime {
+        part: name.to_owned(),
+        seconds: spent.as_secs_f64(),
     }
 }
 

@@ -134,6 +134,34 @@ pub struct ChunkMeasures {
     /// Seconds spent sampling and measuring `encoder`.
     #[serde(default)]
     pub encoder_seconds: f64,
+    /// Where the chunk's render spent its time: `decode`, `convert`, each stage by name, `encode`
+    /// (the CRF search included), `measure`.
+    #[serde(default)]
+    pub timings: Vec<PartTime>,
+}
+
+/// Seconds spent in one part of the work.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartTime {
+    pub part: String,
+    pub seconds: f64,
+}
+
+/// The report's `timings` section: where a job's time went.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobTimings {
+    /// Wall-clock seconds of the job's phases in the run that finished it (`prepare`: probe and
+    /// planning, `analysis`, `render`, `assembly` with the quality report). A resumed job counts
+    /// only that run; in a farm, the run of the node that assembled.
+    pub phases: Vec<PartTime>,
+    /// Worker seconds of all chunks by part (`decode`, `convert`, each stage, `encode`,
+    /// `measure`), summed over the chunks: chunks render in parallel, so the sum exceeds the
+    /// render's wall-clock time.
+    pub chunk_parts: Vec<PartTime>,
+    /// Chunks whose timings were known (all but those rendered before timings were kept).
+    pub chunks: u64,
 }
 
 /// One audio stream of the output as a loudness meter reads it (EBU R128, BS.1770-4).

@@ -426,6 +426,43 @@ fn the_encoders_own_loss_is_reported_chunk_by_chunk() {
     assert_eq!(enc["summary"]["ssim"].as_f64(), Some(1.0), "{enc}");
     let whole = q["summary"]["psnr"].as_f64().expect("psnr");
     assert!(whole < 40.0, "{whole}");
+    // Where the time went: the run's phases, and the chunks' parts with the stage by name.
+    let t = &report["timings"];
+    let names = |k: &str| -> Vec<String> {
+        t[k].as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["part"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(
+        names("phases"),
+        ["prepare", "analysis", "render", "assembly"],
+        "{t}"
+    );
+    assert_eq!(
+        names("chunk_parts"),
+        ["decode", "convert", "color", "encode", "measure"],
+        "{t}"
+    );
+    assert_eq!(
+        t["chunks"],
+        q["chunks"].as_array().map_or(0, |c| c.len()),
+        "{t}"
+    );
+    let second = |k: &str, part: &str| {
+        t[k].as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["part"] == part)
+            .and_then(|p| p["seconds"].as_f64())
+            .unwrap_or(-1.0)
+    };
+    assert!(
+        second("chunk_parts", "color") > 0.0 && second("chunk_parts", "encode") > 0.0,
+        "{t}"
+    );
+    assert!(second("phases", "render") > 0.0, "{t}");
     // Off with the report.
     let (_, report) = rendered_report(&input, dir.path(), "off2", &["--quality", "off"]);
     assert!(report.get("quality").is_none(), "{report}");

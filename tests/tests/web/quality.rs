@@ -45,6 +45,34 @@ pub async fn check_quality_view(b: &Browser, node: &WebNode, job: &str) {
     let worst_time = q["worst"][0]["time"].as_f64().expect("worst time");
     let at = |i: &Value| frames[i.as_u64().unwrap_or(0) as usize]["time"].as_f64();
     assert_eq!(at(&lowest), Some(worst_time), "lowest point against {q}");
+    // Where the time went: one bar segment per part of the chunks' work, as wide as its share.
+    let parts = report["sections"]["timings"]["chunk_parts"]
+        .as_array()
+        .cloned()
+        .expect("timings in the report");
+    let drawn = b
+        .js(
+            &format!(
+                "const s = [...document.querySelectorAll(\"{li} .timings .stack .part\")];
+                 const w = s.reduce((a, e) => a + e.getBoundingClientRect().width, 0);
+                 return s.map(e => [e.dataset.part, e.getBoundingClientRect().width / w]);"
+            ),
+            vec![],
+        )
+        .await;
+    let total: f64 = parts.iter().filter_map(|p| p["seconds"].as_f64()).sum();
+    let drawn = drawn.as_array().cloned().unwrap_or_default();
+    assert_eq!(drawn.len(), parts.len(), "{drawn:?} against {parts:?}");
+    for (d, p) in drawn.iter().zip(&parts) {
+        assert_eq!(d[0], p["part"], "{drawn:?}");
+        let share = p["seconds"].as_f64().unwrap_or(0.0) / total;
+        let got = d[1].as_f64().unwrap_or(-1.0);
+        assert!(
+            (got - share).abs() < 0.01,
+            "{}: drawn {got}, report {share}",
+            p["part"]
+        );
+    }
     // Thumbnails of the worst moments are the node's JPEGs, loaded.
     b.until(
         "the worst moments' thumbnails",
