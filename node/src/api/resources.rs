@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
 const POINTS: f64 = 360.0;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Window {
     /// Minutes back from now (default 60, at most a day: 1440).
     minutes: Option<f64>,
