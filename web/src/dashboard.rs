@@ -5,7 +5,7 @@
 use crate::net;
 use gloo_net::http::Request;
 use gloo_timers::future::TimeoutFuture;
-use kino_shared::{ResourceHistory, ResourceSample};
+use kino_shared::{RecentFailure, ResourceHistory, ResourceSample};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -135,8 +135,9 @@ pub struct Props {
 #[function_component(Dashboard)]
 pub fn dashboard(p: &Props) -> Html {
     let history = use_state(|| None::<Result<Rc<ResourceHistory>, String>>);
+    let failures = use_state(Vec::<RecentFailure>::new);
     {
-        let history = history.clone();
+        let (history, failures) = (history.clone(), failures.clone());
         use_effect_with(p.shown, move |&shown| {
             let alive = Rc::new(std::cell::Cell::new(shown));
             let running = alive.clone();
@@ -152,6 +153,11 @@ pub fn dashboard(p: &Props) -> Html {
                             Err(e) => Err(e.to_string()),
                         };
                         history.set(Some(got));
+                        if let Ok(r) = net::send(Request::get("/api/failures?limit=10")).await {
+                            if let Ok(list) = r.json::<Vec<RecentFailure>>().await {
+                                failures.set(list);
+                            }
+                        }
                         TimeoutFuture::new(REFRESH_MS).await;
                     }
                 });
@@ -185,6 +191,22 @@ pub fn dashboard(p: &Props) -> Html {
                 <p class="muted">{"Resources of the last hour, read every few seconds and kept for a day ("}
                     <a href={net::link("/api/resources")}>{"data"}</a>{")."}</p>
                 { body }
+                <section class="panel failures" aria-labelledby="failures-h">
+                    <h2 id="failures-h">{"Recent failures"}</h2>
+                    if failures.is_empty() {
+                        <p class="muted">{"None."}</p>
+                    }
+                    <ul id="failures">
+                        { for failures.iter().map(|f| html! {
+                            <li data-job={f.job.clone()}>
+                                <strong>{ format!("Job {}", f.job.chars().take(8).collect::<String>()) }</strong>
+                                { f.chunk.map(|c| format!(", chunk {c}")).unwrap_or_default() }
+                                { if f.node.is_empty() { String::new() } else { format!(" on {}", f.node) } }
+                                {": "}<span class="err">{ f.error.clone() }</span>
+                            </li>
+                        }) }
+                    </ul>
+                </section>
             </div>
         </main>
     }

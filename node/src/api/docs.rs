@@ -36,7 +36,8 @@ use utoipa::OpenApi;
         super::preview::preview,
         super::probe::probe_file,
         super::nodes::list_nodes,
-        super::resources::resources
+        super::resources::resources,
+        super::resources::failures
     ),
     components(schemas(
         kino_shared::JobSpec,

@@ -1,5 +1,5 @@
-//! `GET /api/resources`: the nodes' resource readings over the last minutes (the dashboard's
-//! charts), downsampled for long windows.
+//! The dashboard's data: `GET /api/resources`, the nodes' resource readings over the last minutes
+//! (downsampled for long windows), and `GET /api/failures`, the latest failures.
 
 use super::{ApiErr, ApiResult, AppState};
 use axum::extract::rejection::QueryRejection;
@@ -7,11 +7,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use kino_shared::{ErrorCode, ResourceHistory, ResourceSample};
+use kino_shared::{ErrorCode, RecentFailure, ResourceHistory, ResourceSample};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/resources", get(resources))
+    Router::new()
+        .route("/api/resources", get(resources))
+        .route("/api/failures", get(failures))
 }
 
 /// Points a chart gets at most when the step is not given.
@@ -25,6 +27,17 @@ pub struct Window {
     /// Averages readings over buckets of this many seconds (default: raw readings up to an hour,
     /// 360 points beyond).
     step_seconds: Option<f64>,
+}
+
+/// The query's fields, or a 400 saying what is wrong with it.
+fn parsed<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiErr> {
+    query.map(|Query(q)| q).map_err(|e| {
+        ApiErr::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidQuery,
+            e.body_text(),
+        )
+    })
 }
 
 fn invalid(field: &str, message: &str) -> ApiErr {
@@ -43,13 +56,7 @@ pub async fn resources(
     State(state): State<AppState>,
     query: Result<Query<Window>, QueryRejection>,
 ) -> ApiResult<Json<ResourceHistory>> {
-    let Query(w) = query.map_err(|e| {
-        ApiErr::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidQuery,
-            e.body_text(),
-        )
-    })?;
+    let w = parsed(query)?;
     let minutes = w.minutes.unwrap_or(60.0);
     if !(minutes > 0.0 && minutes <= 1440.0) {
         return Err(invalid(
@@ -70,4 +77,27 @@ pub async fn resources(
         retention_ms: crate::store::SAMPLE_RETENTION_MS,
         samples: ResourceSample::downsample(&raw, step_ms),
     }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Latest {
+    /// How many (default 20, at most 200).
+    limit: Option<i64>,
+}
+
+/// The latest failures, newest first: failed jobs, chunks whose last attempt failed, and in a farm
+/// each node's failed attempts, each with its one-line reason.
+#[utoipa::path(tag = "nodes", get, path = "/api/failures", params(Latest),
+    responses((status = 200, body = Vec<RecentFailure>), (status = 422, body = kino_shared::ApiError)))]
+pub async fn failures(
+    State(state): State<AppState>,
+    query: Result<Query<Latest>, QueryRejection>,
+) -> ApiResult<Json<Vec<RecentFailure>>> {
+    let q = parsed(query)?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=200).contains(&limit) {
+        return Err(invalid("limit", "limit must be 1 to 200"));
+    }
+    Ok(Json(state.svc.store.recent_failures(limit).await?))
 }

@@ -4,7 +4,7 @@
 //! that job's chunks. Both are in the job's report.
 
 use super::{Result, Store};
-use kino_shared::NodeFailure;
+use kino_shared::{NodeFailure, RecentFailure};
 use sqlx::Row;
 
 /// Failures in one job after which a node stops taking its chunks.
@@ -53,6 +53,73 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The latest failures of every job, newest first, at most `limit`: failed jobs, chunks whose
+    /// last attempt failed, and a farm's recorded attempts by node.
+    pub async fn recent_failures(&self, limit: i64) -> Result<Vec<RecentFailure>> {
+        let mut out = Vec::new();
+        let one_line = |e: String| e.lines().next().unwrap_or_default().to_owned();
+        for r in sqlx::query(
+            "SELECT id, error, updated_ms FROM jobs WHERE state = 'failed' AND error IS NOT NULL
+             ORDER BY updated_ms DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            out.push(RecentFailure {
+                job: r.try_get("id")?,
+                chunk: None,
+                node: String::new(),
+                error: one_line(r.try_get("error")?),
+                at_ms: r.try_get("updated_ms")?,
+            });
+        }
+        for r in sqlx::query(
+            "SELECT job_id, idx, error, updated_ms FROM chunks WHERE error IS NOT NULL
+             ORDER BY updated_ms DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let idx: i64 = r.try_get("idx")?;
+            out.push(RecentFailure {
+                job: r.try_get("job_id")?,
+                chunk: u32::try_from(idx).ok(),
+                node: String::new(),
+                error: one_line(r.try_get("error")?),
+                at_ms: r.try_get("updated_ms")?,
+            });
+        }
+        for r in sqlx::query(
+            "SELECT job_id, chunk, node, error, at_ms FROM failures ORDER BY at_ms DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let chunk: i64 = r.try_get("chunk")?;
+            let failure = RecentFailure {
+                job: r.try_get("job_id")?,
+                chunk: u32::try_from(chunk).ok(),
+                node: r.try_get("node")?,
+                error: one_line(r.try_get("error")?),
+                at_ms: r.try_get("at_ms")?,
+            };
+            // A farm's record says more (the node) than the chunk's last error.
+            out.retain(|f| {
+                !(f.job == failure.job
+                    && f.chunk == failure.chunk
+                    && f.node.is_empty()
+                    && f.error == failure.error)
+            });
+            out.push(failure);
+        }
+        out.sort_by_key(|f| std::cmp::Reverse(f.at_ms));
+        out.truncate(limit.max(0) as usize);
+        Ok(out)
     }
 
     /// Whether `node` has failed often enough in job `id` to stop taking its chunks.

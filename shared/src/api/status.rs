@@ -116,6 +116,23 @@ pub struct NodeFailure {
     pub at_ms: i64,
 }
 
+/// A recent failure anywhere on the node (or farm): a chunk attempt or a whole job, newest first in
+/// `GET /api/failures`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentFailure {
+    pub job: String,
+    /// The chunk; absent for the job's own failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u32>,
+    /// The node it happened on, when known (a farm's failures record it).
+    #[serde(default)]
+    pub node: String,
+    /// One line.
+    pub error: String,
+    pub at_ms: i64,
+}
+
 /// A job as the node reports it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

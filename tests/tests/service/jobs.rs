@@ -240,6 +240,45 @@ async fn a_failing_job_fails_with_its_reason_while_others_finish() {
         reason.contains("after 2 attempts") && reason.contains("libsvtav1"),
         "{reason}"
     );
+    // The dashboard's list of failures names the job and its chunks, with one-line reasons.
+    let recent: Value = client
+        .get(node.url("/api/failures?limit=50"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recent = recent.as_array().expect("failures");
+    assert!(
+        recent
+            .iter()
+            .any(|f| f["job"] == bad_job.as_str() && f["chunk"].is_null() && f["error"] == reason),
+        "{recent:?}"
+    );
+    assert!(
+        recent.iter().any(|f| f["job"] == bad_job.as_str()
+            && f["chunk"].is_u64()
+            && f["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("libsvtav1") && !e.contains('\n'))),
+        "{recent:?}"
+    );
+    assert!(
+        recent.iter().all(|f| f["job"] != good_job.as_str()),
+        "{recent:?}"
+    );
+    let times: Vec<i64> = recent.iter().filter_map(|f| f["at_ms"].as_i64()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {times:?}"
+    );
+    let bad = client
+        .get(node.url("/api/failures?limit=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
     // Retry is accepted and fails the same way, cleanly.
     let r = client
         .post(node.url(&format!("/api/jobs/{bad_job}/retry")))

@@ -164,6 +164,8 @@ async fn the_dashboard_charts_the_nodes_readings_while_a_job_runs() {
     );
     println!("{fps} readings drawn where the API has them");
     assert!(fps >= 3, "{fps}");
+    // No failure yet: the list says so (the service tests check what it lists).
+    assert_eq!(b.text(".failures p").await, "None.");
     let caption = b.text("#chart-throughput figcaption").await;
     assert!(caption.contains("frames/s"), "{caption}");
     // Both themes, and the narrow screen without sideways scrolling.
