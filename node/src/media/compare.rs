@@ -159,19 +159,11 @@ pub fn compare(
         } else {
             None
         };
-        let m = &metrics;
-        totals.add(m);
-        let finite = |v: f64| v.is_finite().then_some(v);
+        totals.add(&metrics);
         if let Some(v) = s2_value {
             s2.push(v);
         }
-        out.frames.push(FrameQuality {
-            time: shown,
-            psnr: finite(m.psnr_weighted()),
-            psnr_y: finite(m.psnr(0)),
-            ssim: m.ssim_all(),
-            ssimulacra2: s2_value,
-        });
+        out.frames.push(frame_quality(shown, &metrics, s2_value));
     }
     let Some(((rw, rh), (dw, dh))) = first_sizes else {
         return Err(MediaError::Compare(
@@ -190,6 +182,22 @@ pub fn compare(
     };
     out.summary = summary(&totals, s2);
     Ok(out)
+}
+
+/// One scored frame's figures (PSNR absent where the frames are identical).
+pub(crate) fn frame_quality(
+    time: f64,
+    m: &kino_shared::kernels::metrics::FrameMetrics,
+    ssimulacra2: Option<f64>,
+) -> FrameQuality {
+    let finite = |v: f64| v.is_finite().then_some(v);
+    FrameQuality {
+        time,
+        psnr: finite(m.psnr_weighted()),
+        psnr_y: finite(m.psnr(0)),
+        ssim: m.ssim_all(),
+        ssimulacra2,
+    }
 }
 
 fn quality_err(e: QualityError) -> MediaError {

@@ -2,7 +2,7 @@
 //! bounded, evenly spaced set whose stride doubles as the chunk grows, so memory stays flat), and
 //! once the chunk is written it is decoded and each sampled frame scored against its encode.
 
-use super::compare::reshape;
+use super::compare::{frame_quality, reshape};
 use super::convert::to_frame;
 use super::decode::FrameSource;
 use super::ffmpeg;
@@ -97,14 +97,7 @@ impl LossSampler {
             let encoded = reshape(&to_frame(&d)?, &reference);
             let m = kino_shared::kernels::metrics::compare(&reference, &encoded)
                 .map_err(|e| MediaError::Compare(e.to_string()))?;
-            let finite = |v: f64| v.is_finite().then_some(v);
-            out.push(FrameQuality {
-                time,
-                psnr: finite(m.psnr_weighted()),
-                psnr_y: finite(m.psnr(0)),
-                ssim: m.ssim_all(),
-                ssimulacra2: None,
-            });
+            out.push(frame_quality(time, &m, None));
         }
         Ok((out, (self.spent + started.elapsed()).as_secs_f64()))
     }

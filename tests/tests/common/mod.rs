@@ -44,3 +44,11 @@ pub async fn upload(
     assert_eq!(r.status(), 204);
     loc.rsplit('/').next().expect("id").to_owned()
 }
+
+/// `GET url` as JSON, which must succeed. (Not every test binary that includes this file calls it.)
+#[allow(dead_code)]
+pub async fn get(client: &reqwest::Client, url: String) -> serde_json::Value {
+    let r = client.get(&url).send().await.expect("request");
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    r.json().await.expect("JSON")
+}

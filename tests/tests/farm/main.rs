@@ -12,6 +12,7 @@ mod remote;
 mod share;
 mod takeover;
 
+use common::get;
 use kino_tests::*;
 use serde_json::Value;
 use std::path::Path;
@@ -95,12 +96,6 @@ impl Drop for Worker {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-async fn get(client: &reqwest::Client, url: String) -> Value {
-    let r = client.get(&url).send().await.expect("request");
-    assert!(r.status().is_success(), "{url}: {}", r.status());
-    r.json().await.expect("JSON")
 }
 
 /// Uploads `clip` to node `to` and submits to node `via` the farm tests' job (lossless, 1 s chunks,

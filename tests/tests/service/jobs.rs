@@ -241,14 +241,7 @@ async fn a_failing_job_fails_with_its_reason_while_others_finish() {
         "{reason}"
     );
     // The dashboard's list of failures names the job and its chunks, with one-line reasons.
-    let recent: Value = client
-        .get(node.url("/api/failures?limit=50"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let recent = common::get(&client, node.url("/api/failures?limit=50")).await;
     let recent = recent.as_array().expect("failures");
     assert!(
         recent

@@ -113,14 +113,7 @@ async fn the_dashboard_charts_the_nodes_readings_while_a_job_runs() {
     // Until a reading with frames going through is drawn.
     let deadline = Instant::now() + Duration::from_secs(180);
     let (chart, samples) = loop {
-        let h: Value = client
-            .get(node.url("/api/resources"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let h = super::common::get(&client, node.url("/api/resources")).await;
         let samples = h["samples"].as_array().cloned().unwrap_or_default();
         let chart = drawn(&b, "chart-throughput", "fps").await;
         let busy_drawn = samples.iter().any(|s| {
