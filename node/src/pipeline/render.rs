@@ -35,13 +35,15 @@ pub enum RenderError {
 }
 
 /// What rendering a chunk produced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChunkOutcome {
     pub frames: u64,
     /// Frames skipped because their timestamp repeated or went backwards.
     pub dropped: u64,
     /// Frames auto-edit cut out.
     pub cut: u64,
+    /// Where the chunk's time went, by part.
+    pub timings: Vec<PartTime>,
 }
 
 /// Frames waiting for the encoder: each is written once the next one's pts gives its duration.
@@ -463,6 +465,7 @@ impl Pending<'_> {
             }
         }
         save_measures(self.out, &measures)?;
+        self.outcome.timings = measures.timings;
         Ok(self.outcome)
     }
 }

@@ -16,7 +16,7 @@ use crate::enhance::interp::Clock;
 use crate::media::interlace::Deinterlace;
 use crate::media::MediaError;
 use crate::store::{ChunkFailure, Store};
-use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent};
+use kino_shared::{ChunkState, JobSpec, JobState, PartTime, ProgressEvent};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -218,7 +218,13 @@ impl Shared {
     }
 
     /// Records chunk `index` as done (if this worker still holds lease `lease_no`) and announces it.
-    async fn complete(&self, index: u32, lease_no: u64, frames: u64) -> Result<(), JobError> {
+    async fn complete(
+        &self,
+        index: u32,
+        lease_no: u64,
+        frames: u64,
+        timings: Vec<PartTime>,
+    ) -> Result<(), JobError> {
         let (store, job) = (&self.job.store, &self.job.job);
         if store
             .complete_chunk(job, index, &self.owner, lease_no)
@@ -228,6 +234,7 @@ impl Shared {
                 job: job.clone(),
                 chunk: index,
                 frames,
+                timings,
             });
         }
         Ok(())
@@ -294,7 +301,7 @@ async fn worker(s: Arc<Shared>, k: usize) -> Result<(), JobError> {
         if cut_away(s.plan.timeline.as_deref(), &chunk.plan) {
             // Auto-edit removes all of it: done, with nothing to render.
             s.frames_now.fetch_add(chunk.plan.frames, Ordering::Relaxed);
-            s.complete(index, chunk.lease_no, 0).await?;
+            s.complete(index, chunk.lease_no, 0, Vec::new()).await?;
             continue;
         }
         s.job.send(ProgressEvent::ChunkClaimed {
@@ -312,7 +319,8 @@ async fn worker(s: Arc<Shared>, k: usize) -> Result<(), JobError> {
                         outcome.frames, chunk.plan.frames, outcome.dropped
                     ));
                 }
-                s.complete(index, chunk.lease_no, outcome.frames).await?;
+                s.complete(index, chunk.lease_no, outcome.frames, outcome.timings)
+                    .await?;
             }
             Err(e) => {
                 s.frames_now

@@ -10,12 +10,23 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartLabel {
+    part: String,
+}
+
+/// Seconds a chunk spends in one part: 10 ms to about 10 minutes.
+fn part_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.5, 12))
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,6 +65,8 @@ pub struct Metrics {
     /// Frames the running jobs have rendered, counted as their progress events report them (not
     /// only when a chunk finishes): the sampler's frames per second.
     pub(super) progress: AtomicU64,
+    /// Seconds per chunk in each part (decode, convert, each stage by name, encode, measure).
+    parts: Family<PartLabel, Histogram, fn() -> Histogram>,
     res: Resources,
 }
 
@@ -70,6 +83,7 @@ impl Metrics {
             errors: Counter::default(),
             fps: Gauge::default(),
             progress: AtomicU64::new(0),
+            parts: Family::new_with_constructor(part_histogram),
             res: Resources::default(),
         };
         let r = &mut registry;
@@ -91,6 +105,12 @@ impl Metrics {
             "render_fps",
             "Frames per second of the running jobs",
             m.fps.clone(),
+        );
+        r.register_with_unit(
+            "chunk_part",
+            "Time a chunk rendered here spent in each part of its work",
+            Unit::Seconds,
+            m.parts.clone(),
         );
         let res = &m.res;
         let ratio = |r: &mut Registry, name: &str, help: &str, g: &FloatGauge| {
@@ -157,6 +177,17 @@ impl Metrics {
             res.chunks_per_minute.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    /// Counts a rendered chunk's time by part in the stage-timing histograms.
+    pub fn observe_chunk(&self, timings: &[kino_shared::PartTime]) {
+        for t in timings {
+            self.parts
+                .get_or_create(&PartLabel {
+                    part: t.part.clone(),
+                })
+                .observe(t.seconds);
+        }
     }
 
     /// Sets the resource gauges from the sampler's reading.

@@ -316,8 +316,11 @@ impl Service {
             let mut done: HashMap<String, u64> = HashMap::new();
             loop {
                 match rx.recv().await {
-                    Ok(ProgressEvent::ChunkDone { frames, .. }) => {
+                    Ok(ProgressEvent::ChunkDone {
+                        frames, timings, ..
+                    }) => {
                         self.metrics.chunks_done.inc();
+                        self.metrics.observe_chunk(&timings);
                         self.metrics.frames.inc_by(frames);
                     }
                     Ok(ProgressEvent::ChunkFailed { .. }) => {

@@ -164,6 +164,7 @@ fn chunk_event(c: ChunkChange, node: &str) -> Option<ProgressEvent> {
             job: c.job,
             chunk: c.index,
             frames: c.frames,
+            timings: Vec::new(),
         }),
         _ => None,
     }

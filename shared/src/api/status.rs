@@ -184,6 +184,10 @@ pub enum ProgressEvent {
         job: String,
         chunk: u32,
         frames: u64,
+        /// Where the chunk's time went (decode, conversion, each stage, encode, measurement), when
+        /// this node rendered it: the node's stage-timing histograms count it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        timings: Vec<crate::PartTime>,
     },
     /// The analysis pass finished a chunk (`done` of `total` analysed).
     Analysed {

@@ -251,6 +251,7 @@ fn events_are_tagged() {
         job: "j".into(),
         chunk: 3,
         frames: 100,
+        timings: Vec::new(),
     };
     let s = serde_json::to_string(&e).unwrap();
     assert!(s.contains(r#""type":"chunk_done""#), "{s}");

@@ -116,6 +116,21 @@ async fn resources_are_sampled_stored_and_exported() {
     ] {
         assert!(text.contains(name), "{name} missing:\n{text}");
     }
+    // The stage-timing histograms counted every chunk once in each part of its work.
+    let value = |series: &str| -> Option<f64> {
+        let line = text.lines().find(|l| l.starts_with(series))?;
+        line.rsplit(' ').next()?.parse().ok()
+    };
+    let chunks = value("kino_chunks_done_total ").expect("chunks done");
+    assert!(chunks >= 2.0, "{text}");
+    for part in ["decode", "convert", "denoise", "encode", "measure"] {
+        let series = format!("kino_chunk_part_seconds_count{{part=\"{part}\"}} ");
+        assert_eq!(value(&series), Some(chunks), "{series}:\n{text}");
+        let inf = format!("kino_chunk_part_seconds_bucket{{le=\"+Inf\",part=\"{part}\"}} ");
+        assert_eq!(value(&inf), Some(chunks), "{inf}:\n{text}");
+        let sum = format!("kino_chunk_part_seconds_sum{{part=\"{part}\"}} ");
+        assert!(value(&sum).is_some_and(|s| s > 0.0), "{sum}:\n{text}");
+    }
     let file = dir.path().join("metrics.txt");
     std::fs::write(&file, &text).unwrap();
     let check = std::process::Command::new("promtool")
@@ -159,6 +174,16 @@ async fn resources_are_sampled_stored_and_exported() {
             _ => {}
         }
     }
+    // A histogram is queried by its series: `_bucket`, `_sum`, `_count`.
+    let queried: std::collections::BTreeSet<String> = queried
+        .into_iter()
+        .map(|q| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| q.strip_suffix(s).filter(|b| exported.contains(*b)))
+                .map_or(q.clone(), str::to_owned)
+        })
+        .collect();
     let unknown: Vec<_> = queried.difference(&exported).collect();
     let missing: Vec<_> = exported.difference(&queried).collect();
     assert!(
