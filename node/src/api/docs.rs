@@ -37,7 +37,13 @@ use utoipa::OpenApi;
         super::probe::probe_file,
         super::nodes::list_nodes,
         super::resources::resources,
-        super::resources::failures
+        super::resources::failures,
+        super::presets::list,
+        super::presets::save,
+        super::presets::rename,
+        super::presets::delete,
+        super::presets::export,
+        super::presets::import
     ),
     components(schemas(
         kino_shared::JobSpec,
@@ -47,7 +53,8 @@ use utoipa::OpenApi;
         kino_shared::ProgressEvent,
         jobs::Report,
         kino_shared::NodeStatus,
-        kino_shared::ResourceHistory
+        kino_shared::ResourceHistory,
+        kino_shared::PresetFile
     ))
 )]
 pub struct ApiDoc;

@@ -29,26 +29,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Parses a `JobSpec`, naming the field at fault: 400 for malformed JSON, 422 for wrong values.
 pub fn parse_spec(body: &[u8]) -> ApiResult<JobSpec> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let spec: JobSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let (status, code) = match inner.classify() {
-            serde_json::error::Category::Syntax
-            | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => (StatusCode::BAD_REQUEST, ErrorCode::InvalidJson),
-            serde_json::error::Category::Data => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::InvalidParameter,
-            ),
-        };
-        let err = ApiErr::new(status, code, format!("{path}: {inner}"));
-        if path == "." {
-            err
-        } else {
-            err.field(&path)
-        }
-    })?;
+    let spec: JobSpec = super::parse_json(body)?;
     spec.validate()
         .map_err(|e| ApiErr(StatusCode::UNPROCESSABLE_ENTITY, ApiError::from(e)))?;
     Ok(spec)

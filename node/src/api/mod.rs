@@ -6,6 +6,7 @@ pub mod events;
 pub mod farm;
 pub mod jobs;
 pub mod nodes;
+pub mod presets;
 pub mod preview;
 pub mod probe;
 pub mod redact;
@@ -99,6 +100,41 @@ impl ApiErr {
             format!("internal error (request {request}); the node's log has the cause"),
         )
     }
+}
+
+/// A JSON body of type `T`: 400 when it is not JSON, 422 naming the field that does not fit.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (status, code) = match inner.classify() {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => (StatusCode::BAD_REQUEST, ErrorCode::InvalidJson),
+            serde_json::error::Category::Data => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidParameter,
+            ),
+        };
+        let err = ApiErr::new(status, code, format!("{path}: {inner}"));
+        if path == "." {
+            err
+        } else {
+            err.field(&path)
+        }
+    })
+}
+
+/// A file's format or version refused (see `kino_shared::check_format`): 422, and
+/// `unsupported_version` when it comes from a newer Kino.
+pub fn refused_file(e: kino_shared::FileError) -> ApiErr {
+    let code = if e.newer {
+        ErrorCode::UnsupportedVersion
+    } else {
+        ErrorCode::InvalidParameter
+    };
+    ApiErr::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.error.message).field(&e.error.field)
 }
 
 impl IntoResponse for ApiErr {
@@ -269,6 +305,7 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes())
         .merge(nodes::routes())
         .merge(resources::routes())
+        .merge(presets::routes())
         .merge(farm::routes())
         .merge(events::routes())
         .merge(preview::routes())

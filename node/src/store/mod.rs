@@ -15,6 +15,7 @@ mod leases;
 mod listen;
 mod nodes;
 mod plan;
+mod presets;
 mod rows;
 mod samples;
 mod sections;

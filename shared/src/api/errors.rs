@@ -60,6 +60,12 @@ pub enum ErrorCode {
     TusVersion,
     /// The node's job store (a farm's PostgreSQL) does not answer just now; try again shortly.
     StoreUnavailable,
+    /// A built-in preset: it cannot be replaced, renamed or deleted.
+    ReadOnly,
+    /// The name is taken.
+    Conflict,
+    /// An exported file (presets, job bundle) from a newer Kino than this node.
+    UnsupportedVersion,
     /// A fault of the node's own; the message gives a request id to find it in the log.
     Internal,
     /// (Editor) an answer without an error body.
@@ -72,7 +78,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::InvalidParameter,
         ErrorCode::InvalidJson,
         ErrorCode::InvalidQuery,
@@ -98,6 +104,9 @@ impl ErrorCode {
         ErrorCode::TusVersion,
         ErrorCode::Internal,
         ErrorCode::StoreUnavailable,
+        ErrorCode::ReadOnly,
+        ErrorCode::Conflict,
+        ErrorCode::UnsupportedVersion,
         ErrorCode::Http,
         ErrorCode::Tus,
         ErrorCode::Unknown,
@@ -130,6 +139,9 @@ impl ErrorCode {
             ErrorCode::ChecksumMismatch => "checksum_mismatch",
             ErrorCode::TusVersion => "tus_version",
             ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::Internal => "internal",
             ErrorCode::Http => "http",
             ErrorCode::Tus => "tus",

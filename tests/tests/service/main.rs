@@ -6,6 +6,7 @@ mod common;
 
 mod bad_requests;
 mod jobs;
+mod presets;
 mod resources;
 mod stages;
 mod uploads;
