@@ -8,6 +8,7 @@ mod events;
 mod jobs;
 mod media;
 mod net;
+mod presets;
 mod preview;
 mod probe;
 mod quality;

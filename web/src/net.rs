@@ -77,6 +77,16 @@ pub async fn send(req: RequestBuilder) -> Result<Response, NetError> {
     check(resp).await
 }
 
+/// Sends a request with a JSON body; a non-2xx answer becomes its `ApiError`.
+pub async fn send_json(req: RequestBuilder, body: String) -> Result<Response, NetError> {
+    let built = auth(req)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .map_err(|_| NetError::Unreachable)?;
+    let resp = built.send().await.map_err(|_| NetError::Unreachable)?;
+    check(resp).await
+}
+
 /// A response as is when it succeeded, else its error body.
 pub async fn check(resp: Response) -> Result<Response, NetError> {
     if resp.ok() {

@@ -151,41 +151,14 @@ impl Form {
     }
 }
 
-/// Named starting points.
-pub const PRESET_NAMES: [&str; 5] = ["Natural", "Vivid", "Crisp", "Upscale ×2", "Original"];
-
 impl Form {
+    /// The built-in preset `name` (`Natural` when there is none of that name).
+    #[cfg(test)]
     pub fn preset(name: &str) -> Form {
-        let d = Form::default();
-        match name {
-            "Vivid" => Form {
-                contrast: "1.15".into(),
-                saturation: "1.4".into(),
-                vibrance: "0.3".into(),
-                ..d
-            },
-            "Crisp" => Form {
-                saturation: "1".into(),
-                sharpen: true,
-                amount: "1.2".into(),
-                ..d
-            },
-            "Upscale ×2" => Form {
-                color: false,
-                sharpen: true,
-                amount: "0.6".into(),
-                scale: true,
-                ..d
-            },
-            "Original" => Form { color: false, ..d },
-            _ => Form {
-                contrast: "1.05".into(),
-                saturation: "1.1".into(),
-                vibrance: "0.2".into(),
-                auto_white_balance: true,
-                ..d
-            },
-        }
+        let all = kino_shared::builtin_presets();
+        let p = all.iter().find(|p| p.name == name).or(all.first());
+        p.map(|p| Form::from_settings(&p.settings))
+            .unwrap_or_default()
     }
 
     /// The job the form describes (its input left empty), or the errors by field
@@ -524,20 +497,11 @@ fn select(
 #[function_component(Settings)]
 pub fn settings(props: &Props) -> Html {
     let f = &props.form;
-    let presets = PRESET_NAMES.iter().enumerate().map(|(i, name)| {
-        let cb = props.on_change.clone();
-        let onclick = Callback::from(move |_| cb.emit(Form::preset(name)));
-        // The preset the settings are now, if any, shows as pressed.
-        let active = (Form::preset(name) == *f).to_string();
-        html! { <button type="button" class="secondary preset" id={format!("preset-{i}")} aria-pressed={active} {onclick}>{ *name }</button> }
-    });
     let scale_err = props.errors.get("scale").cloned();
     html! {
         <section class="panel" aria-labelledby="settings-h">
             <h2 id="settings-h">{"Enhancements"}</h2>
-            <div class="row" role="group" aria-label="Presets" style="margin-bottom:.6rem">
-                <span class="muted">{"Presets:"}</span>{ for presets }
-            </div>
+            <crate::presets::PresetBar form={f.clone()} on_apply={props.on_change.clone()} />
             <fieldset>
                 <legend>{ checkbox(props, "stage-denoise", "Denoise", f.denoise, |f, v| f.denoise = v) }</legend>
                 if f.denoise {

@@ -87,9 +87,24 @@ fn bad_values_are_explained_by_field() {
 
 #[test]
 fn every_preset_is_valid() {
-    for name in PRESET_NAMES {
-        assert!(Form::preset(name).parse().is_ok(), "{name}");
+    for p in kino_shared::builtin_presets() {
+        let form = Form::preset(&p.name);
+        assert!(form.parse().is_ok(), "{}", p.name);
+        // The form shows every setting of a built-in preset: it renders exactly them.
+        assert!(form.shows(&p.settings), "{}", p.name);
     }
+    // As the editor showed them before they moved to the shared crate.
+    let vivid = Form::preset("Vivid");
+    assert_eq!(
+        (
+            vivid.contrast.as_str(),
+            vivid.saturation.as_str(),
+            vivid.vibrance.as_str()
+        ),
+        ("1.15", "1.4", "0.3")
+    );
+    let up = Form::preset("Upscale ×2");
+    assert!(up.scale && up.sharpen && !up.color && up.factor == "2" && up.amount == "0.6");
     let f = Form {
         scale: true,
         width: "1280".into(),

@@ -8,6 +8,7 @@ mod common;
 mod bench;
 mod dashboard;
 mod editor;
+mod presets;
 mod quality;
 mod upload;
 mod viz3d;
