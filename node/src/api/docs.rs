@@ -43,7 +43,9 @@ use utoipa::OpenApi;
         super::presets::rename,
         super::presets::delete,
         super::presets::export,
-        super::presets::import
+        super::presets::import,
+        super::bundles::export,
+        super::bundles::import
     ),
     components(schemas(
         kino_shared::JobSpec,
@@ -54,7 +56,8 @@ use utoipa::OpenApi;
         jobs::Report,
         kino_shared::NodeStatus,
         kino_shared::ResourceHistory,
-        kino_shared::PresetFile
+        kino_shared::PresetFile,
+        kino_shared::JobBundle
     ))
 )]
 pub struct ApiDoc;

@@ -124,7 +124,7 @@ fn idempotency_key(headers: &axum::http::HeaderMap) -> ApiResult<Option<String>>
 }
 
 /// Admits a job (spec, upload, media checks) and creates it under `id`.
-async fn create(state: &AppState, body: &[u8], id: String) -> ApiResult<Response> {
+pub(super) async fn create(state: &AppState, body: &[u8], id: String) -> ApiResult<Response> {
     let mut spec = parse_spec(body)?;
     crate::service::jobs::check_models(&spec)?;
     let input = finished_upload(state, &spec.input, "input").await?;
@@ -283,8 +283,14 @@ pub async fn output(
 }
 
 /// What a downloaded output is called: the uploaded file's name with `-kino` and the output's
-/// extension (`holiday.mov` → `holiday-kino.mp4`), else `kino-<job>.<ext>`.
-async fn download_name(state: &AppState, input: &str, output: &str) -> String {
+/// extension (`holiday.mov` → `holiday-kino.mp4`), else `kino-<job>.<ext>`; an imported job's
+/// output keeps the name it was saved under (its input is not on this node).
+pub(super) async fn download_name(state: &AppState, input: &str, output: &str) -> String {
+    if input.is_empty() {
+        if let Some(name) = std::path::Path::new(output).file_name() {
+            return name.to_string_lossy().into_owned();
+        }
+    }
     let ext = std::path::Path::new(output)
         .extension()
         .and_then(|e| e.to_str())

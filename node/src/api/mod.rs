@@ -1,6 +1,7 @@
 //! The HTTP API (axum): tus uploads, jobs, WebSocket progress, downloads with Range, one-frame preview,
 //! health, metrics, the OpenAPI document and its browsable UI. Every error is an HTTP status with a JSON `ApiError`.
 
+pub mod bundles;
 pub mod docs;
 pub mod events;
 pub mod farm;
@@ -306,6 +307,7 @@ pub fn router(state: AppState) -> Router {
         .merge(nodes::routes())
         .merge(resources::routes())
         .merge(presets::routes())
+        .merge(bundles::routes())
         .merge(farm::routes())
         .merge(events::routes())
         .merge(preview::routes())

@@ -30,7 +30,7 @@ pub struct Window {
 }
 
 /// The query's fields, or a 400 saying what is wrong with it.
-fn parsed<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiErr> {
+pub(super) fn parsed<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiErr> {
     query.map(|Query(q)| q).map_err(|e| {
         ApiErr::new(
             StatusCode::BAD_REQUEST,

@@ -11,6 +11,7 @@ use thiserror::Error;
 
 mod failures;
 mod idempotency;
+mod imports;
 mod leases;
 mod listen;
 mod nodes;

@@ -6,6 +6,7 @@ pub use crate::frame::Sar;
 pub const MAX_DIMENSION: u32 = 16_384;
 
 mod audio;
+mod bundle;
 mod detection;
 mod edit;
 mod errors;
@@ -22,6 +23,7 @@ mod target;
 mod video;
 
 pub use audio::*;
+pub use bundle::*;
 pub use detection::*;
 pub use edit::*;
 pub use errors::*;

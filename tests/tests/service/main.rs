@@ -5,6 +5,7 @@
 mod common;
 
 mod bad_requests;
+mod bundles;
 mod jobs;
 mod presets;
 mod resources;
