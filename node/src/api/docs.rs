@@ -38,6 +38,7 @@ use utoipa::OpenApi;
         super::nodes::list_nodes,
         super::resources::resources,
         super::resources::failures,
+        super::resources::storage,
         super::presets::list,
         super::presets::save,
         super::presets::rename,

@@ -7,13 +7,14 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use kino_shared::{ErrorCode, RecentFailure, ResourceHistory, ResourceSample};
+use kino_shared::{ErrorCode, RecentFailure, ResourceHistory, ResourceSample, StorageStatus};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/resources", get(resources))
         .route("/api/failures", get(failures))
+        .route("/api/storage", get(storage))
 }
 
 /// Points a chart gets at most when the step is not given.
@@ -100,4 +101,11 @@ pub async fn failures(
         return Err(invalid("limit", "limit must be 1 to 200"));
     }
     Ok(Json(state.svc.store.recent_failures(limit).await?))
+}
+
+/// The data folder's uploads and outputs (as last measured), the retention policy, and what the
+/// janitor removed.
+#[utoipa::path(tag = "nodes", get, path = "/api/storage", responses((status = 200, body = StorageStatus)))]
+pub async fn storage(State(state): State<AppState>) -> Json<StorageStatus> {
+    Json(state.svc.storage())
 }

@@ -29,6 +29,7 @@ async fn app(dir: &std::path::Path) -> Router {
             sample_ms: 0,
             node: String::new(),
             farm_link: None,
+            janitor: Default::default(),
         },
     );
     router(AppState {

@@ -223,6 +223,17 @@ pub struct NodeArgs {
     /// dashboard and /metrics, kept for a day; 0 turns the readings off.
     #[arg(long, default_value_t = 5.0)]
     pub sample_seconds: f64,
+    /// Remove uploads and outputs no job uses once unchanged for this many days (the janitor;
+    /// off by default).
+    #[arg(long)]
+    pub retain_days: Option<f64>,
+    /// Remove the oldest uploads and outputs no job uses while together they exceed this many
+    /// GB (the janitor; off by default).
+    #[arg(long)]
+    pub retain_quota_gb: Option<f64>,
+    /// Seconds between the janitor's rounds (it also measures the storage the dashboard shows).
+    #[arg(long, default_value_t = 60.0)]
+    pub janitor_seconds: f64,
 }
 
 /// `kino-node worker`: renders chunks of the farm's jobs; no HTTP.

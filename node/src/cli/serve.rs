@@ -115,6 +115,7 @@ struct Peers {
 /// Opens the node's store (its own SQLite, or the farm's PostgreSQL, joining it under its name) and
 /// starts the job service on it.
 async fn start_node(a: NodeArgs, peers: Peers) -> CliResult<(PathBuf, Arc<Service>)> {
+    let janitor = janitor_config(&a)?;
     let (data_dir, store, node, farm_link) = match &a.db {
         None => {
             let (dir, store) = open_store(a.data_dir).await?;
@@ -158,9 +159,31 @@ async fn start_node(a: NodeArgs, peers: Peers) -> CliResult<(PathBuf, Arc<Servic
             sample_ms: (a.sample_seconds.max(0.0) * 1000.0) as u64,
             node,
             farm_link,
+            janitor,
         },
     );
     Ok((data_dir, svc))
+}
+
+/// The janitor's settings from the command line: a retention only when one is asked for.
+fn janitor_config(a: &NodeArgs) -> CliResult<crate::service::janitor::JanitorConfig> {
+    let positive = |v: Option<f64>, flag: &str| match v {
+        Some(v) if !(v.is_finite() && v > 0.0) => Err(CliError::Usage(format!(
+            "{flag} must be a positive number, got {v}"
+        ))),
+        v => Ok(v),
+    };
+    let days = positive(a.retain_days, "--retain-days")?;
+    let gb = positive(a.retain_quota_gb, "--retain-quota-gb")?;
+    let every = positive(Some(a.janitor_seconds), "--janitor-seconds")?.unwrap_or(60.0);
+    let retention = (days.is_some() || gb.is_some()).then(|| kino_shared::Retention {
+        max_age_seconds: days.map(|d| d * 86_400.0),
+        quota_bytes: gb.map(|g| (g * 1e9) as u64),
+    });
+    Ok(crate::service::janitor::JanitorConfig {
+        retention,
+        every: std::time::Duration::from_secs_f64(every.max(0.05)),
+    })
 }
 
 /// `kino-node worker --name N --drain`: asks the running node N to drain, through the store.

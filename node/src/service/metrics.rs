@@ -20,6 +20,11 @@ struct StateLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PartLabel {
     part: String,
 }
@@ -65,6 +70,9 @@ pub struct Metrics {
     /// Frames the running jobs have rendered, counted as their progress events report them (not
     /// only when a chunk finishes): the sampler's frames per second.
     pub(super) progress: AtomicU64,
+    /// The data folder's uploads and outputs, and what the janitor removed.
+    storage: Family<KindLabel, Gauge>,
+    freed: Counter,
     /// Seconds per chunk in each part (decode, convert, each stage by name, encode, measure).
     parts: Family<PartLabel, Histogram, fn() -> Histogram>,
     res: Resources,
@@ -83,6 +91,8 @@ impl Metrics {
             errors: Counter::default(),
             fps: Gauge::default(),
             progress: AtomicU64::new(0),
+            storage: Family::default(),
+            freed: Counter::default(),
             parts: Family::new_with_constructor(part_histogram),
             res: Resources::default(),
         };
@@ -111,6 +121,18 @@ impl Metrics {
             "Time a chunk rendered here spent in each part of its work",
             Unit::Seconds,
             m.parts.clone(),
+        );
+        r.register_with_unit(
+            "storage",
+            "Uploads and outputs in the data folder, by kind",
+            Unit::Bytes,
+            m.storage.clone(),
+        );
+        r.register_with_unit(
+            "janitor_freed",
+            "Bytes the janitor removed (uploads and outputs past the retention)",
+            Unit::Bytes,
+            m.freed.clone(),
         );
         let res = &m.res;
         let ratio = |r: &mut Registry, name: &str, help: &str, g: &FloatGauge| {
@@ -188,6 +210,22 @@ impl Metrics {
                 })
                 .observe(t.seconds);
         }
+    }
+
+    /// Sets the storage gauges from the janitor's measure and counts what it removed.
+    pub fn observe_storage(
+        &self,
+        uploads: u64,
+        outputs: u64,
+        removed: &[kino_shared::RemovedFile],
+    ) {
+        let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for (kind, bytes) in [("uploads", uploads), ("outputs", outputs)] {
+            self.storage
+                .get_or_create(&KindLabel { kind: kind.into() })
+                .set(int(bytes));
+        }
+        self.freed.inc_by(removed.iter().map(|r| r.bytes).sum());
     }
 
     /// Sets the resource gauges from the sampler's reading.

@@ -2,6 +2,7 @@
 //! a time, on one shared pool of chunk slots; cancellation; and the metrics fed by progress events.
 
 pub mod bundle;
+pub mod janitor;
 pub mod jobs;
 mod metrics;
 mod relay;
@@ -43,6 +44,8 @@ pub struct ServiceConfig {
     /// The farm's link between nodes (see `remote`): this node's data folder id, the node to
     /// fetch inputs from when not the one that has them, and the token to show it.
     pub farm_link: Option<remote::FarmLink>,
+    /// Storage measuring and retention (see `janitor`).
+    pub janitor: janitor::JanitorConfig,
 }
 
 pub struct Service {
@@ -66,6 +69,8 @@ pub struct Service {
     drain_asked: Notify,
     /// Farm jobs checked against what this node has (see `runnable_here`).
     runnable: Mutex<HashMap<String, bool>>,
+    /// The data folder's last measure and the janitor's removals.
+    storage: Mutex<janitor::StorageRecord>,
 }
 
 /// How long a retry waits for a cancelled job's workers to stop (they stop within a frame, but a
@@ -90,11 +95,13 @@ impl Service {
             draining: Arc::default(),
             drain_asked: Notify::new(),
             runnable: Mutex::default(),
+            storage: Mutex::default(),
         });
         svc.clone().spawn_metrics();
         if svc.config.sample_ms > 0 {
             svc.clone().spawn_sampler();
         }
+        svc.clone().spawn_janitor();
         svc.clone().spawn_forward();
         svc.clone().spawn_scheduler();
         if svc.farm() {

@@ -20,6 +20,7 @@ mod presets;
 mod rows;
 mod samples;
 mod sections;
+mod usage;
 pub use failures::{BAR_AFTER, NODES_PER_CHUNK};
 pub use idempotency::{Reservation, IDEMPOTENCY_KEEP_MS};
 pub use leases::{host_name, owner_id, ChunkFailure};

@@ -132,3 +132,47 @@ mod tests {
         assert_eq!(ResourceSample::downsample(&raw, 0).len(), 4);
     }
 }
+
+/// The data folder's storage and the janitor's work (`GET /api/storage`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StorageStatus {
+    /// When the folder was last measured, milliseconds since the epoch (0: not yet).
+    pub measured_ms: i64,
+    pub uploads_bytes: u64,
+    pub uploads_files: u64,
+    pub outputs_bytes: u64,
+    pub outputs_files: u64,
+    /// The retention policy; absent when the janitor is off (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// What the janitor removed since the node started.
+    pub freed_bytes: u64,
+    pub freed_files: u64,
+    /// The latest removals, newest first (at most 50).
+    pub removed: Vec<RemovedFile>,
+}
+
+/// When the janitor removes uploads and outputs no job is using.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Files not changed for this long go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<f64>,
+    /// Beyond this many bytes of uploads and outputs, the oldest files go until under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
+}
+
+/// One file the janitor removed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RemovedFile {
+    /// `upload <id>` or the output's file name.
+    pub name: String,
+    pub bytes: u64,
+    pub at_ms: i64,
+    /// `age` or `quota`.
+    pub reason: String,
+}

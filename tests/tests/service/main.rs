@@ -6,6 +6,7 @@ mod common;
 
 mod bad_requests;
 mod bundles;
+mod janitor;
 mod jobs;
 mod presets;
 mod resources;

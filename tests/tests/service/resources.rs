@@ -33,6 +33,10 @@ async fn resources_are_sampled_stored_and_exported() {
     let samples = h["samples"].as_array().expect("samples");
     assert!(samples.len() >= 3, "{h}");
     assert_eq!(h["retention_ms"], 86_400_000);
+    // The janitor is off unless asked for: it only measures.
+    let storage = common::get(&client, node.url("/api/storage")).await;
+    assert!(storage.get("retention").is_none(), "{storage}");
+    assert!(storage["measured_ms"].as_i64() > Some(0), "{storage}");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for s in samples {
         let cpu = s["cpu"].as_f64().expect("cpu");
