@@ -1,19 +1,21 @@
-//! The dashboard page (`#dashboard`): each node's resources over the last hour from
-//! `GET /api/resources` (CPU per core, memory, the data folder's disk, queue, throughput), charted
-//! and refreshed every two seconds while the page is shown.
+//! The dashboard page (`#dashboard`): each node's resources over the last hour (every reading) or
+//! day (averaged by the node) from `GET /api/resources` (CPU per core, memory, the data folder's
+//! disk, queue, throughput), charted and refreshed while the page is shown; the data folder's
+//! storage and the janitor's removals; the recent failures.
 
 use crate::net;
 use gloo_net::http::Request;
 use gloo_timers::future::TimeoutFuture;
-use kino_shared::{RecentFailure, ResourceHistory, ResourceSample};
+use kino_shared::{RecentFailure, ResourceHistory, ResourceSample, StorageStatus};
 use std::rc::Rc;
 use yew::prelude::*;
 
 /// Drawing size of a chart (the SVG scales to its box).
 const W: f64 = 600.0;
 const H: f64 = 120.0;
-/// Refresh period of the page's figures.
+/// Refresh period of the page's figures: the hour's charts, the day's (averaged over 4 minutes).
 const REFRESH_MS: u32 = 2000;
+const DAY_REFRESH_MS: u32 = 30_000;
 
 /// One line of a chart: its name and `(time ms, value)` points.
 #[derive(Clone, PartialEq)]
@@ -132,19 +134,86 @@ pub struct Props {
     pub shown: bool,
 }
 
+/// `n` bytes in the largest unit that keeps a figure ≥ 1 (kB, MB, GB: powers of 1000, as disks
+/// are sold).
+fn size(n: u64) -> String {
+    let units = [("GB", 1e9), ("MB", 1e6), ("kB", 1e3)];
+    match units.iter().find(|(_, u)| n as f64 >= *u) {
+        Some((name, u)) => format!("{:.1} {name}", n as f64 / u),
+        None => format!("{n} B"),
+    }
+}
+
+fn files(n: u64) -> String {
+    if n == 1 {
+        "1 file".into()
+    } else {
+        format!("{n} files")
+    }
+}
+
+/// The data folder's storage and what the janitor removed.
+fn storage_panel(s: &StorageStatus) -> Html {
+    let policy = match &s.retention {
+        None => "off (start the node with --retain-days or --retain-quota-gb)".to_owned(),
+        Some(r) => {
+            let mut parts = vec![];
+            if let Some(a) = r.max_age_seconds {
+                parts.push(format!("unused files older than {:.3} days", a / 86_400.0));
+            }
+            if let Some(q) = r.quota_bytes {
+                parts.push(format!("oldest unused files over {}", size(q)));
+            }
+            parts.join(", ")
+        }
+    };
+    html! {
+        <section class="panel storage" aria-labelledby="storage-h">
+            <h2 id="storage-h">{"Storage"}</h2>
+            <p id="storage-figures" data-uploads={s.uploads_bytes.to_string()} data-outputs={s.outputs_bytes.to_string()}
+                data-freed={s.freed_bytes.to_string()}>
+                { format!("Uploads {} ({}) · outputs {} ({})", size(s.uploads_bytes), files(s.uploads_files),
+                    size(s.outputs_bytes), files(s.outputs_files)) }
+            </p>
+            <p class="muted">{ format!("Janitor: {policy}. Freed {} in {} since the node started.",
+                size(s.freed_bytes), files(s.freed_files)) }</p>
+            if !s.removed.is_empty() {
+                <ul id="janitor-removed">
+                    { for s.removed.iter().take(10).map(|r| html! {
+                        <li>{ format!("{} · {} · {}", r.name, size(r.bytes), if r.reason == "quota" { "over quota" } else { "past the age" }) }</li>
+                    }) }
+                </ul>
+            }
+        </section>
+    }
+}
+
+/// The window the charts show.
+#[derive(Clone, Copy, PartialEq)]
+enum Window {
+    Hour,
+    Day,
+}
+
 #[function_component(Dashboard)]
 pub fn dashboard(p: &Props) -> Html {
     let history = use_state(|| None::<Result<Rc<ResourceHistory>, String>>);
     let failures = use_state(Vec::<RecentFailure>::new);
+    let storage = use_state(|| None::<StorageStatus>);
+    let window = use_state(|| Window::Hour);
     {
-        let (history, failures) = (history.clone(), failures.clone());
-        use_effect_with(p.shown, move |&shown| {
+        let (history, failures, storage) = (history.clone(), failures.clone(), storage.clone());
+        use_effect_with((p.shown, *window), move |&(shown, window)| {
             let alive = Rc::new(std::cell::Cell::new(shown));
             let running = alive.clone();
+            let (query, every) = match window {
+                Window::Hour => ("/api/resources?minutes=60", REFRESH_MS),
+                Window::Day => ("/api/resources?minutes=1440", DAY_REFRESH_MS),
+            };
             if shown {
                 wasm_bindgen_futures::spawn_local(async move {
                     while running.get() {
-                        let got = match net::send(Request::get("/api/resources?minutes=60")).await {
+                        let got = match net::send(Request::get(query)).await {
                             Ok(r) => r
                                 .json::<ResourceHistory>()
                                 .await
@@ -158,7 +227,12 @@ pub fn dashboard(p: &Props) -> Html {
                                 failures.set(list);
                             }
                         }
-                        TimeoutFuture::new(REFRESH_MS).await;
+                        if let Ok(r) = net::send(Request::get("/api/storage")).await {
+                            if let Ok(s) = r.json::<StorageStatus>().await {
+                                storage.set(Some(s));
+                            }
+                        }
+                        TimeoutFuture::new(every).await;
                     }
                 });
             }
@@ -188,9 +262,21 @@ pub fn dashboard(p: &Props) -> Html {
         <main class="dashboard" id="dashboard" hidden={!p.shown}>
             <div class="wide">
                 <h2 class="visually-hidden">{"Dashboard"}</h2>
-                <p class="muted">{"Resources of the last hour, read every few seconds and kept for a day ("}
-                    <a href={net::link("/api/resources")}>{"data"}</a>{")."}</p>
+                <div class="row" role="group" aria-label="Chart window">
+                    { for [(Window::Hour, "Last hour", "window-hour"), (Window::Day, "Last day", "window-day")].into_iter().map(|(w, label, id)| {
+                        let pressed = (*window == w).to_string();
+                        let window = window.clone();
+                        let onclick = Callback::from(move |_| window.set(w));
+                        html! { <button type="button" class="secondary" {id} aria-pressed={pressed} {onclick}>{ label }</button> }
+                    }) }
+                </div>
+                <p class="muted">{ if *window == Window::Hour {
+                    "Every reading of the last hour (the node reads its resources every few seconds and keeps them a day; "
+                } else {
+                    "The last day, each point the average of 4 minutes of readings ("
+                } }<a href={net::link("/api/resources")}>{"data"}</a>{")."}</p>
                 { body }
+                if let Some(s) = &*storage { { storage_panel(s) } }
                 <section class="panel failures" aria-labelledby="failures-h">
                     <h2 id="failures-h">{"Recent failures"}</h2>
                     if failures.is_empty() {
@@ -215,6 +301,14 @@ pub fn dashboard(p: &Props) -> Html {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_in_decimal_units() {
+        assert_eq!(size(999), "999 B");
+        assert_eq!(size(1_260_000), "1.3 MB");
+        assert_eq!(size(3_000_000_000), "3.0 GB");
+        assert_eq!(files(1), "1 file");
+    }
 
     #[test]
     fn points_map_time_and_value_onto_the_box() {

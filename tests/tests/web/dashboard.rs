@@ -71,6 +71,8 @@ async fn the_dashboard_charts_the_nodes_readings_while_a_job_runs() {
             "0.5",
             "--workers",
             "1",
+            "--janitor-seconds",
+            "1",
         ],
     );
     let b = Browser::start(1280, 1000).await;
@@ -159,6 +161,24 @@ async fn the_dashboard_charts_the_nodes_readings_while_a_job_runs() {
     assert!(fps >= 3, "{fps}");
     // No failure yet: the list says so (the service tests check what it lists).
     assert_eq!(b.text(".failures p").await, "None.");
+    // The storage panel shows the data folder as the node measures it (the upload is there).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = super::common::get(&client, node.url("/api/storage")).await;
+        let shown = b
+            .js(
+                "const p = document.getElementById('storage-figures'); return p && p.dataset.uploads;",
+                vec![],
+            )
+            .await;
+        let api = st["uploads_bytes"].as_u64().unwrap_or(0);
+        if api > 0 && shown == json!(api.to_string()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "storage shown {shown}, API {st}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(b.text(".storage").await.contains("Janitor: off"));
     let caption = b.text("#chart-throughput figcaption").await;
     assert!(caption.contains("frames/s"), "{caption}");
     // Both themes, and the narrow screen without sideways scrolling.
@@ -166,6 +186,19 @@ async fn the_dashboard_charts_the_nodes_readings_while_a_job_runs() {
     b.screenshot("dashboard-light.png").await;
     b.theme("dark").await;
     b.screenshot("dashboard-dark.png").await;
+    // The day's window: the node's averaged readings (4-minute buckets), drawn.
+    b.click("#window-day").await;
+    b.until(
+        "the day's charts",
+        20,
+        "return document.getElementById('window-day').getAttribute('aria-pressed') === 'true'
+            && document.querySelector('#chart-cpu polyline')?.points.length >= 1
+            && document.querySelector('#dashboard .muted')?.textContent.includes('last day');",
+    )
+    .await;
+    let day = super::common::get(&client, node.url("/api/resources?minutes=1440")).await;
+    assert_eq!(day["step_ms"], 240_000, "{day}");
+    b.click("#window-hour").await;
     b.client.set_window_size(360, 800).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let width = b
