@@ -47,7 +47,7 @@ pub struct ExportQuery {
 
 /// An ended job as a bundle: a tar archive of `bundle.json` (spec, state, chunks, every report
 /// section) and, when asked, the output.
-#[utoipa::path(tag = "jobs", get, path = "/api/jobs/{id}/bundle", params(("id" = String, Path), ExportQuery),
+#[utoipa::path(operation_id = "export_job_bundle", tag = "jobs", get, path = "/api/jobs/{id}/bundle", params(("id" = String, Path), ExportQuery),
     responses((status = 200, content_type = "application/x-tar", body = Vec<u8>),
         (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn export(
@@ -106,7 +106,7 @@ impl Drop for Scratch {
 }
 
 /// Imports a job bundle: the job with its history, or its spec run again on `input`.
-#[utoipa::path(tag = "jobs", post, path = "/api/jobs/import", params(ImportQuery),
+#[utoipa::path(operation_id = "import_job_bundle", tag = "jobs", post, path = "/api/jobs/import", params(ImportQuery),
     request_body(content = Vec<u8>, content_type = "application/x-tar"),
     responses((status = 201, body = JobStatus), (status = 422, body = ApiError),
         (status = 507, body = ApiError)))]

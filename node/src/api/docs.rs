@@ -39,6 +39,7 @@ use utoipa::OpenApi;
         super::resources::resources,
         super::resources::failures,
         super::resources::storage,
+        super::resources::analytics,
         super::presets::list,
         super::presets::save,
         super::presets::rename,

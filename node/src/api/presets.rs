@@ -58,7 +58,7 @@ fn settings_checked(settings: &PresetSettings) -> Result<(), ApiErr> {
 }
 
 /// Every preset: the built-in ones (read-only) first, then the user's by name.
-#[utoipa::path(tag = "presets", get, path = "/api/presets",
+#[utoipa::path(operation_id = "list_presets", tag = "presets", get, path = "/api/presets",
     responses((status = 200, body = Vec<Preset>)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Preset>>> {
     let mut all = builtin_presets();
@@ -67,7 +67,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Preset>>>
 }
 
 /// Saves the settings as a user preset (created, or replaced when the name exists).
-#[utoipa::path(tag = "presets", put, path = "/api/presets/{name}", request_body = PresetSettings,
+#[utoipa::path(operation_id = "save_preset", tag = "presets", put, path = "/api/presets/{name}", request_body = PresetSettings,
     params(("name" = String, Path, description = "1–64 characters")),
     responses((status = 201, body = Preset), (status = 200, body = Preset),
         (status = 403, body = ApiError), (status = 422, body = ApiError)))]
@@ -100,7 +100,7 @@ pub struct Rename {
 }
 
 /// Renames a user preset.
-#[utoipa::path(tag = "presets", post, path = "/api/presets/{name}/rename", request_body = Rename,
+#[utoipa::path(operation_id = "rename_preset", tag = "presets", post, path = "/api/presets/{name}/rename", request_body = Rename,
     params(("name" = String, Path)),
     responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError),
         (status = 409, body = ApiError)))]
@@ -131,7 +131,7 @@ pub async fn rename(
 }
 
 /// Deletes a user preset.
-#[utoipa::path(tag = "presets", delete, path = "/api/presets/{name}",
+#[utoipa::path(operation_id = "delete_preset", tag = "presets", delete, path = "/api/presets/{name}",
     params(("name" = String, Path)),
     responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn delete(
@@ -147,7 +147,7 @@ pub async fn delete(
 }
 
 /// The user's presets as a versioned file (`kino-presets.json`); built-ins are not exported.
-#[utoipa::path(tag = "presets", get, path = "/api/presets/export",
+#[utoipa::path(operation_id = "export_presets", tag = "presets", get, path = "/api/presets/export",
     responses((status = 200, body = PresetFile)))]
 pub async fn export(State(state): State<AppState>) -> ApiResult<Response> {
     let file = PresetFile::new(state.svc.store.presets().await?);
@@ -171,7 +171,7 @@ pub struct Imported {
 
 /// Imports a presets file: all of it or, when any preset is invalid or the file is from a newer
 /// Kino, none of it.
-#[utoipa::path(tag = "presets", post, path = "/api/presets/import", request_body = PresetFile,
+#[utoipa::path(operation_id = "import_presets", tag = "presets", post, path = "/api/presets/import", request_body = PresetFile,
     responses((status = 200, body = Imported), (status = 400, body = ApiError),
         (status = 422, body = ApiError)))]
 pub async fn import(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Imported>> {

@@ -5,9 +5,12 @@ use super::{ApiErr, ApiResult, AppState};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use kino_shared::{ErrorCode, RecentFailure, ResourceHistory, ResourceSample, StorageStatus};
+use kino_shared::{
+    Analytics, ErrorCode, RecentFailure, ResourceHistory, ResourceSample, StorageStatus,
+};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -15,6 +18,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/resources", get(resources))
         .route("/api/failures", get(failures))
         .route("/api/storage", get(storage))
+        .route("/api/analytics", get(analytics))
 }
 
 /// Points a chart gets at most when the step is not given.
@@ -108,4 +112,79 @@ pub async fn failures(
 #[utoipa::path(tag = "nodes", get, path = "/api/storage", responses((status = 200, body = StorageStatus)))]
 pub async fn storage(State(state): State<AppState>) -> Json<StorageStatus> {
     Json(state.svc.storage())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsQuery {
+    /// Days back from now (default 30, at most 366).
+    days: Option<f64>,
+    /// Only jobs in this state: queued, analysing, rendering, assembling, done, failed, cancelled.
+    state: Option<String>,
+    /// Only jobs with a stage of this kind (denoise, scale, color, …).
+    stage: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+    /// The CSV's table: `days` (default) or `speeds`.
+    table: Option<String>,
+}
+
+/// The job history summed up: jobs and minutes of video per day, success rate, speed per stage
+/// and resolution, storage; filtered by window, state and stage; JSON or CSV.
+#[utoipa::path(tag = "nodes", get, path = "/api/analytics", params(AnalyticsQuery),
+    responses((status = 200, body = Analytics), (status = 200, content_type = "text/csv", body = String),
+        (status = 422, body = kino_shared::ApiError)))]
+pub async fn analytics(
+    State(state): State<AppState>,
+    query: Result<Query<AnalyticsQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    use crate::service::analytics::{csv, summarize, Filter};
+    let q = parsed(query)?;
+    let days = q.days.unwrap_or(30.0);
+    if !(days > 0.0 && days <= 366.0) {
+        return Err(invalid("days", "days must be more than 0 and at most 366"));
+    }
+    if let Some(s) = &q.state {
+        if kino_shared::JobState::parse(s).is_none() {
+            return Err(invalid(
+                "state",
+                "state must be a job state (done, failed, cancelled, queued, …)",
+            ));
+        }
+    }
+    let table = q.table.as_deref().unwrap_or("days");
+    if !["days", "speeds"].contains(&table) {
+        return Err(invalid("table", "table must be days or speeds"));
+    }
+    let to_ms = crate::store::now_ms();
+    let from_ms = to_ms - (days * 86_400_000.0) as i64;
+    let history = state.svc.store.job_history(from_ms).await?;
+    let filter = Filter {
+        state: q.state,
+        stage: q.stage,
+    };
+    let mut a = summarize(&history, from_ms, to_ms, &filter);
+    let storage = state.svc.storage();
+    (a.uploads_bytes, a.outputs_bytes) = (storage.uploads_bytes, storage.outputs_bytes);
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(a).into_response()),
+        "csv" => {
+            let text = csv(&a, table).map_err(ApiErr::internal)?;
+            Ok((
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "text/csv; charset=utf-8".to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"kino-analytics-{table}.csv\""),
+                    ),
+                ],
+                text,
+            )
+                .into_response())
+        }
+        _ => Err(invalid("format", "format must be json or csv")),
+    }
 }

@@ -127,7 +127,13 @@ pub async fn assemble_job(
         seconds: assembly_started.elapsed().as_secs_f64(),
     });
     ctx.store
-        .save_section(&ctx.job, &job_timings(phases, &measures))
+        .save_section(&ctx.job, &{
+            let mut t = job_timings(phases, &measures);
+            if let Some(v) = &job.info.video {
+                (t.video_seconds, t.height) = (v.duration_seconds, v.height);
+            }
+            t
+        })
         .await?;
     if !(ctx.store)
         .advance_job_state(&ctx.job, JobState::Done, None)
@@ -165,5 +171,6 @@ fn job_timings(phases: Vec<PartTime>, measures: &[ChunkMeasures]) -> JobTimings 
         phases,
         chunk_parts: parts,
         chunks: measures.iter().filter(|m| !m.timings.is_empty()).count() as u64,
+        ..JobTimings::default()
     }
 }

@@ -1,6 +1,7 @@
 //! The node's job service: a scheduler that runs queued (and interrupted) jobs from the store, a few at
 //! a time, on one shared pool of chunk slots; cancellation; and the metrics fed by progress events.
 
+pub mod analytics;
 pub mod bundle;
 pub mod janitor;
 pub mod jobs;

@@ -31,6 +31,7 @@ pub use rows::ChunkChange;
 use rows::{ChunkRecord, JobRecord, UploadRecord, JOB_STATUS};
 pub use samples::SAMPLE_RETENTION_MS;
 pub use sections::ReportSection;
+pub use usage::JobHistory;
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -31,3 +31,35 @@ impl Store {
         Ok(used)
     }
 }
+
+/// A job as the analytics read it: its life and, once finished, its `timings` section.
+pub struct JobHistory {
+    pub state: String,
+    pub spec: String,
+    pub created_ms: i64,
+    pub timings: Option<String>,
+}
+
+impl Store {
+    /// Jobs created since `since_ms`, oldest first, with their `timings` section.
+    pub async fn job_history(&self, since_ms: i64) -> Result<Vec<JobHistory>> {
+        let rows = sqlx::query(
+            "SELECT j.state, j.spec, j.created_ms, r.data FROM jobs j \
+             LEFT JOIN report_sections r ON r.job_id = j.id AND r.name = 'timings' \
+             WHERE j.created_ms >= $1 ORDER BY j.created_ms",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(JobHistory {
+                    state: r.try_get("state")?,
+                    spec: r.try_get("spec")?,
+                    created_ms: r.try_get("created_ms")?,
+                    timings: r.try_get("data")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -162,6 +162,11 @@ pub struct JobTimings {
     pub chunk_parts: Vec<PartTime>,
     /// Chunks whose timings were known (all but those rendered before timings were kept).
     pub chunks: u64,
+    /// The source video's duration and height, for speeds by resolution (0 when unknown).
+    #[serde(default)]
+    pub video_seconds: f64,
+    #[serde(default)]
+    pub height: u32,
 }
 
 /// One audio stream of the output as a loudness meter reads it (EBU R128, BS.1770-4).

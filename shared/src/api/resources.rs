@@ -176,3 +176,67 @@ pub struct RemovedFile {
     /// `age` or `quota`.
     pub reason: String,
 }
+
+/// The job history summed up (`GET /api/analytics`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Analytics {
+    /// The window: jobs created from `from_ms` to `to_ms` (milliseconds since the epoch).
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Jobs that ended done, over those that ended done or failed (cancelled ones aside); absent
+    /// when none ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<f64>,
+    /// One row per UTC day with jobs, oldest first.
+    pub days: Vec<AnalyticsDay>,
+    /// Average speed by stage (and decode, encode, …) and source resolution, over finished jobs.
+    pub speeds: Vec<StageSpeed>,
+    /// The data folder's uploads and outputs as last measured.
+    pub uploads_bytes: u64,
+    pub outputs_bytes: u64,
+}
+
+/// Jobs created on one UTC day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnalyticsDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub jobs: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// Minutes of source video the finished jobs rendered.
+    pub video_minutes: f64,
+    /// Wall-clock minutes of their runs (every phase).
+    pub render_minutes: f64,
+}
+
+/// How fast one part of the work ran at one source resolution.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageSpeed {
+    /// A stage by name (`denoise`, `scale`, …) or `decode`, `convert`, `encode`, `measure`.
+    pub stage: String,
+    /// `SD` (up to 576 lines), `720p`, `1080p`, `1440p`, `4K`, `8K`.
+    pub resolution: String,
+    pub jobs: u64,
+    /// Seconds of video per worker second: 2.0 runs at twice real time on one worker.
+    pub realtime: f64,
+    /// Worker seconds spent and seconds of video they covered.
+    pub seconds: f64,
+    pub video_seconds: f64,
+}
+
+/// The resolution class of a source `height` lines tall.
+pub fn resolution_class(height: u32) -> &'static str {
+    match height {
+        0..=576 => "SD",
+        577..=720 => "720p",
+        721..=1080 => "1080p",
+        1081..=1440 => "1440p",
+        1441..=2160 => "4K",
+        _ => "8K",
+    }
+}

@@ -33,6 +33,72 @@ async fn resources_are_sampled_stored_and_exported() {
     let samples = h["samples"].as_array().expect("samples");
     assert!(samples.len() >= 3, "{h}");
     assert_eq!(h["retention_ms"], 86_400_000);
+    // Analytics over the history: the one job, its day, its minutes of video, its speeds.
+    let a = common::get(&client, node.url("/api/analytics?days=7")).await;
+    let day = &a["days"][0];
+    assert_eq!(
+        (day["jobs"].as_u64(), day["done"].as_u64()),
+        (Some(1), Some(1)),
+        "{a}"
+    );
+    assert!(
+        (day["video_minutes"].as_f64().unwrap_or(0.0) - 4.0 / 60.0).abs() < 1e-3,
+        "{a}"
+    );
+    assert_eq!(a["success_rate"], 1.0);
+    let speeds = a["speeds"].as_array().expect("speeds");
+    let denoise = speeds
+        .iter()
+        .find(|s| s["stage"] == "denoise")
+        .expect("denoise speed");
+    assert_eq!(denoise["resolution"], "SD", "{a}");
+    let realtime = denoise["realtime"].as_f64().unwrap_or(0.0);
+    let (secs, video) = (
+        denoise["seconds"].as_f64().unwrap(),
+        denoise["video_seconds"].as_f64().unwrap(),
+    );
+    assert!(
+        realtime > 0.0 && (realtime - video / secs).abs() < 1e-9,
+        "{denoise}"
+    );
+    let csv = |q: &'static str| {
+        let (client, url) = (client.clone(), node.url(&format!("/api/analytics{q}")));
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, text) = csv("?format=csv").await;
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "day,jobs,done,failed,cancelled,video_minutes,render_minutes"
+    );
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].starts_with(&format!("{},1,1,0,0,", day["day"].as_str().unwrap())),
+        "{text}"
+    );
+    let (_, text) = csv("?format=csv&table=speeds").await;
+    assert!(
+        text.starts_with("stage,resolution,jobs,realtime,seconds,video_seconds\n"),
+        "{text}"
+    );
+    assert!(text.contains("\ndenoise,SD,1,"), "{text}");
+    for q in ["?state=failed", "?stage=scale"] {
+        let none = common::get(&client, node.url(&format!("/api/analytics{q}"))).await;
+        assert_eq!(none["days"], serde_json::json!([]), "{q}: {none}");
+    }
+    for (q, field) in [
+        ("?days=0", "days"),
+        ("?state=asleep", "state"),
+        ("?format=xml", "format"),
+    ] {
+        let (status, body) = csv(q).await;
+        assert_eq!(status, 422, "{q}: {body}");
+        assert!(body.contains(field), "{body}");
+    }
     // The janitor is off unless asked for: it only measures.
     let storage = common::get(&client, node.url("/api/storage")).await;
     assert!(storage.get("retention").is_none(), "{storage}");
