@@ -6,7 +6,7 @@
 use crate::net;
 use gloo_net::http::Request;
 use gloo_timers::future::TimeoutFuture;
-use kino_shared::{RecentFailure, ResourceHistory, ResourceSample, StorageStatus};
+use kino_shared::{Analytics, RecentFailure, ResourceHistory, ResourceSample, StorageStatus};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -188,6 +188,52 @@ fn storage_panel(s: &StorageStatus) -> Html {
     }
 }
 
+/// The job history of the last 30 days: per day, success rate, speeds; CSV and JSON to download.
+fn history_panel(a: &Analytics) -> Html {
+    let jobs: u64 = a.days.iter().map(|d| d.jobs).sum();
+    let minutes: f64 = a.days.iter().map(|d| d.video_minutes).sum();
+    let rate = a
+        .success_rate
+        .map(|r| format!("{:.0} % succeeded", r * 100.0))
+        .unwrap_or_else(|| "none ended yet".into());
+    let link = |q: &str| net::link(&format!("/api/analytics?days=30{q}"));
+    html! {
+        <section class="panel history" aria-labelledby="history-h">
+            <h2 id="history-h">{"History (30 days)"}</h2>
+            <p id="history-summary" data-jobs={jobs.to_string()}>
+                { format!("{jobs} jobs · {rate} · {minutes:.1} minutes of video rendered") }
+            </p>
+            if !a.days.is_empty() {
+                <div class="scroll">
+                <table id="history-days">
+                    <thead><tr><th>{"Day (UTC)"}</th><th>{"Jobs"}</th><th>{"Done"}</th><th>{"Failed"}</th><th>{"Cancelled"}</th><th>{"Video min"}</th></tr></thead>
+                    <tbody>{ for a.days.iter().rev().take(7).map(|d| html! {
+                        <tr><td>{ d.day.clone() }</td><td>{ d.jobs }</td><td>{ d.done }</td><td>{ d.failed }</td><td>{ d.cancelled }</td>
+                            <td>{ format!("{:.1}", d.video_minutes) }</td></tr>
+                    }) }</tbody>
+                </table>
+                </div>
+            }
+            if !a.speeds.is_empty() {
+                <div class="scroll">
+                <table id="history-speeds">
+                    <thead><tr><th>{"Part"}</th><th>{"Source"}</th><th>{"× real time per worker"}</th><th>{"Jobs"}</th></tr></thead>
+                    <tbody>{ for a.speeds.iter().map(|s| html! {
+                        <tr data-stage={s.stage.clone()}><td>{ s.stage.clone() }</td><td>{ s.resolution.clone() }</td>
+                            <td>{ format!("{:.2}", s.realtime) }</td><td>{ s.jobs }</td></tr>
+                    }) }</tbody>
+                </table>
+                </div>
+            }
+            <p class="muted">{"Download: "}
+                <a id="history-csv" href={link("&format=csv")} download="">{"days (CSV)"}</a>{" · "}
+                <a href={link("&format=csv&table=speeds")} download="">{"speeds (CSV)"}</a>{" · "}
+                <a href={link("")}>{"JSON"}</a>
+            </p>
+        </section>
+    }
+}
+
 /// The window the charts show.
 #[derive(Clone, Copy, PartialEq)]
 enum Window {
@@ -200,9 +246,11 @@ pub fn dashboard(p: &Props) -> Html {
     let history = use_state(|| None::<Result<Rc<ResourceHistory>, String>>);
     let failures = use_state(Vec::<RecentFailure>::new);
     let storage = use_state(|| None::<StorageStatus>);
+    let analytics = use_state(|| None::<Analytics>);
     let window = use_state(|| Window::Hour);
     {
         let (history, failures, storage) = (history.clone(), failures.clone(), storage.clone());
+        let analytics = analytics.clone();
         use_effect_with((p.shown, *window), move |&(shown, window)| {
             let alive = Rc::new(std::cell::Cell::new(shown));
             let running = alive.clone();
@@ -230,6 +278,11 @@ pub fn dashboard(p: &Props) -> Html {
                         if let Ok(r) = net::send(Request::get("/api/storage")).await {
                             if let Ok(s) = r.json::<StorageStatus>().await {
                                 storage.set(Some(s));
+                            }
+                        }
+                        if let Ok(r) = net::send(Request::get("/api/analytics?days=30")).await {
+                            if let Ok(a) = r.json::<Analytics>().await {
+                                analytics.set(Some(a));
                             }
                         }
                         TimeoutFuture::new(every).await;
@@ -277,6 +330,7 @@ pub fn dashboard(p: &Props) -> Html {
                 } }<a href={net::link("/api/resources")}>{"data"}</a>{")."}</p>
                 { body }
                 if let Some(s) = &*storage { { storage_panel(s) } }
+                if let Some(a) = &*analytics { { history_panel(a) } }
                 <section class="panel failures" aria-labelledby="failures-h">
                     <h2 id="failures-h">{"Recent failures"}</h2>
                     if failures.is_empty() {

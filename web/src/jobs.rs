@@ -1,11 +1,12 @@
-//! The job list: live progress of every job on the node, cancel and retry, and the result to play or
-//! download with its report.
+//! The job list: live progress of every job on the node, cancel and retry, the result to play or
+//! download with its report, and ended jobs exported as bundles (and bundles imported).
 
-use crate::events::{JobView, Jobs};
+use crate::events::{Action, JobView, Jobs};
 use crate::net;
 use crate::quality::QualityView;
 use gloo_net::http::Request;
-use kino_shared::JobState;
+use kino_shared::{JobState, JobStatus};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 fn eta_text(s: f64) -> String {
@@ -110,6 +111,7 @@ fn job_item(p: &ItemProps) -> Html {
     };
     let output = j.output.as_deref().map(net::link);
     let report = net::link(&format!("/api/jobs/{}/report", j.id));
+    let bundle = net::link(&format!("/api/jobs/{}/bundle?output=true", j.id));
     html! {
         <li class="job" data-job={j.id.clone()} data-state={j.state.as_str()}>
             <div class="row" style="justify-content:space-between">
@@ -140,6 +142,9 @@ fn job_item(p: &ItemProps) -> Html {
                     <a class="button secondary download" href={out.clone()} download="">{"Download"}</a>
                     <a class="report" href={report} target="_blank" rel="noopener">{"Report"}</a>
                 }
+                if j.state.is_final() {
+                    <a class="bundle" href={bundle} download="" title="The job's settings, report and output as one file, to import on another node">{"Export"}</a>
+                }
             </div>
             if let (Some(out), true) = (&output, *playing) {
                 <video ref={player} class="result" src={out.clone()} controls=true autoplay=true muted=true style="margin-top:.4rem" />
@@ -156,12 +161,55 @@ pub struct Props {
     pub jobs: UseReducerHandle<Jobs>,
 }
 
+/// Sends a job bundle file to the node; the imported job joins the list.
+async fn import_bundle(file: web_sys::File) -> Result<JobStatus, String> {
+    let req = net::auth(Request::post("/api/jobs/import"))
+        .header("Content-Type", "application/x-tar")
+        .body(file)
+        .map_err(|e| e.to_string())?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|_| net::NetError::Unreachable.to_string())?;
+    let resp = net::check(resp).await.map_err(|e| e.to_string())?;
+    resp.json::<JobStatus>().await.map_err(|e| e.to_string())
+}
+
 #[function_component(JobList)]
 pub fn job_list(p: &Props) -> Html {
     let list = p.jobs.newest_first();
+    let said = use_state(|| None::<(bool, String)>);
+    let import = {
+        let (jobs, said) = (p.jobs.clone(), said.clone());
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+                return;
+            };
+            input.set_value("");
+            let (jobs, said) = (jobs.clone(), said.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match import_bundle(file).await {
+                    Ok(job) => {
+                        let short = job.id.chars().take(8).collect::<String>();
+                        said.set(Some((false, format!("Imported as job {short}"))));
+                        jobs.dispatch(Action::Created(Box::new(job)));
+                    }
+                    Err(e) => said.set(Some((true, format!("Import refused: {e}")))),
+                }
+            });
+        })
+    };
     html! {
         <section class="panel" aria-labelledby="jobs-h">
             <h2 id="jobs-h">{"Jobs"}</h2>
+            <div class="row">
+                <input id="bundle-import" type="file" accept=".tar,application/x-tar" class="visually-hidden" onchange={import} />
+                <label class="button secondary" for="bundle-import">{"Import a job…"}</label>
+                if let Some((err, text)) = &*said {
+                    <span id="bundle-message" class={if *err { "err" } else { "muted" }} role="status">{ text }</span>
+                }
+            </div>
             if list.is_empty() {
                 <p class="muted">{"No jobs on this node yet. Render a video to start one."}</p>
             }

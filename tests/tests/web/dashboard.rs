@@ -179,6 +179,26 @@ async fn the_dashboard_charts_the_nodes_readings_while_a_job_runs() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(b.text(".storage").await.contains("Janitor: off"));
+    // The history: the job created is counted, and the tables download as CSV.
+    b.until(
+        "the history counting the job",
+        20,
+        "return document.getElementById('history-summary')?.dataset.jobs === '1'",
+    )
+    .await;
+    let csv = b
+        .js("return document.getElementById('history-csv').href", vec![])
+        .await;
+    let text = reqwest::get(csv.as_str().unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.starts_with("day,jobs,done,failed,cancelled,"),
+        "{text}"
+    );
     let caption = b.text("#chart-throughput figcaption").await;
     assert!(caption.contains("frames/s"), "{caption}");
     // Both themes, and the narrow screen without sideways scrolling.

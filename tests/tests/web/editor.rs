@@ -331,6 +331,61 @@ async fn edit_preview_render_and_play() {
     std::fs::write(&out, &bytes).unwrap();
     assert_eq!(count_frames(&out), 250, "downloaded result");
     super::quality::check_quality_view(&b, &node, &job).await;
+    // The job exported from its Export link as a bundle, and imported back from that file.
+    let href = b
+        .js(
+            &format!("return document.querySelector(\"li[data-job='{job}'] a.bundle\").href"),
+            vec![],
+        )
+        .await;
+    let tar = reqwest::get(href.as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        &tar[..11],
+        b"bundle.json",
+        "a tar whose first entry is the manifest"
+    );
+    let file = dir.path().join("job.tar");
+    std::fs::write(&file, &tar).unwrap();
+    let input = b.client.find(Locator::Id("bundle-import")).await.unwrap();
+    input
+        .send_keys(s(&file))
+        .await
+        .expect("choosing the bundle");
+    let said = b
+        .until(
+            "the imported job",
+            30,
+            "const m = document.getElementById('bundle-message')?.textContent || '';
+             return m.startsWith('Imported') ? m : '';",
+        )
+        .await;
+    let listed: Value = reqwest::get(node.url("/api/jobs"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let imported = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] != json!(job))
+        .unwrap_or_else(|| panic!("{said}: {listed}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(said.as_str().unwrap().contains(&imported[..8]), "{said}");
+    b.until(
+        "the imported job listed as done",
+        15,
+        &format!("return document.querySelector(\"li[data-job='{imported}']\")?.dataset.state === 'done'"),
+    )
+    .await;
     b.theme("light").await;
     b.screenshot_at("jobs-h", "jobs-light.png").await;
 
