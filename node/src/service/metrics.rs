@@ -73,6 +73,8 @@ pub struct Metrics {
     /// The data folder's uploads and outputs, and what the janitor removed.
     storage: Family<KindLabel, Gauge>,
     freed: Counter,
+    /// Seconds the resource sampler spent on its readings (reading, counting the queue, storing).
+    pub(super) sampler_seconds: Counter<f64, AtomicU64>,
     /// Seconds per chunk in each part (decode, convert, each stage by name, encode, measure).
     parts: Family<PartLabel, Histogram, fn() -> Histogram>,
     res: Resources,
@@ -93,6 +95,7 @@ impl Metrics {
             progress: AtomicU64::new(0),
             storage: Family::default(),
             freed: Counter::default(),
+            sampler_seconds: Counter::default(),
             parts: Family::new_with_constructor(part_histogram),
             res: Resources::default(),
         };
@@ -133,6 +136,12 @@ impl Metrics {
             "Bytes the janitor removed (uploads and outputs past the retention)",
             Unit::Bytes,
             m.freed.clone(),
+        );
+        r.register_with_unit(
+            "sampler",
+            "Wall time of the resource sampler's rounds (reading, counting the queue, storing): an upper bound on its CPU cost",
+            Unit::Seconds,
+            m.sampler_seconds.clone(),
         );
         let res = &m.res;
         let ratio = |r: &mut Registry, name: &str, help: &str, g: &FloatGauge| {

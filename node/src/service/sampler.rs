@@ -100,6 +100,7 @@ impl Service {
             let mut last = Instant::now();
             loop {
                 tokio::time::sleep(every).await;
+                let began = Instant::now();
                 let (s, back) = match tokio::task::spawn_blocking(move || {
                     let s = sampler.read();
                     (s, sampler)
@@ -129,6 +130,9 @@ impl Service {
                 if let Err(e) = self.store.save_sample(&s).await {
                     tracing::warn!("resource sample not stored: {e}");
                 }
+                self.metrics
+                    .sampler_seconds
+                    .inc_by(began.elapsed().as_secs_f64());
             }
         });
     }
