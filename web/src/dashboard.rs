@@ -1,6 +1,6 @@
 //! The dashboard page (`#dashboard`): each node's resources over the last hour (every reading) or
 //! day (averaged by the node) from `GET /api/resources` (CPU per core, memory, the data folder's
-//! disk, queue, throughput), charted and refreshed while the page is shown; the data folder's
+//! disk, queue, throughput, NVIDIA GPUs where NVML reads them), charted and refreshed while the page is shown; the data folder's
 //! storage and the janitor's removals; the recent failures.
 
 use crate::net;
@@ -123,6 +123,18 @@ fn node_charts(node: &str, samples: &[&ResourceSample]) -> Html {
                 <Chart id={id("throughput")} title="Throughput" span={span} range={(0.0, fps_hi)}
                     series={vec![pick("fps", &|s| s.frames_per_second)]}
                     now={format!("{:.1} frames/s · {:.1} chunks/min", last.frames_per_second, last.chunks_per_minute)} />
+                { for last.gpus.iter().enumerate().map(|(i, g)| {
+                    let gpu = move |s: &ResourceSample| s.gpus.get(i).cloned().unwrap_or_default();
+                    let memory = move |s: &ResourceSample| {
+                        let g = gpu(s);
+                        g.memory_used_bytes as f64 / g.memory_total_bytes.max(1) as f64
+                    };
+                    html! {
+                        <Chart id={id(&format!("gpu{i}"))} title={format!("GPU {i} · {}", g.name)} span={span} range={(0.0, 1.0)}
+                            series={vec![pick("use", &|s| gpu(s).utilization), pick("memory", &memory)]}
+                            now={format!("{:.0} % · memory {} of {}", g.utilization * 100.0, gib(g.memory_used_bytes), gib(g.memory_total_bytes))} />
+                    }
+                }) }
             </div>
         </section>
     }

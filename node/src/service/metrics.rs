@@ -39,6 +39,13 @@ struct CoreLabel {
     core: String,
 }
 
+/// A GPU by its NVML index, named by its model.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GpuLabel {
+    gpu: String,
+    name: String,
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// The resource sampler's gauges.
@@ -55,6 +62,9 @@ struct Resources {
     queue: Gauge,
     running: Gauge,
     chunks_per_minute: FloatGauge,
+    gpu_use: Family<GpuLabel, FloatGauge>,
+    gpu_memory_used: Family<GpuLabel, Gauge>,
+    gpu_memory_total: Family<GpuLabel, Gauge>,
 }
 
 /// Prometheus metrics of the node.
@@ -207,6 +217,24 @@ impl Metrics {
             "Chunks this node finished per minute, over the last reading",
             res.chunks_per_minute.clone(),
         );
+        r.register_with_unit(
+            "gpu_usage",
+            "Share of time each NVIDIA GPU ran kernels, 0-1 (absent without NVML)",
+            Unit::Other("ratio".into()),
+            res.gpu_use.clone(),
+        );
+        r.register_with_unit(
+            "gpu_memory_used",
+            "Memory in use on each NVIDIA GPU",
+            Unit::Bytes,
+            res.gpu_memory_used.clone(),
+        );
+        r.register_with_unit(
+            "gpu_memory_total",
+            "Memory of each NVIDIA GPU",
+            Unit::Bytes,
+            res.gpu_memory_total.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -258,6 +286,19 @@ impl Metrics {
         r.queue.set(int(s.queue_depth));
         r.running.set(int(s.running_chunks));
         r.chunks_per_minute.set(s.chunks_per_minute);
+        for (i, g) in s.gpus.iter().enumerate() {
+            let gpu = GpuLabel {
+                gpu: i.to_string(),
+                name: g.name.clone(),
+            };
+            r.gpu_use.get_or_create(&gpu).set(g.utilization);
+            r.gpu_memory_used
+                .get_or_create(&gpu)
+                .set(int(g.memory_used_bytes));
+            r.gpu_memory_total
+                .get_or_create(&gpu)
+                .set(int(g.memory_total_bytes));
+        }
     }
 
     /// The OpenMetrics exposition, with job counts read from the store.

@@ -322,15 +322,33 @@ impl Service {
         let mut rx = self.own.subscribe();
         tokio::spawn(async move {
             // Each job's frames done so far, for the progress counter's increments.
+            // Per job: frames counted into the progress so far, and frames of its finished chunks.
             let mut done: HashMap<String, u64> = HashMap::new();
+            let mut chunk_frames: HashMap<String, u64> = HashMap::new();
+            let progress = &self.metrics.progress;
+            let count = |done: &mut HashMap<String, u64>, job: String, frames: u64| {
+                let counted = done.entry(job).or_insert(0);
+                if frames > *counted {
+                    progress.fetch_add(frames - *counted, Ordering::Relaxed);
+                    *counted = frames;
+                }
+            };
             loop {
                 match rx.recv().await {
                     Ok(ProgressEvent::ChunkDone {
-                        frames, timings, ..
+                        job,
+                        frames,
+                        timings,
+                        ..
                     }) => {
                         self.metrics.chunks_done.inc();
                         self.metrics.observe_chunk(&timings);
                         self.metrics.frames.inc_by(frames);
+                        // Progress events are throttled: a chunk's last frames may only show here.
+                        let finished = chunk_frames.entry(job.clone()).or_insert(0);
+                        *finished += frames;
+                        let finished = *finished;
+                        count(&mut done, job, finished);
                     }
                     Ok(ProgressEvent::ChunkFailed { .. }) => {
                         self.metrics.chunks_failed.inc();
@@ -338,6 +356,7 @@ impl Service {
                     Ok(ProgressEvent::Failed { job, .. }) => {
                         self.metrics.errors.inc();
                         done.remove(&job);
+                        chunk_frames.remove(&job);
                     }
                     Ok(ProgressEvent::Frames {
                         fps,
@@ -346,13 +365,11 @@ impl Service {
                         ..
                     }) => {
                         self.metrics.fps.set(fps);
-                        let before = done.insert(job, frames_done).unwrap_or(0);
-                        self.metrics
-                            .progress
-                            .fetch_add(frames_done.saturating_sub(before), Ordering::Relaxed);
+                        count(&mut done, job, frames_done);
                     }
                     Ok(ProgressEvent::Done { job, .. }) => {
                         done.remove(&job);
+                        chunk_frames.remove(&job);
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,

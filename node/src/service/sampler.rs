@@ -3,7 +3,8 @@
 //! history, and in a farm what every node sees of the others) and updates the `/metrics` gauges.
 
 use super::Service;
-use kino_shared::ResourceSample;
+use kino_shared::{GpuReading, ResourceSample};
+use nvml_wrapper::Nvml;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ pub struct Sampler {
     disks: Disks,
     pid: Option<Pid>,
     data_dir: std::path::PathBuf,
+    /// NVIDIA's management library, loaded at start where the driver installed it.
+    nvml: Option<Nvml>,
 }
 
 impl Sampler {
@@ -27,6 +30,13 @@ impl Sampler {
             data_dir: data_dir
                 .canonicalize()
                 .unwrap_or_else(|_| data_dir.to_owned()),
+            nvml: match Nvml::init() {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::debug!("no NVIDIA GPU readings: {e}");
+                    None
+                }
+            },
         };
         // The first CPU read only starts the interval.
         s.sys.refresh_cpu_usage();
@@ -73,9 +83,29 @@ impl Sampler {
             disk_total_bytes: disk.map_or(0, |d| d.total_space()),
             process_cpu_cores: process.map_or(0.0, |p| f64::from(p.cpu_usage()) / 100.0),
             process_memory_bytes: process.map_or(0, |p| p.memory()),
+            gpus: self.nvml.as_ref().map_or_else(Vec::new, gpus),
             ..Default::default()
         }
     }
+}
+
+/// Each NVIDIA GPU's use and memory; a GPU NVML cannot read (lost, or reset) is left out.
+fn gpus(nvml: &Nvml) -> Vec<GpuReading> {
+    let count = nvml.device_count().unwrap_or(0);
+    (0..count)
+        .filter_map(|i| {
+            let d = nvml.device_by_index(i).ok()?;
+            let memory = d.memory_info().ok()?;
+            Some(GpuReading {
+                name: d.name().unwrap_or_else(|_| format!("GPU {i}")),
+                utilization: d
+                    .utilization_rates()
+                    .map_or(0.0, |u| f64::from(u.gpu) / 100.0),
+                memory_used_bytes: memory.used,
+                memory_total_bytes: memory.total,
+            })
+        })
+        .collect()
 }
 
 /// Frames the node's running jobs have rendered so far (see `Metrics::progress`).

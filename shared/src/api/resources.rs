@@ -28,6 +28,21 @@ pub struct ResourceSample {
     /// Throughput since the previous reading.
     pub frames_per_second: f64,
     pub chunks_per_minute: f64,
+    /// NVIDIA GPUs read through NVML (empty where the node has none or no driver).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<GpuReading>,
+}
+
+/// One GPU's use at a reading.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuReading {
+    /// The model, e.g. "NVIDIA H200".
+    pub name: String,
+    /// Share of the last sample period the GPU ran kernels, 0–1.
+    pub utilization: f64,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
 }
 
 /// Readings of the nodes, oldest first, averaged over `step_ms` when downsampled.
@@ -97,6 +112,17 @@ fn mean(group: &[&ResourceSample]) -> ResourceSample {
         running_chunks: avg_u(&|s| s.running_chunks),
         frames_per_second: avg(&|s| s.frames_per_second),
         chunks_per_minute: avg(&|s| s.chunks_per_minute),
+        gpus: (0..group.iter().map(|s| s.gpus.len()).max().unwrap_or(0))
+            .map(|i| {
+                let gpu = |s: &ResourceSample| s.gpus.get(i).cloned().unwrap_or_default();
+                GpuReading {
+                    name: gpu(&last).name,
+                    utilization: avg(&|s| gpu(s).utilization),
+                    memory_used_bytes: avg_u(&|s| gpu(s).memory_used_bytes),
+                    memory_total_bytes: gpu(&last).memory_total_bytes,
+                }
+            })
+            .collect(),
     }
 }
 
@@ -130,6 +156,28 @@ mod tests {
         );
         assert_eq!(out[1].cores.len(), 2);
         assert_eq!(ResourceSample::downsample(&raw, 0).len(), 4);
+    }
+
+    #[test]
+    fn downsampling_averages_each_gpu_and_keeps_old_readings_readable() {
+        let at = |at_ms, utilization, used| ResourceSample {
+            at_ms,
+            gpus: vec![GpuReading {
+                name: "GPU".into(),
+                utilization,
+                memory_used_bytes: used,
+                memory_total_bytes: 100,
+            }],
+            ..Default::default()
+        };
+        let out = ResourceSample::downsample(&[at(1_000, 0.2, 10), at(2_000, 0.6, 30)], 10_000);
+        assert_eq!(out.len(), 1);
+        assert!((out[0].gpus[0].utilization - 0.4).abs() < 1e-9);
+        assert_eq!(out[0].gpus[0].memory_used_bytes, 20);
+        // Readings stored before GPUs were read have no `gpus`; without a GPU none is written.
+        let old: ResourceSample = serde_json::from_str(r#"{"node":"","at_ms":1,"cpu":0.5,"cores":[],"memory_used_bytes":0,"memory_total_bytes":0,"disk_free_bytes":0,"disk_total_bytes":0,"process_cpu_cores":0,"process_memory_bytes":0,"queue_depth":0,"running_chunks":0,"frames_per_second":0,"chunks_per_minute":0}"#).expect("old reading");
+        assert!(old.gpus.is_empty());
+        assert!(!serde_json::to_string(&old).expect("json").contains("gpus"));
     }
 }
 
