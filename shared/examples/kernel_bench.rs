@@ -2,7 +2,7 @@
 //! and bicubic from 1080p and 360p), colour and sharpen at 1080p, on a noisy test picture.
 //! `cargo run --release -p kino-shared --example kernel_bench [FRAMES]`
 
-use kino_shared::kernels::{color, resize, sharpen};
+use kino_shared::kernels::{color, denoise, resize, sharpen};
 use kino_shared::{ChromaLayout, ColorParams, ColourInfo, Frame, ResizeFilter, Samples};
 use std::time::Instant;
 
@@ -65,4 +65,8 @@ fn main() {
         threshold: 2.0,
     };
     time("sharpen 1080p", frames, || sharpen::sharpen(&src, &s));
+    time("noise estimate 1080p (sharpen's auto threshold)", frames, || {
+        std::hint::black_box(denoise::estimate_sigma(&src));
+        Frame::new(2, 2, ChromaLayout::Yuv420, 8, ColourInfo::default())
+    });
 }
