@@ -22,7 +22,7 @@ make_input() { # height file
   local h=$1 out=$2 src
   if [ "$h" = 1080 ]; then src=$MEDIA/video_cockatoo_handheld_shaky.mp4; else src=$MEDIA/video_street_bikes_4cuts.mp4; fi
   if [ -f "$src" ]; then
-    ffmpeg -v error -y -i "$src" -an -vf "scale=-2:$h:flags=lanczos,crop=trunc(ih*16/9/2)*2:$h" \
+    ffmpeg -v error -y -i "$src" -an -vf "scale=-2:$h:flags=lanczos,crop=trunc(ih*16/9/2)*2:$h,setsar=1" \
       -c:v libx264 -preset veryfast -crf 16 -g 50 -pix_fmt yuv420p "$out"
   else
     ffmpeg -v error -y -f lavfi -i "testsrc2=size=$((h * 16 / 9))x$h:rate=25:duration=10,noise=alls=10:allf=t" \
