@@ -65,8 +65,12 @@ fn main() {
         threshold: 2.0,
     };
     time("sharpen 1080p", frames, || sharpen::sharpen(&src, &s));
-    time("noise estimate 1080p (sharpen's auto threshold)", frames, || {
-        std::hint::black_box(denoise::estimate_sigma(&src));
-        Frame::new(2, 2, ChromaLayout::Yuv420, 8, ColourInfo::default())
-    });
+    time(
+        "noise estimate 1080p (sharpen's auto threshold)",
+        frames,
+        || {
+            std::hint::black_box(denoise::estimate_sigma(&src));
+            Frame::new(2, 2, ChromaLayout::Yuv420, 8, ColourInfo::default())
+        },
+    );
 }

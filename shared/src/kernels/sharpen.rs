@@ -172,6 +172,8 @@ fn use_avx2() -> bool {
 
 /// Separable blur with clamped borders.
 fn blur<T: Sample>(src: &[T], w: usize, h: usize, k: &[f32], avx2: bool) -> Vec<f32> {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2;
     let mut tmp = vec![0f32; w * h];
     for_rows(&mut tmp, w, |y, row| {
         let line = &src[y * w..(y + 1) * w];
