@@ -17,6 +17,17 @@ async fn resources_are_sampled_stored_and_exported() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path(), &["--sample-seconds", "0.3", "--workers", "1"]);
     let client = reqwest::Client::new();
+    // Throughput is counted from the first reading on: wait for two, so the job's frames all fall
+    // after it (a loaded machine may take a while to start the sampler).
+    let waited = Instant::now();
+    while history(&client, &node, "").await.1["samples"]
+        .as_array()
+        .map_or(0, Vec::len)
+        < 2
+    {
+        assert!(waited.elapsed() < Duration::from_secs(60), "no readings");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let input = small_clip();
     let id = common::upload(&client, &node, &input, None).await;
     let job = create_job(
