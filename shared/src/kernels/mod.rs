@@ -73,3 +73,23 @@ pub(crate) fn for_rows<T: Send>(
             .for_each(|(y, row)| f(y, row));
     }
 }
+
+/// Whether the CPU runs the kernels' AVX2 builds (built without FMA, so their sums and pixels
+/// equal the plain build's and the browser's).
+pub(crate) fn use_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// `line` as f32 with `pad` copies of its edge samples on each side, into `out`: filters then read
+/// whole taps without clamping an index per tap.
+#[inline(always)]
+pub(crate) fn pad_row<T: Sample>(out: &mut Vec<f32>, line: &[T], pad: usize) {
+    let w = line.len();
+    out.clear();
+    out.resize(pad, line[0].to_f32());
+    out.extend(line.iter().map(|v| v.to_f32()));
+    out.resize(w + 2 * pad, line[w - 1].to_f32());
+}

@@ -1,7 +1,7 @@
 //! Separable resampling (Lanczos-3, bicubic) per plane, with MPEG-2/H.264 chroma siting so that chroma
 //! stays aligned with luma at any factor.
 
-use super::{for_rows, portable, Sample};
+use super::{for_rows, pad_row, portable, use_avx2, Sample};
 use crate::api::ResizeFilter;
 use crate::frame::{ChromaLayout, Frame, Plane, Samples};
 
@@ -271,12 +271,8 @@ fn h_pass_phased(sc: &mut Scratch, ax: &Axis, ph: Phases, pad: usize, row: &mut 
 /// reads `taps` contiguous samples), filtered phase by phase when the filter is periodic.
 #[inline(always)]
 fn h_core<T: Sample>(sc: &mut Scratch, line: &[T], ax: &Axis, ph: Option<Phases>, row: &mut [f32]) {
-    let (sw, pad) = (line.len(), ax.taps);
-    let (first, last) = (line[0].to_f32(), line[sw - 1].to_f32());
-    sc.padded.clear();
-    sc.padded.resize(pad, first);
-    sc.padded.extend(line.iter().map(|v| v.to_f32()));
-    sc.padded.resize(sw + 2 * pad, last);
+    let pad = ax.taps;
+    pad_row(&mut sc.padded, line, pad);
     match ph {
         Some(ph) => h_pass_phased(sc, ax, ph, pad, row),
         None => h_pass_any(&sc.padded, ax, pad, row),
@@ -340,18 +336,6 @@ mod wide {
     ) {
         super::v_core(acc, tmp, ay, y, max, row)
     }
-
-    pub(super) fn avx2() -> bool {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-}
-
-/// Whether to run the AVX2 build of the row passes.
-fn use_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return wide::avx2();
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 /// A horizontal row with this thread's buffers, in the widest build the CPU runs.

@@ -2,7 +2,7 @@
 //! amplified), and the sharpened value is kept within a margin of its 3×3 neighbourhood's range
 //! (so edges get crisper without halos).
 
-use super::{for_rows, Sample};
+use super::{for_rows, pad_row, use_avx2, Sample};
 use crate::frame::{Frame, Plane, Samples};
 
 /// Sharpening settings (threshold in 8-bit code values whatever the depth).
@@ -42,11 +42,8 @@ std::thread_local! {
 /// a clamped gather per output would.
 #[inline(always)]
 fn blur_h_core<T: Sample>(padded: &mut Vec<f32>, line: &[T], k: &[f32], row: &mut [f32]) {
-    let (w, r) = (line.len(), k.len() / 2);
-    padded.clear();
-    padded.resize(r, line[0].to_f32());
-    padded.extend(line.iter().map(|v| v.to_f32()));
-    padded.resize(w + 2 * r, line[w - 1].to_f32());
+    let w = line.len();
+    pad_row(padded, line, k.len() / 2);
     row.fill(0.0);
     for (i, &kv) in k.iter().enumerate() {
         for (o, &v) in row.iter_mut().zip(&padded[i..i + w]) {
@@ -161,13 +158,6 @@ mod wide {
     pub(super) fn finish<T: Sample>(sc: &mut Scratch, j: &RowJob<'_, T>, y: usize, row: &mut [T]) {
         finish_core(sc, j, y, row)
     }
-}
-
-fn use_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 /// Separable blur with clamped borders.
