@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::broadcast;
 
+use super::balance::Balance;
 pub use super::context::{JobCtx, JobError, JobOutcome};
 pub use super::layout::{chunk_dir, quality_dir, scene_dir};
 pub use super::preflight::{check_detect_models, check_stages_fit_input, preflight};
@@ -68,7 +69,8 @@ pub async fn run_job(
     let (spec, input) = (&admitted.spec, &admitted.input);
     let deinterlace = admitted.deinterlace;
     let storage = opts.storage.as_deref();
-    planning::ensure_planned(store, job, spec, input, deinterlace, storage).await?;
+    let balance = balance(spec, &admitted.info, opts);
+    planning::ensure_planned(store, job, spec, input, deinterlace, storage, balance).await?;
     let clock = planning::planned_clock(store, job, spec).await?;
     if let Some(c) = clock.filter(|c| !c.interpolates) {
         ctx.warn(format!(
@@ -215,10 +217,30 @@ pub(super) fn resources(
     plan_resources(
         ow.max(w),
         oh.max(h),
+        &spec.output.preset,
         cores,
         opts.memory_bytes,
         Some(workers),
     )
+}
+
+/// What the chunk plan is balanced for: this node's workers when every chunk is left, and the
+/// larger of the input and output frames.
+fn balance(
+    spec: &kino_shared::JobSpec,
+    info: &kino_shared::MediaInfo,
+    opts: &JobOptions,
+) -> Balance {
+    let (w, h) = info
+        .video
+        .as_ref()
+        .map(|v| (v.width, v.height))
+        .unwrap_or((1920, 1080));
+    let (ow, oh) = output_size(spec, w, h);
+    Balance {
+        workers: resources(spec, info, opts, usize::MAX).workers,
+        frame_pixels: u64::from(w.max(ow)) * u64::from(h.max(oh)),
+    }
 }
 
 /// Writes what the analysis found into the report (scenes, tracks, the auto-edit cut list) and

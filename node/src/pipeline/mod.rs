@@ -5,6 +5,7 @@
 pub mod analyse;
 pub mod analysis_pass;
 pub mod assembly;
+pub mod balance;
 pub mod context;
 pub mod input_layout;
 pub mod job;

@@ -76,6 +76,17 @@ pub fn plan_chunks_at(
             starts.pop();
         }
     }
+    chunks_from_starts(index, &starts, margin_before)
+}
+
+/// The chunks that begin at frames `starts` (ascending, the first 0), each decoding from the clean
+/// keyframe at or before `margin_before` frames ahead of its start.
+pub(super) fn chunks_from_starts(
+    index: &FrameIndex,
+    starts: &[usize],
+    margin_before: usize,
+) -> Vec<ChunkPlan> {
+    let frames = &index.frames;
     let keyframe_at_or_before = |i: usize| -> i64 {
         let k = frames[..=i]
             .iter()

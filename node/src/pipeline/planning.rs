@@ -2,6 +2,7 @@
 //! analysis pass finds them before any chunk is claimed.
 
 use super::analyse::{self, Analysis};
+use super::balance::{plan_balanced, Balance};
 use super::context::{blocking, JobCtx, JobError};
 use super::input_layout::InputLayout;
 use super::layout::chunk_path;
@@ -10,7 +11,7 @@ use crate::enhance as stages;
 use crate::enhance::interp::Clock;
 use crate::media::interlace::Deinterlace;
 use crate::media::{probe, MediaError};
-use crate::pipeline::{plan_chunks, ChunkPlan};
+use crate::pipeline::ChunkPlan;
 use crate::store::{ReportSection, Store};
 use kino_shared::{ChunkState, JobSpec, JobState, ProgressEvent, SpecError};
 use std::path::Path;
@@ -23,6 +24,7 @@ pub async fn ensure_planned(
     input: &Path,
     deinterlace: Option<Deinterlace>,
     storage: Option<&str>,
+    balance: Balance,
 ) -> Result<(), JobError> {
     let status = store.job(job).await?;
     if status.chunks_total > 0 {
@@ -39,7 +41,7 @@ pub async fn ensure_planned(
             Some(params) => Some(clock_for(&params, &p)?),
             None => None,
         };
-        let plan = plan_chunks(&p.index, chunk_seconds, margin);
+        let plan = plan_balanced(&p.index, chunk_seconds, margin, balance);
         let layout = match storage {
             Some(s) => {
                 let size = std::fs::metadata(&path)
