@@ -79,12 +79,72 @@ pub struct AssemblyOptions {
 }
 
 /// Joins `chunks` (in order) into `output`, taking audio, metadata and side data from `source`.
+/// An MP4/MOV output gets its index (`moov`) up front for streaming: written into space reserved
+/// before the media data, or, when that turns out too small, by moving the data once more
+/// (`faststart`, which copies the whole file).
 pub fn assemble(
     source: &Path,
     chunks: &[PathBuf],
     output: &Path,
     opts: &AssemblyOptions,
 ) -> Result<Assembled> {
+    let reserve = match muxer_for(output)? {
+        "mp4" | "mov" => Some(moov_reserve(source, chunks)?),
+        _ => None,
+    };
+    if let Some(r) = reserve {
+        if let Some(done) = assemble_with(source, chunks, output, opts, Some(r))? {
+            return Ok(done);
+        }
+        tracing::warn!(
+            reserved = r,
+            "the index outgrew its reserved space; moving the data instead"
+        );
+    }
+    assemble_with(source, chunks, output, opts, None)?.ok_or_else(|| MediaError::Output {
+        path: output.display().to_string(),
+        reason: "the muxer could not write the index".into(),
+    })
+}
+
+/// Bytes to reserve for the `moov` index: its fixed boxes and, per packet, at most a size, a
+/// time-to-sample, a composition offset, a sync entry and a chunk offset (about 24 bytes; 40
+/// counted). Audio is counted as 100 packets a second per stream, more than any common codec
+/// makes. What the index leaves unused stays as a `free` box (a few hundred bytes a second).
+fn moov_reserve(source: &Path, chunks: &[PathBuf]) -> Result<i64> {
+    let mut video = 0u64;
+    for c in chunks {
+        video += input::open(c)?
+            .stream(0)
+            .map_or(0, |s| s.frames().max(0) as u64);
+    }
+    let src = input::open(source)?;
+    let seconds = (src.duration().max(0) as f64 / f64::from(ffi::AV_TIME_BASE)).ceil() as u64;
+    let audio = src
+        .streams()
+        .filter(|s| s.parameters().medium() == ffmpeg::media::Type::Audio)
+        .count() as u64
+        * (seconds + 1)
+        * 100;
+    let metadata: usize = src
+        .metadata()
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 32)
+        .sum();
+    let chapters = src.chapters().count() as u64 + 64;
+    let bytes = 64 * 1024 + 40 * (video + audio) + metadata as u64 + 512 * chapters;
+    Ok(bytes.min(i32::MAX as u64) as i64)
+}
+
+/// One assembly; `reserve`: bytes kept for the MP4 index before the media data (`None`: moved up
+/// front after writing). `Ok(None)` when the reserved space was too small (the file is discarded).
+fn assemble_with(
+    source: &Path,
+    chunks: &[PathBuf],
+    output: &Path,
+    opts: &AssemblyOptions,
+    reserve: Option<i64>,
+) -> Result<Option<Assembled>> {
     let (audio, audio_stages, drop_hdr, chapters) = (
         opts.audio,
         opts.audio_stages.as_slice(),
@@ -322,8 +382,10 @@ pub fn assemble(
             .map_err(MediaError::ff("adding chapters"))?;
     }
     let mut header_opts = ffmpeg::Dictionary::new();
-    if muxer == "mp4" || muxer == "mov" {
-        header_opts.set("movflags", "+faststart");
+    match reserve {
+        Some(bytes) => header_opts.set("moov_size", &bytes.to_string()),
+        None if muxer == "mp4" || muxer == "mov" => header_opts.set("movflags", "+faststart"),
+        None => {}
     }
     octx.write_header_with(header_opts)
         .map_err(|e| MediaError::Output {
@@ -438,10 +500,18 @@ pub fn assemble(
             result.audio_packets += 1;
         }
     }
-    octx.write_trailer().map_err(|e| MediaError::Output {
-        path: out_shown.clone(),
-        reason: e.to_string(),
-    })?;
+    match octx.write_trailer() {
+        Err(e) if reserve.is_some() => {
+            tracing::debug!("index not written in its reserved space: {e}");
+            drop(octx);
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(None);
+        }
+        other => other.map_err(|e| MediaError::Output {
+            path: out_shown.clone(),
+            reason: e.to_string(),
+        })?,
+    }
     drop(octx);
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
@@ -455,7 +525,7 @@ pub fn assemble(
         })
         .and_then(|d| d.sync_all());
     }
-    Ok(result)
+    Ok(Some(result))
 }
 
 /// Packets of stream 0 of each chunk file in turn, with their time base. Demuxed MP4 packets carry
@@ -535,5 +605,81 @@ impl ChunkPackets {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Top-level MP4 boxes in file order.
+    fn boxes(path: &Path) -> Vec<String> {
+        let bytes = std::fs::read(path).unwrap();
+        let (mut at, mut names) = (0usize, Vec::new());
+        while at + 8 <= bytes.len() {
+            let mut size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            if size == 1 {
+                size = u64::from_be_bytes(bytes[at + 8..at + 16].try_into().unwrap()) as usize;
+            }
+            names.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+            at += size.max(8);
+        }
+        names
+    }
+
+    #[test]
+    fn the_index_is_written_up_front_into_reserved_space_or_moved_there() {
+        crate::media::init();
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("clip.mp4");
+        let made = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=25:duration=2",
+            ])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:duration=2",
+                "-shortest",
+            ])
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"])
+            .arg(&clip)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let chunk = dir.path().join("chunk.mp4");
+        let only_video = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&clip)
+            .args(["-an", "-c", "copy"])
+            .arg(&chunk)
+            .status()
+            .unwrap();
+        assert!(only_video.success());
+        let (out, opts) = (dir.path().join("out.mp4"), AssemblyOptions::default());
+        let chunks = [chunk];
+        // Reserved space: the index, then the unused rest as a free box, then the media.
+        let done = assemble(&clip, &chunks, &out, &opts).unwrap();
+        assert_eq!((done.video_packets, done.audio_packets > 0), (50, true));
+        assert_eq!(boxes(&out)[..3], ["ftyp", "moov", "free"]);
+        assert_eq!(boxes(&out).last().map(String::as_str), Some("mdat"));
+        // Too little reserved: that try is given up (no file left) and the data moved instead.
+        std::fs::remove_file(&out).unwrap();
+        assert!(assemble_with(&clip, &chunks, &out, &opts, Some(64))
+            .unwrap()
+            .is_none());
+        assert!(!out.exists() && std::fs::read_dir(dir.path()).unwrap().count() == 2);
+        assemble_with(&clip, &chunks, &out, &opts, None)
+            .unwrap()
+            .unwrap();
+        let b = boxes(&out);
+        let pos = |n: &str| b.iter().position(|x| x == n).unwrap();
+        assert!(pos("moov") < pos("mdat"), "{b:?}");
     }
 }
