@@ -479,7 +479,21 @@ async fn render_to(
             guard: p.remote.as_ref().map(|r| r.guard()),
             clock: p.clock,
         };
-        let r = render::render_chunk(&job, &chunk, &tmp, &on_frame, &shared.cancel);
+        // The kernels' row parallelism stays inside this worker's share of the cores: with one
+        // thread it runs in line, instead of handing each row pass to the shared pool and
+        // sleeping while it runs (measured: 6.7 s of 17 s CPU in futex wake-ups, sharpen 1080p).
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(p.res.threads.max(1))
+            .thread_name(|i| format!("kino-chunk-{i}"))
+            .build();
+        let render = || render::render_chunk(&job, &chunk, &tmp, &on_frame, &shared.cancel);
+        let r = match &pool {
+            Ok(pool) => pool.install(render),
+            Err(e) => {
+                tracing::warn!("no thread pool for the chunk ({e}); using the shared one");
+                render()
+            }
+        };
         // Durable before it is recorded as done.
         r.and_then(|o| {
             std::fs::File::open(&tmp)
