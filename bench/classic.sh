@@ -4,14 +4,15 @@
 # FFmpeg with its default threads, kino with its defaults and the quality report off. Prints the
 # speed ratio (FFmpeg time / kino time: above 1, kino is faster) and PSNR of kino's output against
 # FFmpeg's (and, with BASELINE=DIR, against the outputs an earlier run kept with KEEP=DIR).
-# Usage: bash bench/classic.sh [RUNS=3] [CASES="scale-lanczos scale-bicubic colour sharpen tonemap plain"] [INPUTS="1080 360"]
+# Usage: [KINO_BIN=...] bash bench/classic.sh [RUNS=3] [CASES="scale-lanczos scale-bicubic colour sharpen tonemap plain"] [INPUTS="1080 360"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 CASES=${2:-scale-lanczos scale-bicubic colour sharpen tonemap plain}
 INPUTS=${3:-1080 360}
-cargo build -q --release -p kino-node
-BIN=$PWD/target/release/kino-node
+# KINO_BIN=path times another build (an earlier commit's, for a before/after on one machine).
+if [ -z "${KINO_BIN:-}" ]; then cargo build -q --release -p kino-node; fi
+BIN=${KINO_BIN:-$PWD/target/release/kino-node}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 MEDIA=../shared/media

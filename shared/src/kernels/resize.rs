@@ -1,7 +1,7 @@
 //! Separable resampling (Lanczos-3, bicubic) per plane, with MPEG-2/H.264 chroma siting so that chroma
 //! stays aligned with luma at any factor.
 
-use super::{for_rows, pad_row, portable, use_avx2, Sample};
+use super::{for_rows, pad_row, plane_buffer, portable, recycle, use_avx2, Sample};
 use crate::api::ResizeFilter;
 use crate::frame::{ChromaLayout, Frame, Plane, Samples};
 
@@ -379,12 +379,14 @@ fn resize_samples<T: Sample>(
     let (ay, _) = Axis::cached(sh, dh, scale_y, shift_y, filter);
     let avx2 = use_avx2();
     // Horizontal pass into f32 rows, then vertical pass with rounding.
-    let mut tmp = vec![0f32; dw * sh];
+    // Every value of `tmp` is written by the horizontal pass before the vertical one reads it.
+    let mut tmp = plane_buffer(dw * sh);
     for_rows(&mut tmp, dw, |y, row| {
         h_row(&src[y * sw..(y + 1) * sw], &ax, phases, row, avx2)
     });
     let mut dst = vec![T::from_u32(0); dw * dh];
     for_rows(&mut dst, dw, |y, row| v_row(&tmp, &ay, y, max, row, avx2));
+    recycle(tmp);
     dst
 }
 

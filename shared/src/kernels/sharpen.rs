@@ -2,7 +2,7 @@
 //! amplified), and the sharpened value is kept within a margin of its 3×3 neighbourhood's range
 //! (so edges get crisper without halos).
 
-use super::{for_rows, pad_row, use_avx2, Sample};
+use super::{for_rows, pad_row, plane_buffer, recycle, use_avx2, Sample};
 use crate::frame::{Frame, Plane, Samples};
 
 /// Sharpening settings (threshold in 8-bit code values whatever the depth).
@@ -56,6 +56,8 @@ fn blur_h_core<T: Sample>(padded: &mut Vec<f32>, line: &[T], k: &[f32], row: &mu
 #[inline(always)]
 fn blur_v_core(tmp: &[f32], w: usize, h: usize, k: &[f32], y: usize, row: &mut [f32]) {
     let r = (k.len() / 2) as i32;
+    // The row comes from a reused buffer.
+    row.fill(0.0);
     for (i, kv) in k.iter().enumerate() {
         let yy = (y as i32 + i as i32 - r).clamp(0, h as i32 - 1) as usize;
         let line = &tmp[yy * w..(yy + 1) * w];
@@ -164,7 +166,8 @@ mod wide {
 fn blur<T: Sample>(src: &[T], w: usize, h: usize, k: &[f32], avx2: bool) -> Vec<f32> {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = avx2;
-    let mut tmp = vec![0f32; w * h];
+    // Reused planes: the horizontal pass writes every value, the vertical one clears its row.
+    let mut tmp = plane_buffer(w * h);
     for_rows(&mut tmp, w, |y, row| {
         let line = &src[y * w..(y + 1) * w];
         SCRATCH.with(|sc| {
@@ -177,7 +180,7 @@ fn blur<T: Sample>(src: &[T], w: usize, h: usize, k: &[f32], avx2: bool) -> Vec<
             blur_h_core(padded, line, k, row)
         })
     });
-    let mut out = vec![0f32; w * h];
+    let mut out = plane_buffer(w * h);
     for_rows(&mut out, w, |y, row| {
         #[cfg(target_arch = "x86_64")]
         if avx2 {
@@ -186,6 +189,7 @@ fn blur<T: Sample>(src: &[T], w: usize, h: usize, k: &[f32], avx2: bool) -> Vec<
         }
         blur_v_core(&tmp, w, h, k, y, row)
     });
+    recycle(tmp);
     out
 }
 
@@ -222,6 +226,7 @@ fn sharpen_plane<T: Sample>(
             finish_core(sc, &job, y, row)
         })
     });
+    recycle(blurred);
     out
 }
 
@@ -230,19 +235,22 @@ fn sharpen_plane<T: Sample>(
 pub fn sharpen(frame: &Frame, s: &SharpenSettings) -> Frame {
     let unit = (1u32 << frame.bit_depth.saturating_sub(8)) as f32;
     let max = frame.max_value() as f32;
-    let mut planes = frame.planes.clone();
     let p = &frame.planes[0];
-    if s.amount > 0.0 {
-        let samples = match &p.samples {
-            Samples::U8(d) => Samples::U8(sharpen_plane(d, p.width, p.height, s, unit, max)),
-            Samples::U16(d) => Samples::U16(sharpen_plane(d, p.width, p.height, s, unit, max)),
-        };
-        planes[0] = Plane {
-            width: p.width,
-            height: p.height,
-            samples,
-        };
+    if s.amount <= 0.0 {
+        return frame.clone();
     }
+    let samples = match &p.samples {
+        Samples::U8(d) => Samples::U8(sharpen_plane(d, p.width, p.height, s, unit, max)),
+        Samples::U16(d) => Samples::U16(sharpen_plane(d, p.width, p.height, s, unit, max)),
+    };
+    // Chroma copied as it is (not the luma it replaces).
+    let mut planes = Vec::with_capacity(frame.planes.len());
+    planes.push(Plane {
+        width: p.width,
+        height: p.height,
+        samples,
+    });
+    planes.extend(frame.planes[1..].iter().cloned());
     frame.with_planes(planes)
 }
 
@@ -333,6 +341,9 @@ mod tests {
                 radius,
                 threshold,
             };
+            // A larger plane first leaves stale values in the reused buffers.
+            let big = vec![200u8; 4 * w * h];
+            let _ = sharpen_plane(&big, 2 * w, 2 * h, &s, 1.0, 255.0);
             let want = sharpen_plane_reference(&src, w, h, &s, 1.0, 255.0);
             assert_eq!(sharpen_plane(&src, w, h, &s, 1.0, 255.0), want, "{s:?}");
             let wide: Vec<u16> = src.iter().map(|&v| u16::from(v) * 4 + 3).collect();
