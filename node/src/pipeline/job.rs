@@ -217,7 +217,6 @@ pub(super) fn resources(
     plan_resources(
         ow.max(w),
         oh.max(h),
-        &spec.output.preset,
         cores,
         opts.memory_bytes,
         Some(workers),
