@@ -89,7 +89,7 @@ pub fn assemble(
     opts: &AssemblyOptions,
 ) -> Result<Assembled> {
     let reserve = match muxer_for(output)? {
-        "mp4" | "mov" => Some(moov_reserve(source, chunks)?),
+        "mp4" | "mov" => Some(moov_reserve(source, chunks, opts.chapters.len())?),
         _ => None,
     };
     if let Some(r) = reserve {
@@ -110,8 +110,9 @@ pub fn assemble(
 /// Bytes to reserve for the `moov` index: its fixed boxes and, per packet, at most a size, a
 /// time-to-sample, a composition offset, a sync entry and a chunk offset (about 24 bytes; 40
 /// counted). Audio is counted as 100 packets a second per stream, more than any common codec
-/// makes. What the index leaves unused stays as a `free` box (a few hundred bytes a second).
-fn moov_reserve(source: &Path, chunks: &[PathBuf]) -> Result<i64> {
+/// makes; chapters (`chapters` new ones, or the source's) 512 bytes each. What the index leaves
+/// unused stays as a `free` box (a few hundred bytes a second).
+fn moov_reserve(source: &Path, chunks: &[PathBuf], chapters: usize) -> Result<i64> {
     let mut video = 0u64;
     for c in chunks {
         video += input::open(c)?
@@ -131,7 +132,7 @@ fn moov_reserve(source: &Path, chunks: &[PathBuf]) -> Result<i64> {
         .iter()
         .map(|(k, v)| k.len() + v.len() + 32)
         .sum();
-    let chapters = src.chapters().count() as u64 + 64;
+    let chapters = src.chapters().count().max(chapters) as u64 + 64;
     let bytes = 64 * 1024 + 40 * (video + audio) + metadata as u64 + 512 * chapters;
     Ok(bytes.min(i32::MAX as u64) as i64)
 }

@@ -79,8 +79,9 @@ std::thread_local! {
     static PLANES: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Intermediate planes a thread keeps (a separable filter needs two per plane).
-const KEPT_PLANES: usize = 4;
+/// Intermediate planes a thread keeps: sharpen holds two at once, resize one. A thread that lives
+/// on (a server's) keeps at most two planes of the largest frame it filtered (66 MB at 4K).
+const KEPT_PLANES: usize = 2;
 
 /// An f32 plane of `len` values for a kernel's intermediate result, from this thread's pool: every
 /// frame of a video needs the same sizes, and allocating and zeroing megabytes per frame cost 5 %
