@@ -69,7 +69,7 @@ pub async fn run_job(
     let (spec, input) = (&admitted.spec, &admitted.input);
     let deinterlace = admitted.deinterlace;
     let storage = opts.storage.as_deref();
-    let balance = balance(spec, &admitted.info, opts);
+    let balance = balance(store, spec, &admitted.info, opts).await?;
     planning::ensure_planned(store, job, spec, input, deinterlace, storage, balance).await?;
     let clock = planning::planned_clock(store, job, spec).await?;
     if let Some(c) = clock.filter(|c| !c.interpolates) {
@@ -224,22 +224,34 @@ pub(super) fn resources(
 }
 
 /// What the chunk plan is balanced for: this node's workers when every chunk is left, and the
-/// larger of the input and output frames.
-fn balance(
+/// larger of the input and output frames. With other live nodes in a farm it is not balanced (one
+/// worker): their workers are not known here, and fewer, longer chunks could leave them idle.
+async fn balance(
+    store: &Store,
     spec: &kino_shared::JobSpec,
     info: &kino_shared::MediaInfo,
     opts: &JobOptions,
-) -> Balance {
+) -> Result<Balance, JobError> {
+    let others = store
+        .nodes()
+        .await?
+        .iter()
+        .filter(|n| n.name != opts.node && !n.draining && n.silent_ms < 3 * opts.lease_ms)
+        .count();
     let (w, h) = info
         .video
         .as_ref()
         .map(|v| (v.width, v.height))
         .unwrap_or((1920, 1080));
     let (ow, oh) = output_size(spec, w, h);
-    Balance {
-        workers: resources(spec, info, opts, usize::MAX).workers,
+    let workers = match others {
+        0 => resources(spec, info, opts, usize::MAX).workers,
+        _ => 1,
+    };
+    Ok(Balance {
+        workers,
         frame_pixels: u64::from(w.max(ow)) * u64::from(h.max(oh)),
-    }
+    })
 }
 
 /// Writes what the analysis found into the report (scenes, tracks, the auto-edit cut list) and
