@@ -148,23 +148,10 @@ impl Model<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::ffmpeg::Rational;
-    use crate::media::probe::FrameEntry;
+    use crate::pipeline::plan::tests::index_at;
 
     fn index(n: usize, gop: usize) -> FrameIndex {
-        FrameIndex {
-            time_base: Rational(1, 20),
-            frames: (0..n)
-                .map(|i| FrameEntry {
-                    pts: i as i64,
-                    duration: 1,
-                    key: i % gop == 0,
-                    clean_start: i % gop == 0,
-                    pos: -1,
-                    size: 0,
-                })
-                .collect(),
-        }
+        index_at(20, n, gop)
     }
 
     fn lengths(plan: &[ChunkPlan]) -> Vec<u64> {

@@ -204,23 +204,12 @@ pub(super) fn resources(
     opts: &JobOptions,
     chunks_left: usize,
 ) -> Resources {
-    let (w, h) = info
-        .video
-        .as_ref()
-        .map(|v| (v.width, v.height))
-        .unwrap_or((1920, 1080));
-    let (ow, oh) = output_size(spec, w, h);
+    let (w, h) = work_size(spec, info);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
     let workers = opts.workers.min(chunks_left).max(1);
-    plan_resources(
-        ow.max(w),
-        oh.max(h),
-        cores,
-        opts.memory_bytes,
-        Some(workers),
-    )
+    plan_resources(w, h, cores, opts.memory_bytes, Some(workers))
 }
 
 /// What the chunk plan is balanced for: this node's workers when every chunk is left, and the
@@ -238,20 +227,27 @@ async fn balance(
         .iter()
         .filter(|n| n.name != opts.node && !n.draining && n.silent_ms < 3 * opts.lease_ms)
         .count();
-    let (w, h) = info
-        .video
-        .as_ref()
-        .map(|v| (v.width, v.height))
-        .unwrap_or((1920, 1080));
-    let (ow, oh) = output_size(spec, w, h);
+    let (w, h) = work_size(spec, info);
     let workers = match others {
         0 => resources(spec, info, opts, usize::MAX).workers,
         _ => 1,
     };
     Ok(Balance {
         workers,
-        frame_pixels: u64::from(w.max(ow)) * u64::from(h.max(oh)),
+        frame_pixels: u64::from(w) * u64::from(h),
     })
+}
+
+/// The larger of the input's and the output's frame size, which sets a job's memory and per-frame
+/// work (1920×1080 when the input has no video).
+fn work_size(spec: &kino_shared::JobSpec, info: &kino_shared::MediaInfo) -> (u32, u32) {
+    let (w, h) = info
+        .video
+        .as_ref()
+        .map(|v| (v.width, v.height))
+        .unwrap_or((1920, 1080));
+    let (ow, oh) = output_size(spec, w, h);
+    (w.max(ow), h.max(oh))
 }
 
 /// Writes what the analysis found into the report (scenes, tracks, the auto-edit cut list) and

@@ -124,14 +124,19 @@ pub(super) fn chunks_from_starts(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::media::ffmpeg::Rational;
     use crate::media::probe::FrameEntry;
 
     fn index(n: usize, gop: usize) -> FrameIndex {
+        index_at(25, n, gop)
+    }
+
+    /// `n` frames at `fps`, a clean keyframe every `gop` frames.
+    pub(in crate::pipeline) fn index_at(fps: i32, n: usize, gop: usize) -> FrameIndex {
         FrameIndex {
-            time_base: Rational(1, 25),
+            time_base: Rational(1, fps),
             frames: (0..n)
                 .map(|i| FrameEntry {
                     pts: i as i64,
