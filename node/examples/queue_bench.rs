@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
         audio_stages: Vec::new(),
         scenes: None,
         auto_edit: None,
+        keep: Vec::new(),
         output: OutputSpec::default(),
         chunk_seconds: 4.0,
     };

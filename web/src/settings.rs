@@ -301,6 +301,7 @@ impl Form {
                 audio_stages: vec![],
                 scenes: None,
                 auto_edit: None,
+                keep: Vec::new(),
                 output: OutputSpec::default(),
                 chunk_seconds: 4.0,
             };
@@ -359,6 +360,7 @@ impl Form {
             audio_stages,
             scenes: self.scenes.then(SceneParams::default),
             auto_edit: self.auto_edit.then(AutoEditParams::default),
+            keep: Vec::new(),
             output,
             chunk_seconds: 4.0,
         };

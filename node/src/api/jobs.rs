@@ -402,7 +402,6 @@ pub async fn cut_list(
     Path((id, format)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     use crate::edit::{ExportFormat, ExportOptions};
-    use crate::pipeline::job::AutoEditReport;
     job_or_404(&state, &id).await?;
     let Some(kind) = ExportFormat::ALL
         .into_iter()
@@ -414,11 +413,14 @@ pub async fn cut_list(
             format!("unknown cut list format {format:?} (edl, fcpxml or otio)"),
         ));
     };
-    let Some(report) = state.svc.store.section::<AutoEditReport>(&id).await? else {
+    let report = crate::pipeline::job::job_cut(&state.svc.store, &id)
+        .await
+        .map_err(ApiErr::internal)?;
+    let Some(report) = report else {
         return Err(ApiErr::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
-            format!("job {id} has no cut list (auto_edit was not asked for, or has not run yet)"),
+            format!("job {id} has no cut list (neither auto_edit nor keep was asked for, or the cut is not decided yet)"),
         ));
     };
     let text = kind

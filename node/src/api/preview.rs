@@ -61,6 +61,7 @@ fn parse_stages(json: &str) -> ApiResult<Vec<StageSpec>> {
         audio_stages: vec![],
         scenes: None,
         auto_edit: None,
+        keep: Vec::new(),
         output: OutputSpec::default(),
         chunk_seconds: 4.0,
     };

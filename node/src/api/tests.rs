@@ -129,6 +129,17 @@ async fn bad_job_specs_name_their_field() {
     let zero_width = post_job(r#"{"input":"x","stages":[{"kind":"scale","width":0}]}"#);
     let e = refused(&app, zero_width, StatusCode::UNPROCESSABLE_ENTITY, d).await;
     assert_eq!(e.field.as_deref(), Some("stages.scale.width"));
+    let overlapping = post_job(r#"{"input":"x","keep":[{"start":0,"end":3},{"start":2,"end":4}]}"#);
+    let e = refused(&app, overlapping, StatusCode::UNPROCESSABLE_ENTITY, d).await;
+    assert_eq!(e.field.as_deref(), Some("keep[1]"));
+    let backwards = post_job(r#"{"input":"x","keep":[{"start":5,"end":1}]}"#);
+    let e = refused(&app, backwards, StatusCode::UNPROCESSABLE_ENTITY, d).await;
+    assert_eq!(e.field.as_deref(), Some("keep[0]"));
+    let with_interpolate = post_job(
+        r#"{"input":"x","keep":[{"start":1}],"stages":[{"kind":"interpolate","factor":2}]}"#,
+    );
+    let e = refused(&app, with_interpolate, StatusCode::UNPROCESSABLE_ENTITY, d).await;
+    assert_eq!(e.field.as_deref(), Some("keep"));
     let no_upload = post_job(r#"{"input":"0123456789abcdef0123456789abcdef"}"#);
     let e = refused(&app, no_upload, StatusCode::UNPROCESSABLE_ENTITY, d).await;
     assert_eq!(e.field.as_deref(), Some("input"));

@@ -299,8 +299,13 @@ pub struct RenderArgs {
     /// Optional settings as for `cutlist --settings`, e.g. `silence_min_duration=1,margin=0.2`.
     #[arg(long, num_args = 0..=1, default_missing_value = "", value_parser = parse_settings::<AutoEditParams>)]
     pub auto_edit: Option<AutoEditParams>,
-    /// With --auto-edit, also write the cut list for editors here (.edl, .fcpxml or .otio, by the
-    /// extension; repeatable). It describes the source, so an editor can refine the cut.
+    /// Keep only this part of the source, START-END (`00:01.5-00:07`, `1:02:03-`, seconds from the
+    /// first frame; each time snaps to the nearest frame start, so frame times are frame-exact);
+    /// repeat for several parts, in order. With --auto-edit, the output keeps what both keep.
+    #[arg(long = "trim", value_name = "START-END")]
+    pub trim: Vec<kino_shared::KeepRange>,
+    /// With --auto-edit or --trim, also write the cut list for editors here (.edl, .fcpxml or .otio,
+    /// by the extension; repeatable). It describes the source, so an editor can refine the cut.
     #[arg(long)]
     pub cut_list: Vec<PathBuf>,
     /// Target chunk length in seconds (chunks start at keyframes); 0 renders in one piece.

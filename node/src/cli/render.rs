@@ -30,6 +30,7 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
         audio_stages,
         scenes: a.scenes,
         auto_edit: a.auto_edit,
+        keep: a.trim.clone(),
         output: OutputSpec {
             codec: a.codec,
             crf: a.crf,
@@ -69,8 +70,10 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
             "--tracks and --mot need a detect stage (--stage detect)".into(),
         ));
     }
-    if !cut_formats.is_empty() && spec.auto_edit.is_none() {
-        return Err(CliError::Usage("--cut-list needs --auto-edit".into()));
+    if !cut_formats.is_empty() && spec.cut_name().is_none() {
+        return Err(CliError::Usage(
+            "--cut-list needs --auto-edit or --trim".into(),
+        ));
     }
     // Fail fast on bad parameters and input, before anything is stored: the checks HTTP jobs get.
     let admitted = service::admit(spec, input.clone(), output.clone()).await?;

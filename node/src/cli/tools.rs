@@ -5,7 +5,6 @@ use super::args::{CompareArgs, CutlistArgs, DetectArgs, InterpolateArgs, ScenesA
 use super::error::{CliError, CliResult};
 use crate::edit::{ExportFormat, ExportOptions};
 use crate::media::probe;
-use crate::pipeline::job::AutoEditReport;
 use crate::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -38,8 +37,7 @@ pub async fn write_cut_lists(
     job: &str,
     formats: &[(PathBuf, ExportFormat)],
 ) -> CliResult<()> {
-    let report = store
-        .section::<AutoEditReport>(job)
+    let report = crate::pipeline::job::job_cut(store, job)
         .await?
         .ok_or_else(|| CliError::Missing("the job has no cut list".into()))?;
     for (path, format) in formats {

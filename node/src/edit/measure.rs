@@ -41,18 +41,24 @@ pub fn cut_list_from(
     params: &AutoEditParams,
 ) -> Result<CutList, AutoEditError> {
     params.validate().map_err(StretchError::from)?;
+    let audio = match info.audio.first() {
+        Some(a) if params.silence => Some(audio_levels(path, a.stream_index)?),
+        _ => None,
+    };
+    let rate = source_media(path, info, 1)?.rate;
+    let detection = find_stretches(rate, frames, audio.as_ref(), params)?;
+    let source = source_media(path, info, detection.total_frames)?;
+    Ok(detection.into_cut_list(source)?)
+}
+
+/// What a cut list says about `path` (probed as `info`), `total` frames long at its nominal rate.
+pub fn source_media(path: &Path, info: &MediaInfo, total: u64) -> Result<SourceMedia, MediaError> {
     let video = info
         .video
         .as_ref()
         .ok_or_else(|| MediaError::NoVideo(path.display().to_string()))?;
     let [num, den] = video.avg_frame_rate;
     let rate = FrameRate::new(num.max(0) as u32, den.max(0) as u32);
-    let audio = match info.audio.first() {
-        Some(a) if params.silence => Some(audio_levels(path, a.stream_index)?),
-        _ => None,
-    };
-    let detection = find_stretches(rate, frames, audio.as_ref(), params)?;
-    let total = detection.total_frames;
     let mut source = SourceMedia::new(
         path.display().to_string(),
         rate,
@@ -63,7 +69,7 @@ pub fn cut_list_from(
     if let Some(a) = info.audio.first() {
         source = source.with_audio(a.sample_rate, a.channels as u16);
     }
-    Ok(detection.into_cut_list(source)?)
+    Ok(source)
 }
 
 /// Black share and change of every frame, timestamps in seconds.

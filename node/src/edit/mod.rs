@@ -21,6 +21,7 @@ pub mod otio;
 pub mod stretches;
 pub mod timecode;
 pub mod timeline;
+pub mod trim;
 
 pub use stretches::{
     find_stretches, AudioLevels, AutoEditParams, Combine, FrameMeasure, LevelMeter, StretchError,
@@ -212,6 +213,8 @@ pub enum CutReason {
     Black,
     Frozen,
     Silence,
+    /// Outside the job's kept ranges (in/out points).
+    Trimmed,
 }
 
 /// A removed part and the detections that removed it, for the job report.

@@ -25,7 +25,7 @@ use super::balance::Balance;
 pub use super::context::{JobCtx, JobError, JobOutcome};
 pub use super::layout::{chunk_dir, quality_dir, scene_dir};
 pub use super::preflight::{check_detect_models, check_stages_fit_input, preflight};
-pub use super::report::AutoEditReport;
+pub use super::report::{job_cut, AutoEditReport};
 pub use super::resources::{output_size, plan_resources, Resources};
 
 /// How a job runs on this process.
@@ -250,29 +250,29 @@ fn work_size(spec: &kino_shared::JobSpec, info: &kino_shared::MediaInfo) -> (u32
     (w.max(ow), h.max(oh))
 }
 
-/// Writes what the analysis found into the report (scenes, tracks, the auto-edit cut list) and
-/// returns the cut and the chapters to write (scenes moved with the cut; a scene cut away entirely
-/// leaves no chapter).
+/// Writes what the analysis found into the report (scenes, tracks, the cut list of auto-edit and
+/// trim) and returns the cut and the chapters to write (scenes moved with the cut; a scene cut
+/// away entirely leaves no chapter).
 async fn write_analysis_reports(
     ctx: &JobCtx,
     opts: &JobOptions,
     job: &Admitted,
     analysis: &Option<Arc<Analysis>>,
 ) -> Result<(Option<Arc<Timeline>>, Vec<assemble::Chapter>), JobError> {
-    let (Some(a), Some(v)) = (analysis, &job.info.video) else {
-        return Ok((None, Vec::new()));
-    };
     let (store, id, spec) = (&ctx.store, ctx.job.as_str(), &job.spec);
-    let mut chapters = match &spec.scenes {
-        Some(p) => report::report_scenes(store, id, &opts.data_dir, p, a, v, &job.input).await?,
-        None => Vec::new(),
-    };
-    if let Some(every) = preflight::detect_every(spec) {
-        report::report_tracks(store, id, a, v, every).await?;
+    let mut chapters = Vec::new();
+    if let (Some(a), Some(v)) = (analysis, &job.info.video) {
+        if let Some(p) = &spec.scenes {
+            chapters =
+                report::report_scenes(store, id, &opts.data_dir, p, a, v, &job.input).await?;
+        }
+        if let Some(every) = preflight::detect_every(spec) {
+            report::report_tracks(store, id, a, v, every).await?;
+        }
     }
-    let timeline = match &spec.auto_edit {
-        Some(p) => report::plan_auto_edit(store, id, p, a, &job.info, &job.input).await?,
-        None => return Ok((None, chapters)),
+    let a = analysis.as_deref();
+    let Some(timeline) = report::plan_cut(store, id, spec, a, &job.info, &job.input).await? else {
+        return Ok((None, chapters));
     };
     for c in chapters.iter_mut() {
         c.start = timeline.out_seconds(c.start);

@@ -35,12 +35,14 @@ pub async fn ensure_planned(
     let chunk_seconds = spec.chunk_seconds;
     let storage = storage.map(str::to_owned);
     let interp = kino_shared::interpolation(&spec.stages).copied();
-    let (plan, layout, clock) = blocking(move || -> Result<_, JobError> {
+    let trims = !spec.keep.is_empty();
+    let (plan, layout, clock, span) = blocking(move || -> Result<_, JobError> {
         let p = probe::probe(&path, true)?;
         let clock = match interp {
             Some(params) => Some(clock_for(&params, &p)?),
             None => None,
         };
+        let span = trims.then(|| FrameSpan::of(&p));
         let plan = plan_balanced(&p.index, chunk_seconds, margin, balance);
         let layout = match storage {
             Some(s) => {
@@ -51,7 +53,7 @@ pub async fn ensure_planned(
             }
             None => None,
         };
-        Ok((plan, layout, clock))
+        Ok((plan, layout, clock, span))
     })
     .await??;
     // Before the plan: a node without the file takes the job's chunks only once both are there,
@@ -62,9 +64,44 @@ pub async fn ensure_planned(
     if let Some(c) = &clock {
         store.save_section(job, c).await?;
     }
+    if let Some(span) = &span {
+        store.save_section(job, span).await?;
+    }
     let plan = output_frames(plan, deinterlace, clock.as_ref());
     store.save_plan(job, &plan).await?;
     Ok(())
+}
+
+/// Where the video's frames lie, from the index (a trim's frames are counted from them without
+/// decoding): the first frame's timestamp and the length in frames at the nominal rate.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct FrameSpan {
+    pub first_pts: i64,
+    pub frames: u64,
+}
+
+impl ReportSection for FrameSpan {
+    const NAME: &'static str = "frame_span";
+}
+
+impl FrameSpan {
+    /// The span of a probed file: its frame count, or the nominal frames between its first and last
+    /// timestamps where those are more (variable-rate video).
+    fn of(p: &probe::Probe) -> FrameSpan {
+        let pts = p.index.frames.iter().map(|f| f.pts);
+        let (first, last) = (pts.clone().min().unwrap_or(0), pts.max().unwrap_or(0));
+        let tb = p.index.time_base;
+        let nominal = p.info.video.as_ref().map_or(0, |v| {
+            let [num, den] = v.avg_frame_rate;
+            let ticks_per_frame = (f64::from(den.max(1)) * f64::from(tb.denominator()))
+                / (f64::from(num.max(1)) * f64::from(tb.numerator().max(1)));
+            ((last - first) as f64 / ticks_per_frame).round() as u64 + 1
+        });
+        FrameSpan {
+            first_pts: first,
+            frames: nominal.max(p.index.frames.len() as u64),
+        }
+    }
 }
 
 /// Frames of context each chunk must decode before its start: what the stages look back, and the

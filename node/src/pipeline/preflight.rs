@@ -78,6 +78,30 @@ pub fn check_stages_fit_input(
         .map(|v| v.hdr.kind.as_str())
         .unwrap_or("sdr");
     use kino_shared::{HdrMode, StageSpec};
+    if let Some(cut) = spec.cut_name() {
+        let Some(video) = &info.video else {
+            return Err(SpecError::new(cut, "cuts a video, and the input has none").into());
+        };
+        // Open-ended or not, a range has to start inside the video to keep anything of it.
+        let length = video.duration_seconds;
+        if let Some((i, r)) = spec
+            .keep
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.start >= length)
+        {
+            if length > 0.0 {
+                return Err(SpecError::new(
+                    format!("keep[{i}]"),
+                    format!(
+                        "starts at {} s, after the video's end ({length:.3} s)",
+                        r.start
+                    ),
+                )
+                .into());
+            }
+        }
+    }
     for s in &spec.stages {
         let reason = match s {
             StageSpec::Hdr(p) if p.mode == HdrMode::ToSdr && kind == "sdr" => {

@@ -36,8 +36,8 @@ const THUMBNAIL_WIDTH: u32 = 240;
 
 /// Why the output cannot be compared with the source frame by frame, if it cannot.
 fn not_comparable(spec: &kino_shared::JobSpec) -> Option<&'static str> {
-    if spec.auto_edit.is_some() {
-        return Some("not measured: auto-edit cuts the timeline, so output frames are not at the source's times");
+    if spec.cut_name().is_some() {
+        return Some("not measured: the job cuts the timeline (auto-edit or trim), so output frames are not at the source's times");
     }
     if spec.stages.iter().any(
         |s| matches!(s, StageSpec::Hdr(p) if matches!(p.mode, HdrMode::ToSdr | HdrMode::ToHdr)),

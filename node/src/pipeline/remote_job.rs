@@ -41,13 +41,10 @@ pub async fn run_remote(
     let owner = owner_id(&opts.node);
     let _renewal = worker::spawn_lease_renewal(&ctx, &owner, opts.lease_ms, cancel.clone());
     let analysis = analysis_pass::stored(&ctx, Needs::of(&spec), &layout.info).await?;
-    let timeline = match (&spec.auto_edit, &analysis) {
-        (Some(p), Some(a)) => {
-            let t = report::plan_auto_edit(store, job, p, a, &layout.info, input.path()).await?;
-            Some(Arc::new(t))
-        }
-        _ => None,
-    };
+    let a = analysis.as_deref();
+    let timeline = report::plan_cut(store, job, &spec, a, &layout.info, input.path())
+        .await?
+        .map(Arc::new);
     let chunks = store.chunks(job).await?;
     let done = || chunks.iter().filter(|c| c.state == ChunkState::Done);
     let left = chunks.len() - done().count();

@@ -169,10 +169,12 @@ pub(crate) fn check_interpolation(spec: &JobSpec) -> Result<(), SpecError> {
             ));
         }
     }
-    if spec.auto_edit.is_some() {
+    if let Some(cut) = spec.cut_name() {
         return Err(SpecError::new(
-            "auto_edit",
-            "cannot be combined with interpolate yet: auto-edit first, then interpolate its output",
+            cut,
+            format!(
+                "cannot be combined with interpolate yet: {cut} first, then interpolate its output"
+            ),
         ));
     }
     let p = interpolation(stages).copied().unwrap_or_default();

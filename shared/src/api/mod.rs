@@ -20,6 +20,7 @@ mod scenes;
 mod spec;
 mod status;
 mod target;
+mod trim;
 mod video;
 
 pub use audio::*;
@@ -37,6 +38,7 @@ pub use scenes::*;
 pub use spec::*;
 pub use status::*;
 pub use target::*;
+pub use trim::*;
 pub use video::*;
 
 #[cfg(test)]

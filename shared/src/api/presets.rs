@@ -31,6 +31,7 @@ impl Default for PresetSettings {
             audio_stages: vec![],
             scenes: None,
             auto_edit: None,
+            keep: Vec::new(),
             output: OutputSpec::default(),
             chunk_seconds: spec::default_chunk_seconds(),
         })
@@ -60,6 +61,7 @@ impl PresetSettings {
             audio_stages: s.audio_stages,
             scenes: s.scenes,
             auto_edit: s.auto_edit,
+            keep: Vec::new(),
             output: s.output,
             chunk_seconds: s.chunk_seconds,
         }

@@ -24,6 +24,10 @@ pub struct JobSpec {
     /// editors (EDL, FCPXML, OpenTimelineIO) with the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_edit: Option<AutoEditParams>,
+    /// Trim: the parts of the source to keep, in order (empty keeps it all). With `auto_edit`, the
+    /// output keeps what both keep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep: Vec<KeepRange>,
     #[serde(default)]
     pub output: OutputSpec,
     /// Target chunk length in seconds; chunks start at keyframes. 0 renders the video as one chunk.
@@ -359,13 +363,25 @@ impl JobSpec {
             StageSpec::Color(p) if p.is_auto() => Some("automatic color"),
             _ => None,
         });
-        let clash = clash.or(self.auto_edit.map(|_| "auto_edit"));
+        let clash = clash.or(self.cut_name());
         match clash {
             Some(what) => Err(SpecError::new(
                 "stages.deinterlace.mode",
                 format!("field cannot be combined with {what} yet (it measures source frames, and field mode doubles them): use mode=frame, or render the 50p output again with {what}"),
             )),
             None => Ok(()),
+        }
+    }
+
+    /// What cuts the timeline (`auto_edit` or `keep`), if anything does: such a job's output frames
+    /// are not at the source's times.
+    pub fn cut_name(&self) -> Option<&'static str> {
+        if self.auto_edit.is_some() {
+            Some("auto_edit")
+        } else if !self.keep.is_empty() {
+            Some("keep")
+        } else {
+            None
         }
     }
 
@@ -422,6 +438,7 @@ impl JobSpec {
         if let Some(p) = &self.auto_edit {
             p.validate()?;
         }
+        validate_keep(&self.keep)?;
         for stage in &self.audio_stages {
             stage.validate()?;
         }
@@ -442,11 +459,13 @@ impl JobSpec {
         // The sync stage reads the recording in step with the samples it is given; auto-edit joins
         // the kept parts before the stages, so every part after a cut would meet the wrong stretch
         // of the recording.
-        if self.auto_edit.is_some() && self.audio_stages.iter().any(|s| s.name() == "sync") {
-            return Err(SpecError::new(
-                "audio_stages.sync",
-                "cannot be combined with auto_edit (the cut would move the recording against the picture): render with sync first, then auto-edit that output",
-            ));
+        if let Some(cut) = self.cut_name() {
+            if self.audio_stages.iter().any(|s| s.name() == "sync") {
+                return Err(SpecError::new(
+                    "audio_stages.sync",
+                    format!("cannot be combined with {cut} (the cut would move the recording against the picture): render with sync first, then {cut} that output"),
+                ));
+            }
         }
         if !self.audio_stages.is_empty()
             && matches!(self.output.audio, AudioMode::Copy | AudioMode::None)

@@ -117,6 +117,7 @@ fn out_of_range_parameters_name_the_field() {
         audio_stages: vec![],
         scenes: None,
         auto_edit: None,
+        keep: Vec::new(),
         output: OutputSpec::default(),
         chunk_seconds: 4.0,
     };

@@ -7,3 +7,4 @@
 
 mod autoedit;
 mod export;
+mod trim;
