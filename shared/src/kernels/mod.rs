@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod motion;
 mod portable;
 pub mod resize;
+mod resize_int;
 pub mod scene;
 pub mod sharpen;
 pub mod steady;
@@ -75,38 +76,57 @@ pub(crate) fn for_rows<T: Send>(
 }
 
 std::thread_local! {
-    /// Intermediate planes kept for this thread's next frame.
+    /// Intermediate f32 planes kept for this thread's next frame.
     static PLANES: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Intermediate i16 planes (the 8-bit resize's fixed point) kept for this thread's next frame.
+    static PLANES_I16: std::cell::RefCell<Vec<Vec<i16>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Intermediate planes a thread keeps: sharpen holds two at once, resize one. A thread that lives
-/// on (a server's) keeps at most two planes of the largest frame it filtered (66 MB at 4K).
+/// A value of intermediate planes: f32 for the float kernels, i16 for the 8-bit resize. Each type
+/// has its own pool, so the one type's planes never stand in for the other's.
+pub(crate) trait PlaneValue: Copy + Default + 'static {
+    /// Runs `f` on this thread's kept planes of this type.
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R;
+}
+
+impl PlaneValue for f32 {
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<f32>>) -> R) -> R {
+        PLANES.with(|p| f(&mut p.borrow_mut()))
+    }
+}
+
+impl PlaneValue for i16 {
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<i16>>) -> R) -> R {
+        PLANES_I16.with(|p| f(&mut p.borrow_mut()))
+    }
+}
+
+/// Intermediate planes a thread keeps of each type: sharpen holds two f32 planes at once, resize
+/// one (f32 at 10 bits, i16 at 8). A thread that lives on (a server's) keeps at most two f32 planes
+/// of the largest frame it filtered (66 MB at 4K), and two i16 ones (half that).
 const KEPT_PLANES: usize = 2;
 
-/// An f32 plane of `len` values for a kernel's intermediate result, from this thread's pool: every
+/// A plane of `len` values for a kernel's intermediate result, from this thread's pool: every
 /// frame of a video needs the same sizes, and allocating and zeroing megabytes per frame cost 5 %
 /// of a 1080p→4K render (profiled). The contents are stale: callers write every value before
 /// reading it. Give it back with `recycle`.
-pub(crate) fn plane_buffer(len: usize) -> Vec<f32> {
-    let mut b = PLANES
-        .with(|p| {
-            let mut p = p.borrow_mut();
-            // The smallest that fits, else the largest (grown once).
-            let fit = (0..p.len())
-                .filter(|&i| p[i].capacity() >= len)
-                .min_by_key(|&i| p[i].capacity())
-                .or_else(|| (0..p.len()).max_by_key(|&i| p[i].capacity()));
-            fit.map(|i| p.swap_remove(i))
-        })
-        .unwrap_or_default();
-    b.resize(len, 0.0);
+pub(crate) fn plane_buffer<T: PlaneValue>(len: usize) -> Vec<T> {
+    let mut b = T::with_pool(|p| {
+        // The smallest that fits, else the largest (grown once).
+        let fit = (0..p.len())
+            .filter(|&i| p[i].capacity() >= len)
+            .min_by_key(|&i| p[i].capacity())
+            .or_else(|| (0..p.len()).max_by_key(|&i| p[i].capacity()));
+        fit.map(|i| p.swap_remove(i))
+    })
+    .unwrap_or_default();
+    b.resize(len, T::default());
     b
 }
 
 /// Gives a buffer from `plane_buffer` back for the next frame.
-pub(crate) fn recycle(b: Vec<f32>) {
-    PLANES.with(|p| {
-        let mut p = p.borrow_mut();
+pub(crate) fn recycle<T: PlaneValue>(b: Vec<T>) {
+    T::with_pool(|p| {
         if p.len() < KEPT_PLANES {
             p.push(b);
         }

@@ -1,7 +1,7 @@
 //! Separable resampling (Lanczos-3, bicubic) per plane, with MPEG-2/H.264 chroma siting so that chroma
 //! stays aligned with luma at any factor.
 
-use super::{for_rows, pad_row, plane_buffer, portable, recycle, use_avx2, Sample};
+use super::{for_rows, pad_row, plane_buffer, portable, recycle, resize_int, use_avx2, Sample};
 use crate::api::ResizeFilter;
 use crate::frame::{ChromaLayout, Frame, Plane, Samples};
 
@@ -43,12 +43,14 @@ impl ResizeFilter {
 }
 
 /// Source indices and normalised weights for every output position along one axis.
-struct Axis {
-    taps: usize,
-    index: Vec<u32>,
-    weight: Vec<f32>,
+pub(super) struct Axis {
+    pub(super) taps: usize,
+    pub(super) index: Vec<u32>,
+    pub(super) weight: Vec<f32>,
+    /// `weight` in Q14 fixed point, summing to exactly 1 << 14 per output (the 8-bit path's).
+    pub(super) weight_q14: Vec<i16>,
     /// Unclamped first source index per output position (for rows padded by `taps` each side).
-    first: Vec<i64>,
+    pub(super) first: Vec<i64>,
 }
 
 impl Axis {
@@ -81,10 +83,12 @@ impl Axis {
                 }
             }
         }
+        let weight_q14 = resize_int::q14_weights(&weight, taps);
         Axis {
             taps,
             index,
             weight,
+            weight_q14,
             first: firsts,
         }
     }
@@ -97,9 +101,9 @@ const MAX_PERIOD: usize = 64;
 /// 2 outputs, 1 sample; 1280→1920: 3 outputs, 2 samples). Outputs p, p + period, … then share one
 /// set of weights and read source samples `step` apart.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Phases {
-    period: usize,
-    step: usize,
+pub(super) struct Phases {
+    pub(super) period: usize,
+    pub(super) step: usize,
 }
 
 impl Axis {
@@ -127,7 +131,7 @@ impl Axis {
 
 /// An axis's filter: what it is computed from (the scale and shift as bits), and the result.
 type AxisKey = (usize, usize, u64, u64, ResizeFilter);
-type CachedAxis = (std::sync::Arc<Axis>, Option<Phases>);
+pub(super) type CachedAxis = (std::sync::Arc<Axis>, Option<Phases>);
 
 /// The axes of the last resizes: a video resizes every frame the same way, and computing the
 /// weights (a sine per tap for Lanczos) cost as much as filtering a plane.
@@ -137,7 +141,7 @@ static AXES: std::sync::Mutex<Vec<(AxisKey, CachedAxis)>> = std::sync::Mutex::ne
 const CACHED_AXES: usize = 8;
 
 impl Axis {
-    fn cached(
+    pub(super) fn cached(
         src_len: usize,
         dst_len: usize,
         scale: f64,
@@ -366,7 +370,7 @@ fn v_row<T: Sample>(tmp: &[f32], ay: &Axis, y: usize, max: u32, row: &mut [T], a
     })
 }
 
-fn resize_samples<T: Sample>(
+pub(super) fn resize_samples<T: Sample>(
     src: &[T],
     (sw, sh): (usize, usize),
     (dw, dh): (usize, usize),
@@ -391,8 +395,26 @@ fn resize_samples<T: Sample>(
 }
 
 /// Resizes a frame to `dst_w`×`dst_h`. Chroma of 4:2:0/4:2:2 video is left-sited horizontally
-/// (MPEG-2/H.264 default) or centred (JPEG, `chroma_center`), and centred vertically.
+/// (MPEG-2/H.264 default) or centred (JPEG, `chroma_center`), and centred vertically. 8-bit planes
+/// take the integer path (`resize_int`), deeper ones the f32 path.
 pub fn resize(src: &Frame, dst_w: usize, dst_h: usize, filter: ResizeFilter) -> Frame {
+    let avx2 = use_avx2();
+    resize_with(src, dst_w, dst_h, filter, |d, g, max| {
+        resize_int::resize_u8(d, g, filter, max, avx2)
+    })
+}
+
+/// Where and how a plane is resampled: source and destination sizes, scales and grid shifts.
+pub(super) type Geometry = ((usize, usize), (usize, usize), (f64, f64), (f64, f64));
+
+/// `resize` with the 8-bit planes resampled by `resize_u8` (the tests compare paths with it).
+pub(super) fn resize_with(
+    src: &Frame,
+    dst_w: usize,
+    dst_h: usize,
+    filter: ResizeFilter,
+    resize_u8: impl Fn(&[u8], Geometry, u32) -> Vec<u8>,
+) -> Frame {
     let sx = src.width as f64 / dst_w as f64;
     let sy = src.height as f64 / dst_h as f64;
     let max = src.max_value();
@@ -411,9 +433,7 @@ pub fn resize(src: &Frame, dst_w: usize, dst_h: usize, filter: ResizeFilter) -> 
             };
             let geom = ((p.width, p.height), (w, h), (sx, sy), (shift_x, 0.0));
             let samples = match &p.samples {
-                Samples::U8(d) => Samples::U8(resize_samples(
-                    d, geom.0, geom.1, geom.2, geom.3, filter, max,
-                )),
+                Samples::U8(d) => Samples::U8(resize_u8(d, geom, max)),
                 Samples::U16(d) => Samples::U16(resize_samples(
                     d, geom.0, geom.1, geom.2, geom.3, filter, max,
                 )),
