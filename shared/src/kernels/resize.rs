@@ -55,7 +55,13 @@ pub(super) struct Axis {
 
 impl Axis {
     /// `scale` is source/destination length; `shift` moves the sampling grid (in source samples).
-    fn new(src_len: usize, dst_len: usize, scale: f64, shift: f64, filter: ResizeFilter) -> Axis {
+    pub(super) fn new(
+        src_len: usize,
+        dst_len: usize,
+        scale: f64,
+        shift: f64,
+        filter: ResizeFilter,
+    ) -> Axis {
         let stretch = scale.max(1.0);
         let support = filter.radius() as f64 * stretch;
         // Taps first+1 … first+ceil(2·support) cover every non-zero weight.
@@ -108,7 +114,7 @@ pub(super) struct Phases {
 
 impl Axis {
     /// The period of this axis's filter, if it has a short one (bit-exact weights).
-    fn phases(&self) -> Option<Phases> {
+    pub(super) fn phases(&self) -> Option<Phases> {
         let (n, taps) = (self.first.len(), self.taps);
         let same = |a: usize, b: usize| {
             self.weight[a * taps..(a + 1) * taps]

@@ -96,6 +96,7 @@ fn dot_rows<O: Narrow>(
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 /// One output of `dot_rows` (the AVX2 pass's last few of a row).
 #[inline(always)]
 fn dot_at<O: Narrow>(src: &[i16], offs: &[usize], w: &[i16], max: i32, x: usize) -> O {
@@ -264,11 +265,11 @@ pub(super) fn resize_u8(
     dst
 }
 
-/// Both passes' sums in explicit AVX2, 16 outputs per step: two source rows interleaved 16-bit-wise
-/// (`unpacklo/hi_epi16`) and multiplied by a (w_a, w_b) pair with `madd_epi16`, which sums the two
-/// products into one i32 lane. `madd` overflows only for (-32768)·(-32768) + (-32768)·(-32768);
-/// no weight is -32768 (`q14_weights`), so it cannot occur. The sums are the exact integers of
-/// the portable path; the last `len % 16` outputs of a row are computed by it.
+/// Both passes' sums in explicit AVX2, 32 outputs per step (then 16, then the portable sum for
+/// the last few): two source rows interleaved 16-bit-wise (`unpacklo/hi_epi16`) and multiplied by
+/// a (w_a, w_b) pair with `madd_epi16`, which sums the two products into one i32 lane. `madd`
+/// overflows only for (-32768)·(-32768) + (-32768)·(-32768); no weight is -32768 (`q14_weights`),
+/// so it cannot occur. The sums are the exact integers of the portable path.
 #[cfg(target_arch = "x86_64")]
 mod wide {
     use super::dot_at;
@@ -283,32 +284,67 @@ mod wide {
         }));
     }
 
-    /// 16 i16 from `s` (at least 16 long).
+    /// The sums of outputs x … x + 16·B - 1 as i32 lanes, per block of 16: outputs 0–3 and 8–11
+    /// in the first, 4–7 and 12–15 in the second (`unpacklo/hi` work within 128-bit lanes;
+    /// `packs_epi32` of the two puts them back in order).
+    ///
+    /// # Safety
+    /// The CPU has AVX2, and `o + x + 16·B <= src.len()` for every `o` in `offs`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn load16(s: &[i16]) -> __m256i {
-        let s = &s[..16];
-        // SAFETY: `s` holds 16 i16, the 32 bytes read (unaligned loads allow any address).
-        unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
+    unsafe fn sums<const B: usize>(
+        src: &[i16],
+        offs: &[usize],
+        pairs: &[i32],
+        x: usize,
+    ) -> [[__m256i; 2]; B] {
+        let mut acc = [[_mm256_setzero_si256(); 2]; B];
+        let p = src.as_ptr();
+        for (o, &wp) in offs.chunks(2).zip(pairs) {
+            // An odd last tap: its own row again, with weight 0.
+            let (oa, ob) = (o[0] + x, o.get(1).map_or(o[0], |&b| b) + x);
+            let w = _mm256_set1_epi32(wp);
+            for (b, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: within `src` (the caller's bound); unaligned loads allow any address.
+                let (ra, rb) = unsafe {
+                    (
+                        _mm256_loadu_si256(p.add(oa + 16 * b).cast()),
+                        _mm256_loadu_si256(p.add(ob + 16 * b).cast()),
+                    )
+                };
+                let lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(ra, rb), w);
+                let hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(ra, rb), w);
+                acc[0] = _mm256_add_epi32(acc[0], lo);
+                acc[1] = _mm256_add_epi32(acc[1], hi);
+            }
+        }
+        acc
     }
 
-    /// The sums of outputs x … x + 15, as i32 lanes: outputs 0–3 and 8–11 in the first, 4–7 and
-    /// 12–15 in the second (`unpacklo/hi` work within 128-bit lanes; `packs_epi32` undoes it).
+    /// Whether every tap's row holds `n` samples from its offset (the bound `sums` needs).
+    fn rows_fit(src: &[i16], offs: &[usize], n: usize) -> bool {
+        offs.iter()
+            .all(|&o| o.checked_add(n).is_some_and(|end| end <= src.len()))
+    }
+
+    /// Sums to the intermediate, as `i16::narrow` (the saturating pack is its clamp).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn sums16(src: &[i16], offs: &[usize], pairs: &[i32], x: usize) -> (__m256i, __m256i) {
-        let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-        for (i, &wp) in pairs.iter().enumerate() {
-            let oa = offs[2 * i];
-            // An odd last tap: its own row again, with weight 0.
-            let ob = offs.get(2 * i + 1).copied().unwrap_or(oa);
-            let a = load16(&src[oa + x..]);
-            let b = load16(&src[ob + x..]);
-            let w = _mm256_set1_epi32(wp);
-            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w));
-            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w));
-        }
-        (lo, hi)
+    fn to_i16(s: [__m256i; 2]) -> __m256i {
+        let round = _mm256_set1_epi32(1 << (super::H_SHIFT - 1));
+        let lo = _mm256_srai_epi32::<{ super::H_SHIFT as i32 }>(_mm256_add_epi32(s[0], round));
+        let hi = _mm256_srai_epi32::<{ super::H_SHIFT as i32 }>(_mm256_add_epi32(s[1], round));
+        _mm256_packs_epi32(lo, hi)
+    }
+
+    /// Sums to samples as i16, outputs in order (within ±2^11: the pack does not saturate).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn to_words(s: [__m256i; 2]) -> __m256i {
+        let round = _mm256_set1_epi32(1 << (super::V_SHIFT - 1));
+        let lo = _mm256_srai_epi32::<{ super::V_SHIFT as i32 }>(_mm256_add_epi32(s[0], round));
+        let hi = _mm256_srai_epi32::<{ super::V_SHIFT as i32 }>(_mm256_add_epi32(s[1], round));
+        _mm256_packs_epi32(lo, hi)
     }
 
     /// `super::dot_rows` into the intermediate.
@@ -320,24 +356,35 @@ mod wide {
         pairs: &mut Vec<i32>,
         out: &mut [i16],
     ) {
+        let n = out.len();
+        assert!(rows_fit(src, offs, n), "resize: a tap reads past its row");
         pair_weights(w, pairs);
-        let round = _mm256_set1_epi32(1 << (super::H_SHIFT - 1));
-        let n16 = out.len() / 16 * 16;
-        for (x, d) in (0..n16).step_by(16).zip(out.chunks_exact_mut(16)) {
-            let (lo, hi) = sums16(src, offs, pairs, x);
-            let lo = _mm256_srai_epi32::<{ super::H_SHIFT as i32 }>(_mm256_add_epi32(lo, round));
-            let hi = _mm256_srai_epi32::<{ super::H_SHIFT as i32 }>(_mm256_add_epi32(hi, round));
-            // Saturating, as `i16::narrow` clamps.
-            let v = _mm256_packs_epi32(lo, hi);
-            // SAFETY: `d` holds 16 i16, the 32 bytes written.
-            unsafe { _mm256_storeu_si256(d.as_mut_ptr().cast(), v) };
+        let mut x = 0;
+        while x + 32 <= n {
+            // SAFETY: x + 32 <= n, and every row holds n samples (checked above).
+            let [a, b] = unsafe { sums::<2>(src, offs, pairs, x) };
+            let d = &mut out[x..x + 32];
+            // SAFETY: `d` holds 32 i16, the 64 bytes written.
+            unsafe {
+                _mm256_storeu_si256(d.as_mut_ptr().cast(), to_i16(a));
+                _mm256_storeu_si256(d.as_mut_ptr().add(16).cast(), to_i16(b));
+            }
+            x += 32;
         }
-        for (x, d) in out.iter_mut().enumerate().skip(n16) {
+        if x + 16 <= n {
+            // SAFETY: x + 16 <= n, and every row holds n samples (checked above).
+            let [a] = unsafe { sums::<1>(src, offs, pairs, x) };
+            let d = &mut out[x..x + 16];
+            // SAFETY: `d` holds 16 i16, the 32 bytes written.
+            unsafe { _mm256_storeu_si256(d.as_mut_ptr().cast(), to_i16(a)) };
+            x += 16;
+        }
+        for (x, d) in out.iter_mut().enumerate().skip(x) {
             *d = dot_at(src, offs, w, 0, x);
         }
     }
 
-    /// `super::dot_rows` into samples, clamped to `0..=max`.
+    /// `super::dot_rows` into samples, clamped to `0..=max` (`packus` clamps to 0..=255).
     #[target_feature(enable = "avx2")]
     pub(super) fn dot_rows_u8(
         src: &[i16],
@@ -347,24 +394,203 @@ mod wide {
         max: i32,
         out: &mut [u8],
     ) {
+        let n = out.len();
+        assert!(rows_fit(src, offs, n), "resize: a tap reads past its row");
         pair_weights(w, pairs);
-        let round = _mm256_set1_epi32(1 << (super::V_SHIFT - 1));
-        let top = _mm_set1_epi8(max as u8 as i8);
-        let n16 = out.len() / 16 * 16;
-        for (x, d) in (0..n16).step_by(16).zip(out.chunks_exact_mut(16)) {
-            let (lo, hi) = sums16(src, offs, pairs, x);
-            let lo = _mm256_srai_epi32::<{ super::V_SHIFT as i32 }>(_mm256_add_epi32(lo, round));
-            let hi = _mm256_srai_epi32::<{ super::V_SHIFT as i32 }>(_mm256_add_epi32(hi, round));
-            // Outputs 0–15 in order as i16 (within ±2^11, no saturation), then to u8 clamped to
-            // 0..=255 (`packus`), the two 8-byte halves gathered into the low 128 bits.
-            let v = _mm256_packs_epi32(lo, hi);
-            let v = _mm256_permute4x64_epi64::<0b1000>(_mm256_packus_epi16(v, v));
-            let v = _mm_min_epu8(_mm256_castsi256_si128(v), top);
+        let top = _mm256_set1_epi8(max as u8 as i8);
+        let mut x = 0;
+        while x + 32 <= n {
+            // SAFETY: x + 32 <= n, and every row holds n samples (checked above).
+            let [a, b] = unsafe { sums::<2>(src, offs, pairs, x) };
+            // Lane-wise pack: 0–7, 16–23 | 8–15, 24–31; the 64-bit permute puts them in order.
+            let v = _mm256_packus_epi16(to_words(a), to_words(b));
+            let v = _mm256_min_epu8(_mm256_permute4x64_epi64::<0b11_01_10_00>(v), top);
+            let d = &mut out[x..x + 32];
+            // SAFETY: `d` holds 32 bytes, the 32 written.
+            unsafe { _mm256_storeu_si256(d.as_mut_ptr().cast(), v) };
+            x += 32;
+        }
+        if x + 16 <= n {
+            // SAFETY: x + 16 <= n, and every row holds n samples (checked above).
+            let [a] = unsafe { sums::<1>(src, offs, pairs, x) };
+            let v = to_words(a);
+            let v = _mm256_permute4x64_epi64::<0b10_00>(_mm256_packus_epi16(v, v));
+            let v = _mm_min_epu8(_mm256_castsi256_si128(v), _mm256_castsi256_si128(top));
+            let d = &mut out[x..x + 16];
             // SAFETY: `d` holds 16 bytes, the 16 written.
             unsafe { _mm_storeu_si128(d.as_mut_ptr().cast(), v) };
+            x += 16;
         }
-        for (x, d) in out.iter_mut().enumerate().skip(n16) {
+        for (x, d) in out.iter_mut().enumerate().skip(x) {
             *d = dot_at(src, offs, w, max, x);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{ChromaLayout, ColourInfo, Frame, Samples};
+    use crate::kernels::resize::{resize_samples, resize_with};
+
+    /// A 4:2:0 picture with what filters find hard: noise (top left), hard 0/255 edges (bottom
+    /// right, the most over- and undershoot) and noisy ramps elsewhere.
+    fn picture(w: usize, h: usize, seed: u32) -> Frame {
+        let mut f = Frame::new(w, h, ChromaLayout::Yuv420, 8, ColourInfo::default());
+        let mut seed = seed;
+        for p in &mut f.planes {
+            let (pw, ph) = (p.width, p.height);
+            let Samples::U8(d) = &mut p.samples else {
+                panic!("8-bit picture")
+            };
+            for (i, v) in d.iter_mut().enumerate() {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let (x, y) = (i % pw, i / pw);
+                *v = match (2 * x >= pw, 2 * y >= ph) {
+                    (false, false) => (seed >> 24) as u8,
+                    (true, true) => ((x / 3 + y / 5) % 2 * 255) as u8,
+                    _ => ((x * 7 + y * 3) % 220 + 16) as u8 ^ (seed >> 29) as u8,
+                };
+            }
+        }
+        f
+    }
+
+    /// Sizes with every kind of axis: ×2 (period 2), 1280→1920 (period 3, step 2), 1920→640
+    /// (step 3), odd sizes both ways (gathers), and the identity; heights cut to keep tests short.
+    const CASES: [((usize, usize), (usize, usize)); 7] = [
+        ((320, 90), (640, 180)),
+        ((1280, 72), (1920, 108)),
+        ((1920, 90), (640, 30)),
+        ((333, 217), (517, 301)),
+        ((517, 301), (333, 217)),
+        ((999, 31), (333, 93)),
+        ((64, 32), (64, 32)),
+    ];
+    const FILTERS: [ResizeFilter; 2] = [ResizeFilter::Lanczos3, ResizeFilter::Bicubic];
+
+    fn int_path(f: &Frame, size: (usize, usize), filter: ResizeFilter, avx2: bool) -> Frame {
+        resize_with(f, size.0, size.1, filter, |d, g, max| {
+            resize_u8(d, g, filter, max, avx2)
+        })
+    }
+
+    fn u8s(f: &Frame) -> impl Iterator<Item = &[u8]> {
+        f.planes.iter().map(|p| match &p.samples {
+            Samples::U8(d) => d.as_slice(),
+            Samples::U16(_) => panic!("8-bit frame"),
+        })
+    }
+
+    /// The AVX2 passes give the portable path's pixels exactly, luma and 4:2:0 chroma (where the
+    /// CPU lacks AVX2, both runs are the portable path).
+    #[test]
+    fn avx2_equals_portable() {
+        for (k, &(src, dst)) in CASES.iter().enumerate() {
+            let f = picture(src.0, src.1, k as u32 + 1);
+            for filter in FILTERS {
+                let a = int_path(&f, dst, filter, false);
+                let b = int_path(&f, dst, filter, true);
+                assert_eq!(a.planes.len(), 3);
+                for (i, (pa, pb)) in u8s(&a).zip(u8s(&b)).enumerate() {
+                    assert!(pa == pb, "{src:?}->{dst:?} {filter:?} plane {i}");
+                }
+            }
+        }
+    }
+
+    /// Integer against f32 over all cases and planes: max |difference|, mean |difference|, PSNR.
+    #[test]
+    fn integer_is_within_rounding_of_f32() {
+        let (mut max, mut abs, mut sq, mut n) = (0u32, 0u64, 0u64, 0u64);
+        for (k, &(src, dst)) in CASES.iter().enumerate() {
+            let f = picture(src.0, src.1, k as u32 + 1);
+            for filter in FILTERS {
+                let int = int_path(&f, dst, filter, crate::kernels::use_avx2());
+                let float = resize_with(&f, dst.0, dst.1, filter, |d, g, m| {
+                    resize_samples(d, g.0, g.1, g.2, g.3, filter, m)
+                });
+                let (mut cmax, mut cabs, mut cn) = (0u32, 0u64, 0u64);
+                for (pi, pf) in u8s(&int).zip(u8s(&float)) {
+                    for (&a, &b) in pi.iter().zip(pf) {
+                        let d = a.abs_diff(b) as u32;
+                        cmax = cmax.max(d);
+                        cabs += d as u64;
+                        sq += (d * d) as u64;
+                        cn += 1;
+                    }
+                }
+                eprintln!(
+                    "{src:?}->{dst:?} {filter:?}: max {cmax}, mean {:.5}",
+                    cabs as f64 / cn as f64
+                );
+                max = max.max(cmax);
+                (abs, n) = (abs + cabs, n + cn);
+            }
+        }
+        let mean = abs as f64 / n as f64;
+        let psnr = 10.0 * (255.0f64 * 255.0 / (sq as f64 / n as f64).max(1e-12)).log10();
+        eprintln!("integer vs f32 over {n} samples: max {max}, mean {mean:.5}, PSNR {psnr:.1} dB");
+        assert!(max <= 2, "{max}");
+        assert!(mean < 0.1, "{mean}");
+        assert!(psnr > 50.0, "{psnr}");
+    }
+
+    /// Phase by phase and a gather per output give the same intermediate.
+    #[test]
+    fn phased_row_equals_the_gather_row() {
+        let mut seed = 9u32;
+        let line: Vec<u8> = (0..2000)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 24) as u8
+            })
+            .collect();
+        let mut sc = Scratch::default();
+        let mut periodic = 0;
+        for (sw, dw, shift) in [
+            (960, 1920, 0.0),
+            (960, 1920, -0.25),
+            (1280, 1920, 0.0),
+            (1920, 640, 0.0),
+            (1000, 500, 0.0),
+            (480, 1920, 0.0),
+            (701, 1402, 0.0),
+        ] {
+            for filter in FILTERS {
+                let ax = Axis::new(sw, dw, sw as f64 / dw as f64, shift, filter);
+                let Some(ph) = ax.phases() else {
+                    continue;
+                };
+                periodic += 1;
+                let (mut a, mut b, mut c) = (vec![0i16; dw], vec![0i16; dw], vec![0i16; dw]);
+                h_row(&mut sc, &line[..sw], &ax, None, &mut a, false);
+                h_row(&mut sc, &line[..sw], &ax, Some(ph), &mut b, false);
+                h_row(
+                    &mut sc,
+                    &line[..sw],
+                    &ax,
+                    Some(ph),
+                    &mut c,
+                    crate::kernels::use_avx2(),
+                );
+                assert!(a == b && b == c, "{sw}->{dw} {filter:?} {ph:?}");
+            }
+        }
+        assert!(periodic >= 12, "{periodic}");
+    }
+
+    /// Every output's weights sum to exactly one, and none is -32768 (the `madd` bound).
+    #[test]
+    fn q14_weights_sum_to_one() {
+        for (sw, dw) in [(960, 1920), (1280, 1920), (1920, 640), (517, 333), (100, 7)] {
+            for filter in FILTERS {
+                let ax = Axis::new(sw, dw, sw as f64 / dw as f64, 0.0, filter);
+                for w in ax.weight_q14.chunks(ax.taps) {
+                    assert_eq!(w.iter().map(|&v| v as i32).sum::<i32>(), 1 << 14);
+                    assert!(w.iter().all(|&v| v > i16::MIN));
+                }
+            }
         }
     }
 }
