@@ -182,15 +182,27 @@ fn h_row(
         }
     }
     let src: &[i16] = if step == 1 { padded } else { split };
+    // Where phase p's taps start in `src`.
+    let tap_offs = |p: usize, offs: &mut Vec<usize>| {
+        let s0 = (ax.first[p] + pad as i64) as usize;
+        offs.extend((s0..s0 + taps).map(|s| (s % step) * len + s / step));
+    };
+    #[cfg(target_arch = "x86_64")]
+    if avx2 && period == 2 && row.len() >= 2 {
+        offs.clear();
+        tap_offs(0, offs);
+        tap_offs(1, offs);
+        // SAFETY: `resize_u8` passes `avx2` only where the CPU has AVX2.
+        return unsafe { wide::dot_rows_x2(src, offs, &ax.weight_q14[..2 * taps], pairs, row) };
+    }
     let outs = row.len().div_ceil(period);
     phase.clear();
     phase.resize(outs * period, 0);
     for p in 0..period.min(row.len()) {
         let n_p = (row.len() - p).div_ceil(period);
         let w = &ax.weight_q14[p * taps..(p + 1) * taps];
-        let s0 = (ax.first[p] + pad as i64) as usize;
         offs.clear();
-        offs.extend((s0..s0 + taps).map(|s| (s % step) * len + s / step));
+        tap_offs(p, offs);
         let out = &mut phase[p * outs..p * outs + n_p];
         #[cfg(target_arch = "x86_64")]
         if avx2 {
@@ -275,9 +287,9 @@ mod wide {
     use super::dot_at;
     use std::arch::x86_64::*;
 
-    /// `w` as (w[2i], w[2i + 1]) pairs in i32 lanes (an odd last tap paired with a zero weight).
+    /// `w` as (w[2i], w[2i + 1]) pairs in i32 lanes (an odd last tap paired with a zero weight),
+    /// appended to `pairs`.
     fn pair_weights(w: &[i16], pairs: &mut Vec<i32>) {
-        pairs.clear();
         pairs.extend(w.chunks(2).map(|p| {
             let b = p.get(1).copied().unwrap_or(0);
             (p[0] as u16 as u32 | (b as u16 as u32) << 16) as i32
@@ -358,6 +370,7 @@ mod wide {
     ) {
         let n = out.len();
         assert!(rows_fit(src, offs, n), "resize: a tap reads past its row");
+        pairs.clear();
         pair_weights(w, pairs);
         let mut x = 0;
         while x + 32 <= n {
@@ -384,6 +397,57 @@ mod wide {
         }
     }
 
+    /// Both phases of a period-2 filter (×2) into `row`, interleaved in registers: output 2i is
+    /// phase 0's i-th sum, 2i + 1 phase 1's. `offs` and `w` hold phase 0's taps, then phase 1's.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn dot_rows_x2(
+        src: &[i16],
+        offs: &[usize],
+        w: &[i16],
+        pairs: &mut Vec<i32>,
+        row: &mut [i16],
+    ) {
+        let taps = offs.len() / 2;
+        let (offs0, offs1) = offs.split_at(taps);
+        let (w0, w1) = w.split_at(taps);
+        // Phase 1 has the fewer outputs (`row.len() / 2`); both have at least that many.
+        let n1 = row.len() / 2;
+        assert!(
+            rows_fit(src, offs0, n1) && rows_fit(src, offs1, n1),
+            "resize: a tap reads past its row"
+        );
+        pairs.clear();
+        pair_weights(w0, pairs);
+        let half = pairs.len();
+        pair_weights(w1, pairs);
+        let (pairs0, pairs1) = pairs.split_at(half);
+        let mut i = 0;
+        while i + 16 <= n1 {
+            // SAFETY: i + 16 <= n1, and every tap's row holds n1 samples (checked above).
+            let (a, b) = unsafe {
+                let [a] = sums::<1>(src, offs0, pairs0, i);
+                let [b] = sums::<1>(src, offs1, pairs1, i);
+                (to_i16(a), to_i16(b))
+            };
+            // Per 128-bit lane: lo = a0 b0 … a3 b3 | a8 b8 … a11 b11, hi = a4 b4 … | a12 b12 ….
+            let (lo, hi) = (_mm256_unpacklo_epi16(a, b), _mm256_unpackhi_epi16(a, b));
+            let d = &mut row[2 * i..2 * i + 32];
+            // SAFETY: `d` holds 32 i16, the 64 bytes written.
+            unsafe {
+                let p = d.as_mut_ptr();
+                _mm256_storeu_si256(p.cast(), _mm256_permute2x128_si256::<0x20>(lo, hi));
+                _mm256_storeu_si256(p.add(16).cast(), _mm256_permute2x128_si256::<0x31>(lo, hi));
+            }
+            i += 16;
+        }
+        for (x, d) in row.iter_mut().enumerate().skip(2 * i) {
+            *d = match x % 2 {
+                0 => dot_at(src, offs0, w0, 0, x / 2),
+                _ => dot_at(src, offs1, w1, 0, x / 2),
+            };
+        }
+    }
+
     /// `super::dot_rows` into samples, clamped to `0..=max` (`packus` clamps to 0..=255).
     #[target_feature(enable = "avx2")]
     pub(super) fn dot_rows_u8(
@@ -396,6 +460,7 @@ mod wide {
     ) {
         let n = out.len();
         assert!(rows_fit(src, offs, n), "resize: a tap reads past its row");
+        pairs.clear();
         pair_weights(w, pairs);
         let top = _mm256_set1_epi8(max as u8 as i8);
         let mut x = 0;
@@ -456,10 +521,11 @@ mod tests {
         f
     }
 
-    /// Sizes with every kind of axis: ×2 (period 2), 1280→1920 (period 3, step 2), 1920→640
+    /// Sizes with every kind of axis: ×2 (period 2; odd chroma widths with 322), 1280→1920 (period 3, step 2), 1920→640
     /// (step 3), odd sizes both ways (gathers), and the identity; heights cut to keep tests short.
-    const CASES: [((usize, usize), (usize, usize)); 7] = [
+    const CASES: [((usize, usize), (usize, usize)); 8] = [
         ((320, 90), (640, 180)),
+        ((322, 46), (644, 92)),
         ((1280, 72), (1920, 108)),
         ((1920, 90), (640, 30)),
         ((333, 217), (517, 301)),
