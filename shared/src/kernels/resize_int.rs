@@ -3,10 +3,11 @@
 //! build and the browser's wasm32 build give the same pixels by construction, and 16-bit lanes
 //! (`madd`: two products and their sum per 32-bit lane) do twice the work of f32 lanes.
 //!
-//! Ranges: the weights of one output sum to 1 << 14 and their magnitudes to under 1.3 << 14
-//! (Lanczos-3's lobes), so the horizontal sums of u8 samples stay within ±2^23 and the
-//! intermediate (255 × 64 plus overshoot) within ±21 300, well inside i16; the vertical sums of
-//! those stay within ±2^29, well inside i32. Nothing saturates or wraps, in any build.
+//! Ranges: the weights of one output sum to 1 << 14, their positive ones to at most 1.28 << 14
+//! and their negative ones to at least -0.28 << 14 (Lanczos-3's lobes, at any phase and scale;
+//! bicubic 1.125 and -0.125). So the horizontal sums of u8 samples stay within ±2^23, the
+//! intermediate (255 × 64 plus overshoot) within -4 500 … 20 800, well inside i16, and the
+//! vertical sums of those within ±2^29, well inside i32. Nothing saturates or wraps, in any build.
 
 use super::resize::{Axis, Geometry, Phases};
 use super::{for_rows, plane_buffer, recycle};
@@ -96,8 +97,8 @@ fn dot_rows<O: Narrow>(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// One output of `dot_rows` (the AVX2 pass's last few of a row).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn dot_at<O: Narrow>(src: &[i16], offs: &[usize], w: &[i16], max: i32, x: usize) -> O {
     let acc = offs
