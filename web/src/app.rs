@@ -10,9 +10,10 @@ use crate::preview::BeforeAfter;
 use crate::probe::{self, Probed};
 use crate::settings::{Form, Settings};
 use crate::theme::ThemePicker;
+use crate::timeline::Timeline;
 use crate::tus::{self, Status};
 use crate::viz3d::Viz3d;
-use kino_shared::{JobSpec, JobStatus};
+use kino_shared::{JobSpec, JobStatus, KeepRange};
 use web_sys::{File, HtmlInputElement, HtmlVideoElement};
 use yew::prelude::*;
 
@@ -119,6 +120,8 @@ pub fn app() -> Html {
     let meta = use_state(Meta::default);
     let tick = use_state(|| 0u32);
     let form = use_state(Form::saved);
+    // The parts of the clip to keep (the timeline's marks), sent as the job's `keep`.
+    let keep = use_state(Vec::<KeepRange>::new);
     let render_state = use_state(|| Render::Idle);
     let online = use_state(|| None::<bool>);
     let over = use_state(|| false);
@@ -137,8 +140,10 @@ pub fn app() -> Html {
     let choose = {
         let (file, src, problem, meta) = (file.clone(), src.clone(), problem.clone(), meta.clone());
         let (probed, chosen, unplayable) = (probed.clone(), chosen.clone(), unplayable.clone());
+        let keep = keep.clone();
         Callback::from(move |f: File| {
             unplayable.set(false);
+            keep.set(Vec::new());
             if let Some(old) = &*src {
                 let _ = web_sys::Url::revoke_object_url(old);
             }
@@ -259,12 +264,13 @@ pub fn app() -> Html {
     // as disabled, and must not start a second upload and job.
     let in_flight = use_mut_ref(|| false);
     let onrender = {
-        let (file, parsed, render_state, jobs, in_flight) = (
+        let (file, parsed, render_state, jobs, in_flight, keep) = (
             file.clone(),
             parsed.clone(),
             render_state.clone(),
             jobs.clone(),
             in_flight.clone(),
+            keep.clone(),
         );
         Callback::from(move |_| {
             let (Some(f), Ok(spec)) = (&*file, &parsed) else {
@@ -273,7 +279,10 @@ pub fn app() -> Html {
             if in_flight.replace(true) {
                 return;
             }
-            let spec = spec.clone();
+            let spec = JobSpec {
+                keep: (*keep).clone(),
+                ..spec.clone()
+            };
             let st = render_state.clone();
             let flag = in_flight.clone();
             let status = Callback::from(move |s: Render| {
@@ -288,6 +297,10 @@ pub fn app() -> Html {
             };
             wasm_bindgen_futures::spawn_local(render(f.clone(), spec, status, dispatch));
         })
+    };
+    let on_keep = {
+        let keep = keep.clone();
+        Callback::from(move |k: Vec<KeepRange>| keep.set(k))
     };
     let on_form = {
         let form = form.clone();
@@ -347,6 +360,8 @@ pub fn app() -> Html {
                     <video ref={video.clone()} id="source" src={u.clone()} controls=true autoplay=true muted=true playsinline=true
                         onloadedmetadata={onloadedmetadata} onloadeddata={bump.clone()} onseeked={bump.clone()}
                         onpause={bump.clone()} onerror={onvideoerror} style="margin-top:.6rem" />
+                    <Timeline video={video.clone()} file={(*file).clone()} source={(*src).clone().map(AttrValue::from)}
+                        duration={m.duration} fps={m.fps} keep={(*keep).clone()} on_keep={on_keep} />
                     <dl class="meta" id="meta">
                         <dt>{"File"}</dt><dd>{ file.as_ref().map(|f| f.name()).unwrap_or_default() }</dd>
                         <dt>{"Size"}</dt><dd id="meta-size">{ size }</dd>

@@ -15,6 +15,7 @@ mod quality;
 mod settings;
 mod store;
 mod theme;
+mod timeline;
 mod timings;
 mod tus;
 mod viz3d;

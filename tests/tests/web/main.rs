@@ -10,6 +10,7 @@ mod dashboard;
 mod editor;
 mod presets;
 mod quality;
+mod timeline;
 mod upload;
 mod viz3d;
 
