@@ -6,6 +6,7 @@ use crate::events::{self, Action, Jobs};
 use crate::jobs::JobList;
 use crate::media::{self, Meta};
 use crate::net::{self, NetError};
+use crate::notify;
 use crate::preview::BeforeAfter;
 use crate::probe::{self, Probed};
 use crate::settings::{Form, Settings};
@@ -127,6 +128,42 @@ pub fn app() -> Html {
     let over = use_state(|| false);
     let jobs = use_reducer(Jobs::default);
     let interrupted = use_memo((), |_| tus::interrupted());
+    let watch = use_mut_ref(notify::Watch::default);
+    {
+        // Jobs that end while the page is watched are announced (notification, title count).
+        let (jobs, watch) = (jobs.clone(), watch.clone());
+        use_effect_with(jobs.events, move |_| {
+            let mut w = watch.borrow_mut();
+            let ended = w.ended(jobs.by_id.values().map(|j| (j.id.as_str(), j.state)));
+            for (id, _) in ended {
+                if let Some(job) = jobs.by_id.get(&id) {
+                    let name = crate::store::get(&format!("kino.job.{id}"));
+                    notify::announce(&mut w, job, name);
+                }
+            }
+        });
+    }
+    {
+        // Looking at the page again clears the count.
+        let watch = watch.clone();
+        use_effect_with((), move |_| {
+            let seen = move || {
+                if notify::looked_at() {
+                    watch.borrow_mut().unseen = 0;
+                    notify::show_count(0);
+                }
+            };
+            let window = web_sys::window();
+            let on_focus = window.as_ref().map(|w| {
+                let seen = seen.clone();
+                gloo_events::EventListener::new(w, "focus", move |_| seen())
+            });
+            let on_visible = window
+                .and_then(|w| w.document())
+                .map(|d| gloo_events::EventListener::new(&d, "visibilitychange", move |_| seen()));
+            move || drop((on_focus, on_visible))
+        });
+    }
 
     {
         let (jobs, online) = (jobs.clone(), online.clone());
@@ -279,6 +316,7 @@ pub fn app() -> Html {
             if in_flight.replace(true) {
                 return;
             }
+            notify::ask_permission();
             let spec = JobSpec {
                 keep: (*keep).clone(),
                 ..spec.clone()
@@ -319,6 +357,10 @@ pub fn app() -> Html {
             .map(|j| (*j).clone())
     };
     let on_dashboard = *page == Page::Dashboard;
+    let open_clip = file
+        .as_ref()
+        .zip(src.as_ref())
+        .map(|(f, u)| (AttrValue::from(f.name()), AttrValue::from(u.clone())));
     let m = &*meta;
     let size = file
         .as_ref()
@@ -385,7 +427,7 @@ pub fn app() -> Html {
                     { render_status(&render_state) }
                 </section>
             </div>
-            <div class="wide"><JobList jobs={jobs.clone()} /></div>
+            <div class="wide"><JobList jobs={jobs.clone()} source={open_clip} /></div>
             <div class="wide"><Viz3d job={shown} /></div>
         </main>
         <footer class="muted">

@@ -38,6 +38,8 @@ pub struct JobView {
     pub chunks: Vec<ChunkView>,
     pub created_ms: i64,
     pub stages: Vec<&'static str>,
+    /// How the output's time maps to the source's (trim, slow motion), for the A/B view.
+    pub clock: crate::compare::OutClock,
 }
 
 impl JobView {
@@ -58,6 +60,7 @@ impl JobView {
             chunks: vec![],
             created_ms: s.created_ms,
             stages: stage_names(&s.spec),
+            clock: crate::compare::OutClock::of(&s.spec),
         }
     }
 
@@ -78,6 +81,7 @@ impl JobView {
             chunks: vec![],
             created_ms: js_sys::Date::now() as i64,
             stages: vec![],
+            clock: Default::default(),
         }
     }
 
@@ -220,6 +224,7 @@ impl Reducible for Jobs {
                     .entry(status.id.clone())
                     .or_insert_with(|| JobView::from_status(&status));
                 view.stages = stage_names(&status.spec);
+                view.clock = crate::compare::OutClock::of(&status.spec);
                 view.created_ms = status.created_ms;
             }
         }

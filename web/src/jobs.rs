@@ -1,6 +1,7 @@
 //! The job list: live progress of every job on the node, cancel and retry, the result to play or
 //! download with its report, and ended jobs exported as bundles (and bundles imported).
 
+use crate::compare::AbCompare;
 use crate::events::{Action, JobView, Jobs};
 use crate::net;
 use crate::quality::QualityView;
@@ -44,15 +45,20 @@ fn stage_text(j: &JobView) -> String {
     }
 }
 
+/// The clip open in the editor: its file name and local address (the A/B view's source).
+pub type Source = Option<(AttrValue, AttrValue)>;
+
 #[derive(Properties, PartialEq)]
 struct ItemProps {
     job: JobView,
+    source: Source,
 }
 
 #[function_component(JobItem)]
 fn job_item(p: &ItemProps) -> Html {
     let j = &p.job;
     let playing = use_state(|| false);
+    let comparing = use_state(|| false);
     let player = use_node_ref();
     // A time the quality view asked the result player to show (applied once the player exists).
     let seek = use_state(|| None::<f64>);
@@ -92,6 +98,10 @@ fn job_item(p: &ItemProps) -> Html {
         let playing = playing.clone();
         Callback::from(move |_| playing.set(!*playing))
     };
+    let compare = {
+        let comparing = comparing.clone();
+        Callback::from(move |_| comparing.set(!*comparing))
+    };
     let pct = (j.fraction() * 100.0).floor();
     let mut facts = vec![format!("frames {}/{}", j.frames_done, j.frames_total)];
     if let (Some(fps), false) = (j.fps, j.state.is_final()) {
@@ -110,6 +120,12 @@ fn job_item(p: &ItemProps) -> Html {
         j.stages.join(" → ")
     };
     let output = j.output.as_deref().map(net::link);
+    // The A/B view needs this job's source open in the editor (a browser keeps no file).
+    let source = p
+        .source
+        .as_ref()
+        .filter(|(name, _)| j.state == JobState::Done && name.as_str() == title)
+        .map(|(_, url)| url.clone());
     let report = net::link(&format!("/api/jobs/{}/report", j.id));
     let bundle = net::link(&format!("/api/jobs/{}/bundle?output=true", j.id));
     html! {
@@ -139,6 +155,10 @@ fn job_item(p: &ItemProps) -> Html {
                     <button type="button" class="play" onclick={toggle} aria-pressed={playing.to_string()}>
                         { if *playing { "Hide player" } else { "Play" } }
                     </button>
+                    if source.is_some() {
+                        <button type="button" class="secondary compare" onclick={compare} aria-pressed={comparing.to_string()}
+                            title="Source and result playing together, with a wipe">{"A/B"}</button>
+                    }
                     <a class="button secondary download" href={out.clone()} download="">{"Download"}</a>
                     <a class="report" href={report} target="_blank" rel="noopener">{"Report"}</a>
                 }
@@ -146,6 +166,9 @@ fn job_item(p: &ItemProps) -> Html {
                     <a class="bundle" href={bundle} download="" title="The job's settings, report and output as one file, to import on another node">{"Export"}</a>
                 }
             </div>
+            if let (Some(out), Some(src), true) = (&output, &source, *comparing) {
+                <AbCompare job={j.id.clone()} result={out.clone()} source={src.clone()} clock={j.clock.clone()} />
+            }
             if let (Some(out), true) = (&output, *playing) {
                 <video ref={player} class="result" src={out.clone()} controls=true autoplay=true muted=true style="margin-top:.4rem" />
             }
@@ -159,6 +182,8 @@ fn job_item(p: &ItemProps) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct Props {
     pub jobs: UseReducerHandle<Jobs>,
+    #[prop_or_default]
+    pub source: Source,
 }
 
 /// Sends a job bundle file to the node; the imported job joins the list.
@@ -214,7 +239,7 @@ pub fn job_list(p: &Props) -> Html {
                 <p class="muted">{"No jobs on this node yet. Render a video to start one."}</p>
             }
             <ul class="jobs">
-                { for list.into_iter().map(|j| html! { <JobItem key={j.id.clone()} job={j.clone()} /> }) }
+                { for list.into_iter().map(|j| html! { <JobItem key={j.id.clone()} job={j.clone()} source={p.source.clone()} /> }) }
             </ul>
         </section>
     }

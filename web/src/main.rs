@@ -3,11 +3,13 @@
 //! resumably, and follow every job live.
 
 mod app;
+mod compare;
 mod dashboard;
 mod events;
 mod jobs;
 mod media;
 mod net;
+mod notify;
 mod presets;
 mod preview;
 mod probe;

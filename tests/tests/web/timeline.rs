@@ -43,11 +43,11 @@ async fn timeline_seeks_marks_in_and_out_by_keyboard_and_the_render_keeps_that_r
             "-f",
             "lavfi",
             "-i",
-            "testsrc2=size=320x240:rate=25:duration=6",
+            "testsrc2=size=320x240:rate=25:duration=10",
             "-f",
             "lavfi",
             "-i",
-            "sine=frequency=330:sample_rate=48000:duration=6,volume=volume='0.2+0.7*gt(mod(t,2),1)':eval=frame",
+            "sine=frequency=330:sample_rate=48000:duration=10,volume=volume='0.2+0.7*gt(mod(t,2),1)':eval=frame",
             "-c:v",
             "libx264",
             "-preset",
@@ -114,7 +114,7 @@ async fn timeline_seeks_marks_in_and_out_by_keyboard_and_the_render_keeps_that_r
         "seeked to {now}, clicked {at}"
     );
 
-    // In at frame 30 and out after frame 89, by keyboard: Home, arrows by frame and by second.
+    // In at frame 30 and out after frame 229, by keyboard: Home, arrows by frame and by second.
     let body = b.client.find(Locator::Id("timeline")).await.unwrap();
     let keys = |n: usize, key: &str| key.repeat(n);
     let (home, right, shift, release) = ("\u{E011}", "\u{E014}", "\u{E008}", "\u{E000}");
@@ -125,10 +125,10 @@ async fn timeline_seeks_marks_in_and_out_by_keyboard_and_the_render_keeps_that_r
         .unwrap();
     body.send_keys(&keys(5, right)).await.unwrap();
     body.send_keys("i").await.unwrap();
-    body.send_keys(&format!("{shift}{}{release}", keys(2, right)))
+    body.send_keys(&format!("{shift}{}{release}", keys(7, right)))
         .await
         .unwrap();
-    body.send_keys(&keys(9, right)).await.unwrap();
+    body.send_keys(&keys(24, right)).await.unwrap();
     body.send_keys("o").await.unwrap();
     let keep = b
         .until(
@@ -141,7 +141,7 @@ async fn timeline_seeks_marks_in_and_out_by_keyboard_and_the_render_keeps_that_r
     let (start, end) = (keep[0]["start"].as_f64(), keep[0]["end"].as_f64());
     assert_eq!(keep.as_array().map(Vec::len), Some(1), "{keep}");
     assert!((start.unwrap() - 1.2).abs() < 1e-6, "{keep}");
-    assert!((end.unwrap() - 3.6).abs() < 1e-6, "{keep}");
+    assert!((end.unwrap() - 9.2).abs() < 1e-6, "{keep}");
     // Still drawn after the marks changed the page (the canvases are not made anew).
     assert!(
         drawn_share(&b, "filmstrip").await > 0.5,
@@ -152,7 +152,7 @@ async fn timeline_seeks_marks_in_and_out_by_keyboard_and_the_render_keeps_that_r
     b.theme("dark").await;
     b.screenshot_at("source-h", "timeline-dark.png").await;
 
-    // Render: the output is the marked frames, 30 … 89.
+    // Render: the output is the marked frames, 30 … 229.
     b.client
         .find(Locator::Id("f-output-preset"))
         .await
@@ -194,18 +194,98 @@ async fn timeline_seeks_marks_in_and_out_by_keyboard_and_the_render_keeps_that_r
     std::fs::write(&out, &bytes).unwrap();
     let src = kino_tests::decoded_frames(&clip);
     let got = kino_tests::decoded_frames(&out);
-    assert!(got.len().abs_diff(60) <= 1, "{} frames", got.len());
+    assert!(got.len().abs_diff(200) <= 1, "{} frames", got.len());
     let (first, last) = (
         which(&got[0], &src, 30),
-        which(got.last().unwrap(), &src, 89),
+        which(got.last().unwrap(), &src, 229),
     );
     assert!(
         first.abs_diff(30) <= 1,
         "first output frame is source frame {first}"
     );
     assert!(
-        last.abs_diff(89) <= 1,
+        last.abs_diff(229) <= 1,
         "last output frame is source frame {last}"
     );
+
+    // A/B while playing: the source follows the result's clock through the trim (output time t
+    // shows source time 1.2 + t), measured on presented frames after 5 s of playing.
+    b.click(&format!("li[data-job='{job}'] button.compare"))
+        .await;
+    b.until(
+        "both players of the A/B view",
+        30,
+        "const r = document.querySelector('.ab-result'), s = document.querySelector('.ab-source');
+         return r && s && r.readyState >= 3 && s.readyState >= 3;",
+    )
+    .await;
+    b.js("document.querySelector('.ab-result').play()", vec![])
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let frames = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const r = document.querySelector('.ab-result'), s = document.querySelector('.ab-source');
+             const out = { r: [], s: [], playing: !r.paused, at: r.currentTime };
+             const watch = (v, list) => {
+               const f = (now, m) => { list.push([m.expectedDisplayTime, m.mediaTime]); if (list.length < 30) v.requestVideoFrameCallback(f); };
+               v.requestVideoFrameCallback(f);
+             };
+             watch(r, out.r); watch(s, out.s);
+             setTimeout(() => done(out), 1500);",
+            vec![],
+        )
+        .await
+        .expect("frame times");
+    assert_eq!(frames["playing"], true, "{frames}");
+    assert!(frames["at"].as_f64().unwrap_or(0.0) > 4.0, "{frames}");
+    let pairs = |k: &str| -> Vec<(f64, f64)> {
+        frames[k]
+            .as_array()
+            .expect("samples")
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap_or(0.0), p[1].as_f64().unwrap_or(0.0)))
+            .collect()
+    };
+    let (r, s) = (pairs("r"), pairs("s"));
+    assert!(
+        r.len() >= 5 && s.len() >= 5,
+        "few frames presented: {frames}"
+    );
+    // For each result frame, the source's media time at the same display time.
+    let mut apart: Vec<f64> = r
+        .iter()
+        .map(|&(t, m)| {
+            let &(ts, ms) = s
+                .iter()
+                .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()))
+                .expect("source frames");
+            ((ms + (t - ts) / 1000.0) - (1.2 + m)).abs() * 25.0
+        })
+        .collect();
+    apart.sort_by(f64::total_cmp);
+    let median = apart[apart.len() / 2];
+    println!(
+        "A/B: source vs result {median:.2} frames apart (median of {})",
+        apart.len()
+    );
+    assert!(
+        median <= 2.0,
+        "source and result {median:.2} frames apart: {frames}"
+    );
+    // The wipe moves with the slider.
+    b.js(
+        "const w = document.querySelector('.ab-wipe'); w.value = 30; w.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![],
+    )
+    .await;
+    b.until(
+        "the wipe at 30 %",
+        5,
+        "return document.querySelector('.ab-source').style.clipPath.includes('70')",
+    )
+    .await;
+    b.screenshot_at(&format!("ab-{job}"), "ab-dark.png").await;
     b.close().await;
 }
