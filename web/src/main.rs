@@ -10,6 +10,7 @@ mod jobs;
 mod media;
 mod net;
 mod notify;
+mod order;
 mod presets;
 mod preview;
 mod probe;

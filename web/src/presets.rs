@@ -128,6 +128,7 @@ impl Form {
                 AudioStageSpec::Sync(_) => {}
             }
         }
+        f.order = crate::order::of_stages(&s.stages);
         f.scenes = s.scenes.is_some();
         f.auto_edit = s.auto_edit.is_some();
         f.codec = match s.output.codec {

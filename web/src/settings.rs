@@ -79,6 +79,8 @@ pub struct Form {
     pub codec: String,
     pub crf: String,
     pub preset: String,
+    /// The picture stages' run order, by kind (`order::STAGES`).
+    pub order: Vec<String>,
 }
 
 impl Default for Form {
@@ -128,6 +130,7 @@ impl Default for Form {
             codec: "h264".into(),
             crf: "20".into(),
             preset: "medium".into(),
+            order: crate::order::default_order(),
         }
     }
 }
@@ -280,6 +283,7 @@ impl Form {
             };
             stages.push(StageSpec::Scale(p));
         }
+        crate::order::apply(&mut stages, &self.order);
         let crf = num("output.crf", &self.crf);
         let output = OutputSpec {
             codec: VideoCodec::parse(&self.codec).unwrap_or_default(),
@@ -495,6 +499,16 @@ fn select(
     }
 }
 
+/// The ordered stages switched on.
+fn on_stages(f: &Form) -> Vec<&'static str> {
+    let on = [f.denoise, f.color, f.sharpen, f.interpolate, f.scale];
+    crate::order::STAGES
+        .iter()
+        .zip(on)
+        .filter_map(|(k, on)| on.then_some(*k))
+        .collect()
+}
+
 /// The settings panel.
 #[function_component(Settings)]
 pub fn settings(props: &Props) -> Html {
@@ -580,6 +594,11 @@ pub fn settings(props: &Props) -> Html {
                     <p class="muted">{"RIFE on the node: the preview shows the frame half-way to the next one (seconds on a CPU). No frame is made across a scene cut."}</p>
                 }
             </fieldset>
+            <crate::order::StageOrder order={f.order.clone()} on={on_stages(f)} errors={props.errors.clone()}
+                on_change={{
+                    let (form, on_change) = (f.clone(), props.on_change.clone());
+                    Callback::from(move |order: Vec<String>| on_change.emit(Form { order, ..form.clone() }))
+                }} />
             <fieldset>
                 <legend>{"Whole video"}</legend>
                 <div class="row">

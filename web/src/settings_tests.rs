@@ -175,3 +175,34 @@ fn interpolation_choices_at_cuts_and_for_slow_motion_sound_reach_the_job() {
     });
     assert_eq!((p.at_cut, p.audio), (AtCut::Repeat, SlowmoAudio::Stretch));
 }
+
+#[test]
+fn the_chosen_order_is_the_jobs_and_a_refused_one_is_explained() {
+    let f = Form {
+        sharpen: true,
+        scale: true,
+        order: crate::order::moved(
+            &crate::order::default_order(),
+            &["color", "sharpen", "scale"],
+            "scale",
+            -1,
+        ),
+        ..Form::default()
+    };
+    let spec = f.parse().expect("valid");
+    let names: Vec<_> = spec.stages.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["color", "scale", "sharpen"]);
+    // Automatic colour reads the source's analysis: not after interpolation.
+    let f = Form {
+        auto_white_balance: true,
+        interpolate: true,
+        order: vec!["interpolate".into(), "color".into()],
+        ..Form::default()
+    };
+    let errs = f.parse().expect_err("refused");
+    assert!(
+        errs.get("color")
+            .is_some_and(|m| m.contains("before interpolate")),
+        "{errs:?}"
+    );
+}
