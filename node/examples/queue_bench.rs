@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
         scenes: None,
         auto_edit: None,
         keep: Vec::new(),
+        analyse_only: false,
         output: OutputSpec::default(),
         chunk_seconds: 4.0,
     };

@@ -170,7 +170,8 @@ impl JobView {
             ProgressEvent::Warning { message, .. } => self.warnings.push(message.clone()),
             ProgressEvent::Done { output, .. } => {
                 self.state = JobState::Done;
-                self.output = Some(output.clone());
+                // An analysis-only job ends without an output.
+                self.output = (!output.is_empty()).then(|| output.clone());
                 self.frames_done = self.frames_total;
                 self.eta = Some(0.0);
             }

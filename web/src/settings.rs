@@ -306,6 +306,7 @@ impl Form {
                 scenes: None,
                 auto_edit: None,
                 keep: Vec::new(),
+                analyse_only: false,
                 output: OutputSpec::default(),
                 chunk_seconds: 4.0,
             };
@@ -365,6 +366,7 @@ impl Form {
             scenes: self.scenes.then(SceneParams::default),
             auto_edit: self.auto_edit.then(AutoEditParams::default),
             keep: Vec::new(),
+            analyse_only: false,
             output,
             chunk_seconds: 4.0,
         };

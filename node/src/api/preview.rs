@@ -62,6 +62,7 @@ fn parse_stages(json: &str) -> ApiResult<Vec<StageSpec>> {
         scenes: None,
         auto_edit: None,
         keep: Vec::new(),
+        analyse_only: false,
         output: OutputSpec::default(),
         chunk_seconds: 4.0,
     };

@@ -31,6 +31,7 @@ pub async fn cmd_render(a: RenderArgs) -> CliResult<u8> {
         scenes: a.scenes,
         auto_edit: a.auto_edit,
         keep: a.trim.clone(),
+        analyse_only: false,
         output: OutputSpec {
             codec: a.codec,
             crf: a.crf,

@@ -117,6 +117,9 @@ pub async fn run_job(
     };
 
     phases.push(phase("analysis", analysing));
+    if spec.analyse_only {
+        return analysed_only(&ctx, phases).await;
+    }
     let dir = chunk_dir(&opts.data_dir, job);
     let counts = ready_chunks(&ctx, &dir, timeline.as_deref()).await?;
     let rendering = Instant::now();
@@ -152,6 +155,35 @@ pub async fn run_job(
         phases,
     };
     assemble_job(&ctx, opts, &admitted, &dir, finishing).await
+}
+
+/// Ends an analysis-only job: its report has the scenes and the cut list; nothing is rendered.
+async fn analysed_only(
+    ctx: &JobCtx,
+    phases: Vec<kino_shared::PartTime>,
+) -> Result<JobOutcome, JobError> {
+    let timings = kino_shared::JobTimings {
+        phases,
+        ..Default::default()
+    };
+    ctx.store.save_section(&ctx.job, &timings).await?;
+    if !ctx
+        .store
+        .advance_job_state(&ctx.job, kino_shared::JobState::Done, None)
+        .await?
+    {
+        return Ok(JobOutcome::Cancelled);
+    }
+    ctx.send(ProgressEvent::Done {
+        job: ctx.job.clone(),
+        output: String::new(),
+    });
+    Ok(JobOutcome::Done {
+        output: String::new(),
+        frames: 0,
+        chunks: 0,
+        resumed: 0,
+    })
 }
 
 /// Seconds since `since`, named.

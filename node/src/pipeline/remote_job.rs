@@ -41,6 +41,10 @@ pub async fn run_remote(
     let owner = owner_id(&opts.node);
     let _renewal = worker::spawn_lease_renewal(&ctx, &owner, opts.lease_ms, cancel.clone());
     let analysis = analysis_pass::stored(&ctx, Needs::of(&spec), &layout.info).await?;
+    if spec.analyse_only {
+        // The planning node ends it once the analysis is in; there is nothing to render.
+        return Ok(JobOutcome::Elsewhere);
+    }
     let a = analysis.as_deref();
     let timeline = report::plan_cut(store, job, &spec, a, &layout.info, input.path())
         .await?

@@ -38,8 +38,10 @@ impl TryFrom<JobRecord> for JobStatus {
     fn try_from(r: JobRecord) -> Result<Self> {
         let state = JobState::parse(&r.state)
             .ok_or_else(|| StoreError::Corrupt(format!("job {}: state {}", r.id, r.state)))?;
-        let spec = serde_json::from_str(&r.spec)
+        let spec: kino_shared::JobSpec = serde_json::from_str(&r.spec)
             .map_err(|e| StoreError::Corrupt(format!("job {}: spec: {e}", r.id)))?;
+        // An analysis-only job ends without an output.
+        let output = (state == JobState::Done && !spec.analyse_only).then_some(r.output);
         Ok(JobStatus {
             state,
             spec,
@@ -48,7 +50,7 @@ impl TryFrom<JobRecord> for JobStatus {
             chunks_total: r.total as u32,
             chunks_done: r.done as u32,
             error: r.error,
-            output: (state == JobState::Done).then_some(r.output),
+            output,
             created_ms: r.created_ms,
             updated_ms: r.updated_ms,
             id: r.id,

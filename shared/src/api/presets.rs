@@ -32,6 +32,7 @@ impl Default for PresetSettings {
             scenes: None,
             auto_edit: None,
             keep: Vec::new(),
+            analyse_only: false,
             output: OutputSpec::default(),
             chunk_seconds: spec::default_chunk_seconds(),
         })
@@ -62,6 +63,7 @@ impl PresetSettings {
             scenes: s.scenes,
             auto_edit: s.auto_edit,
             keep: Vec::new(),
+            analyse_only: false,
             output: s.output,
             chunk_seconds: s.chunk_seconds,
         }

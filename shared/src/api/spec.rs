@@ -30,6 +30,10 @@ pub struct JobSpec {
     pub keep: Vec<KeepRange>,
     #[serde(default)]
     pub output: OutputSpec,
+    /// Only analyse (scenes, the auto-edit cut list; into the report) and render nothing: what an
+    /// editor asks before it shows the cuts for the user to choose.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub analyse_only: bool,
     /// Target chunk length in seconds; chunks start at keyframes. 0 renders the video as one chunk.
     #[serde(default = "default_chunk_seconds")]
     pub chunk_seconds: f64,
@@ -439,6 +443,12 @@ impl JobSpec {
             p.validate()?;
         }
         validate_keep(&self.keep)?;
+        if self.analyse_only && self.scenes.is_none() && self.auto_edit.is_none() {
+            return Err(SpecError::new(
+                "analyse_only",
+                "needs scenes or auto_edit: there is nothing else to analyse",
+            ));
+        }
         for stage in &self.audio_stages {
             stage.validate()?;
         }

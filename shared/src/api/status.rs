@@ -213,7 +213,8 @@ pub enum ProgressEvent {
         job: String,
         message: String,
     },
-    /// The job finished; `output` is where to get the result (a URL on the node, a path in the CLI).
+    /// The job finished; `output` is where to get the result (a URL on the node, a path in the CLI),
+    /// empty for an analysis-only job.
     Done {
         job: String,
         output: String,

@@ -118,6 +118,7 @@ fn out_of_range_parameters_name_the_field() {
         scenes: None,
         auto_edit: None,
         keep: Vec::new(),
+        analyse_only: false,
         output: OutputSpec::default(),
         chunk_seconds: 4.0,
     };
