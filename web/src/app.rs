@@ -1,6 +1,7 @@
 //! The page: source video and before/after on the left, settings and render on the right, the jobs
 //! below; a banner while the node cannot be reached.
 
+use crate::cuts::{self, CutsPanel, Found};
 use crate::dashboard::Dashboard;
 use crate::events::{self, Action, Jobs};
 use crate::jobs::JobList;
@@ -121,8 +122,16 @@ pub fn app() -> Html {
     let meta = use_state(Meta::default);
     let tick = use_state(|| 0u32);
     let form = use_state(Form::saved);
-    // The parts of the clip to keep (the timeline's marks), sent as the job's `keep`.
+    // The parts of the clip to keep (the timeline's marks), less the stretches the node found and
+    // the user leaves cut: sent as the job's `keep`.
     let keep = use_state(Vec::<KeepRange>::new);
+    let found = use_state(|| None::<Found>);
+    let cuts_status = use_state(|| None::<String>);
+    let cuts_busy = use_state(|| false);
+    let kept = cuts::keep_with(
+        &keep,
+        found.as_ref().map_or(&[][..], |f| f.stretches.as_slice()),
+    );
     let render_state = use_state(|| Render::Idle);
     let online = use_state(|| None::<bool>);
     let over = use_state(|| false);
@@ -177,10 +186,12 @@ pub fn app() -> Html {
     let choose = {
         let (file, src, problem, meta) = (file.clone(), src.clone(), problem.clone(), meta.clone());
         let (probed, chosen, unplayable) = (probed.clone(), chosen.clone(), unplayable.clone());
-        let keep = keep.clone();
+        let (keep, found, cuts_status) = (keep.clone(), found.clone(), cuts_status.clone());
         Callback::from(move |f: File| {
             unplayable.set(false);
             keep.set(Vec::new());
+            found.set(None);
+            cuts_status.set(None);
             if let Some(old) = &*src {
                 let _ = web_sys::Url::revoke_object_url(old);
             }
@@ -307,7 +318,7 @@ pub fn app() -> Html {
             render_state.clone(),
             jobs.clone(),
             in_flight.clone(),
-            keep.clone(),
+            kept.clone(),
         );
         Callback::from(move |_| {
             let (Some(f), Ok(spec)) = (&*file, &parsed) else {
@@ -318,7 +329,7 @@ pub fn app() -> Html {
             }
             notify::ask_permission();
             let spec = JobSpec {
-                keep: (*keep).clone(),
+                keep: keep.clone(),
                 ..spec.clone()
             };
             let st = render_state.clone();
@@ -334,6 +345,44 @@ pub fn app() -> Html {
                 Callback::from(move |a| jobs.dispatch(a))
             };
             wasm_bindgen_futures::spawn_local(render(f.clone(), spec, status, dispatch));
+        })
+    };
+    let on_find = {
+        let (file, found, status, busy) = (
+            file.clone(),
+            found.clone(),
+            cuts_status.clone(),
+            cuts_busy.clone(),
+        );
+        Callback::from(move |_| {
+            let Some(f) = (*file).clone() else { return };
+            let (found, status, busy) = (found.clone(), status.clone(), busy.clone());
+            busy.set(true);
+            let say = {
+                let status = status.clone();
+                Callback::from(move |s: String| status.set(Some(s)))
+            };
+            wasm_bindgen_futures::spawn_local(async move {
+                match cuts::analyse(f, say).await {
+                    Ok(f) => {
+                        status.set(None);
+                        found.set(Some(f));
+                    }
+                    Err(e) => status.set(Some(format!("The analysis failed: {e}"))),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    let on_toggle = {
+        let found = found.clone();
+        Callback::from(move |i: usize| {
+            if let Some(mut f) = (*found).clone() {
+                if let Some(s) = f.stretches.get_mut(i) {
+                    s.cut = !s.cut;
+                }
+                found.set(Some(f));
+            }
         })
     };
     let on_keep = {
@@ -403,7 +452,10 @@ pub fn app() -> Html {
                         onloadedmetadata={onloadedmetadata} onloadeddata={bump.clone()} onseeked={bump.clone()}
                         onpause={bump.clone()} onerror={onvideoerror} style="margin-top:.6rem" />
                     <Timeline video={video.clone()} file={(*file).clone()} source={(*src).clone().map(AttrValue::from)}
-                        duration={m.duration} fps={m.fps} keep={(*keep).clone()} on_keep={on_keep} />
+                        duration={m.duration} fps={m.fps} keep={(*keep).clone()} on_keep={on_keep}
+                        shade={kept.clone()} scenes={found.as_ref().map(|f| f.scenes.clone()).unwrap_or_default()} />
+                    <CutsPanel found={(*found).clone()} status={(*cuts_status).clone()} busy={*cuts_busy || *online != Some(true)}
+                        on_find={on_find} on_toggle={on_toggle} />
                     <dl class="meta" id="meta">
                         <dt>{"File"}</dt><dd>{ file.as_ref().map(|f| f.name()).unwrap_or_default() }</dd>
                         <dt>{"Size"}</dt><dd id="meta-size">{ size }</dd>

@@ -4,6 +4,7 @@
 
 mod app;
 mod compare;
+mod cuts;
 mod dashboard;
 mod events;
 mod jobs;

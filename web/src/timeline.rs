@@ -34,8 +34,15 @@ pub struct Props {
     pub source: Option<AttrValue>,
     pub duration: f64,
     pub fps: Option<f64>,
+    /// The in/out marks (what I and O edit).
     pub keep: Vec<KeepRange>,
     pub on_keep: Callback<Vec<KeepRange>>,
+    /// What the job keeps (the marks less the cut stretches): the rest is shaded.
+    #[prop_or_default]
+    pub shade: Vec<KeepRange>,
+    /// Scene starts found by the node, seconds.
+    #[prop_or_default]
+    pub scenes: Vec<f64>,
 }
 
 /// The frame shown at `t` seconds, at `fps`.
@@ -443,17 +450,17 @@ pub fn timeline(p: &Props) -> Html {
     // Shaded: what the kept parts leave out.
     let mut cuts = Vec::new();
     let mut at = 0.0;
-    for k in &p.keep {
+    for k in &p.shade {
         if k.start > at {
             cuts.push((at, k.start));
         }
         at = k.end.unwrap_or(duration);
     }
-    if !p.keep.is_empty() && at < duration {
+    if !p.shade.is_empty() && at < duration {
         cuts.push((at, duration));
     }
     let kept_s: f64 = p
-        .keep
+        .shade
         .iter()
         .map(|k| k.end.unwrap_or(duration).min(duration) - k.start)
         .sum();
@@ -482,13 +489,22 @@ pub fn timeline(p: &Props) -> Html {
                         { for cuts.iter().map(|&(a, b)| html! {
                             <div class="tl-cut" style={format!("left:{:.4}%;width:{:.4}%", pct(a), pct(b) - pct(a))} />
                         }) }
+                        { for p.scenes.iter().map(|&t| html! {
+                            <div class="tl-scene" style={format!("left:{:.4}%", pct(t))} title={format!("scene at {}", clock(t))} />
+                        }) }
                     </div>
                     <div class="tl-head" id="playhead" style={format!("left:{:.4}%", pct(*now))} />
                 </div>
             </div>
             if let Some(h) = &*hint { <p class="warn" role="status">{ h }</p> }
             if p.keep.is_empty() {
-                <p class="muted" id="tl-kept">{"Keeps the whole clip. Mark in (I) and out (O) to keep a part; mark in again after an out point to add another part."}</p>
+                <p class="muted" id="tl-kept" data-keep={serde_json::to_string(&p.shade).unwrap_or_default()}>{
+                    if p.shade.is_empty() {
+                        "Keeps the whole clip. Mark in (I) and out (O) to keep a part; mark in again after an out point to add another part.".to_owned()
+                    } else {
+                        format!("Keeps {:.2} s: all but the cuts below. Mark in (I) and out (O) to keep a part.", kept_s.max(0.0))
+                    }
+                }</p>
             } else {
                 <ol class="tl-parts" id="tl-kept" data-keep={serde_json::to_string(&p.keep).unwrap_or_default()}>
                     { for p.keep.iter().enumerate().map(|(i, k)| html! {

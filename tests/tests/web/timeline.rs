@@ -289,3 +289,144 @@ async fn timeline_seeks_marks_in_and_out_by_keyboard_and_the_render_keeps_that_r
     b.screenshot_at(&format!("ab-{job}"), "ab-dark.png").await;
     b.close().await;
 }
+
+/// Presses Render, waits for a job other than `after` to finish, and returns its decoded frames.
+async fn render_frames(
+    b: &Browser,
+    node: &WebNode,
+    dir: &Path,
+    after: &str,
+) -> (String, Vec<kino_shared::Frame>) {
+    b.click("#render").await;
+    let job = b
+        .until(
+            "a new job",
+            60,
+            &format!(
+                "const j = document.getElementById('submitted')?.dataset.job; return j && j !== '{after}' ? j : '';"
+            ),
+        )
+        .await;
+    let job = job.as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let j: Value = reqwest::get(node.url(&format!("/api/jobs/{job}")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if j["state"] == "done" {
+            break;
+        }
+        assert!(j["state"] != "failed", "job failed: {j}");
+        assert!(Instant::now() < deadline, "job not done: {j}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let bytes = reqwest::get(node.url(&format!("/api/jobs/{job}/output")))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let out = dir.join(format!("{job}.mp4"));
+    std::fs::write(&out, &bytes).unwrap();
+    (job, kino_tests::decoded_frames(&out))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn found_cuts_show_on_the_timeline_and_each_can_be_kept_back() {
+    let _one = BROWSER.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = WebNode::start(&dir.path().join("data"), free_port());
+    // 8 s at 25 fps, black from 1.5 to 4 s: auto-edit cuts frames 43–95 (0.2 s margins).
+    let clip = generated(
+        "timeline-black.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=8",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:sample_rate=48000:duration=8",
+            "-vf",
+            "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='between(t,1.5,4)'",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "12",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+    );
+    let b = Browser::open_editor(&node).await;
+    b.choose_file(&clip).await;
+    b.until("the measured frame rate", 30, "const t = document.getElementById('meta-fps')?.textContent || ''; return t.endsWith(' fps') ? t : '';").await;
+    b.client
+        .find(Locator::Id("f-output-preset"))
+        .await
+        .unwrap()
+        .select_by_value("ultrafast")
+        .await
+        .unwrap();
+    b.click("#find-cuts").await;
+    let found = b
+        .until(
+            "the node's analysis",
+            120,
+            "const f = document.getElementById('cuts-found'); return f ? [f.dataset.stretches, f.dataset.scenes] : null;",
+        )
+        .await;
+    assert_eq!(found[0], "1", "{found}");
+    assert!(
+        found[1].as_str().unwrap_or("0") != "0",
+        "no scene cut found: {found}"
+    );
+    let marks = b
+        .js(
+            "return [document.querySelectorAll('.tl-cut').length, document.querySelectorAll('.tl-scene').length]",
+            vec![],
+        )
+        .await;
+    assert_eq!(marks[0], 1, "shaded cuts: {marks}");
+    assert!(marks[1].as_u64().unwrap_or(0) >= 1, "scene marks: {marks}");
+    b.theme("dark").await;
+    b.screenshot_at("source-h", "cuts-dark.png").await;
+
+    // Rendered with the stretch cut: 53 frames fewer.
+    let (first, cut) = render_frames(&b, &node, dir.path(), "").await;
+    assert!(
+        cut.len().abs_diff(200 - 53) <= 2,
+        "{} frames with the cut",
+        cut.len()
+    );
+    let edl = reqwest::get(node.url(&format!("/api/jobs/{first}/cutlist/edl")))
+        .await
+        .unwrap();
+    assert_eq!(edl.status(), 200, "the cut list follows the choices");
+
+    // Kept back: the whole clip.
+    b.click("#cut-0").await;
+    b.until(
+        "the shading to go",
+        10,
+        "return document.querySelectorAll('.tl-cut').length === 0",
+    )
+    .await;
+    let (_, whole) = render_frames(&b, &node, dir.path(), &first).await;
+    assert!(
+        whole.len().abs_diff(200) <= 1,
+        "{} frames kept back",
+        whole.len()
+    );
+    b.close().await;
+}
