@@ -1,6 +1,7 @@
 //! The page: source video and before/after on the left, settings and render on the right, the jobs
 //! below; a banner while the node cannot be reached.
 
+use crate::batch::BatchPanel;
 use crate::cuts::{self, CutsPanel, Found};
 use crate::dashboard::Dashboard;
 use crate::events::{self, Action, Jobs};
@@ -479,6 +480,7 @@ pub fn app() -> Html {
                     { render_status(&render_state) }
                 </section>
             </div>
+            <div class="wide"><BatchPanel spec={parsed.as_ref().ok().cloned()} jobs={jobs.clone()} online={*online == Some(true)} /></div>
             <div class="wide"><JobList jobs={jobs.clone()} source={open_clip} /></div>
             <div class="wide"><Viz3d job={shown} /></div>
         </main>

@@ -3,6 +3,7 @@
 //! resumably, and follow every job live.
 
 mod app;
+mod batch;
 mod compare;
 mod cuts;
 mod dashboard;
