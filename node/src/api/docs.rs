@@ -35,6 +35,7 @@ use utoipa::OpenApi;
         super::events::all_events,
         super::preview::preview,
         super::probe::probe_file,
+        super::overview::overview,
         super::nodes::list_nodes,
         super::resources::resources,
         super::resources::failures,

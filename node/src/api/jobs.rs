@@ -152,7 +152,11 @@ use crate::service::jobs::TRACK_FIELD;
 
 /// The file of a finished upload named by `id` (refused, naming `field`, when there is none).
 /// Only upload ids are accepted, never paths: a client cannot point the node at other files.
-async fn finished_upload(state: &AppState, id: &str, field: &str) -> ApiResult<std::path::PathBuf> {
+pub(super) async fn finished_upload(
+    state: &AppState,
+    id: &str,
+    field: &str,
+) -> ApiResult<std::path::PathBuf> {
     let upload = if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         state.svc.store.upload(id).await?
     } else {

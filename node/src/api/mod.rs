@@ -7,6 +7,7 @@ pub mod events;
 pub mod farm;
 pub mod jobs;
 pub mod nodes;
+pub mod overview;
 pub mod presets;
 pub mod preview;
 pub mod probe;
@@ -303,6 +304,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health))
         .route("/metrics", get(metrics))
         .merge(uploads::routes())
+        .merge(overview::routes())
         .merge(jobs::routes())
         .merge(nodes::routes())
         .merge(resources::routes())

@@ -100,7 +100,7 @@ fn measure_frames(
 }
 
 /// RMS level of audio stream `index` in [`LEVEL_WINDOW`] windows, on the container's clock.
-fn audio_levels(path: &Path, index: usize) -> Result<AudioLevels, MediaError> {
+pub fn audio_levels(path: &Path, index: usize) -> Result<AudioLevels, MediaError> {
     let mut ictx = input::open(path)?;
     let stream = ictx
         .stream(index)
@@ -140,6 +140,11 @@ fn audio_levels(path: &Path, index: usize) -> Result<AudioLevels, MediaError> {
                     .unwrap_or(0.0);
                 LevelMeter::new(dec.rate(), channels as u16, start, LEVEL_WINDOW)
             });
+            // PCM in AVI (and other containers) decodes without a layout: the resampler was set
+            // up with the default one for the channel count, and refuses a frame that differs.
+            if frame.channel_layout().is_empty() {
+                frame.set_channel_layout(layout);
+            }
             resampler
                 .run(&frame, &mut floats)
                 .map_err(MediaError::ff("audio conversion"))?;

@@ -40,6 +40,41 @@ pub fn write_thumbnails_at(input: &Path, picks: &[(f64, PathBuf)], width: u32) -
     write_thumbnails(input, &picks, width)
 }
 
+/// JPEGs `height` pixels high (display aspect kept) of the frames shown at each time in `seconds`
+/// (from the first frame): a filmstrip for what the browser cannot play.
+pub fn jpegs_at(input: &Path, seconds: &[f64], height: u32) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::with_capacity(seconds.len());
+    // Times count from the first frame, wherever the stream's clock starts.
+    let mut head = FrameSource::open(input, i64::MIN, 1)?;
+    let tb = head.time_base;
+    let first = head.next_frame()?.map_or(0, |(p, _)| p);
+    drop(head);
+    let ticks = f64::from(tb.denominator()) / f64::from(tb.numerator().max(1));
+    for &t in seconds {
+        let start = first + (t * ticks).round() as i64;
+        let mut source = FrameSource::open(input, start, 1)?;
+        let mut chosen = None;
+        while let Some((p, f)) = source.next_frame()? {
+            let last = p >= start;
+            chosen = Some(f);
+            if last {
+                break;
+            }
+        }
+        let frame = chosen.ok_or_else(|| MediaError::Decode("no frame for a thumbnail".into()))?;
+        let (sw, sh) = (frame.width().max(1), frame.height().max(1));
+        let aspect = frame.aspect_ratio();
+        let display = if aspect.numerator() > 0 && aspect.denominator() > 0 {
+            f64::from(sw) * f64::from(aspect.numerator()) / f64::from(aspect.denominator())
+        } else {
+            f64::from(sw)
+        };
+        let width = (display * f64::from(height) / f64::from(sh)).round() as u32;
+        out.push(encode_jpeg(&frame, width)?);
+    }
+    Ok(out)
+}
+
 /// One frame as JPEG bytes.
 fn encode_jpeg(frame: &AvFrame, width: u32) -> Result<Vec<u8>> {
     let (sw, sh) = (frame.width().max(1), frame.height().max(1));

@@ -86,3 +86,68 @@ async fn an_analysis_only_job_reports_the_cuts_and_renders_nothing() {
         .unwrap();
     assert_eq!(edl.status(), 200);
 }
+
+/// The timeline of a file the browser cannot play (AVI: MPEG-4 Part 2 and PCM), made by the node.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_overview_has_its_filmstrip_and_waveform() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("data"), &[]);
+    let client = reqwest::Client::new();
+    let clip = generated(
+        "svc_overview.avi",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300:duration=4,volume=volume='gt(t,2)':eval=frame",
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "pcm_s16le",
+            "-shortest",
+        ],
+    );
+    let id = common::upload(&client, &node, &clip, None).await;
+    let get = |q: String| {
+        client
+            .get(node.url(&format!("/api/uploads/{id}/overview{q}")))
+            .send()
+    };
+    let r = get("?thumbs=8&columns=100&height=48".into()).await.unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{v}");
+    let thumbs = v["thumbs"].as_array().expect("thumbs");
+    assert_eq!(thumbs.len(), 8);
+    assert!(thumbs.iter().all(|t| t
+        .as_str()
+        .unwrap_or("")
+        .starts_with("data:image/jpeg;base64,/9j/")));
+    let peaks: Vec<f64> = v["peaks"]
+        .as_array()
+        .expect("peaks")
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(peaks.len(), 100);
+    // Silent for 2 s, then the tone (sine at 1/8 of full scale: RMS 0.088).
+    assert!(peaks[10] < 0.01 && peaks[90] > 0.05, "{peaks:?}");
+    assert!(
+        (v["duration"].as_f64().unwrap_or(0.0) - 4.0).abs() < 0.1,
+        "{v}"
+    );
+    let r = get("?thumbs=0".into()).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["field"], "thumbs");
+    let r = client
+        .get(node.url("/api/uploads/0123456789abcdef0123456789abcdef/overview"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}
