@@ -448,6 +448,9 @@ pub fn app() -> Html {
                     <p class="muted" id="resume-hint">{ format!("Unfinished upload of {}: choose the same file and press Render to resume.", interrupted.join(", ")) }</p>
                 }
                 if let Some(p) = &shown_problem { <p class="err" id="file-error" role="alert">{ p }</p> }
+                if let (true, Some(f), None) = (*unplayable, &*file, &not_video) {
+                    <cuts::NodeOverview file={f.clone()} />
+                }
                 if let Some(u) = &*src {
                     <video ref={video.clone()} id="source" src={u.clone()} controls=true autoplay=true muted=true playsinline=true
                         onloadedmetadata={onloadedmetadata} onloadeddata={bump.clone()} onseeked={bump.clone()}

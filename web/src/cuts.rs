@@ -274,3 +274,89 @@ mod tests {
         assert!((f.stretches[0].end - 3.84).abs() < 1e-9);
     }
 }
+
+/// The node's filmstrip and waveform of a file (`GET /api/uploads/{id}/overview`).
+#[derive(Clone, PartialEq, Debug, serde::Deserialize)]
+pub struct Overview {
+    pub duration: f64,
+    pub thumbs: Vec<String>,
+    pub peaks: Vec<f32>,
+}
+
+/// Uploads `file` (or finds its upload) and asks the node for its overview.
+pub async fn overview(file: web_sys::File, say: Callback<String>) -> Result<Overview, String> {
+    let up = Callback::from(move |s: crate::tus::Status| {
+        if let crate::tus::Status::Sending { sent, total, .. } = s {
+            say.emit(format!("uploading {:.0}%", sent / total.max(1.0) * 100.0));
+        }
+    });
+    let id = crate::tus::upload(file, up)
+        .await
+        .map_err(|e| format!("upload failed: {e}"))?;
+    net::send(Request::get(&format!(
+        "/api/uploads/{id}/overview?thumbs=16&height=60&columns=600"
+    )))
+    .await
+    .map_err(|e| e.to_string())?
+    .json()
+    .await
+    .map_err(|e| e.to_string())
+}
+
+#[derive(Properties, PartialEq)]
+pub struct OverviewProps {
+    pub file: web_sys::File,
+}
+
+/// For a file the browser cannot play: the node's filmstrip and waveform, on request (the file is
+/// uploaded for it, and the render then needs no second upload).
+#[function_component(NodeOverview)]
+pub fn node_overview(p: &OverviewProps) -> Html {
+    let got = use_state(|| None::<Overview>);
+    let status = use_state(|| None::<String>);
+    let onclick = {
+        let (file, got, status) = (p.file.clone(), got.clone(), status.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (file, got, status) = (file.clone(), got.clone(), status.clone());
+            let say = {
+                let status = status.clone();
+                Callback::from(move |s| status.set(Some(s)))
+            };
+            wasm_bindgen_futures::spawn_local(async move {
+                match overview(file, say).await {
+                    Ok(o) => {
+                        status.set(None);
+                        got.set(Some(o));
+                    }
+                    Err(e) => status.set(Some(format!("The node could not show it: {e}"))),
+                }
+            });
+        })
+    };
+    let max = got
+        .as_ref()
+        .map_or(1.0, |o| o.peaks.iter().copied().fold(1e-6, f32::max));
+    html! {
+        <div class="timeline" id="node-overview">
+            if let Some(o) = &*got {
+                <div class="tl-scroll">
+                    <div class="tl-track">
+                        <div class="node-strip">{ for o.thumbs.iter().map(|t| html! { <img src={t.clone()} alt="" /> }) }</div>
+                        <svg class="tl-wave" viewBox={format!("0 0 {} 40", o.peaks.len().max(1))} preserveAspectRatio="none" aria-hidden="true">
+                            { for o.peaks.iter().enumerate().map(|(x, p)| {
+                                let h = (p / max * 40.0).max(0.5);
+                                html! { <rect x={x.to_string()} y={format!("{:.2}", (40.0 - h) / 2.0)} width="1" height={format!("{h:.2}")} fill="#3b82f6" /> }
+                            }) }
+                        </svg>
+                    </div>
+                </div>
+                <p class="muted">{ format!("{:.1} s, from the node (this browser cannot play the file; trim it with the CLI or the API's keep).", o.duration) }</p>
+            } else {
+                <div class="row">
+                    <button type="button" class="secondary" id="node-overview-get" {onclick}>{"Show its timeline from the node"}</button>
+                    if let Some(s) = &*status { <span class="muted" role="status">{ s }</span> }
+                </div>
+            }
+        </div>
+    }
+}

@@ -61,7 +61,15 @@ pub fn jpegs_at(input: &Path, seconds: &[f64], height: u32) -> Result<Vec<Vec<u8
                 break;
             }
         }
-        let frame = chosen.ok_or_else(|| MediaError::Decode("no frame for a thumbnail".into()))?;
+        // Past the last frame (a container's duration can run past it): the last one found.
+        let Some(frame) = chosen else {
+            let last = out
+                .last()
+                .cloned()
+                .ok_or_else(|| MediaError::Decode("no frame for a thumbnail".into()))?;
+            out.push(last);
+            continue;
+        };
         let (sw, sh) = (frame.width().max(1), frame.height().max(1));
         let aspect = frame.aspect_ratio();
         let display = if aspect.numerator() > 0 && aspect.denominator() > 0 {

@@ -127,6 +127,9 @@ async fn an_upload_overview_has_its_filmstrip_and_waveform() {
         .as_str()
         .unwrap_or("")
         .starts_with("data:image/jpeg;base64,/9j/")));
+    let distinct: std::collections::HashSet<&str> =
+        thumbs.iter().filter_map(Value::as_str).collect();
+    assert_eq!(distinct.len(), 8, "thumbnails of different moments");
     let peaks: Vec<f64> = v["peaks"]
         .as_array()
         .expect("peaks")
