@@ -653,14 +653,9 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
     );
     // Its timeline comes from the node: thumbnails decoded there.
     b.click("#node-overview-get").await;
-    let thumbs = b
-        .until(
-            "the node's filmstrip",
-            60,
-            "const i = [...document.querySelectorAll('#node-overview .node-strip img')];
-             return i.length && i.every(x => x.complete && x.naturalWidth > 0) ? i.length : 0;",
-        )
-        .await;
+    let strip = "const i = [...document.querySelectorAll('#node-overview .node-strip img')];
+        return i.length && i.every(x => x.complete && x.naturalWidth > 0) ? i.length : 0;";
+    let thumbs = b.until("the node's filmstrip", 60, strip).await;
     assert_eq!(thumbs, json!(16), "thumbnails from the node");
 
     let notes = dir.path().join("notes.txt");
