@@ -421,6 +421,7 @@ async fn edit_preview_render_and_play() {
     b.screenshot("narrow-light.png").await;
     b.theme("dark").await;
     b.screenshot("narrow-dark.png").await;
+    b.screenshot_at("timeline-panel", "timeline-narrow-dark.png").await;
     b.close().await;
 }
 
