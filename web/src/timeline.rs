@@ -366,7 +366,9 @@ pub fn timeline(p: &Props) -> Html {
                     let Some(v) = video.cast::<HtmlVideoElement>() else {
                         return;
                     };
-                    if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
+                    // A control that used the key (the 3D view's arrows) keeps it.
+                    let used = e.default_prevented();
+                    if typing || used || e.ctrl_key() || e.meta_key() || e.alt_key() {
                         return;
                     }
                     let (keep, fps, on_keep) = latest.borrow().clone();

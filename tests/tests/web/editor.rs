@@ -421,7 +421,8 @@ async fn edit_preview_render_and_play() {
     b.screenshot("narrow-light.png").await;
     b.theme("dark").await;
     b.screenshot("narrow-dark.png").await;
-    b.screenshot_at("timeline-panel", "timeline-narrow-dark.png").await;
+    b.screenshot_at("timeline-panel", "timeline-narrow-dark.png")
+        .await;
     b.close().await;
 }
 
@@ -654,8 +655,7 @@ async fn refuses_non_video_and_survives_a_stopped_node() {
     );
     // Its timeline comes from the node: thumbnails decoded there.
     b.click("#node-overview-get").await;
-    let strip = "const i = [...document.querySelectorAll('#node-overview .node-strip img')];
-        return i.length && i.every(x => x.complete && x.naturalWidth > 0) ? i.length : 0;";
+    let strip = "const i = [...document.querySelectorAll('#node-overview img')]; return i.length && i.every(x => x.complete && x.naturalWidth > 0) ? i.length : 0;";
     let thumbs = b.until("the node's filmstrip", 60, strip).await;
     assert_eq!(thumbs, json!(16), "thumbnails from the node");
 
