@@ -31,7 +31,7 @@ enum Render {
 }
 
 /// A fresh `Idempotency-Key`: one per press of Render, so a retried request makes no second job.
-fn idempotency_key() -> String {
+pub(crate) fn idempotency_key() -> String {
     (0..4)
         .map(|_| format!("{:08x}", (js_sys::Math::random() * 4_294_967_296.0) as u32))
         .collect()

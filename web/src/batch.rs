@@ -4,6 +4,7 @@
 //! localStorage: after a reload the rows, their settings and their jobs are back, a started upload
 //! resumes (tus), and files not yet sent are listed to be chosen again — a page cannot keep a file.
 
+use crate::app::idempotency_key;
 use crate::events::{Action, Jobs};
 use crate::net::{self, NetError};
 use crate::tus::{self, Status};
@@ -95,12 +96,6 @@ impl Reducible for Queue {
         }
         Rc::new(Queue { entries })
     }
-}
-
-fn idempotency_key() -> String {
-    (0..4)
-        .map(|_| format!("{:08x}", (js_sys::Math::random() * 4_294_967_296.0) as u32))
-        .collect()
 }
 
 /// Uploads `file` and creates its job.

@@ -4,6 +4,7 @@
 //! and its cut list follow those choices.
 
 use crate::net;
+use crate::timeline::clock;
 use gloo_net::http::Request;
 use gloo_timers::future::TimeoutFuture;
 use kino_shared::{AutoEditParams, JobSpec, JobStatus, KeepRange, SceneParams};
@@ -171,12 +172,6 @@ pub async fn analyse(file: web_sys::File, say: Callback<String>) -> Result<Found
         .await
         .map_err(|e| e.to_string())?;
     Ok(found_in(&report))
-}
-
-/// "0:03.52" style times.
-fn clock(t: f64) -> String {
-    let m = (t / 60.0).floor();
-    format!("{}:{:05.2}", m as u64, t - m * 60.0)
 }
 
 #[derive(Properties, PartialEq)]

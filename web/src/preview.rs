@@ -29,7 +29,9 @@ pub struct Props {
     pub fps: Option<f64>,
 }
 
-fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
+/// A software canvas: its pixels are read back (and an accelerated one drew blank in headless
+/// Chromium's screenshots).
+pub(crate) fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
     // The pixels are read back every time: ask for a canvas kept in memory, not on the GPU.
     let opts = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&opts, &"willReadFrequently".into(), &JsValue::TRUE);

@@ -3,6 +3,7 @@
 //! drag to seek; keys as in editing tools: J/K/L, ←/→ a frame (with Shift a second), I/O to mark
 //! in and out. The kept parts become the job's `keep` ranges.
 
+use crate::preview::context;
 use futures::future::{select, Either};
 use gloo_events::EventListener;
 use gloo_timers::future::TimeoutFuture;
@@ -11,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CanvasRenderingContext2d, File, HtmlCanvasElement, HtmlVideoElement};
+use web_sys::{File, HtmlCanvasElement, HtmlVideoElement};
 use yew::prelude::*;
 
 /// Height of the filmstrip's thumbnails (canvas and CSS pixels), and how many it has at most.
@@ -74,23 +75,6 @@ async fn next(target: &web_sys::EventTarget, event: &str, ms: u32) -> Result<(),
     };
     drop((ok, failed));
     answer
-}
-
-/// A software canvas: small, drawn once, and read back by nothing but the page (an accelerated one
-/// drew blank in headless Chromium's screenshots).
-fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
-    let opts = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(
-        &opts,
-        &"willReadFrequently".into(),
-        &wasm_bindgen::JsValue::TRUE,
-    );
-    canvas
-        .get_context_with_context_options("2d", &opts)
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into().ok())
-        .ok_or_else(|| "no 2D canvas".to_owned())
 }
 
 /// Draws frames evenly spread over the clip, from a hidden player of `src`: as many as fit the
@@ -268,7 +252,7 @@ pub fn mark_out(keep: &[KeepRange], t: f64) -> Option<Vec<KeepRange>> {
 }
 
 /// "0:01.52" style times, to the hundredth.
-fn clock(t: f64) -> String {
+pub(crate) fn clock(t: f64) -> String {
     let m = (t / 60.0).floor();
     format!("{}:{:05.2}", m as u64, t - m * 60.0)
 }
