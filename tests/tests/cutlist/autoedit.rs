@@ -1,6 +1,7 @@
 //! Auto-edit: black, silent and frozen stretches found by the `cutlist` command and cut by
 //! `render --auto-edit`, picture and sound together.
 
+use super::{clicks, kept_frames, otio_frames, out_time};
 use kino_tests::{generated, kino, s, tools_python};
 use serde_json::Value;
 use std::process::Command;
@@ -193,17 +194,7 @@ fn render_with_auto_edit_keeps_exactly_the_kept_frames_and_their_sound() {
     assert!(skipped >= 1, "no chunk was cut away whole");
 
     let r: Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
-    let kept: Vec<(usize, usize)> = r["auto_edit"]["cut_list"]["kept"]
-        .as_array()
-        .expect("kept")
-        .iter()
-        .map(|k| {
-            (
-                k["start"].as_u64().unwrap_or(0) as usize,
-                k["end"].as_u64().unwrap_or(0) as usize,
-            )
-        })
-        .collect();
+    let kept = kept_frames(&r["auto_edit"]["cut_list"]);
     let want = [(0, 80), (133, 205), (257, 331), (383, 450)];
     assert_eq!(kept.len(), want.len(), "{kept:?}");
     for (k, w) in kept.iter().zip(want) {
@@ -232,31 +223,10 @@ fn render_with_auto_edit_keeps_exactly_the_kept_frames_and_their_sound() {
         kino_tests::stream_duration(&out, "a:0"),
     );
     assert!((vd - ad).abs() < 0.04, "video {vd} s, audio {ad} s");
-    let pcm = kino_tests::mono_pcm(&out, 48_000);
-    let mut clicks = Vec::new();
-    let mut i = 0;
-    while i < pcm.len() {
-        if pcm[i].abs() > 0.5 {
-            clicks.push(i as f64 / 48_000.0);
-            i += 24_000;
-        } else {
-            i += 1;
-        }
-    }
-    let out_time = |src_s: f64| -> Option<f64> {
-        let f = (src_s * 25.0).round() as usize;
-        let mut before = 0;
-        for &(a, b) in &kept {
-            if f >= a && f < b {
-                return Some((before + f - a) as f64 / 25.0);
-            }
-            before += b - a;
-        }
-        None
-    };
+    let clicks = clicks(&out);
     let expect: Vec<f64> = (0..18)
         .filter(|&k| !(8..=10).contains(&k)) // silenced
-        .filter_map(|k| out_time(k as f64))
+        .filter_map(|k| out_time(&kept, k * 25))
         .collect();
     assert_eq!(
         clicks.len(),
@@ -268,23 +238,7 @@ fn render_with_auto_edit_keeps_exactly_the_kept_frames_and_their_sound() {
     }
 
     // The cut list describes the source and reads back.
-    let py = Command::new(tools_python())
-        .args([
-            "-c",
-            "import sys, opentimelineio as otio; t = otio.adapters.read_from_file(sys.argv[1]); print(sum(int(c.source_range.duration.to_frames()) for c in t.video_tracks()[0].find_clips()))",
-            s(&otio),
-        ])
-        .output()
-        .expect("python");
-    assert!(
-        py.status.success(),
-        "{}",
-        String::from_utf8_lossy(&py.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&py.stdout).trim(),
-        map.len().to_string()
-    );
+    assert_eq!(otio_frames(&otio), map.len().to_string());
 }
 
 /// Auto-edit with loudness normalisation: the sound inside the black stretch (cut away with its

@@ -160,40 +160,8 @@ async fn timeline_seeks_marks_in_and_out_by_keyboard_and_the_render_keeps_that_r
         .select_by_value("ultrafast")
         .await
         .unwrap();
-    b.click("#render").await;
-    let job = b
-        .until(
-            "the job to be created",
-            60,
-            "return document.getElementById('submitted')?.dataset.job",
-        )
-        .await;
-    let job = job.as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let j: Value = reqwest::get(node.url(&format!("/api/jobs/{job}")))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if j["state"] == "done" {
-            break;
-        }
-        assert!(j["state"] != "failed", "job failed: {j}");
-        assert!(Instant::now() < deadline, "job not done: {j}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let bytes = reqwest::get(node.url(&format!("/api/jobs/{job}/output")))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let out = dir.path().join("trimmed.mp4");
-    std::fs::write(&out, &bytes).unwrap();
+    let (job, got) = render_frames(&b, &node, dir.path(), "").await;
     let src = kino_tests::decoded_frames(&clip);
-    let got = kino_tests::decoded_frames(&out);
     assert!(got.len().abs_diff(200) <= 1, "{} frames", got.len());
     let (first, last) = (
         which(&got[0], &src, 30),
