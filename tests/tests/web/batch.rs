@@ -92,12 +92,78 @@ async fn a_batch_of_three_survives_a_reload_and_all_three_finish() {
     }
     println!("after the reload, {} of 3 files chosen again", again.len());
     b.screenshot_at("batch-h", "batch-light.png").await;
+    // The notifications the browser shows, and the tab titles, are recorded as they happen.
+    b.js(SPY, vec![]).await;
+    // The user looks at another tab while the jobs finish.
+    let editor = b.client.window().await.unwrap();
+    let other = b.client.new_window(true).await.unwrap();
+    b.client.switch_to_window(other.handle).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let jobs: Value = reqwest::get(node.url("/api/jobs"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let jobs = jobs.as_array().cloned().unwrap_or_default();
+        if jobs.len() == 3 && jobs.iter().all(|j| j["state"] == "done") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "jobs not done: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.client.switch_to_window(editor).await.unwrap();
     b.until(
         "all three jobs done",
         240,
         "const r = [...document.querySelectorAll('.batch-rows li')]; return r.length === 3 && r.every(x => x.dataset.state === 'done');",
     )
     .await;
+    let seen = b
+        .js(
+            "return [window.kinoShown, window.kinoTitles, document.title]",
+            vec![],
+        )
+        .await;
+    println!("notifications and titles: {seen}");
+    let shown: Vec<&str> = seen[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // Jobs that end after the reload are news; the one that ended before it, if any, is not.
+    let news: Vec<&str> = shown
+        .iter()
+        .copied()
+        .filter(|t| t.ends_with(" is ready"))
+        .collect();
+    assert!(news.len() >= 2 && news.len() == shown.len(), "{seen}");
+    for t in &news {
+        assert!(
+            clips
+                .iter()
+                .any(|c| t.starts_with(c.file_name().unwrap().to_str().unwrap())),
+            "{t}"
+        );
+    }
+    let titles: Vec<&str> = seen[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let counted = format!("({}) Kino", news.len());
+    assert!(
+        titles.iter().any(|t| t.starts_with(&counted)),
+        "no {counted} title: {seen}"
+    );
+    assert_eq!(
+        seen[2], "Kino — video enhancement",
+        "the count goes when the page is looked at"
+    );
     let jobs: Value = reqwest::get(node.url("/api/jobs"))
         .await
         .unwrap()
@@ -115,3 +181,18 @@ async fn a_batch_of_three_survives_a_reload_and_all_three_finish() {
     b.screenshot_at("batch-h", "batch-dark.png").await;
     b.close().await;
 }
+
+/// Records each notification the browser reports shown (the real `Notification`, observed), and
+/// every tab title.
+const SPY: &str = r#"
+window.kinoShown = []; window.kinoTitles = [];
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, opts) {
+    super(title, opts);
+    this.addEventListener('show', () => window.kinoShown.push(title));
+  }
+};
+new MutationObserver(() => window.kinoTitles.push(document.title))
+  .observe(document.querySelector('title'), { childList: true, characterData: true, subtree: true });
+"#;

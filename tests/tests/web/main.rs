@@ -119,7 +119,9 @@ impl Browser {
         ];
         let caps = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+            // Notifications allowed, as a user who said yes to the editor's question.
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args,
+                "prefs": { "profile.default_content_setting_values.notifications": 1 } },
         });
         let caps = caps.as_object().cloned().expect("capabilities");
         let url = format!("http://127.0.0.1:{port}");
