@@ -12,6 +12,7 @@ APT_PACKAGES=(
   ffmpeg sqlite3 postgresql
   chromium chromium-driver
   prometheus  # promtool checks /metrics in the tests
+  mesa-vulkan-drivers  # lavapipe: the tests run the GPU path on a software Vulkan device
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
