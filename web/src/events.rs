@@ -33,6 +33,8 @@ pub struct JobView {
     pub fps: Option<f64>,
     pub eta: Option<f64>,
     pub warnings: Vec<String>,
+    /// What the node said about how it runs the job (e.g. the GPU).
+    pub notes: Vec<String>,
     pub error: Option<String>,
     pub output: Option<String>,
     pub chunks: Vec<ChunkView>,
@@ -55,6 +57,7 @@ impl JobView {
             fps: None,
             eta: None,
             warnings: vec![],
+            notes: vec![],
             error: s.error.clone(),
             output: s.output.clone(),
             chunks: vec![],
@@ -76,6 +79,7 @@ impl JobView {
             fps: None,
             eta: None,
             warnings: vec![],
+            notes: vec![],
             error: None,
             output: None,
             chunks: vec![],
@@ -115,8 +119,10 @@ impl JobView {
         match ev {
             ProgressEvent::Snapshot { status, chunks, .. } => {
                 let warnings = std::mem::take(&mut self.warnings);
+                let notes = std::mem::take(&mut self.notes);
                 *self = JobView::from_status(status);
                 self.warnings = warnings;
+                self.notes = notes;
                 self.chunks = chunks
                     .iter()
                     .map(|c| ChunkView {
@@ -168,6 +174,11 @@ impl JobView {
                 self.eta = *eta_seconds;
             }
             ProgressEvent::Warning { message, .. } => self.warnings.push(message.clone()),
+            ProgressEvent::Note { message, .. } => {
+                if !self.notes.contains(message) {
+                    self.notes.push(message.clone());
+                }
+            }
             ProgressEvent::Done { output, .. } => {
                 self.state = JobState::Done;
                 // An analysis-only job ends without an output.

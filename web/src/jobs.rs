@@ -139,6 +139,7 @@ fn job_item(p: &ItemProps) -> Html {
                 <span style={format!("width:{pct}%")} />
             </div>
             <p class="muted" style="margin:.2rem 0">{ format!("{pct}% · {}", facts.join(" · ")) }</p>
+            for n in &j.notes { <p class="muted note">{ n }</p> }
             if !j.warnings.is_empty() {
                 <ul class="warn">{ for j.warnings.iter().map(|w| html! { <li>{ w }</li> }) }</ul>
             }

@@ -255,6 +255,7 @@ async fn show_progress(mut rx: tokio::sync::broadcast::Receiver<ProgressEvent>, 
                 ));
             }
             ProgressEvent::Warning { message, .. } => bar.println(format!("warning: {message}")),
+            ProgressEvent::Note { message, .. } => bar.println(format!("note: {message}")),
             ProgressEvent::Done { .. } | ProgressEvent::Failed { .. } => {
                 bar.finish_and_clear();
             }

@@ -6,7 +6,7 @@
 use super::{Margin, Stage, StageError};
 use crate::models::rgb::{chroma_at, sample, store, Matrix};
 use crate::models::sr::{self, SrNet};
-use crate::models::{Config, ModelError};
+use crate::models::{Config, ModelError, Provider};
 use kino_shared::kernels::{denoise, resize, steady};
 use kino_shared::{ChromaLayout, Frame, Sar, ScaleParams, SrModel, StageSpec};
 
@@ -31,8 +31,11 @@ impl NeuralScale {
         }
     }
 
-    fn net(&mut self, scale: usize) -> Option<&mut SrNet> {
+    /// The network, `None` when it cannot be opened (the stage then resizes classically); an error
+    /// when the GPU was asked for: a GPU job never quietly becomes a CPU one.
+    fn net(&mut self, scale: usize) -> Result<Option<&mut SrNet>, StageError> {
         if self.net.is_none() {
+            let strict = Config::from_env().is_ok_and(|c| c.provider == Provider::Gpu);
             let opened = Config::from_env()
                 .and_then(|cfg| {
                     SrNet::open(
@@ -44,12 +47,19 @@ impl NeuralScale {
                     )
                 })
                 .map_err(|e| e.to_string());
-            if let Err(e) = &opened {
-                tracing::warn!("neural upscale falls back to the classic filter: {e}");
+            match &opened {
+                Err(e) if strict => {
+                    return Err(StageError::Failed {
+                        stage: "scale",
+                        message: e.clone(),
+                    })
+                }
+                Err(e) => tracing::warn!("neural upscale falls back to the classic filter: {e}"),
+                Ok(_) => {}
             }
             self.net = Some(opened);
         }
-        self.net.as_mut().and_then(|r| r.as_mut().ok())
+        Ok(self.net.as_mut().and_then(|r| r.as_mut().ok()))
     }
 }
 
@@ -65,7 +75,13 @@ pub fn warnings(stages: &[StageSpec]) -> Vec<String> {
             // `auto` may pick.
             for &m in model.candidates() {
                 for scale in [2, 4] {
-                    crate::models::check(&cfg, sr::file_for(m, scale).0)?;
+                    let file = sr::file_for(m, scale).0;
+                    #[cfg(feature = "gpu")]
+                    let file = match cfg.provider {
+                        Provider::Gpu => crate::models::gpu::float_file(file),
+                        _ => file,
+                    };
+                    crate::models::check(&cfg, file)?;
                 }
             }
             Ok::<(), ModelError>(())
@@ -79,6 +95,30 @@ pub fn warnings(stages: &[StageSpec]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Where the job's neural upscaling runs when `KINO_EXECUTION_PROVIDER=gpu`: `Ok(Some(note))`
+/// naming the adapter, `Ok(None)` on the CPU or without a neural stage, `Err` (the job is refused)
+/// when the GPU asked for is not there.
+pub fn gpu_note(stages: &[StageSpec]) -> Result<Option<String>, String> {
+    let neural = stages
+        .iter()
+        .any(|s| matches!(s, StageSpec::Scale(p) if p.model.is_some()));
+    let gpu = Config::from_env().is_ok_and(|c| c.provider == Provider::Gpu);
+    if !neural || !gpu {
+        return Ok(None);
+    }
+    #[cfg(feature = "gpu")]
+    {
+        let dev = crate::models::gpu::device().map_err(|e| e.to_string())?;
+        Ok(Some(format!(
+            "scale: the neural network runs on the GPU {} through wgpu, at most {} MB of GPU memory at once (KINO_GPU_MEMORY_MB)",
+            dev.adapter,
+            dev.memory_bound() >> 20
+        )))
+    }
+    #[cfg(not(feature = "gpu"))]
+    Err("KINO_EXECUTION_PROVIDER=gpu: this build of kino-node has no GPU path (cargo feature `gpu`)".into())
 }
 
 /// Frames either side that hold still noise still before the network (see `kernels::steady`).
@@ -113,7 +153,7 @@ impl Stage for NeuralScale {
         }
         let scale = if ratio <= 2.0 { 2 } else { 4 };
         let blend = self.params.blend;
-        let Some(net) = self.net(scale) else {
+        let Some(net) = self.net(scale)? else {
             return Ok(classic(f));
         };
         let held = steady::steady(window, current, denoise::estimate_sigma(f));

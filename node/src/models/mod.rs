@@ -4,6 +4,8 @@
 //! folder by `scripts/models.sh`), so the binary builds and runs without it and only the neural
 //! stages need it. Every failure names the set-up step that repairs it.
 
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod interp;
 pub mod rgb;
 pub mod sr;
@@ -40,6 +42,8 @@ pub enum ModelError {
         expected: String,
         got: String,
     },
+    #[error("GPU: {0}")]
+    Gpu(String),
     #[error("model {model}: inference failed: {reason}")]
     Inference { model: String, reason: String },
     #[error("model {model} is not {expected} (it has {got})")]
@@ -50,12 +54,14 @@ pub enum ModelError {
     },
 }
 
-/// Where inference runs. CPU by default; CUDA/TensorRT need an ONNX Runtime built with them (the
-/// `onnxruntime-gpu` wheel's library through `ORT_DYLIB_PATH`) and a GPU. Asking for one that is
-/// not there is an error, never a silent fall back to CPU.
+/// Where inference runs. CPU by default; `gpu` runs super-resolution on any GPU through wgpu
+/// (Vulkan, Metal, DX12; the other networks stay on ONNX Runtime's CPU); CUDA/TensorRT need an
+/// ONNX Runtime built with them (the `onnxruntime-gpu` wheel's library through `ORT_DYLIB_PATH`)
+/// and a GPU. Asking for one that is not there is an error, never a silent fall back to CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
     Cpu,
+    Gpu,
     Cuda,
     TensorRt,
 }
@@ -64,6 +70,7 @@ impl Provider {
     pub fn parse(s: &str) -> Option<Provider> {
         match s.to_ascii_lowercase().as_str() {
             "" | "cpu" => Some(Provider::Cpu),
+            "gpu" => Some(Provider::Gpu),
             "cuda" => Some(Provider::Cuda),
             "tensorrt" | "trt" => Some(Provider::TensorRt),
             _ => None,
@@ -72,6 +79,7 @@ impl Provider {
     pub fn name(self) -> &'static str {
         match self {
             Provider::Cpu => "cpu",
+            Provider::Gpu => "gpu",
             Provider::Cuda => "cuda",
             Provider::TensorRt => "tensorrt",
         }
@@ -81,7 +89,7 @@ impl Provider {
 /// Where models and the runtime are and how to run them, from the environment:
 /// `KINO_MODELS_DIR` (else `./models`, else `models/` beside the build's workspace),
 /// `ORT_DYLIB_PATH` (else `libonnxruntime.so` in the models folder), `KINO_EXECUTION_PROVIDER`
-/// (`cpu`, `cuda`, `tensorrt`).
+/// (`cpu`, `gpu`, `cuda`, `tensorrt`).
 #[derive(Debug, Clone)]
 pub struct Config {
     pub dir: PathBuf,
@@ -102,7 +110,7 @@ impl Config {
         let raw = std::env::var("KINO_EXECUTION_PROVIDER").unwrap_or_default();
         let provider = Provider::parse(&raw).ok_or(ModelError::Provider {
             provider: "unknown",
-            reason: format!("KINO_EXECUTION_PROVIDER={raw:?}; expected cpu, cuda or tensorrt"),
+            reason: format!("KINO_EXECUTION_PROVIDER={raw:?}; expected cpu, gpu, cuda or tensorrt"),
         })?;
         Ok(Config {
             dir,
@@ -276,7 +284,8 @@ impl Model {
             .with_intra_op_spinning(false)
             .map_err(|e| corrupt(e.to_string()))?;
         builder = match cfg.provider {
-            Provider::Cpu => builder,
+            // `gpu` is wgpu's (super-resolution, see `sr`): ONNX Runtime stays on the CPU.
+            Provider::Cpu | Provider::Gpu => builder,
             Provider::Cuda => builder
                 .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
                 .map_err(|e| ModelError::Provider {

@@ -53,9 +53,45 @@ fn whole_up_to(model: SrModel) -> usize {
     }
 }
 
+/// What runs the network: ONNX Runtime, or the GPU through wgpu.
+enum Runner {
+    Ort(Model),
+    #[cfg(feature = "gpu")]
+    Gpu(kino_gpu::Net),
+}
+
+impl Runner {
+    fn name(&self) -> &str {
+        match self {
+            Runner::Ort(m) => &m.name,
+            #[cfg(feature = "gpu")]
+            Runner::Gpu(n) => &n.name,
+        }
+    }
+
+    /// One [1, 3, h, w] picture through the network.
+    fn run(
+        &mut self,
+        input: Vec<f32>,
+        h: usize,
+        w: usize,
+    ) -> Result<(Vec<f32>, [usize; 4]), ModelError> {
+        match self {
+            Runner::Ort(m) => m.run(input, h, w),
+            #[cfg(feature = "gpu")]
+            Runner::Gpu(n) => n
+                .run(&input, [1, 3, h, w])
+                .map_err(|e| ModelError::Inference {
+                    model: n.name.clone(),
+                    reason: e.to_string(),
+                }),
+        }
+    }
+}
+
 /// A super-resolution network ready to run.
 pub struct SrNet {
-    model: Model,
+    model: Runner,
     /// Factor of the network's output.
     pub scale: usize,
     pub tiling: Tiling,
@@ -77,8 +113,20 @@ impl SrNet {
         if let Some(t) = tile {
             tiling.tile = t;
         }
+        let runner = match cfg.provider {
+            #[cfg(feature = "gpu")]
+            super::Provider::Gpu => Runner::Gpu(super::gpu::load(cfg, file)?),
+            #[cfg(not(feature = "gpu"))]
+            super::Provider::Gpu => {
+                return Err(ModelError::Provider {
+                    provider: "gpu",
+                    reason: "this build of kino-node has no GPU path (cargo feature `gpu`)".into(),
+                })
+            }
+            _ => Runner::Ort(Model::load(cfg, file, threads)?),
+        };
         Ok(SrNet {
-            model: Model::load(cfg, file, threads)?,
+            model: runner,
             scale: native,
             tiling,
             // A tile size asked for is kept.
@@ -93,10 +141,19 @@ impl SrNet {
     /// Wraps an already loaded network producing ×`scale`.
     pub fn from_model(model: Model, scale: usize, tiling: Tiling) -> SrNet {
         SrNet {
-            model,
+            model: Runner::Ort(model),
             scale,
             tiling,
             whole_up_to: 0,
+        }
+    }
+
+    /// The GPU adapter it runs on; `None` on ONNX Runtime.
+    pub fn adapter(&self) -> Option<&str> {
+        match &self.model {
+            Runner::Ort(_) => None,
+            #[cfg(feature = "gpu")]
+            Runner::Gpu(n) => Some(n.adapter()),
         }
     }
 
@@ -123,7 +180,7 @@ impl SrNet {
                 let (out, shape) = model.run(input, th, tw)?;
                 if shape[2] != th * scale || shape[3] != tw * scale {
                     return Err(ModelError::InputMismatch {
-                        model: model.name.clone(),
+                        model: model.name().to_owned(),
                         expected: format!("×{scale} output ({}x{})", tw * scale, th * scale),
                         got: format!("{}x{} for a {tw}x{th} input", shape[3], shape[2]),
                     });
@@ -143,7 +200,7 @@ impl SrNet {
     ) -> Result<(usize, usize, Vec<u8>), ModelError> {
         if rgb.len() != w * h * 3 {
             return Err(ModelError::InputMismatch {
-                model: self.model.name.clone(),
+                model: self.model.name().to_owned(),
                 expected: format!("{} bytes of RGB for {w}x{h}", w * h * 3),
                 got: format!("{} bytes", rgb.len()),
             });

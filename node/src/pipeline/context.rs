@@ -81,6 +81,13 @@ impl JobCtx {
         });
     }
 
+    pub fn note(&self, message: String) {
+        self.send(ProgressEvent::Note {
+            job: self.job.clone(),
+            message,
+        });
+    }
+
     /// Records and announces the job's new state.
     pub async fn set_state(&self, state: JobState) -> Result<(), JobError> {
         if !self.store.advance_job_state(&self.job, state, None).await? {

@@ -45,6 +45,11 @@ pub async fn admit(ctx: &JobCtx) -> Result<Admitted, JobError> {
     for message in warnings {
         ctx.warn(message);
     }
+    match stages::neural::gpu_note(&spec.stages) {
+        Ok(Some(note)) => ctx.note(note),
+        Ok(None) => {}
+        Err(e) => return Err(SpecError::new("stages.scale", e).into()),
+    }
     Ok(Admitted {
         spec,
         input,
@@ -60,6 +65,7 @@ pub async fn admit(ctx: &JobCtx) -> Result<Admitted, JobError> {
 pub fn runnable_here(spec: &JobSpec) -> Result<(), String> {
     encode::find_encoder(spec.output.codec).map_err(|e| e.to_string())?;
     check_detect_models(spec).map_err(|e| e.to_string())?;
+    stages::neural::gpu_note(&spec.stages)?;
     match stages::neural::warnings(&spec.stages).into_iter().next() {
         Some(missing) => Err(missing),
         None => Ok(()),

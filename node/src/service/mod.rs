@@ -132,7 +132,11 @@ impl Service {
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
-                    Ok(ProgressEvent::Frames { .. } | ProgressEvent::Warning { .. }) => continue,
+                    Ok(
+                        ProgressEvent::Frames { .. }
+                        | ProgressEvent::Warning { .. }
+                        | ProgressEvent::Note { .. },
+                    ) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,
                     _ => {}
                 }

@@ -213,6 +213,11 @@ pub enum ProgressEvent {
         job: String,
         message: String,
     },
+    /// Something the user should know that is not a problem (e.g. which GPU a stage runs on).
+    Note {
+        job: String,
+        message: String,
+    },
     /// The job finished; `output` is where to get the result (a URL on the node, a path in the CLI),
     /// empty for an analysis-only job.
     Done {
@@ -238,6 +243,7 @@ impl ProgressEvent {
             | ProgressEvent::ChunkFailed { job, .. }
             | ProgressEvent::Frames { job, .. }
             | ProgressEvent::Warning { job, .. }
+            | ProgressEvent::Note { job, .. }
             | ProgressEvent::Done { job, .. }
             | ProgressEvent::Failed { job, .. } => job,
         }

@@ -7,6 +7,7 @@ use kino_tests::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod gpu;
 mod interp;
 mod retime;
 mod video;

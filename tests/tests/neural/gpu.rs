@@ -1,0 +1,206 @@
+//! The GPU path (wgpu, crate kino-gpu) on Mesa's software Vulkan driver, lavapipe: the same
+//! networks as ONNX Runtime on the CPU give the same pictures, a render with
+//! `KINO_EXECUTION_PROVIDER=gpu` gives the CPU render's frames, and a missing GPU is a clear error.
+
+use super::{config, models_dir, originals, rgb};
+use kino_gpu::{Gpu, GpuChoice, Net};
+use kino_node::models::Model;
+use kino_tests::*;
+use std::process::Command;
+use std::sync::Arc;
+
+/// lavapipe, allowed as the tests allow it, and on Vulkan (not a GL fallback).
+fn lavapipe() -> Arc<Gpu> {
+    let gpu = Gpu::open(GpuChoice {
+        allow_software: true,
+    })
+    .expect("a Vulkan adapter (mesa-vulkan-drivers, installed by scripts/setup.sh)");
+    assert!(gpu.adapter.contains("Vulkan"), "{}", gpu.adapter);
+    Arc::new(gpu)
+}
+
+#[test]
+fn super_resolution_on_vulkan_equals_onnx_runtime() {
+    let gpu = lavapipe();
+    println!("adapter: {}", gpu.adapter);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A real photo, small: lavapipe runs the shaders on these two cores.
+    let lr = dir.path().join("lr.png");
+    let hr = &originals()[0].1;
+    ffmpeg(&["-i", s(hr), "-vf", "scale=40:32:flags=area", s(&lr)]);
+    let (w, h, px) = rgb(&lr);
+    let mut planar = vec![0f32; w * h * 3];
+    for (i, p) in px.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            planar[c * w * h + i] = p[c] as f32 / 255.0;
+        }
+    }
+    for (file, scale) in [
+        ("realesr-animevideov3-x2.onnx", 2),
+        ("realesr-animevideov3-x4.onnx", 4),
+        ("span-x2.onnx", 2),
+        ("span-x4.onnx", 4),
+    ] {
+        let mut cpu = Model::load(&config(), file, 0).expect("ONNX Runtime model");
+        let (want, want_shape) = cpu.run(planar.clone(), h, w).expect("CPU run");
+        let net = Net::load(gpu.clone(), &models_dir().join(file)).expect("GPU model");
+        let t = std::time::Instant::now();
+        let (got, shape) = net.run(&planar, [1, 3, h, w]).expect("GPU run");
+        assert_eq!(shape, want_shape, "{file}");
+        assert_eq!(shape, [1, 3, h * scale, w * scale]);
+        let max = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        println!(
+            "{file}: {w}x{h} ×{scale} on the GPU in {:.0} ms, max difference from ONNX Runtime {max:.2e} of full scale",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        assert!(max <= 1e-3, "{file}: {max}");
+    }
+}
+
+/// `kino-node render` of `clip` ×2 with `fast`, losslessly encoded, with `env`; its events.
+fn render(clip: &std::path::Path, out: &std::path::Path, env: &[(&str, &str)]) -> Vec<String> {
+    let data = out.with_extension("data");
+    let mut cmd = Command::new(kino_bin());
+    cmd.args(["render", s(clip), "-o", s(out), "--data-dir", s(&data)])
+        .args(["--preset", "ultrafast", "--crf", "0", "--events"])
+        .args(["--chunk-seconds", "0.3"])
+        .args(["--stage", "scale:factor=2,model=fast"])
+        .env("KINO_MODELS_DIR", models_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().expect("render");
+    assert!(
+        o.status.success(),
+        "render {env:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_render_on_the_gpu_gives_the_cpu_render_frames() {
+    let _ = lavapipe();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = generated(
+        "gpu_clip.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=48x32:rate=10:duration=0.6",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-g",
+            "3",
+        ],
+    );
+    let (cpu, gpu) = (dir.path().join("cpu.mp4"), dir.path().join("gpu.mp4"));
+    render(&clip, &cpu, &[("KINO_EXECUTION_PROVIDER", "cpu")]);
+    let events = render(
+        &clip,
+        &gpu,
+        &[
+            ("KINO_EXECUTION_PROVIDER", "gpu"),
+            ("KINO_GPU_ALLOW_SOFTWARE", "1"),
+        ],
+    );
+    // The job says where it runs.
+    let note = events
+        .iter()
+        .find(|l| l.contains("\"note\"") && l.contains("runs on the GPU"));
+    assert!(
+        note.is_some_and(|n| n.contains("llvmpipe") && n.contains("Vulkan")),
+        "{events:?}"
+    );
+    let chunks = events
+        .iter()
+        .filter(|l| l.contains("\"chunk_done\""))
+        .count();
+    assert!(chunks >= 2, "rendered in {chunks} chunks: {events:?}");
+    let (a, b) = (decoded_frames(&cpu), decoded_frames(&gpu));
+    assert_eq!(a.len(), 6);
+    assert_eq!(b.len(), a.len());
+    let mut max = 0f32;
+    let mut differing = 0usize;
+    let mut total = 0usize;
+    for (fa, fb) in a.iter().zip(&b) {
+        assert_eq!((fa.width, fa.height), (96, 64));
+        for (pa, pb) in fa.planes.iter().zip(&fb.planes) {
+            let (pa, pb) = (pa.to_f32(), pb.to_f32());
+            total += pa.len();
+            for (x, y) in pa.iter().zip(&pb) {
+                max = max.max((x - y).abs());
+                differing += (x != y) as usize;
+            }
+        }
+    }
+    println!("GPU render vs CPU render: max {max} LSB, {differing} of {total} samples differ");
+    assert!(max <= 1.0, "{max}");
+}
+
+#[test]
+fn asking_for_a_gpu_that_is_not_there_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lr = dir.path().join("lr.png");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=32x32",
+        "-frames:v",
+        "1",
+        s(&lr),
+    ]);
+    // lavapipe is the only adapter here, and software adapters are refused outside the tests.
+    let o = Command::new(kino_bin())
+        .args(["upscale", s(&lr), "-o", s(&dir.path().join("up.png"))])
+        .env("KINO_MODELS_DIR", models_dir())
+        .env("KINO_EXECUTION_PROVIDER", "gpu")
+        .env_remove("KINO_GPU_ALLOW_SOFTWARE")
+        .output()
+        .expect("upscale");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu") && err.contains("software"),
+        "{err}"
+    );
+    // A render is refused before any frame, not rendered on the CPU.
+    let clip = generated(
+        "gpu_missing.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=48x32:rate=10:duration=0.3",
+        ],
+    );
+    let out = dir.path().join("out.mp4");
+    let o = Command::new(kino_bin())
+        .args(["render", s(&clip), "-o", s(&out)])
+        .args(["--data-dir", s(&dir.path().join("data"))])
+        .args(["--stage", "scale:factor=2,model=fast"])
+        .env("KINO_MODELS_DIR", models_dir())
+        .env("KINO_EXECUTION_PROVIDER", "gpu")
+        .env_remove("KINO_GPU_ALLOW_SOFTWARE")
+        .output()
+        .expect("render");
+    let err = String::from_utf8_lossy(&o.stderr);
+    println!("{err}");
+    assert!(!o.status.success());
+    assert!(
+        err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu"),
+        "{err}"
+    );
+    assert!(!out.exists(), "an output was written");
+}
