@@ -297,6 +297,8 @@ impl Net {
             } => {
                 let [n, _, h, w] = shapes[*x];
                 let [_, _, oh, ow] = shapes[*y];
+                // Invocations of eight output channels (the shader's zdiv).
+                let pairs = cout.div_ceil(4).div_ceil(2);
                 let (code, alpha) = match act {
                     Act::None => (0, 0.0f32),
                     Act::Relu => (1, 0.0),
@@ -319,13 +321,13 @@ impl Net {
                     u(*dil),
                     code,
                     alpha.to_bits(),
-                    0,
+                    u(pairs),
                 ];
                 let bufs = [(1, buf(*x)), (2, weights), (3, bias), (4, buf(*y))];
                 let groups = [
-                    u(ow.div_ceil(8)),
+                    u(ow.div_ceil(4).div_ceil(8)),
                     u(oh.div_ceil(8)),
-                    u(n * cout.div_ceil(4)),
+                    u(n * pairs),
                 ];
                 self.dispatch(pass, &p.conv, &params, &bufs, groups);
             }

@@ -163,6 +163,10 @@ impl Builder<'_> {
         if strides[0] != strides[1] || dils[0] != dils[1] || pads.len() != 4 {
             return Err(self.unsupported(n, "unequal strides or dilations"));
         }
+        // The shader reads four outputs' inputs along a row into 16 registers.
+        if 3 * strides[0] + (kw.max(1) - 1) * dils[0] + 1 > 16 {
+            return Err(self.unsupported(n, "a kernel this wide at this stride and dilation"));
+        }
         if pads[0] != pads[2] || pads[1] != pads[3] || n.text("auto_pad", "NOTSET") != "NOTSET" {
             return Err(self.unsupported(n, "asymmetric or automatic padding"));
         }

@@ -27,7 +27,7 @@ fn super_resolution_on_vulkan_equals_onnx_runtime() {
     // A real photo, small: lavapipe runs the shaders on these two cores.
     let lr = dir.path().join("lr.png");
     let hr = &originals()[0].1;
-    ffmpeg(&["-i", s(hr), "-vf", "scale=40:32:flags=area", s(&lr)]);
+    ffmpeg(&["-i", s(hr), "-vf", "scale=38:30:flags=area", s(&lr)]);
     let (w, h, px) = rgb(&lr);
     let mut planar = vec![0f32; w * h * 3];
     for (i, p) in px.chunks_exact(3).enumerate() {
