@@ -2,7 +2,8 @@
 //! on raw RGB24 frames and prints milliseconds per frame.
 //!
 //! gpu_bench MODEL.onnx WIDTH HEIGHT [REPEAT] [IN.rgb] [OUT.rgb]
-//! Without IN.rgb a synthetic picture is used. KINO_GPU_ALLOW_SOFTWARE=1 allows lavapipe.
+//! Without IN.rgb a synthetic picture is used. KINO_GPU_ALLOW_SOFTWARE=1 allows lavapipe;
+//! KINO_GPU_PRECISION=fp16|fp32 (default fp16 where the GPU has it).
 
 use kino_gpu::{Gpu, Net};
 use std::sync::Arc;
@@ -42,10 +43,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64() * 1e3
     );
     let t = Instant::now();
-    let net = Net::load(gpu, std::path::Path::new(&args[1]))?;
+    let precision = kino_gpu::Precision::from_env(&gpu)?;
+    let net = Net::load(gpu, std::path::Path::new(&args[1]), precision)?;
     println!(
-        "model: {} (loaded in {:.0} ms)",
+        "model: {} in {} (loaded in {:.0} ms)",
         net.name,
+        precision.name(),
         t.elapsed().as_secs_f64() * 1e3
     );
     let mut planar = vec![0f32; w * h * 3];

@@ -20,11 +20,68 @@ impl GpuChoice {
     }
 }
 
-/// The compiled shaders.
+/// The compiled shaders, for one storage precision.
 pub(crate) struct Pipelines {
     pub conv: wgpu::ComputePipeline,
     pub eltwise: wgpu::ComputePipeline,
     pub layout: wgpu::ComputePipeline,
+}
+
+/// How tensors and weights are stored on the GPU (arithmetic is f32 either way): fp16 halves
+/// the memory and its traffic for ~3 decimal digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F16,
+}
+
+impl Precision {
+    /// Bytes per stored value.
+    pub fn bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "fp32",
+            Precision::F16 => "fp16",
+        }
+    }
+
+    /// `KINO_GPU_PRECISION` (`fp16`, `fp32`); unset: fp16 where `gpu` has it, as ncnn and Video2X
+    /// do. Asking for fp16 on a GPU without it is an error.
+    pub fn from_env(gpu: &Gpu) -> Result<Precision, GpuError> {
+        let raw = std::env::var("KINO_GPU_PRECISION").unwrap_or_default();
+        match raw.to_ascii_lowercase().as_str() {
+            "" if gpu.has_f16() => Ok(Precision::F16),
+            "" | "fp32" | "f32" => Ok(Precision::F32),
+            "fp16" | "f16" if gpu.has_f16() => Ok(Precision::F16),
+            "fp16" | "f16" => Err(GpuError::Open {
+                adapter: gpu.adapter.clone(),
+                reason: "KINO_GPU_PRECISION=fp16 but it has no 16-bit shader arithmetic".into(),
+            }),
+            _ => Err(GpuError::Model(format!(
+                "KINO_GPU_PRECISION={raw:?}; expected fp16 or fp32"
+            ))),
+        }
+    }
+}
+
+impl Pipelines {
+    fn compile(device: &wgpu::Device, precision: Precision) -> Pipelines {
+        let head = match precision {
+            Precision::F32 => "alias T = f32;\n",
+            Precision::F16 => "enable f16;\nalias T = f16;\n",
+        };
+        let make = |name: &str, body: &str| pipeline(device, name, &format!("{head}{body}"));
+        Pipelines {
+            conv: make("conv", include_str!("shaders/conv.wgsl")),
+            eltwise: make("eltwise", include_str!("shaders/eltwise.wgsl")),
+            layout: make("layout", include_str!("shaders/layout.wgsl")),
+        }
+    }
 }
 
 /// An open GPU.
@@ -34,7 +91,9 @@ pub struct Gpu {
     /// "NVIDIA H200 (Vulkan)": named in the job's events.
     pub adapter: String,
     pub software: bool,
-    pub(crate) pipelines: Pipelines,
+    pipelines: Pipelines,
+    /// The fp16 shaders, where the adapter has 16-bit storage and arithmetic.
+    pipelines_f16: Option<Pipelines>,
     /// Largest storage buffer one tensor may take.
     pub max_buffer: u64,
     budget: Budget,
@@ -102,10 +161,14 @@ impl Gpu {
         required.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size;
         required.max_buffer_size = limits.max_buffer_size;
         required.max_storage_buffers_per_shader_stage = 4;
+        let f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("kino"),
-                required_features: wgpu::Features::empty(),
+                required_features: match f16 {
+                    true => wgpu::Features::SHADER_F16,
+                    false => wgpu::Features::empty(),
+                },
                 required_limits: required,
                 ..Default::default()
             })
@@ -125,11 +188,8 @@ impl Gpu {
             }));
         }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let pipelines = Pipelines {
-            conv: pipeline(&device, "conv", include_str!("shaders/conv.wgsl")),
-            eltwise: pipeline(&device, "eltwise", include_str!("shaders/eltwise.wgsl")),
-            layout: pipeline(&device, "layout", include_str!("shaders/layout.wgsl")),
-        };
+        let pipelines = Pipelines::compile(&device, Precision::F32);
+        let pipelines_f16 = f16.then(|| Pipelines::compile(&device, Precision::F16));
         if let Some(e) = scope.pop().await {
             return Err(GpuError::Open {
                 adapter: name,
@@ -150,10 +210,24 @@ impl Gpu {
             adapter: name,
             software: info.device_type == wgpu::DeviceType::Cpu,
             pipelines,
+            pipelines_f16,
             max_buffer,
             budget: Budget::new(memory_mb << 20),
             errors,
         })
+    }
+
+    /// Whether fp16 storage is available.
+    pub fn has_f16(&self) -> bool {
+        self.pipelines_f16.is_some()
+    }
+
+    /// The shaders for `precision` (fp16 only where [`Gpu::has_f16`]).
+    pub(crate) fn pipelines(&self, precision: Precision) -> Option<&Pipelines> {
+        match precision {
+            Precision::F32 => Some(&self.pipelines),
+            Precision::F16 => self.pipelines_f16.as_ref(),
+        }
     }
 
     /// Bytes all runs may hold at once.

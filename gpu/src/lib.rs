@@ -9,7 +9,7 @@ pub mod net;
 pub mod onnx;
 mod plan;
 
-pub use device::{Gpu, GpuChoice};
+pub use device::{Gpu, GpuChoice, Precision};
 pub use net::Net;
 
 use thiserror::Error;

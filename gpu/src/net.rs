@@ -2,7 +2,7 @@
 //! Each run uploads its input once, records every layer into one command buffer and reads the
 //! result back once; tensors share buffers once their last reader has been recorded.
 
-use crate::device::Gpu;
+use crate::device::{Gpu, Precision};
 use crate::plan::{self, Act, Op, Operand, Plan, Spread};
 use crate::{onnx, GpuError};
 use std::path::Path;
@@ -11,13 +11,14 @@ use wgpu::util::DeviceExt;
 
 pub struct Net {
     pub name: String,
+    pub precision: Precision,
     gpu: Arc<Gpu>,
     plan: Plan,
 }
 
 impl Net {
-    /// Loads an ONNX file onto `gpu`.
-    pub fn load(gpu: Arc<Gpu>, path: &Path) -> Result<Net, GpuError> {
+    /// Loads an ONNX file onto `gpu`, stored in `precision`.
+    pub fn load(gpu: Arc<Gpu>, path: &Path, precision: Precision) -> Result<Net, GpuError> {
         let bytes =
             std::fs::read(path).map_err(|e| GpuError::Model(format!("{}: {e}", path.display())))?;
         let name = path
@@ -25,18 +26,30 @@ impl Net {
             .and_then(|s| s.to_str())
             .unwrap_or("model")
             .to_owned();
-        Net::from_bytes(gpu, &name, &bytes)
+        Net::from_bytes(gpu, &name, &bytes, precision)
     }
 
-    pub fn from_bytes(gpu: Arc<Gpu>, name: &str, bytes: &[u8]) -> Result<Net, GpuError> {
+    pub fn from_bytes(
+        gpu: Arc<Gpu>,
+        name: &str,
+        bytes: &[u8],
+        precision: Precision,
+    ) -> Result<Net, GpuError> {
+        if gpu.pipelines(precision).is_none() {
+            return Err(GpuError::Open {
+                adapter: gpu.adapter.clone(),
+                reason: format!("it has no {} shaders", precision.name()),
+            });
+        }
         let graph = onnx::parse(bytes)?;
         let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let plan = plan::build(&gpu.device, name, &graph)?;
+        let plan = plan::build(&gpu.device, precision, name, &graph)?;
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Model(format!("{name}: {e}")));
         }
         Ok(Net {
             name: name.to_owned(),
+            precision,
             gpu,
             plan,
         })
@@ -81,9 +94,10 @@ impl Net {
         let buf = |v: usize| &buffers[slot_of[v]];
         self.gpu
             .queue
-            .write_buffer(buf(0), 0, bytemuck::cast_slice(input));
+            .write_buffer(buf(0), 0, &plan::stored(input, self.precision));
         let out_shape = shapes[self.plan.output];
-        let out_bytes = (out_shape.iter().product::<usize>() * 4) as u64;
+        let out_len = out_shape.iter().product::<usize>();
+        let out_bytes = self.bytes(out_len);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: out_bytes,
@@ -119,10 +133,28 @@ impl Net {
             let view = staging
                 .get_mapped_range(..)
                 .map_err(|e| GpuError::Run(e.to_string()))?;
-            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+            match self.precision {
+                Precision::F32 => bytemuck::cast_slice::<u8, f32>(&view)[..out_len].to_vec(),
+                Precision::F16 => bytemuck::cast_slice::<u8, half::f16>(&view)[..out_len]
+                    .iter()
+                    .map(|v| v.to_f32())
+                    .collect(),
+            }
         };
         staging.unmap();
         Ok((out, out_shape))
+    }
+
+    fn pipelines(&self) -> &crate::device::Pipelines {
+        // Checked when the network was loaded.
+        self.gpu
+            .pipelines(self.precision)
+            .unwrap_or_else(|| unreachable!("no {} shaders", self.precision.name()))
+    }
+
+    /// Bytes of a buffer of `len` values (whole 4-byte words).
+    fn bytes(&self, len: usize) -> u64 {
+        (len * self.precision.bytes()).next_multiple_of(4) as u64
     }
 
     /// Every tensor's shape for an input of `input` shape.
@@ -173,7 +205,7 @@ impl Net {
                             Operand::Value(v) => s[*v] == shape,
                             Operand::Const(_, Spread::PerChannel(c)) => *c == shape[1],
                             Operand::Const(buf, Spread::Whole) => {
-                                buf.size() == (shape.iter().product::<usize>() * 4) as u64
+                                buf.size() == self.bytes(shape.iter().product::<usize>())
                             }
                             Operand::Const(_, Spread::Scalar) => true,
                         };
@@ -230,7 +262,7 @@ impl Net {
     /// last reader of the tensor there has been recorded. Returns the buffer sizes and each
     /// tensor's buffer.
     fn assign(&self, shapes: &[[usize; 4]]) -> Result<(Vec<u64>, Vec<usize>), GpuError> {
-        let bytes = |v: usize| (shapes[v].iter().product::<usize>() * 4) as u64;
+        let bytes = |v: usize| self.bytes(shapes[v].iter().product::<usize>());
         let mut sizes: Vec<u64> = Vec::new();
         let mut slot_of = vec![usize::MAX; self.plan.values];
         let mut free: Vec<usize> = Vec::new();
@@ -279,7 +311,7 @@ impl Net {
         shapes: &[[usize; 4]],
         buf: &dyn Fn(usize) -> &'a wgpu::Buffer,
     ) {
-        let p = &self.gpu.pipelines;
+        let p = self.pipelines();
         let u = |v: usize| v as u32;
         match op {
             Op::Conv {
@@ -456,13 +488,7 @@ impl Net {
             0,
         ];
         let bufs = [(1, bufs[0]), (4, bufs[1])];
-        self.dispatch(
-            pass,
-            &self.gpu.pipelines.layout,
-            &params,
-            &bufs,
-            [gx, gy, 1],
-        );
+        self.dispatch(pass, &self.pipelines().layout, &params, &bufs, [gx, gy, 1]);
     }
 
     /// One dispatch of `pipeline` with `params` as its uniform (binding 0) and `bufs` at their

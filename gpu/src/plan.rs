@@ -1,6 +1,7 @@
 //! From an ONNX graph to GPU operations: weights packed and uploaded once, each activation that
 //! follows a convolution fused into it, every tensor numbered with the last operation that reads it.
 
+use crate::device::Precision;
 use crate::onnx::{Constant, Graph, Node};
 use crate::GpuError;
 use std::collections::HashMap;
@@ -90,6 +91,7 @@ pub(crate) struct Plan {
 
 struct Builder<'g> {
     device: &'g wgpu::Device,
+    precision: Precision,
     model: &'g str,
     graph: &'g Graph,
     ids: HashMap<String, usize>,
@@ -122,13 +124,12 @@ impl Builder<'_> {
         self.graph.constants.get(name)
     }
 
+    /// A weight tensor in the network's precision.
     fn upload(&self, label: &str, values: &[f32]) -> wgpu::Buffer {
-        // Storage bindings may not be empty.
-        let data: &[f32] = if values.is_empty() { &[0.0] } else { values };
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
-                contents: bytemuck::cast_slice(data),
+                contents: &stored(values, self.precision),
                 usage: wgpu::BufferUsages::STORAGE,
             })
     }
@@ -203,7 +204,14 @@ impl Builder<'_> {
             dil: dils[0],
             act: Act::None,
             weights: self.upload(&format!("{}.w", n.name), &packed),
-            bias: self.upload(&format!("{}.b", n.name), &bias),
+            // Biases (and slopes) stay f32 in either precision.
+            bias: self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("conv.bias"),
+                    contents: bytemuck::cast_slice(&bias),
+                    usage: wgpu::BufferUsages::STORAGE,
+                }),
         })
     }
 
@@ -411,8 +419,27 @@ fn spread(dims: &[usize]) -> Option<Spread> {
     (dims.len() == 4 && dims[0] == 1).then_some(Spread::Whole)
 }
 
+/// `values` as the GPU stores them: f32 or f16 bytes, padded to a whole number of 4-byte words
+/// (and never empty: storage bindings may not be).
+pub(crate) fn stored(values: &[f32], precision: Precision) -> Vec<u8> {
+    let mut bytes: Vec<u8> = match precision {
+        Precision::F32 => bytemuck::cast_slice(values).to_vec(),
+        Precision::F16 => values
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect(),
+    };
+    bytes.resize(bytes.len().next_multiple_of(4).max(4), 0);
+    bytes
+}
+
 /// Builds the plan of `graph` (one image input, one output) on `device`.
-pub(crate) fn build(device: &wgpu::Device, model: &str, graph: &Graph) -> Result<Plan, GpuError> {
+pub(crate) fn build(
+    device: &wgpu::Device,
+    precision: Precision,
+    model: &str,
+    graph: &Graph,
+) -> Result<Plan, GpuError> {
     let (Some(input), Some(output), 1, 1) = (
         graph.inputs.first(),
         graph.outputs.first(),
@@ -433,6 +460,7 @@ pub(crate) fn build(device: &wgpu::Device, model: &str, graph: &Graph) -> Result
     *uses.entry(output.as_str()).or_default() += 1;
     let mut b = Builder {
         device,
+        precision,
         model,
         graph,
         ids: HashMap::from([(input.clone(), 0)]),

@@ -9,12 +9,12 @@ struct P {
   dil: u32, act: u32, alpha: f32, zdiv: u32,
 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<T>;
 // [cout/4][cin][kh][kw] of 4 output channels.
-@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> wt: array<vec4<T>>;
 // [cout/4] biases, then [cout/4] PReLU slopes.
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<T>;
 
 fn act(v: vec4<f32>, c4: u32, cout4: u32) -> vec4<f32> {
   if (p.act == 1u) { return max(v, vec4<f32>(0.0)); }
@@ -29,7 +29,7 @@ fn put(n: u32, c4: u32, oy: u32, ox: u32, v: vec4<f32>) {
   let at = oy * p.ow + ox;
   for (var j = 0u; j < 4u; j++) {
     let co = c4 * 4u + j;
-    if (co < p.cout) { y[(n * p.cout + co) * oplane + at] = v[j]; }
+    if (co < p.cout) { y[(n * p.cout + co) * oplane + at] = T(v[j]); }
   }
 }
 
@@ -68,13 +68,13 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
       for (var t = 0u; t < span; t++) {
         let ix = x0 + i32(t);
         var v = 0.0;
-        if (ix >= 0 && ix < i32(p.w)) { v = x[row + u32(ix)]; }
+        if (ix >= 0 && ix < i32(p.w)) { v = f32(x[row + u32(ix)]); }
         win[t] = v;
       }
       for (var kx = 0u; kx < p.kw; kx++) {
         let k = ky * p.kw + kx;
-        let fa = wt[wa + k];
-        let fb = wt[wb + k];
+        let fa = vec4<f32>(wt[wa + k]);
+        let fb = vec4<f32>(wt[wb + k]);
         let base = kx * p.dil;
         let v0 = win[base];
         let v1 = win[base + p.stride];

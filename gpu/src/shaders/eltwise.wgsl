@@ -5,9 +5,9 @@ struct P {
   plane: u32, ch: u32, alpha: f32, row: u32,
 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<T>;
+@group(0) @binding(2) var<storage, read> b: array<T>;
+@group(0) @binding(4) var<storage, read_write> y: array<T>;
 
 // Mode 0: the whole tensor; 1: one value; 2: one value per channel.
 fn at(mode: u32, i: u32) -> u32 {
@@ -20,8 +20,8 @@ fn at(mode: u32, i: u32) -> u32 {
 fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   let i = g.y * p.row + g.x;
   if (i >= p.len) { return; }
-  let u = a[at(p.amode, i)];
-  let v = b[at(p.bmode, i)];
+  let u = f32(a[at(p.amode, i)]);
+  let v = f32(b[at(p.bmode, i)]);
   var r = 0.0;
   switch p.op {
     case 0u: { r = u + v; }
@@ -34,5 +34,5 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
     case 13u: { r = 1.0 / (1.0 + exp(-u)); }
     default: { r = u; }
   }
-  y[i] = r;
+  y[i] = T(r);
 }

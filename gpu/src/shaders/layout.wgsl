@@ -7,11 +7,11 @@ struct P {
   sy: f32, sx: f32, _a: u32, _b: u32,
 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(4) var<storage, read_write> y: array<T>;
 
 fn src(n: u32, c: u32, yy: u32, xx: u32) -> f32 {
-  return x[((n * p.c + c) * p.h + yy) * p.w + xx];
+  return f32(x[((n * p.c + c) * p.h + yy) * p.w + xx]);
 }
 
 // The four cubic weights for taps at −1, 0, 1, 2 from a point `t` (0…1) past the second.
@@ -51,7 +51,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
     // Resize, nearest: asymmetric coordinates, floor.
     let iy = min(u32(floor(f32(oy) / p.sy)), p.h - 1u);
     let ix = min(u32(floor(f32(ox) / p.sx)), p.w - 1u);
-    y[i] = src(n, c, iy, ix);
+    y[i] = T(src(n, c, iy, ix));
   } else if (p.op == 5u) {
     // Resize, cubic (Keys, a = −0.75): half-pixel coordinates, neighbours clamped to the edge.
     let fy = (f32(oy) + 0.5) / p.sy - 0.5;
@@ -70,7 +70,7 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
       }
       acc += wy[j] * r;
     }
-    y[i] = acc;
+    y[i] = T(acc);
   } else {
     // Resize, linear: half-pixel coordinates, clamped at the edges.
     let fy = clamp((f32(oy) + 0.5) / p.sy - 0.5, 0.0, f32(p.h - 1u));
@@ -83,6 +83,6 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
     let tx = fx - f32(x0);
     let top = mix(src(n, c, y0, x0), src(n, c, y0, x1), tx);
     let bot = mix(src(n, c, y1, x0), src(n, c, y1, x1), tx);
-    y[i] = mix(top, bot, ty);
+    y[i] = T(mix(top, bot, ty));
   }
 }

@@ -111,9 +111,11 @@ pub fn gpu_note(stages: &[StageSpec]) -> Result<Option<String>, String> {
     #[cfg(feature = "gpu")]
     {
         let dev = crate::models::gpu::device().map_err(|e| e.to_string())?;
+        let precision = kino_gpu::Precision::from_env(&dev).map_err(|e| e.to_string())?;
         Ok(Some(format!(
-            "scale: the neural network runs on the GPU {} through wgpu, at most {} MB of GPU memory at once (KINO_GPU_MEMORY_MB)",
+            "scale: the neural network runs on the GPU {} through wgpu in {}, at most {} MB of GPU memory at once (KINO_GPU_MEMORY_MB)",
             dev.adapter,
+            precision.name(),
             dev.memory_bound() >> 20
         )))
     }

@@ -1,6 +1,7 @@
 //! Super-resolution on any GPU through wgpu (`KINO_EXECUTION_PROVIDER=gpu`, crate `kino-gpu`):
 //! the same ONNX files as ONNX Runtime's, in float (the GPU path has no int8 kernels), on the
-//! process's one device shared by every chunk worker.
+//! process's one device shared by every chunk worker. Stored in fp16 where the GPU has it
+//! (`KINO_GPU_PRECISION=fp32` for full precision).
 
 use super::{hash_checked, Config, ModelError};
 use std::sync::Arc;
@@ -27,7 +28,9 @@ pub fn load(cfg: &Config, file: &str) -> Result<kino_gpu::Net, ModelError> {
     }
     hash_checked(&path)?;
     let gpu = device()?;
-    kino_gpu::Net::load(gpu, &path).map_err(|e| ModelError::Corrupt {
+    let precision =
+        kino_gpu::Precision::from_env(&gpu).map_err(|e| ModelError::Gpu(e.to_string()))?;
+    kino_gpu::Net::load(gpu, &path, precision).map_err(|e| ModelError::Corrupt {
         path: path.clone(),
         reason: e.to_string(),
     })

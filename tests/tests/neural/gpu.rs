@@ -3,7 +3,7 @@
 //! `KINO_EXECUTION_PROVIDER=gpu` gives the CPU render's frames, and a missing GPU is a clear error.
 
 use super::{config, models_dir, originals, rgb};
-use kino_gpu::{Gpu, GpuChoice, Net};
+use kino_gpu::{Gpu, GpuChoice, Net, Precision};
 use kino_node::models::Model;
 use kino_tests::*;
 use std::process::Command;
@@ -43,21 +43,37 @@ fn super_resolution_on_vulkan_equals_onnx_runtime() {
     ] {
         let mut cpu = Model::load(&config(), file, 0).expect("ONNX Runtime model");
         let (want, want_shape) = cpu.run(planar.clone(), h, w).expect("CPU run");
-        let net = Net::load(gpu.clone(), &models_dir().join(file)).expect("GPU model");
-        let t = std::time::Instant::now();
-        let (got, shape) = net.run(&planar, [1, 3, h, w]).expect("GPU run");
-        assert_eq!(shape, want_shape, "{file}");
-        assert_eq!(shape, [1, 3, h * scale, w * scale]);
-        let max = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        println!(
-            "{file}: {w}x{h} ×{scale} on the GPU in {:.0} ms, max difference from ONNX Runtime {max:.2e} of full scale",
-            t.elapsed().as_secs_f64() * 1e3
-        );
-        assert!(max <= 1e-3, "{file}: {max}");
+        for precision in [Precision::F32, Precision::F16] {
+            let net =
+                Net::load(gpu.clone(), &models_dir().join(file), precision).expect("GPU model");
+            let t = std::time::Instant::now();
+            let (got, shape) = net.run(&planar, [1, 3, h, w]).expect("GPU run");
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            assert_eq!(shape, want_shape, "{file}");
+            assert_eq!(shape, [1, 3, h * scale, w * scale]);
+            let max = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            // As 8-bit pictures: the largest difference and the PSNR.
+            let q = |v: f32| (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+            let (mut lsb, mut sq) = (0u8, 0f64);
+            for (a, b) in got.iter().zip(&want) {
+                let d = q(*a).abs_diff(q(*b));
+                lsb = lsb.max(d);
+                sq += (d as f64).powi(2);
+            }
+            let psnr = 10.0 * (255f64.powi(2) / (sq / got.len() as f64).max(1e-12)).log10();
+            println!(
+                "{file} {}: {w}x{h} ×{scale} in {ms:.0} ms; from ONNX Runtime: max {max:.2e} of full scale, {lsb} LSB, {psnr:.1} dB",
+                precision.name()
+            );
+            match precision {
+                Precision::F32 => assert!(max <= 1e-3, "{file}: {max}"),
+                Precision::F16 => assert!(psnr >= 50.0 && lsb <= 4, "{file}: {psnr} dB, {lsb} LSB"),
+            }
+        }
     }
 }
 
@@ -112,6 +128,7 @@ fn a_render_on_the_gpu_gives_the_cpu_render_frames() {
         &[
             ("KINO_EXECUTION_PROVIDER", "gpu"),
             ("KINO_GPU_ALLOW_SOFTWARE", "1"),
+            ("KINO_GPU_PRECISION", "fp32"),
         ],
     );
     // The job says where it runs.
@@ -146,6 +163,31 @@ fn a_render_on_the_gpu_gives_the_cpu_render_frames() {
     }
     println!("GPU render vs CPU render: max {max} LSB, {differing} of {total} samples differ");
     assert!(max <= 1.0, "{max}");
+    // In fp16 (the default where the GPU has it): within the fp16 tolerance.
+    let half = dir.path().join("gpu16.mp4");
+    let events = render(
+        &clip,
+        &half,
+        &[
+            ("KINO_EXECUTION_PROVIDER", "gpu"),
+            ("KINO_GPU_ALLOW_SOFTWARE", "1"),
+        ],
+    );
+    assert!(events.iter().any(|l| l.contains("in fp16")), "{events:?}");
+    let c = decoded_frames(&half);
+    let (mut max16, mut sq, mut count) = (0f32, 0f64, 0usize);
+    for (fa, fc) in a.iter().zip(&c) {
+        for (pa, pc) in fa.planes.iter().zip(&fc.planes) {
+            for (x, y) in pa.to_f32().into_iter().zip(pc.to_f32()) {
+                max16 = max16.max((x - y).abs());
+                sq += ((x - y) as f64).powi(2);
+                count += 1;
+            }
+        }
+    }
+    let psnr = 10.0 * (255f64.powi(2) / (sq / count as f64).max(1e-12)).log10();
+    println!("GPU render in fp16 vs CPU render: {psnr:.1} dB, max {max16} LSB");
+    assert!(psnr >= 50.0 && max16 <= 4.0, "{psnr} dB, {max16} LSB");
 }
 
 #[test]
