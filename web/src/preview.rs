@@ -119,12 +119,44 @@ async fn frame_at(url: &str, at: f64, w: u32, h: u32) -> Result<Vec<u8>, String>
         .ok_or("no video element")?;
     video.set_muted(true);
     video.set_preload("auto");
-    let loaded = event(&video, "loadeddata");
+    // In the page (1 px, invisible) so the browser presents its frames: a player outside the page
+    // may still show the first frame when `seeked` fires (seen on a loaded machine).
+    let _ = video.set_attribute(
+        "style",
+        "position:fixed;left:0;top:0;width:1px;height:1px;opacity:0;pointer-events:none",
+    );
+    if let Some(body) = doc.body() {
+        let _ = body.append_child(&video);
+    }
+    let drawn = seek_and_draw(&doc, &video, url, at, w, h).await;
+    video.remove();
+    drawn
+}
+
+/// Loads `url` into `video`, seeks to `at` and, once that frame is presented, reads it at w×h.
+async fn seek_and_draw(
+    doc: &web_sys::Document,
+    video: &HtmlVideoElement,
+    url: &str,
+    at: f64,
+    w: u32,
+    h: u32,
+) -> Result<Vec<u8>, String> {
+    let loaded = event(video, "loadeddata");
     video.set_src(url);
     loaded.await?;
-    let seeked = event(&video, "seeked");
+    let presented = presented(video);
+    let seeked = event(video, "seeked");
     video.set_current_time(at);
     seeked.await?;
+    // The sought frame on screen (1 s at most: browsers without the callback go on at once).
+    if let Some(p) = presented {
+        let _ = futures::future::select(
+            wasm_bindgen_futures::JsFuture::from(p),
+            gloo_timers::future::TimeoutFuture::new(1_000),
+        )
+        .await;
+    }
     let canvas: HtmlCanvasElement = doc
         .create_element("canvas")
         .ok()
@@ -133,13 +165,26 @@ async fn frame_at(url: &str, at: f64, w: u32, h: u32) -> Result<Vec<u8>, String>
     canvas.set_width(w);
     canvas.set_height(h);
     let ctx = context(&canvas)?;
-    ctx.draw_image_with_html_video_element_and_dw_and_dh(&video, 0.0, 0.0, w as f64, h as f64)
+    ctx.draw_image_with_html_video_element_and_dw_and_dh(video, 0.0, 0.0, w as f64, h as f64)
         .map_err(|_| "the next frame could not be drawn".to_owned())?;
     let data = ctx
         .get_image_data(0.0, 0.0, w as f64, h as f64)
         .map_err(|_| "the next frame's pixels could not be read".to_owned())?
         .data();
     Ok(data.0)
+}
+
+/// A promise of the next frame `video` presents (`requestVideoFrameCallback`), where the browser
+/// has it.
+fn presented(video: &HtmlVideoElement) -> Option<js_sys::Promise> {
+    let rvfc = js_sys::Reflect::get(video, &JsValue::from_str("requestVideoFrameCallback"))
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let video = video.clone();
+    Some(js_sys::Promise::new(&mut |resolve, _| {
+        let _ = rvfc.call1(&video, &resolve);
+    }))
 }
 
 /// The node's result for stages the page cannot compute (temporal and neural ones). With an
