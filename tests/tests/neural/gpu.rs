@@ -89,6 +89,8 @@ fn render(clip: &std::path::Path, out: &std::path::Path, env: &[(&str, &str)]) -
     for (k, v) in env {
         cmd.env(k, v);
     }
+    // lavapipe alone, whatever GPU the machine has.
+    cmd.env("VK_ICD_FILENAMES", icds(true, out.parent().unwrap_or(out)));
     let o = cmd.output().expect("render");
     assert!(
         o.status.success(),
@@ -190,6 +192,23 @@ fn a_render_on_the_gpu_gives_the_cpu_render_frames() {
     assert!(psnr >= 50.0 && max16 <= 4.0, "{psnr} dB, {max16} LSB");
 }
 
+/// A Vulkan ICD file list with only lavapipe, or with no driver at all: the machine's own GPUs,
+/// if it has any, are hidden either way.
+fn icds(lavapipe_only: bool, dir: &std::path::Path) -> String {
+    if !lavapipe_only {
+        return s(&dir.join("no-such-icd.json")).to_owned();
+    }
+    let found = std::fs::read_dir("/usr/share/vulkan/icd.d")
+        .expect("Vulkan ICD files (mesa-vulkan-drivers)")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("lvp_icd"))
+        });
+    s(&found.expect("lavapipe's ICD file")).to_owned()
+}
+
 #[test]
 fn asking_for_a_gpu_that_is_not_there_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -203,21 +222,6 @@ fn asking_for_a_gpu_that_is_not_there_is_a_clear_error() {
         "1",
         s(&lr),
     ]);
-    // lavapipe is the only adapter here, and software adapters are refused outside the tests.
-    let o = Command::new(kino_bin())
-        .args(["upscale", s(&lr), "-o", s(&dir.path().join("up.png"))])
-        .env("KINO_MODELS_DIR", models_dir())
-        .env("KINO_EXECUTION_PROVIDER", "gpu")
-        .env_remove("KINO_GPU_ALLOW_SOFTWARE")
-        .output()
-        .expect("upscale");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
-    assert!(
-        err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu") && err.contains("software"),
-        "{err}"
-    );
-    // A render is refused before any frame, not rendered on the CPU.
     let clip = generated(
         "gpu_missing.mp4",
         &[
@@ -227,22 +231,45 @@ fn asking_for_a_gpu_that_is_not_there_is_a_clear_error() {
             "testsrc2=size=48x32:rate=10:duration=0.3",
         ],
     );
-    let out = dir.path().join("out.mp4");
-    let o = Command::new(kino_bin())
-        .args(["render", s(&clip), "-o", s(&out)])
-        .args(["--data-dir", s(&dir.path().join("data"))])
-        .args(["--stage", "scale:factor=2,model=fast"])
-        .env("KINO_MODELS_DIR", models_dir())
-        .env("KINO_EXECUTION_PROVIDER", "gpu")
-        .env_remove("KINO_GPU_ALLOW_SOFTWARE")
-        .output()
-        .expect("render");
-    let err = String::from_utf8_lossy(&o.stderr);
-    println!("{err}");
-    assert!(!o.status.success());
-    assert!(
-        err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu"),
-        "{err}"
-    );
-    assert!(!out.exists(), "an output was written");
+    // No Vulkan driver at all; then only a software one, refused outside the tests.
+    for (lavapipe_only, says) in [
+        (false, "no Vulkan, Metal or DX12 adapter found"),
+        (true, "only software adapters found (llvmpipe"),
+    ] {
+        let icd = icds(lavapipe_only, dir.path());
+        let o = Command::new(kino_bin())
+            .args(["upscale", s(&lr), "-o", s(&dir.path().join("up.png"))])
+            .env("KINO_MODELS_DIR", models_dir())
+            .env("KINO_EXECUTION_PROVIDER", "gpu")
+            .env("VK_ICD_FILENAMES", &icd)
+            .env_remove("KINO_GPU_ALLOW_SOFTWARE")
+            .output()
+            .expect("upscale");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(
+            err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu") && err.contains(says),
+            "{err}"
+        );
+        // A render is refused before any frame, not rendered on the CPU.
+        let out = dir.path().join("out.mp4");
+        let o = Command::new(kino_bin())
+            .args(["render", s(&clip), "-o", s(&out)])
+            .args(["--data-dir", s(&dir.path().join("data"))])
+            .args(["--stage", "scale:factor=2,model=fast"])
+            .env("KINO_MODELS_DIR", models_dir())
+            .env("KINO_EXECUTION_PROVIDER", "gpu")
+            .env("VK_ICD_FILENAMES", &icd)
+            .env_remove("KINO_GPU_ALLOW_SOFTWARE")
+            .output()
+            .expect("render");
+        let err = String::from_utf8_lossy(&o.stderr);
+        println!("{err}");
+        assert!(!o.status.success());
+        assert!(
+            err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu") && err.contains(says),
+            "{err}"
+        );
+        assert!(!out.exists(), "an output was written");
+    }
 }
