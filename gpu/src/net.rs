@@ -204,8 +204,8 @@ impl Net {
                         let fits = match o {
                             Operand::Value(v) => s[*v] == shape,
                             Operand::Const(_, Spread::PerChannel(c)) => *c == shape[1],
-                            Operand::Const(buf, Spread::Whole) => {
-                                buf.size() == self.bytes(shape.iter().product::<usize>())
+                            Operand::Const(_, Spread::Whole(count)) => {
+                                *count == shape.iter().product::<usize>()
                             }
                             Operand::Const(_, Spread::Scalar) => true,
                         };
@@ -368,7 +368,7 @@ impl Net {
                 let len = shape.iter().product::<usize>();
                 let (gx, gy, row) = spread_1d(len);
                 let mode = |o: &Operand| match o {
-                    Operand::Value(_) | Operand::Const(_, Spread::Whole) => 0,
+                    Operand::Value(_) | Operand::Const(_, Spread::Whole(_)) => 0,
                     Operand::Const(_, Spread::Scalar) => 1,
                     Operand::Const(_, Spread::PerChannel(_)) => 2,
                 };

@@ -195,6 +195,14 @@ pub fn parse(bytes: &[u8]) -> Result<Graph, GpuError> {
                         3 => Attr::Text(String::from_utf8_lossy(&a.s).into_owned()),
                         6 => Attr::Floats(a.floats),
                         7 => Attr::Ints(a.ints),
+                        2 => Attr::Int(a.i),
+                        // Old files leave the type out: the field that is set says it.
+                        _ if !a.ints.is_empty() => Attr::Ints(a.ints),
+                        _ if !a.floats.is_empty() => Attr::Floats(a.floats),
+                        _ if !a.s.is_empty() => {
+                            Attr::Text(String::from_utf8_lossy(&a.s).into_owned())
+                        }
+                        _ if a.f != 0.0 => Attr::Float(a.f),
                         _ => Attr::Int(a.i),
                     };
                     (a.name, v)

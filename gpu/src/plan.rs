@@ -10,7 +10,8 @@ use wgpu::util::DeviceExt;
 /// How a constant operand is spread over a tensor (the shader's modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Spread {
-    Whole,
+    /// As many values as the tensor.
+    Whole(usize),
     Scalar,
     PerChannel(usize),
 }
@@ -95,6 +96,8 @@ struct Builder<'g> {
     model: &'g str,
     graph: &'g Graph,
     ids: HashMap<String, usize>,
+    /// The next tensor number (names may alias one tensor, so not `ids.len()`).
+    next: usize,
     ops: Vec<Op>,
 }
 
@@ -115,7 +118,8 @@ impl Builder<'_> {
     }
 
     fn new_value(&mut self, name: &str) -> usize {
-        let id = self.ids.len();
+        let id = self.next;
+        self.next += 1;
         self.ids.insert(name.to_owned(), id);
         id
     }
@@ -161,8 +165,17 @@ impl Builder<'_> {
                 .unwrap_or_else(|| vec![default; 4])
         };
         let (strides, dils, pads) = (ints("strides", 1), ints("dilations", 1), ints("pads", 0));
-        if strides[0] != strides[1] || dils[0] != dils[1] || pads.len() != 4 {
+        if strides.len() < 2 || dils.len() < 2 || pads.len() != 4 {
+            return Err(self.unsupported(n, "strides, dilations or pads not given for 2 axes"));
+        }
+        if strides[0] != strides[1] || dils[0] != dils[1] {
             return Err(self.unsupported(n, "unequal strides or dilations"));
+        }
+        if kh == 0 || kw == 0 || strides[0] == 0 || dils[0] == 0 || strides[0] > 16 {
+            return Err(self.unsupported(
+                n,
+                "an empty kernel, or a stride or dilation of 0 or over 16",
+            ));
         }
         // The shader reads four outputs' inputs along a row into 16 registers.
         if 3 * strides[0] + (kw.max(1) - 1) * dils[0] + 1 > 16 {
@@ -224,8 +237,15 @@ impl Builder<'_> {
         else {
             return Ok(false);
         };
+        // Once only, and only when nothing else reads the tensor under any of its names.
         let input = &n.inputs[0];
-        if self.ids.get(input) != Some(y) || uses.get(input.as_str()) != Some(&1) {
+        let readers: usize = self
+            .ids
+            .iter()
+            .filter(|(_, &v)| v == *y)
+            .map(|(name, _)| uses.get(name.as_str()).copied().unwrap_or(0))
+            .sum();
+        if *act != Act::None || self.ids.get(input) != Some(y) || readers != 1 {
             return Ok(false);
         }
         let (new_act, slopes) = match n.op.as_str() {
@@ -288,7 +308,13 @@ impl Builder<'_> {
                 let (op, b) = match n.op.as_str() {
                     "Relu" => (10, None),
                     "LeakyRelu" => (11, None),
-                    "PRelu" => (12, Some(self.operand(n, &n.inputs[1])?)),
+                    "PRelu" => {
+                        let slope = n
+                            .inputs
+                            .get(1)
+                            .ok_or_else(|| self.unsupported(n, "no slope"))?;
+                        (12, Some(self.operand(n, slope)?))
+                    }
                     _ => (13, None),
                 };
                 Op::Eltwise {
@@ -367,13 +393,16 @@ impl Builder<'_> {
 
     fn resize(&mut self, n: &Node) -> Result<Op, GpuError> {
         let mode = n.text("mode", "nearest");
-        let coords = n.text("coordinate_transformation_mode", "half_pixel");
+        // Upsample has no coordinate attributes: asymmetric, floor (as ONNX Runtime runs it).
+        let (coords, nearest) = match n.op.as_str() {
+            "Upsample" => ("asymmetric".to_owned(), "floor".to_owned()),
+            _ => (
+                n.text("coordinate_transformation_mode", "half_pixel"),
+                n.text("nearest_mode", "round_prefer_floor"),
+            ),
+        };
         let kind = match (mode.as_str(), coords.as_str()) {
-            ("nearest", "asymmetric")
-                if n.text("nearest_mode", "round_prefer_floor") == "floor" =>
-            {
-                Filter::Nearest
-            }
+            ("nearest", "asymmetric") if nearest == "floor" => Filter::Nearest,
             ("linear", "half_pixel") => Filter::Linear,
             ("cubic", "half_pixel")
                 if n.float("cubic_coeff_a", -0.75) == -0.75 && n.int("exclude_outside", 0) == 0 =>
@@ -406,9 +435,8 @@ fn spread(dims: &[usize]) -> Option<Spread> {
     if count == 1 {
         return Some(Spread::Scalar);
     }
-    // [C], [C,1,1] or [1,C,1,1]: per channel.
+    // [C,1,1] or [1,C,1,1]: per channel ([C] would broadcast along the width).
     let tail_ones = match dims.len() {
-        1 => true,
         3 => dims[1] == 1 && dims[2] == 1,
         4 => dims[0] == 1 && dims[2] == 1 && dims[3] == 1,
         _ => false,
@@ -416,7 +444,7 @@ fn spread(dims: &[usize]) -> Option<Spread> {
     if tail_ones {
         return Some(Spread::PerChannel(count));
     }
-    (dims.len() == 4 && dims[0] == 1).then_some(Spread::Whole)
+    (dims.len() == 4 && dims[0] == 1).then_some(Spread::Whole(count))
 }
 
 /// `values` as the GPU stores them: f32 or f16 bytes, padded to a whole number of 4-byte words
@@ -464,6 +492,7 @@ pub(crate) fn build(
         model,
         graph,
         ids: HashMap::from([(input.clone(), 0)]),
+        next: 1,
         ops: Vec::new(),
     };
     for n in &graph.nodes {
@@ -472,7 +501,7 @@ pub(crate) fn build(
     let output = *b.ids.get(output).ok_or_else(|| {
         GpuError::Model(format!("{model}: the output {output} is never computed"))
     })?;
-    let values = b.ids.values().max().map_or(1, |m| m + 1);
+    let values = b.next;
     let mut last_use = vec![0; values];
     for (i, op) in b.ops.iter().enumerate() {
         for x in reads(op) {

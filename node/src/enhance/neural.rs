@@ -77,10 +77,10 @@ pub fn warnings(stages: &[StageSpec]) -> Vec<String> {
                 for scale in [2, 4] {
                     let file = sr::file_for(m, scale).0;
                     #[cfg(feature = "gpu")]
-                    let file = match cfg.provider {
-                        Provider::Gpu => crate::models::gpu::float_file(file),
-                        _ => file,
-                    };
+                    if cfg.provider == Provider::Gpu {
+                        crate::models::check_file(&cfg, crate::models::gpu::float_file(file))?;
+                        continue;
+                    }
                     crate::models::check(&cfg, file)?;
                 }
             }

@@ -211,6 +211,16 @@ fn hash_checked(path: &Path) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// Checks that `file` is in the models folder with its manifest hash (for the GPU path, which
+/// reads the file itself and needs no ONNX Runtime).
+pub fn check_file(cfg: &Config, file: &str) -> Result<(), ModelError> {
+    let path = cfg.dir.join(file);
+    if !path.is_file() {
+        return Err(ModelError::Missing { path });
+    }
+    hash_checked(&path)
+}
+
 /// Checks that `file` is in the models folder with its manifest hash and that ONNX Runtime loads,
 /// without building a session (cheap enough to run before every job).
 pub fn check(cfg: &Config, file: &str) -> Result<(), ModelError> {
