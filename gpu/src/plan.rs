@@ -98,6 +98,9 @@ struct Builder<'g> {
     ids: HashMap<String, usize>,
     /// The next tensor number (names may alias one tensor, so not `ids.len()`).
     next: usize,
+    /// The last convolution's biases as uploaded (cout/4 × 4, then room for the slopes), for an
+    /// activation fused into it.
+    conv_bias: Vec<f32>,
     ops: Vec<Op>,
 }
 
@@ -206,7 +209,7 @@ impl Builder<'_> {
             bias[..cout].copy_from_slice(&b.values);
         }
         let y = self.new_value(&n.outputs[0]);
-        Ok(Op::Conv {
+        let op = Op::Conv {
             x,
             y,
             cin,
@@ -218,14 +221,10 @@ impl Builder<'_> {
             act: Act::None,
             weights: self.upload(&format!("{}.w", n.name), &packed),
             // Biases (and slopes) stay f32 in either precision.
-            bias: self
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("conv.bias"),
-                    contents: bytemuck::cast_slice(&bias),
-                    usage: wgpu::BufferUsages::STORAGE,
-                }),
-        })
+            bias: upload_f32(self.device, "conv.bias", &bias),
+        };
+        self.conv_bias = bias;
+        Ok(op)
     }
 
     /// Fuses activation node `n` into the convolution just built when it reads that
@@ -265,27 +264,9 @@ impl Builder<'_> {
             _ => return Ok(false),
         };
         if let Some(slopes) = slopes {
-            let cout4 = cout.div_ceil(4);
-            let mut b = vec![0f32; cout4 * 8];
-            // The biases are read back from the node (the uploaded buffer is not readable).
-            let conv = self
-                .graph
-                .nodes
-                .iter()
-                .find(|c| c.op == "Conv" && self.ids.get(&c.outputs[0]) == Some(y));
-            if let Some(bname) = conv.and_then(|c| c.inputs.get(2)).filter(|b| !b.is_empty()) {
-                if let Some(bc) = self.graph.constants.get(bname) {
-                    b[..*cout].copy_from_slice(&bc.values);
-                }
-            }
-            b[cout4 * 4..cout4 * 4 + *cout].copy_from_slice(&slopes);
-            *bias = self
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("conv.bias+slopes"),
-                    contents: bytemuck::cast_slice(&b),
-                    usage: wgpu::BufferUsages::STORAGE,
-                });
+            let at = cout.div_ceil(4) * 4;
+            self.conv_bias[at..at + *cout].copy_from_slice(&slopes);
+            *bias = upload_f32(self.device, "conv.bias+slopes", &self.conv_bias);
         }
         *act = new_act;
         // The activation's output is the convolution's tensor under a second name.
@@ -429,6 +410,15 @@ impl Builder<'_> {
     }
 }
 
+/// Biases and slopes: f32 in either precision.
+fn upload_f32(device: &wgpu::Device, label: &str, values: &[f32]) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::cast_slice(values),
+        usage: wgpu::BufferUsages::STORAGE,
+    })
+}
+
 /// How a constant of `dims` spreads over an NCHW tensor, if it does in a way the shader knows.
 fn spread(dims: &[usize]) -> Option<Spread> {
     let count: usize = dims.iter().product();
@@ -493,6 +483,7 @@ pub(crate) fn build(
         graph,
         ids: HashMap::from([(input.clone(), 0)]),
         next: 1,
+        conv_bias: Vec::new(),
         ops: Vec::new(),
     };
     for n in &graph.nodes {

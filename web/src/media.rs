@@ -119,13 +119,21 @@ pub fn unplayable(probed: &Probed) -> String {
     format!("This browser cannot play this file, so there is no preview.{then}")
 }
 
+/// The video's `requestVideoFrameCallback`, where the browser has it.
+pub fn frame_callback(video: &HtmlVideoElement) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(video, &JsValue::from_str("requestVideoFrameCallback"))
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()
+}
+
 /// Measures the frame rate from consecutive presented frames (the smallest step between media times
 /// over a few frames: dropped frames only make steps longer).
 pub fn measure_fps(video: &HtmlVideoElement, done: Callback<f64>) {
-    let rvfc = js_sys::Reflect::get(video, &JsValue::from_str("requestVideoFrameCallback"))
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    let Some(rvfc) = rvfc else { return };
+    let Some(rvfc) = frame_callback(video) else {
+        return;
+    };
+    let first = rvfc.clone();
     type Cb = Closure<dyn FnMut(JsValue, JsValue)>;
     let slot: Rc<RefCell<Option<Cb>>> = Rc::default();
     let steps: Rc<RefCell<(Option<f64>, Vec<f64>)>> = Rc::default();
@@ -157,11 +165,6 @@ pub fn measure_fps(video: &HtmlVideoElement, done: Callback<f64>) {
             let _ = rvfc.call1(&video2, f.as_ref().unchecked_ref());
         }
     });
-    let rvfc = js_sys::Reflect::get(video, &JsValue::from_str("requestVideoFrameCallback"))
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    if let Some(rvfc) = rvfc {
-        let _ = rvfc.call1(video, cb.as_ref().unchecked_ref());
-    }
+    let _ = first.call1(video, cb.as_ref().unchecked_ref());
     *slot.borrow_mut() = Some(cb);
 }

@@ -177,10 +177,7 @@ async fn seek_and_draw(
 /// A promise of the next frame `video` presents (`requestVideoFrameCallback`), where the browser
 /// has it.
 fn presented(video: &HtmlVideoElement) -> Option<js_sys::Promise> {
-    let rvfc = js_sys::Reflect::get(video, &JsValue::from_str("requestVideoFrameCallback"))
-        .ok()?
-        .dyn_into::<js_sys::Function>()
-        .ok()?;
+    let rvfc = crate::media::frame_callback(video)?;
     let video = video.clone();
     Some(js_sys::Promise::new(&mut |resolve, _| {
         let _ = rvfc.call1(&video, &resolve);

@@ -35,8 +35,9 @@ impl NeuralScale {
     /// when the GPU was asked for: a GPU job never quietly becomes a CPU one.
     fn net(&mut self, scale: usize) -> Result<Option<&mut SrNet>, StageError> {
         if self.net.is_none() {
-            let strict = Config::from_env().is_ok_and(|c| c.provider == Provider::Gpu);
-            let opened = Config::from_env()
+            let cfg = Config::from_env();
+            let strict = cfg.as_ref().is_ok_and(|c| c.provider == Provider::Gpu);
+            let opened = cfg
                 .and_then(|cfg| {
                     SrNet::open(
                         &cfg,
