@@ -149,20 +149,10 @@ fn a_render_on_the_gpu_gives_the_cpu_render_frames() {
     let (a, b) = (decoded_frames(&cpu), decoded_frames(&gpu));
     assert_eq!(a.len(), 6);
     assert_eq!(b.len(), a.len());
-    let mut max = 0f32;
-    let mut differing = 0usize;
-    let mut total = 0usize;
-    for (fa, fb) in a.iter().zip(&b) {
-        assert_eq!((fa.width, fa.height), (96, 64));
-        for (pa, pb) in fa.planes.iter().zip(&fb.planes) {
-            let (pa, pb) = (pa.to_f32(), pb.to_f32());
-            total += pa.len();
-            for (x, y) in pa.iter().zip(&pb) {
-                max = max.max((x - y).abs());
-                differing += (x != y) as usize;
-            }
-        }
+    for f in &a {
+        assert_eq!((f.width, f.height), (96, 64));
     }
+    let (max, differing, total, _) = difference(&a, &b);
     println!("GPU render vs CPU render: max {max} LSB, {differing} of {total} samples differ");
     assert!(max <= 1.0, "{max}");
     // In fp16 (the default where the GPU has it): within the fp16 tolerance.
@@ -177,19 +167,27 @@ fn a_render_on_the_gpu_gives_the_cpu_render_frames() {
     );
     assert!(events.iter().any(|l| l.contains("in fp16")), "{events:?}");
     let c = decoded_frames(&half);
-    let (mut max16, mut sq, mut count) = (0f32, 0f64, 0usize);
-    for (fa, fc) in a.iter().zip(&c) {
-        for (pa, pc) in fa.planes.iter().zip(&fc.planes) {
-            for (x, y) in pa.to_f32().into_iter().zip(pc.to_f32()) {
-                max16 = max16.max((x - y).abs());
+    let (max16, _, _, psnr) = difference(&a, &c);
+    println!("GPU render in fp16 vs CPU render: {psnr:.1} dB, max {max16} LSB");
+    assert!(psnr >= 50.0 && max16 <= 4.0, "{psnr} dB, {max16} LSB");
+}
+
+/// Two renders' frames sample by sample: the largest difference (levels), how many samples differ
+/// of how many, and the PSNR.
+fn difference(a: &[kino_shared::Frame], b: &[kino_shared::Frame]) -> (f32, usize, usize, f64) {
+    let (mut max, mut differing, mut count, mut sq) = (0f32, 0usize, 0usize, 0f64);
+    for (fa, fb) in a.iter().zip(b) {
+        for (pa, pb) in fa.planes.iter().zip(&fb.planes) {
+            for (x, y) in pa.to_f32().into_iter().zip(pb.to_f32()) {
+                max = max.max((x - y).abs());
+                differing += (x != y) as usize;
                 sq += ((x - y) as f64).powi(2);
                 count += 1;
             }
         }
     }
     let psnr = 10.0 * (255f64.powi(2) / (sq / count as f64).max(1e-12)).log10();
-    println!("GPU render in fp16 vs CPU render: {psnr:.1} dB, max {max16} LSB");
-    assert!(psnr >= 50.0 && max16 <= 4.0, "{psnr} dB, {max16} LSB");
+    (max, differing, count, psnr)
 }
 
 /// A Vulkan ICD file list with only lavapipe, or with no driver at all: the machine's own GPUs,
@@ -237,39 +235,38 @@ fn asking_for_a_gpu_that_is_not_there_is_a_clear_error() {
         (true, "only software adapters found (llvmpipe"),
     ] {
         let icd = icds(lavapipe_only, dir.path());
-        let o = Command::new(kino_bin())
-            .args(["upscale", s(&lr), "-o", s(&dir.path().join("up.png"))])
-            .env("KINO_MODELS_DIR", models_dir())
-            .env("KINO_EXECUTION_PROVIDER", "gpu")
-            .env("VK_ICD_FILENAMES", &icd)
-            .env_remove("KINO_GPU_ALLOW_SOFTWARE")
-            .output()
-            .expect("upscale");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!o.status.success());
-        assert!(
-            err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu") && err.contains(says),
-            "{err}"
-        );
+        // `kino-node ARGS` asking for the GPU with only `icd`'s drivers: it fails, saying why.
+        let refused = |args: &[&str]| {
+            let o = Command::new(kino_bin())
+                .args(args)
+                .env("KINO_MODELS_DIR", models_dir())
+                .env("KINO_EXECUTION_PROVIDER", "gpu")
+                .env("VK_ICD_FILENAMES", &icd)
+                .env_remove("KINO_GPU_ALLOW_SOFTWARE")
+                .output()
+                .expect("kino-node");
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            println!("{err}");
+            assert!(!o.status.success());
+            assert!(
+                err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu") && err.contains(says),
+                "{err}"
+            );
+        };
+        refused(&["upscale", s(&lr), "-o", s(&dir.path().join("up.png"))]);
         // A render is refused before any frame, not rendered on the CPU.
         let out = dir.path().join("out.mp4");
-        let o = Command::new(kino_bin())
-            .args(["render", s(&clip), "-o", s(&out)])
-            .args(["--data-dir", s(&dir.path().join("data"))])
-            .args(["--stage", "scale:factor=2,model=fast"])
-            .env("KINO_MODELS_DIR", models_dir())
-            .env("KINO_EXECUTION_PROVIDER", "gpu")
-            .env("VK_ICD_FILENAMES", &icd)
-            .env_remove("KINO_GPU_ALLOW_SOFTWARE")
-            .output()
-            .expect("render");
-        let err = String::from_utf8_lossy(&o.stderr);
-        println!("{err}");
-        assert!(!o.status.success());
-        assert!(
-            err.contains("no GPU for KINO_EXECUTION_PROVIDER=gpu") && err.contains(says),
-            "{err}"
-        );
+        let data = dir.path().join("data");
+        refused(&[
+            "render",
+            s(&clip),
+            "-o",
+            s(&out),
+            "--data-dir",
+            s(&data),
+            "--stage",
+            "scale:factor=2,model=fast",
+        ]);
         assert!(!out.exists(), "an output was written");
     }
 }

@@ -109,6 +109,7 @@ async fn a_batch_of_three_survives_a_reload_and_all_three_finish() {
         if jobs.len() == 3 && jobs.iter().all(|j| j["state"] == "done") {
             break;
         }
+        // All three done on the node, or the test fails here.
         assert!(Instant::now() < deadline, "jobs not done: {jobs:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -174,19 +175,6 @@ async fn a_batch_of_three_survives_a_reload_and_all_three_finish() {
         seen[2], "Kino — video enhancement",
         "the count goes when the page is looked at"
     );
-    let jobs: Value = reqwest::get(node.url("/api/jobs"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let done = jobs
-        .as_array()
-        .expect("jobs")
-        .iter()
-        .filter(|j| j["state"] == "done")
-        .count();
-    assert_eq!(done, 3, "{jobs}");
     b.screenshot_at("batch-h", "batch-light.png").await;
     b.theme("dark").await;
     b.screenshot_at("batch-h", "batch-dark.png").await;
